@@ -1,0 +1,1 @@
+"""What every Chirp service shares: settings, logging, errors, auth, interceptors and the server."""

@@ -1,0 +1,308 @@
+"""Server interceptors: request context, metrics, exception-to-status mapping, the caller's token.
+
+Each interceptor is a scope (an async context manager) run around every RPC, whether its
+response is unary or streamed, so one wrapping mechanism serves all four of them. Order
+matters and ``default_interceptors`` fixes it: context and metrics outermost (they see the final
+status), then the mapping of exceptions to statuses, then authentication (whose errors the
+mapping turns into UNAUTHENTICATED).
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from services.bootstrap import metrics
+from services.bootstrap.auth import TokenVerifier, reset_caller, set_caller
+from services.bootstrap.errors import (
+    ChirpError,
+    InvalidArgument,
+    ResourceExhausted,
+    Unauthenticated,
+)
+
+log = structlog.get_logger()
+
+REQUEST_ID_HEADER = "x-request-id"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+@dataclass(frozen=True)
+class RpcInfo:
+    """Which RPC is running: ``/chirp.users.v1.UsersService/GetUser`` split into its parts."""
+
+    service: str
+    method: str
+    rpc_type: str
+
+    @classmethod
+    def of(cls, full_method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> RpcInfo:
+        service, _, method = full_method.lstrip("/").rpartition("/")
+        if handler.request_streaming and handler.response_streaming:
+            rpc_type = "bidi_stream"
+        elif handler.request_streaming:
+            rpc_type = "client_stream"
+        elif handler.response_streaming:
+            rpc_type = "server_stream"
+        else:
+            rpc_type = "unary"
+        return cls(service=service, method=method, rpc_type=rpc_type)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}/{self.method}"
+
+
+def final_code(
+    context: grpc.aio.ServicerContext[Any, Any], error: BaseException | None
+) -> grpc.StatusCode:
+    """The status an RPC ended with, as seen from a scope around it."""
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if isinstance(code, int):
+        return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
+    if error is None:
+        return grpc.StatusCode.OK
+    if isinstance(error, ChirpError):
+        return error.code
+    return grpc.StatusCode.UNKNOWN
+
+
+class ScopeInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
+    """Runs ``scope`` around every RPC, unary or streaming."""
+
+    @abc.abstractmethod
+    def scope(
+        self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AbstractAsyncContextManager[None]: ...
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return _wrap(handler, RpcInfo.of(handler_call_details.method, handler), self.scope)
+
+
+Scope = Callable[[RpcInfo, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[None]]
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler[Any, Any], rpc: RpcInfo, scope: Scope
+) -> grpc.RpcMethodHandler[Any, Any]:
+    # grpc's stubs type behaviours as synchronous; on an aio server they are coroutines and
+    # async generators, so they are handled untyped here.
+    codec: dict[str, Any] = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        unary_unary: Any = handler.unary_unary
+
+        async def wrapped_unary_unary(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            async with scope(rpc, context):
+                return await unary_unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(wrapped_unary_unary, **codec)
+    if handler.unary_stream is not None:
+        unary_stream: Any = handler.unary_stream
+
+        async def wrapped_unary_stream(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            async with scope(rpc, context):
+                async for response in unary_stream(request, context):
+                    yield response
+
+        return grpc.unary_stream_rpc_method_handler(wrapped_unary_stream, **codec)
+    if handler.stream_unary is not None:
+        stream_unary: Any = handler.stream_unary
+
+        async def wrapped_stream_unary(
+            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            async with scope(rpc, context):
+                return await stream_unary(requests, context)
+
+        return grpc.stream_unary_rpc_method_handler(wrapped_stream_unary, **codec)
+    stream_stream: Any = handler.stream_stream
+
+    async def wrapped_stream_stream(
+        requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        async with scope(rpc, context):
+            async for response in stream_stream(requests, context):
+                yield response
+
+    return grpc.stream_stream_rpc_method_handler(wrapped_stream_stream, **codec)
+
+
+class RequestContextInterceptor(ScopeInterceptor):
+    """Binds a request id to the logs and writes one canonical log line per RPC."""
+
+    @asynccontextmanager
+    async def scope(
+        self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        metadata = dict(context.invocation_metadata() or ())
+        request_id = str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc.full_name):
+            try:
+                yield
+            except BaseException as raised:
+                error = raised
+                raise
+            finally:
+                log.info(
+                    "rpc",
+                    grpc_code=final_code(context, error).name,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    peer=context.peer(),
+                )
+
+
+class MetricsInterceptor(ScopeInterceptor):
+    """Counts and times every RPC by service, method, type and final status code."""
+
+    @asynccontextmanager
+    async def scope(
+        self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        labels = (rpc.rpc_type, rpc.service, rpc.method)
+        metrics.STARTED.labels(*labels).inc()
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            metrics.HANDLED.labels(*labels, final_code(context, error).name).inc()
+            metrics.HANDLING_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+
+
+class ExceptionToStatusInterceptor(ScopeInterceptor):
+    """Domain errors become their status with ``google.rpc`` details; anything else is INTERNAL.
+
+    Unexpected errors are logged with their trace and answered with a generic message, so no
+    stack trace or internal detail ever reaches a caller.
+    """
+
+    @asynccontextmanager
+    async def scope(
+        self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        try:
+            yield
+        except ChirpError as error:
+            await _abort(context, error.code, str(error), _details_of(error))
+        except NotImplementedError:
+            await _abort(
+                context,
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{rpc.full_name} is not implemented yet",
+                [],
+            )
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error")
+            await _abort(
+                context,
+                grpc.StatusCode.INTERNAL,
+                "internal error: the server logs have the details under this request's id",
+                [],
+            )
+
+
+class AuthInterceptor(ScopeInterceptor):
+    """Verifies a bearer token when one is sent; methods that need a caller ask ``require_caller``.
+
+    A request without a token runs anonymously; a request with a bad token is refused at once,
+    so a client never silently acts anonymously because its token expired.
+    """
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    @asynccontextmanager
+    async def scope(
+        self, _rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        metadata = dict(context.invocation_metadata() or ())
+        header = metadata.get("authorization")
+        caller = None
+        if header is not None:
+            scheme, _, token = str(header).partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("the authorization header must be 'Bearer <access token>'")
+            caller = self._verifier.verify(token.strip())
+        reset_token = set_caller(caller)
+        try:
+            yield
+        finally:
+            reset_caller(reset_token)
+
+
+def default_interceptors(verifier: TokenVerifier) -> list[grpc.aio.ServerInterceptor]:
+    return [
+        RequestContextInterceptor(),
+        MetricsInterceptor(),
+        ExceptionToStatusInterceptor(),
+        AuthInterceptor(verifier),
+    ]
+
+
+def _details_of(error: ChirpError) -> list[any_pb2.Any]:
+    detail = any_pb2.Any()
+    if isinstance(error, InvalidArgument):
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=violation.field, description=violation.description
+                    )
+                    for violation in error.violations
+                ]
+            )
+        )
+        return [detail]
+    if isinstance(error, ResourceExhausted):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(error.retry_after_seconds * 1e9))
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        return [detail]
+    return []
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any],
+    code: grpc.StatusCode,
+    message: str,
+    details: list[any_pb2.Any],
+) -> None:
+    status = status_pb2.Status(code=code.value[0], message=message, details=details)
+    await context.abort(
+        code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
+    )

@@ -1,0 +1,110 @@
+"""Typed settings from ``CHIRP_*`` environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["users", "tweets", "graph", "timelines", "search", "media"]
+
+#: gRPC port of each service; its Prometheus port is the same index in the 9101.. range.
+GRPC_PORTS: dict[ServiceName, int] = {
+    "users": 50051,
+    "tweets": 50052,
+    "graph": 50053,
+    "timelines": 50054,
+    "search": 50055,
+    "media": 50056,
+}
+METRICS_PORTS: dict[ServiceName, int] = {
+    name: 9101 + index for index, name in enumerate(GRPC_PORTS)
+}
+
+
+class StoreSettings(BaseSettings):
+    """Where the stores are, and how loudly to log: all a one-shot tool like ``migrate`` needs.
+
+    Defaults describe the local stack that ``make run`` starts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CHIRP_", frozen=True, extra="ignore")
+
+    environment: Literal["dev", "test", "production"] = "dev"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    data_dir: Path = Path(".data")
+
+    cassandra_hosts: str = "127.0.0.1"
+    cassandra_port: int = 9042
+    cassandra_keyspace: str = "chirp"
+    cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    neo4j_uri: str = "bolt://127.0.0.1:7687"
+    neo4j_user: str = ""
+    neo4j_password: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    nats_url: str = "nats://127.0.0.1:4222"
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [host.strip() for host in self.cassandra_hosts.split(",") if host.strip()]
+
+
+class Settings(StoreSettings):
+    """Everything a service reads from its environment.
+
+    Production (compose) sets ``CHIRP_ENVIRONMENT=production`` and must then provide its own
+    signing keys and store credentials: development defaults are refused there.
+    """
+
+    service: ServiceName
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0)
+
+    jwt_issuer: str = "chirp"
+    jwt_public_key_file: Path | None = None
+    jwt_private_key_file: Path | None = None
+
+    users_addr: str = f"127.0.0.1:{GRPC_PORTS['users']}"
+    tweets_addr: str = f"127.0.0.1:{GRPC_PORTS['tweets']}"
+    graph_addr: str = f"127.0.0.1:{GRPC_PORTS['graph']}"
+    timelines_addr: str = f"127.0.0.1:{GRPC_PORTS['timelines']}"
+    search_addr: str = f"127.0.0.1:{GRPC_PORTS['search']}"
+    media_addr: str = f"127.0.0.1:{GRPC_PORTS['media']}"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.jwt_public_key_file is None:
+                raise ValueError(
+                    "CHIRP_JWT_PUBLIC_KEY_FILE must be set in production: "
+                    "development keys are generated locally and never trusted there"
+                )
+            if not self.neo4j_password:
+                raise ValueError("CHIRP_NEO4J_PASSWORD must be set in production")
+        return self
+
+    @property
+    def bound_grpc_port(self) -> int:
+        return GRPC_PORTS[self.service] if self.grpc_port is None else self.grpc_port
+
+    @property
+    def bound_metrics_port(self) -> int:
+        return METRICS_PORTS[self.service] if self.metrics_port is None else self.metrics_port
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.jwt_public_key_file or self.data_dir / "keys" / "jwt_ed25519.pub.pem"
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.jwt_private_key_file or self.data_dir / "keys" / "jwt_ed25519.pem"
+
+
+def load_settings(service: ServiceName) -> Settings:
+    """Reads the environment for ``service``; raises ``pydantic.ValidationError`` on bad values."""
+    return Settings(service=service)

@@ -1,0 +1,1 @@
+"""The graph service: the social graph on Neo4j."""

@@ -1,0 +1,1 @@
+"""The search service: search and trends on Tantivy."""

@@ -1,0 +1,1 @@
+"""The timelines service: home timelines and fanout."""

@@ -1,0 +1,1 @@
+"""The tweets service: tweets, edits, likes, retweets and replies."""

@@ -1,0 +1,3 @@
+from services.bootstrap.server import run_service
+
+run_service("users")
