@@ -70,9 +70,8 @@ def main() -> None:
         shutil.rmtree(GEN, ignore_errors=True)
         shutil.copytree(fresh, GEN)
         shutil.copyfile(Path(scratch) / "chirp.pb", DESCRIPTOR_SET)
-    print(
-        f"[gen] {len(chirp_protos())} protos -> {GEN.relative_to(ROOT)}/, {DESCRIPTOR_SET.relative_to(ROOT)}"
-    )
+    outputs = f"{GEN.relative_to(ROOT)}/, {DESCRIPTOR_SET.relative_to(ROOT)}"
+    print(f"[gen] {len(chirp_protos())} protos -> {outputs}")
 
 
 if __name__ == "__main__":

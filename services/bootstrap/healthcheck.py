@@ -33,7 +33,9 @@ def not_serving_reason(address: str, timeout_seconds: float = 3.0) -> str | None
 
 
 def main(argv: list[str]) -> int:
-    address = argv[1] if len(argv) > 1 else f"127.0.0.1:{os.environ.get('CHIRP_GRPC_PORT', '50051')}"
+    address = (
+        argv[1] if len(argv) > 1 else f"127.0.0.1:{os.environ.get('CHIRP_GRPC_PORT', '50051')}"
+    )
     reason = not_serving_reason(address)
     print(reason or f"{address}: SERVING", file=sys.stderr if reason else sys.stdout)
     return 0 if reason is None else 1

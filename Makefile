@@ -1,0 +1,38 @@
+# The verbs a newcomer types. Every target installs what is missing first, so a fresh
+# clone needs nothing but `make run` or `make test`.
+PYTHON := .venv/bin/python
+export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
+
+.PHONY: install run start stop status test gen lint
+
+install:
+	@python3 -m devstack install
+
+## run: start the whole stack (stores, six services, Envoy on localhost:8080) until Ctrl-C
+run: install
+	@$(PYTHON) -m devstack run
+
+## start: start the whole stack in the background (`make stop` stops it)
+start: install
+	@$(PYTHON) -m devstack start
+
+stop:
+	@if [ -x $(PYTHON) ]; then $(PYTHON) -m devstack stop; fi
+
+## status: health of every component; non-zero if any is unhealthy
+status:
+	@$(PYTHON) -m devstack status
+
+## test: start what the tests need, run the whole suite, stop what was started
+test: install
+	@$(PYTHON) -m devstack test -- $(PYTEST_ARGS)
+
+## gen: regenerate gen/ (Python stubs) and gateway/chirp.pb (Envoy's descriptor set) from proto/
+gen: install
+	@$(PYTHON) -m devstack.gen
+
+lint: install
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
+	@.venv/bin/buf lint

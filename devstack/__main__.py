@@ -1,0 +1,44 @@
+"""``python -m devstack <verb>``: install, start, stop, status, run, test. See the Makefile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("install", help="install whatever is missing")
+    for verb in ("start", "stop", "status"):
+        sub = verbs.add_parser(verb, help=f"{verb} components (all when none is named)")
+        sub.add_argument("components", nargs="*")
+    verbs.add_parser("run", help="start everything and stay in the foreground until Ctrl-C")
+    test = verbs.add_parser("test", help="start what tests need, run pytest, stop what was started")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+
+    if args.verb == "install":
+        from devstack import install  # noqa: PLC0415  (stdlib only: runs before the virtualenv exists)
+
+        install.main()
+        return 0
+
+    from devstack import stack  # noqa: PLC0415
+    from devstack.components import by_name  # noqa: PLC0415
+
+    if args.verb == "run":
+        return stack.run_foreground()
+    if args.verb == "test":
+        return stack.run_tests(args.pytest_args)
+    components = by_name(args.components)
+    if args.verb == "status":
+        return 0 if stack.status(components) else 1
+    if args.verb == "stop":
+        stack.stop(components)
+        return 0
+    return stack.start_and_report(components)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

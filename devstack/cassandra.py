@@ -1,0 +1,96 @@
+"""Apache Cassandra for the local stack, run from Maven Central's ``cassandra-all`` jars.
+
+``install_command`` copies the jars named by devstack/jars/cassandra/pom.xml into
+``.cache/jars/cassandra``; ``cassandra_command`` is the foreground ``CassandraDaemon`` command
+line: the JVM options of devstack/conf/cassandra/jvm17.options, jamm as a java agent (Cassandra
+measures objects with it), the dev stack's cassandra.yaml and logback.xml, and ``data_dir`` as
+Cassandra's storage directory, under which it keeps data, commitlog, hints and saved caches.
+
+Cassandra calls mlockall at start, so what is mapped then stays resident: the heap starts small
+(-Xms in jvm17.options) to keep the dev node's resident memory modest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CASSANDRA_VERSION = "5.0.9"
+"""The ``org.apache.cassandra:cassandra-all`` version pinned in devstack/jars/cassandra/pom.xml."""
+
+JAVA17 = Path("/usr/lib/jvm/java-17-openjdk-amd64/bin/java")
+
+
+def find_java17() -> str:
+    """The Java 17 launcher: Debian's OpenJDK 17 when installed, else ``java`` from PATH."""
+    return str(JAVA17) if JAVA17.is_file() else "java"
+
+
+def jars_dir(root: Path) -> Path:
+    """Where ``install_command`` puts Cassandra and its runtime dependencies."""
+    return root / ".cache" / "jars" / "cassandra"
+
+
+def conf_dir(root: Path) -> Path:
+    """The dev stack's Cassandra configuration files."""
+    return root / "devstack" / "conf" / "cassandra"
+
+
+def install_command(root: Path) -> list[str]:
+    """The Maven command that downloads Cassandra's jars into ``jars_dir(root)``.
+
+    The local repository lives under ``.cache/m2`` so the download stays inside the project;
+    ``-B`` (batch mode) keeps Maven from prompting or printing colour codes.
+    """
+    return [
+        "mvn",
+        "-B",
+        "-q",
+        "-f",
+        str(root / "devstack" / "jars" / "cassandra" / "pom.xml"),
+        f"-Dmaven.repo.local={root / '.cache' / 'm2'}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={jars_dir(root)}",
+        "-DincludeScope=runtime",
+    ]
+
+
+def jvm_options(path: Path) -> list[str]:
+    """The options of a jvm*.options file: one a line, blank lines and ``#`` comments skipped."""
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def jamm_jar(root: Path) -> Path:
+    """The jamm jar among the installed jars; ``FileNotFoundError`` if the jars are missing."""
+    found = sorted(jars_dir(root).glob("jamm-*.jar"))
+    if not found:
+        raise FileNotFoundError(
+            f"no jamm jar in {jars_dir(root)}; run: {' '.join(install_command(root))}"
+        )
+    return found[-1]
+
+
+def cassandra_command(root: Path, data_dir: Path, java: str = "java") -> list[str]:
+    """The argv that runs one Cassandra node in the foreground, its files under ``data_dir``.
+
+    Stop it with SIGTERM: its shutdown hook drains the node and flushes the commit log.
+    """
+    root, data_dir = root.resolve(), data_dir.resolve()
+    conf = conf_dir(root)
+    return [
+        java,
+        *jvm_options(conf / "jvm17.options"),
+        f"-javaagent:{jamm_jar(root)}",
+        f"-Dcassandra.config={(conf / 'cassandra.yaml').as_uri()}",
+        f"-Dlogback.configurationFile={(conf / 'logback.xml').as_uri()}",
+        f"-Dcassandra.storagedir={data_dir}",
+        f"-Dcassandra.logdir={data_dir / 'logs'}",
+        # No triggers: an existing folder without jars keeps Cassandra from warning about it.
+        f"-Dcassandra.triggers_dir={conf}",
+        f"-XX:HeapDumpPath={data_dir}",
+        f"-XX:ErrorFile={data_dir / 'hs_err_pid%p.log'}",
+        "-Dcassandra-foreground=yes",
+        "-cp",
+        f"{jars_dir(root)}/*",
+        "org.apache.cassandra.service.CassandraDaemon",
+    ]

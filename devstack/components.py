@@ -1,0 +1,164 @@
+"""Every server of the local stack: how to start it, how to know it is ready, in what order."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from devstack import cassandra, envoy, neo4j, probes
+from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
+from devstack.probes import Probe
+
+Stage = Literal["store", "service", "gateway"]
+
+#: The stages in start order; stop goes the other way.
+STAGES: tuple[Stage, ...] = ("store", "service", "gateway")
+
+SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
+    "users": (50051, 9101),
+    "tweets": (50052, 9102),
+    "graph": (50053, 9103),
+    "timelines": (50054, 9104),
+    "search": (50055, 9105),
+    "media": (50056, 9106),
+}
+GATEWAY_PORT = 8080
+ENVOY_ADMIN_PORT = 9901
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    stage: Stage
+    ports: tuple[int, ...]
+    command: Callable[[], list[str]]
+    probe: Probe
+    start_timeout: float
+    stop_timeout: float = 20.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[[], None] = lambda: None
+
+
+def _java() -> str:
+    return cassandra.find_java17()
+
+
+def _redis_command() -> list[str]:
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return [
+        server,
+        "--bind", "127.0.0.1",
+        "--port", "6379",
+        "--dir", str(DATA / "redis"),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--protected-mode", "yes",
+        "--daemonize", "no",
+    ]  # fmt: skip
+
+
+def _nats_command() -> list[str]:
+    return [
+        str(VENV_BIN / "nats-server"),
+        "--addr", "127.0.0.1",
+        "--port", "4222",
+        "--http_port", "8222",
+        "--jetstream",
+        "--store_dir", str(DATA / "nats"),
+        "--server_name", "chirp-local",
+    ]  # fmt: skip
+
+
+def _service(name: str) -> Component:
+    grpc_port, metrics_port = SERVICE_PORTS[name]
+    return Component(
+        name=name,
+        stage="service",
+        ports=(grpc_port, metrics_port),
+        command=lambda: [str(PYTHON), "-m", f"services.{name}"],
+        probe=lambda: probes.grpc_health(grpc_port),
+        start_timeout=60,
+        env={
+            "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}",
+            "CHIRP_DATA_DIR": str(DATA),
+            "CHIRP_GRPC_PORT": str(grpc_port),
+            "CHIRP_METRICS_PORT": str(metrics_port),
+        },
+    )
+
+
+def _data_dir(name: str) -> Callable[[], None]:
+    def prepare() -> None:
+        (DATA / name).mkdir(parents=True, exist_ok=True)
+
+    return prepare
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component(
+        name="cassandra",
+        stage="store",
+        ports=(9042, 7000),
+        command=lambda: cassandra.cassandra_command(ROOT, DATA / "cassandra", _java()),
+        probe=lambda: probes.cassandra(9042),
+        start_timeout=180,
+        stop_timeout=30,
+        prepare=_data_dir("cassandra"),
+    ),
+    Component(
+        name="neo4j",
+        stage="store",
+        ports=(7687, 7474),
+        command=lambda: neo4j.neo4j_command(ROOT, DATA / "neo4j", _java()),
+        probe=lambda: probes.neo4j(7687),
+        start_timeout=180,
+        stop_timeout=30,
+        prepare=_data_dir("neo4j"),
+    ),
+    Component(
+        name="redis",
+        stage="store",
+        ports=(6379,),
+        command=_redis_command,
+        probe=lambda: probes.redis(6379),
+        start_timeout=30,
+        prepare=_data_dir("redis"),
+    ),
+    Component(
+        name="nats",
+        stage="store",
+        ports=(4222, 8222),
+        command=_nats_command,
+        probe=lambda: probes.nats(8222),
+        start_timeout=30,
+        prepare=_data_dir("nats"),
+    ),
+    *(_service(name) for name in SERVICE_PORTS),
+    Component(
+        name="envoy",
+        stage="gateway",
+        ports=(GATEWAY_PORT, ENVOY_ADMIN_PORT),
+        command=lambda: [
+            str(VENV_BIN / "envoy"),
+            "--config-path",
+            str(envoy.LOCAL_CONFIG),
+            "--disable-hot-restart",
+            "--log-level",
+            "warn",
+        ],
+        probe=lambda: probes.envoy(ENVOY_ADMIN_PORT),
+        start_timeout=30,
+        prepare=envoy.write_local_config,
+    ),
+)
+
+
+def by_name(names: list[str]) -> list[Component]:
+    known = {component.name: component for component in COMPONENTS}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SystemExit(f"unknown component(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    return [component for component in COMPONENTS if not names or component.name in names]

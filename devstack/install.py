@@ -1,0 +1,85 @@
+"""Installs whatever the project needs and this machine lacks; fast when nothing is missing.
+
+Debian packages (Redis, Java 17, Maven), the Python environment (uv, from the lock file) and the
+Cassandra and Neo4j jars (Maven Central, into ``.cache/jars``). Stdlib only: it runs before the
+virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from devstack import cassandra, neo4j
+from devstack.paths import CACHE, ROOT
+
+UV_VERSION = "0.13.8"
+
+
+def say(message: str) -> None:
+    print(f"[install] {message}", flush=True)
+
+
+def _run(argv: list[str], **kwargs: object) -> None:
+    say(" ".join(argv))
+    subprocess.run(argv, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def _apt_install(packages: list[str]) -> None:
+    if not packages:
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run([*sudo, "apt-get", "update", "-qq"], env=env)
+    _run([*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env)
+
+
+def debian_packages() -> None:
+    missing = []
+    if shutil.which("redis-server") is None:
+        missing.append("redis-server")
+    if not cassandra.JAVA17.exists():
+        missing.append("openjdk-17-jre-headless")
+    if shutil.which("mvn") is None:
+        missing.append("maven")
+    _apt_install(missing)
+
+
+def python_environment() -> None:
+    uv = shutil.which("uv")
+    if uv is None:
+        _run([sys.executable, "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"])
+        uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    _run([uv, "sync", "--frozen", "--quiet"], cwd=ROOT)
+
+
+def jars(name: str, install_command: list[str], pom: Path) -> None:
+    """Copies a Maven dependency tree into ``.cache/jars/<name>`` once per version of its pom."""
+    target = CACHE / "jars" / name
+    marker = target / ".complete"
+    fingerprint = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if marker.exists() and marker.read_text() == fingerprint:
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    _run(install_command, cwd=ROOT)
+    marker.write_text(fingerprint)
+
+
+def main() -> None:
+    if shutil.which("go") is None:
+        raise SystemExit(
+            "[install] Go is needed (for the compose check and the load tools): install Go >= 1.24"
+        )
+    debian_packages()
+    python_environment()
+    jars(
+        "cassandra",
+        cassandra.install_command(ROOT),
+        ROOT / "devstack" / "jars" / "cassandra" / "pom.xml",
+    )
+    jars("neo4j", neo4j.install_command(ROOT), ROOT / "devstack" / "jars" / "neo4j" / "pom.xml")
+    say("everything is installed")

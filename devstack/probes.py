@@ -1,0 +1,84 @@
+"""Readiness checks: each does a real round trip with the protocol clients use.
+
+A probe returns None when the component is ready, or a short reason why it is not yet.
+They run under the project's virtualenv (their drivers come from it).
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+Probe = Callable[[], "str | None"]
+
+
+def tcp(port: int) -> str | None:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return None
+    except OSError as error:
+        return f"port {port}: {error.strerror or error}"
+
+
+def http_ok(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (fixed http URLs)
+            return None if response.status == 200 else f"{url}: HTTP {response.status}"
+    except (urllib.error.URLError, OSError) as error:
+        return f"{url}: {error}"
+
+
+def cassandra(port: int) -> str | None:
+    if (reason := tcp(port)) is not None:
+        return reason
+    from cassandra.cluster import Cluster  # noqa: PLC0415  (needs the virtualenv)
+
+    cluster = Cluster(["127.0.0.1"], port=port, connect_timeout=3, control_connection_timeout=3)
+    try:
+        cluster.connect().execute("SELECT release_version FROM system.local", timeout=5)
+    except Exception as error:
+        return f"CQL: {error}"
+    finally:
+        cluster.shutdown()
+    return None
+
+
+def neo4j(port: int) -> str | None:
+    if (reason := tcp(port)) is not None:
+        return reason
+    from neo4j import GraphDatabase  # noqa: PLC0415
+
+    try:
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=None) as driver:
+            driver.execute_query("RETURN 1")
+    except Exception as error:
+        return f"Bolt: {error}"
+    return None
+
+
+def redis(port: int) -> str | None:
+    import redis as redis_client  # noqa: PLC0415
+
+    try:
+        client = redis_client.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+        with client:
+            client.ping()
+    except redis_client.RedisError as error:
+        return f"Redis: {error}"
+    return None
+
+
+def nats(monitor_port: int) -> str | None:
+    return http_ok(f"http://127.0.0.1:{monitor_port}/healthz?js-enabled-only=true")
+
+
+def grpc_health(port: int) -> str | None:
+    from services.bootstrap.healthcheck import not_serving_reason  # noqa: PLC0415
+
+    return not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2)
+
+
+def envoy(admin_port: int) -> str | None:
+    return http_ok(f"http://127.0.0.1:{admin_port}/ready")

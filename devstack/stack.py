@@ -1,0 +1,196 @@
+"""Starting, checking and stopping the stack, stage by stage, and saying clearly what failed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+
+from devstack import probes
+from devstack.components import COMPONENTS, GATEWAY_PORT, SERVICE_PORTS, STAGES, Component
+from devstack.paths import DATA, PYTHON, ROOT
+from devstack.process import ManagedProcess
+
+
+class StackError(Exception):
+    """A component could not be started; the message says which and why."""
+
+
+def say(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+def _process(component: Component) -> ManagedProcess:
+    return ManagedProcess(component.name)
+
+
+def start(components: Sequence[Component]) -> list[Component]:
+    """Starts what is not running yet, stage by stage, and waits until each is ready.
+
+    Returns the components this call started (so a caller can stop exactly those). On failure
+    it stops them again and raises ``StackError`` with the log tail of what failed.
+    """
+    started: list[Component] = []
+    try:
+        for stage in STAGES:
+            batch = [component for component in components if component.stage == stage]
+            if not batch:
+                continue
+            if stage == "service":
+                migrate()
+            _launch(batch, started)
+            _wait_ready(batch)
+    except BaseException:
+        stop(started)
+        raise
+    return started
+
+
+def start_and_report(components: Sequence[Component]) -> int:
+    """``make start``: like ``start``, as an exit code with the failure printed."""
+    try:
+        start(components)
+    except StackError as error:
+        say(f"FAILED: {error}")
+        return 1
+    return 0
+
+
+def _launch(batch: list[Component], started: list[Component]) -> None:
+    """Starts each component of ``batch`` that is not running, recording it in ``started``."""
+    for component in batch:
+        process = _process(component)
+        if process.pid() is not None:
+            say(f"{component.name}: already running (pid {process.pid()})")
+            continue
+        busy = [port for port in component.ports if probes.tcp(port) is None]
+        if busy:
+            raise StackError(
+                f"{component.name}: port(s) {busy} are taken by a process this stack did not "
+                "start; stop it (or `make stop` if it is an old Chirp stack) and try again"
+            )
+        component.prepare()
+        pid = process.start(component.command(), env=dict(component.env), cwd=ROOT)
+        started.append(component)
+        say(f"{component.name}: started (pid {pid}), log {process.log_file.relative_to(ROOT)}")
+
+
+def _wait_ready(batch: list[Component]) -> None:
+    began = time.monotonic()
+    waiting = {component.name: component for component in batch}
+    while waiting:
+        for name, component in list(waiting.items()):
+            process = _process(component)
+            if process.pid() is None:
+                raise StackError(
+                    f"{name} exited while starting; last lines of {process.log_file}:\n"
+                    f"{process.log_tail()}"
+                )
+            reason = component.probe()
+            if reason is None:
+                say(f"{name}: ready in {time.monotonic() - began:.1f}s")
+                del waiting[name]
+            elif time.monotonic() - began > component.start_timeout:
+                raise StackError(
+                    f"{name} not ready after {component.start_timeout:.0f}s ({reason}); "
+                    f"last lines of {process.log_file}:\n{process.log_tail()}"
+                )
+        if waiting:
+            time.sleep(0.5)
+
+
+def migrate() -> None:
+    """Applies the versioned schema (CQL, Neo4j, JetStream); idempotent, so it runs every start."""
+    result = subprocess.run(
+        [str(PYTHON), "-m", "services.bootstrap.migrate"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"schema migration failed:\n{result.stdout}{result.stderr}")
+    say("schema: up to date")
+
+
+def stop(components: Sequence[Component]) -> None:
+    """Stops the given components in reverse start order; ones not running are skipped."""
+    for component in reversed(components):
+        process = _process(component)
+        if not process.was_started():
+            continue
+        running = process.pid() is not None
+        killed = process.stop(component.stop_timeout)
+        if running:
+            say(f"{component.name}: {'killed after timeout' if killed else 'stopped'}")
+
+
+def status(components: Sequence[Component]) -> bool:
+    """Prints one line per component; True when every one is running and healthy."""
+    healthy = True
+    for component in components:
+        process = _process(component)
+        pid = process.pid()
+        if pid is None:
+            state = (
+                "dead (see " + str(process.log_file.relative_to(ROOT)) + ")"
+                if process.was_started()
+                else "stopped"
+            )
+            healthy = False
+        else:
+            reason = component.probe()
+            state = f"healthy (pid {pid})" if reason is None else f"UNHEALTHY (pid {pid}): {reason}"
+            healthy = healthy and reason is None
+        print(f"{component.name:<10} {','.join(map(str, component.ports)):<12} {state}")
+    return healthy
+
+
+def run_foreground() -> int:
+    """``make run``: start everything, watch it until Ctrl-C; a component that dies ends the run."""
+    components = list(COMPONENTS)
+    if start_and_report(components) != 0:
+        return 1
+    say(f"gateway: http://localhost:{GATEWAY_PORT}  (try: curl localhost:{GATEWAY_PORT}/v1/trends)")
+    say("gRPC: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
+    say("Ctrl-C stops everything.")
+    interrupted = False
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    exit_code = 0
+    while not interrupted:
+        dead = [component for component in components if _process(component).pid() is None]
+        if dead:
+            for component in dead:
+                tail = _process(component).log_tail()
+                say(f"{component.name} DIED; last lines of its log:\n{tail}")
+            exit_code = 1
+            break
+        time.sleep(1)
+    say("stopping")
+    stop(components)
+    return exit_code
+
+
+def run_tests(pytest_args: Sequence[str]) -> int:
+    """``make test``: start what is not running, run pytest, stop what this run started."""
+    started: list[Component] = []
+    try:
+        started = start(list(COMPONENTS))
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)}
+        return subprocess.run(
+            [str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, env=env, check=False
+        ).returncode
+    except StackError as error:
+        say(f"FAILED: {error}")
+        return 1
+    finally:
+        stop(started)
