@@ -1,6 +1,6 @@
 """Apache Cassandra for the local stack, run from Maven Central's ``cassandra-all`` jars.
 
-``install_command`` copies the jars named by devstack/jars/cassandra/pom.xml into
+``make install`` copies the jars named by devstack/jars/cassandra/pom.xml into
 ``.cache/jars/cassandra``; ``cassandra_command`` is the foreground ``CassandraDaemon`` command
 line: the JVM options of devstack/conf/cassandra/jvm17.options, jamm as a java agent (Cassandra
 measures objects with it), the dev stack's cassandra.yaml and logback.xml, and ``data_dir`` as
@@ -14,44 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devstack import maven
+
+NAME = "cassandra"
 CASSANDRA_VERSION = "5.0.9"
 """The ``org.apache.cassandra:cassandra-all`` version pinned in devstack/jars/cassandra/pom.xml."""
-
-JAVA17 = Path("/usr/lib/jvm/java-17-openjdk-amd64/bin/java")
-
-
-def find_java17() -> str:
-    """The Java 17 launcher: Debian's OpenJDK 17 when installed, else ``java`` from PATH."""
-    return str(JAVA17) if JAVA17.is_file() else "java"
-
-
-def jars_dir(root: Path) -> Path:
-    """Where ``install_command`` puts Cassandra and its runtime dependencies."""
-    return root / ".cache" / "jars" / "cassandra"
-
-
-def conf_dir(root: Path) -> Path:
-    """The dev stack's Cassandra configuration files."""
-    return root / "devstack" / "conf" / "cassandra"
-
-
-def install_command(root: Path) -> list[str]:
-    """The Maven command that downloads Cassandra's jars into ``jars_dir(root)``.
-
-    The local repository lives under ``.cache/m2`` so the download stays inside the project;
-    ``-B`` (batch mode) keeps Maven from prompting or printing colour codes.
-    """
-    return [
-        "mvn",
-        "-B",
-        "-q",
-        "-f",
-        str(root / "devstack" / "jars" / "cassandra" / "pom.xml"),
-        f"-Dmaven.repo.local={root / '.cache' / 'm2'}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={jars_dir(root)}",
-        "-DincludeScope=runtime",
-    ]
 
 
 def jvm_options(path: Path) -> list[str]:
@@ -62,11 +29,9 @@ def jvm_options(path: Path) -> list[str]:
 
 def jamm_jar(root: Path) -> Path:
     """The jamm jar among the installed jars; ``FileNotFoundError`` if the jars are missing."""
-    found = sorted(jars_dir(root).glob("jamm-*.jar"))
+    found = sorted(maven.jars_dir(root, NAME).glob("jamm-*.jar"))
     if not found:
-        raise FileNotFoundError(
-            f"no jamm jar in {jars_dir(root)}; run: {' '.join(install_command(root))}"
-        )
+        raise FileNotFoundError(f"no jamm jar in {maven.jars_dir(root, NAME)}: run `make install`")
     return found[-1]
 
 
@@ -76,7 +41,7 @@ def cassandra_command(root: Path, data_dir: Path, java: str = "java") -> list[st
     Stop it with SIGTERM: its shutdown hook drains the node and flushes the commit log.
     """
     root, data_dir = root.resolve(), data_dir.resolve()
-    conf = conf_dir(root)
+    conf = maven.conf_dir(root, NAME)
     return [
         java,
         *jvm_options(conf / "jvm17.options"),
@@ -91,6 +56,6 @@ def cassandra_command(root: Path, data_dir: Path, java: str = "java") -> list[st
         f"-XX:ErrorFile={data_dir / 'hs_err_pid%p.log'}",
         "-Dcassandra-foreground=yes",
         "-cp",
-        f"{jars_dir(root)}/*",
+        f"{maven.jars_dir(root, 'cassandra')}/*",
         "org.apache.cassandra.service.CassandraDaemon",
     ]

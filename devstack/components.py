@@ -7,22 +7,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from devstack import cassandra, envoy, neo4j, probes
+from devstack import cassandra, envoy, maven, neo4j, probes
 from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
 from devstack.probes import Probe
+from services.bootstrap.settings import GRPC_PORTS, METRICS_PORTS
 
 Stage = Literal["store", "service", "gateway"]
 
 #: The stages in start order; stop goes the other way.
 STAGES: tuple[Stage, ...] = ("store", "service", "gateway")
 
+#: service -> (gRPC port, /metrics port), as the services' own settings default them.
 SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
-    "users": (50051, 9101),
-    "tweets": (50052, 9102),
-    "graph": (50053, 9103),
-    "timelines": (50054, 9104),
-    "search": (50055, 9105),
-    "media": (50056, 9106),
+    name: (port, METRICS_PORTS[name]) for name, port in GRPC_PORTS.items()
 }
 GATEWAY_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
@@ -39,10 +36,6 @@ class Component:
     stop_timeout: float = 20.0
     env: Mapping[str, str] = field(default_factory=dict)
     prepare: Callable[[], None] = lambda: None
-
-
-def _java() -> str:
-    return cassandra.find_java17()
 
 
 def _redis_command() -> list[str]:
@@ -102,7 +95,7 @@ COMPONENTS: tuple[Component, ...] = (
         name="cassandra",
         stage="store",
         ports=(9042, 7000),
-        command=lambda: cassandra.cassandra_command(ROOT, DATA / "cassandra", _java()),
+        command=lambda: cassandra.cassandra_command(ROOT, DATA / "cassandra", maven.find_java17()),
         probe=lambda: probes.cassandra(9042),
         start_timeout=180,
         stop_timeout=30,
@@ -112,7 +105,7 @@ COMPONENTS: tuple[Component, ...] = (
         name="neo4j",
         stage="store",
         ports=(7687, 7474),
-        command=lambda: neo4j.neo4j_command(ROOT, DATA / "neo4j", _java()),
+        command=lambda: neo4j.neo4j_command(ROOT, DATA / "neo4j", maven.find_java17()),
         probe=lambda: probes.neo4j(7687),
         start_timeout=180,
         stop_timeout=30,

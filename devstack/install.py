@@ -14,10 +14,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from devstack import cassandra, neo4j
+from devstack import cassandra, maven, neo4j
 from devstack.paths import CACHE, ROOT
 
 UV_VERSION = "0.13.8"
+#: Command-line tools built from the Go module proxy into ``.cache/bin``, pinned by version.
+GO_TOOLS = {"grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4"}
+GO_BIN = CACHE / "bin"
 
 
 def say(message: str) -> None:
@@ -42,7 +45,7 @@ def debian_packages() -> None:
     missing = []
     if shutil.which("redis-server") is None:
         missing.append("redis-server")
-    if not cassandra.JAVA17.exists():
+    if not maven.JAVA17.exists():
         missing.append("openjdk-17-jre-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
@@ -57,29 +60,35 @@ def python_environment() -> None:
     _run([uv, "sync", "--frozen", "--quiet"], cwd=ROOT)
 
 
-def jars(name: str, install_command: list[str], pom: Path) -> None:
+def jars(name: str) -> None:
     """Copies a Maven dependency tree into ``.cache/jars/<name>`` once per version of its pom."""
-    target = CACHE / "jars" / name
+    target = maven.jars_dir(ROOT, name)
     marker = target / ".complete"
-    fingerprint = hashlib.sha256(pom.read_bytes()).hexdigest()
+    fingerprint = hashlib.sha256(maven.pom(ROOT, name).read_bytes()).hexdigest()
     if marker.exists() and marker.read_text() == fingerprint:
         return
     shutil.rmtree(target, ignore_errors=True)
-    _run(install_command, cwd=ROOT)
+    _run(maven.install_command(ROOT, name), cwd=ROOT)
     marker.write_text(fingerprint)
+
+
+def go_tools() -> None:
+    for name, package in GO_TOOLS.items():
+        marker = GO_BIN / f".{name}.version"
+        if (GO_BIN / name).exists() and marker.exists() and marker.read_text() == package:
+            continue
+        _run(["go", "install", package], env={**os.environ, "GOBIN": str(GO_BIN)})
+        marker.write_text(package)
 
 
 def main() -> None:
     if shutil.which("go") is None:
         raise SystemExit(
-            "[install] Go is needed (for the compose check and the load tools): install Go >= 1.24"
+            "[install] Go >= 1.24 is needed (for the compose check and grpcurl); install it first"
         )
     debian_packages()
     python_environment()
-    jars(
-        "cassandra",
-        cassandra.install_command(ROOT),
-        ROOT / "devstack" / "jars" / "cassandra" / "pom.xml",
-    )
-    jars("neo4j", neo4j.install_command(ROOT), ROOT / "devstack" / "jars" / "neo4j" / "pom.xml")
+    go_tools()
+    for server in (cassandra.NAME, neo4j.NAME):
+        jars(server)
     say("everything is installed")

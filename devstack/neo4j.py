@@ -1,6 +1,6 @@
 """Neo4j community for the local stack, run from Maven Central's ``org.neo4j:neo4j`` jars.
 
-``install_command`` copies the jars (devstack/jars/neo4j/pom.xml) into ``.cache/jars/neo4j``;
+``make install`` copies the jars (devstack/jars/neo4j/pom.xml) into ``.cache/jars/neo4j``;
 ``neo4j_command`` is the foreground ``CommunityEntryPoint`` command line. Without the neo4j launcher
 script nothing turns neo4j.conf's JVM settings into java options, so this module does what the
 script's bootloader does: every ``server.jvm.additional`` line of devstack/conf/neo4j/neo4j.conf
@@ -13,6 +13,9 @@ directory (``run/``) all land under it.
 import re
 from pathlib import Path
 
+from devstack import maven
+
+NAME = "neo4j"
 NEO4J_VERSION = "5.26.30"
 """The ``org.neo4j:neo4j`` version pinned in devstack/jars/neo4j/pom.xml."""
 
@@ -22,35 +25,6 @@ _JVM_ADDITIONAL = "server.jvm.additional"
 _HEAP_FLAGS = {"server.memory.heap.initial_size": "-Xms", "server.memory.heap.max_size": "-Xmx"}
 # Sizes java understands; neo4j.conf also takes forms like "512MiB", which java does not.
 _JAVA_SIZE = re.compile(r"\d+[kKmMgG]?")
-
-
-def jars_dir(root: Path) -> Path:
-    """Where ``install_command`` puts Neo4j and its runtime dependencies."""
-    return root / ".cache" / "jars" / "neo4j"
-
-
-def conf_dir(root: Path) -> Path:
-    """The dev stack's Neo4j configuration folder (the ``--config-dir`` holding neo4j.conf)."""
-    return root / "devstack" / "conf" / "neo4j"
-
-
-def install_command(root: Path) -> list[str]:
-    """The Maven command that downloads Neo4j's jars into ``jars_dir(root)``.
-
-    The local repository lives under ``.cache/m2`` so the download stays inside the project;
-    ``-B`` (batch mode) keeps Maven from prompting or printing colour codes.
-    """
-    return [
-        "mvn",
-        "-B",
-        "-q",
-        "-f",
-        str(root / "devstack" / "jars" / "neo4j" / "pom.xml"),
-        f"-Dmaven.repo.local={root / '.cache' / 'm2'}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={jars_dir(root)}",
-        "-DincludeScope=runtime",
-    ]
 
 
 def jvm_options(conf: Path) -> list[str]:
@@ -78,12 +52,10 @@ def neo4j_command(root: Path, data_dir: Path, java: str) -> list[str]:
     hook checkpoints every database and the process exits 0 within about a second.
     """
     root, data_dir = root.resolve(), data_dir.resolve()
-    jars = jars_dir(root)
+    jars = maven.jars_dir(root, NAME)
     if not (jars / f"neo4j-{NEO4J_VERSION}.jar").is_file():
-        raise FileNotFoundError(
-            f"no neo4j-{NEO4J_VERSION}.jar in {jars}; run: {' '.join(install_command(root))}"
-        )
-    conf = conf_dir(root)
+        raise FileNotFoundError(f"no neo4j-{NEO4J_VERSION}.jar in {jars}: run `make install`")
+    conf = maven.conf_dir(root, NAME)
     return [
         java,
         *jvm_options(conf / "neo4j.conf"),

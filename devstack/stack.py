@@ -152,8 +152,12 @@ def status(components: Sequence[Component]) -> bool:
 def run_foreground() -> int:
     """``make run``: start everything, watch it until Ctrl-C; a component that dies ends the run."""
     components = list(COMPONENTS)
-    if start_and_report(components) != 0:
-        return 1
+    try:
+        if start_and_report(components) != 0:
+            return 1
+    except KeyboardInterrupt:
+        say("interrupted while starting; what had started is stopped again")
+        return 130
     say(f"gateway: http://localhost:{GATEWAY_PORT}  (try: curl localhost:{GATEWAY_PORT}/v1/trends)")
     say("gRPC: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
     say("Ctrl-C stops everything.")

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from devstack.components import ENVOY_ADMIN_PORT, GATEWAY_PORT, SERVICE_PORTS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -29,17 +31,6 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 TOOL_DIR = ROOT / "tools" / "composecheck"
 TOOL_BINARY = ROOT / ".cache" / "bin" / "composecheck"
 
-# The project's port plan: service -> (gRPC port, Prometheus /metrics port).
-PORT_PLAN: dict[str, tuple[int, int]] = {
-    "users": (50051, 9101),
-    "tweets": (50052, 9102),
-    "graph": (50053, 9103),
-    "timelines": (50054, 9104),
-    "search": (50055, 9105),
-    "media": (50056, 9106),
-}
-ENVOY_HTTP_PORT = 8080
-ENVOY_ADMIN_PORT = 9901
 # Inside a container a server must listen beyond loopback to be reachable from its peers.
 ALL_INTERFACES = {"0.0.0.0", "::"}  # noqa: S104
 HEALTHCHECK = ["CMD", "python", "-m", "services.bootstrap.healthcheck"]
@@ -129,7 +120,7 @@ def load_yaml(path: Path) -> Json:
 
 def test_compose_file_is_valid(services: dict[str, Json]) -> None:
     infra = {"scylla", "neo4j", "redis", "nats", "minio", "envoy", "prometheus"}
-    assert infra | set(PORT_PLAN) <= set(services)
+    assert infra | set(SERVICE_PORTS) <= set(services)
     assert "version" not in load_yaml(COMPOSE_FILE), "the Compose Specification has no `version:`"
 
 
@@ -216,7 +207,7 @@ def test_obsolete_version_key_is_rejected(composecheck_binary: Path, tmp_path: P
 
 def test_chirp_services_share_one_image_from_the_dockerfile(services: dict[str, Json]) -> None:
     built = {name for name, service in services.items() if service.get("build")}
-    assert built == set(PORT_PLAN) | set(JOBS)
+    assert built == set(SERVICE_PORTS) | set(JOBS)
     for name in built:
         service = services[name]
         assert service["image"] == "chirp:latest", name
@@ -256,7 +247,7 @@ def test_images_are_pinned(services: dict[str, Json]) -> None:
 
 
 def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
-    for name in PORT_PLAN:
+    for name in SERVICE_PORTS:
         assert services[name]["command"] == ["python", "-m", f"services.{name}"]
         package = ROOT / "services" / name
         assert (package / "__main__.py").is_file(), (
@@ -268,7 +259,7 @@ def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
             f"{job} runs {module}, which does not exist"
         )
         assert services[job]["restart"] == "no", f"{job} is a one-shot job"
-        for name in PORT_PLAN:
+        for name in SERVICE_PORTS:
             assert (
                 services[name]["depends_on"][job]["condition"] == "service_completed_successfully"
             ), name
@@ -277,7 +268,7 @@ def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
 def test_healthchecks(services: dict[str, Json]) -> None:
     bootstrap = ROOT / "services" / "bootstrap"
     assert (bootstrap / "healthcheck.py").is_file()
-    for name in PORT_PLAN:
+    for name in SERVICE_PORTS:
         assert services[name]["healthcheck"]["test"] == HEALTHCHECK, name
     for name, service in services.items():
         for target, dependency in (service.get("depends_on") or {}).items():
@@ -319,7 +310,7 @@ def test_stores_keep_their_data_in_named_volumes(project: Json, services: dict[s
 
 
 def test_ports_follow_the_port_plan(services: dict[str, Json]) -> None:
-    for name, (grpc_port, metrics_port) in PORT_PLAN.items():
+    for name, (grpc_port, metrics_port) in SERVICE_PORTS.items():
         service = services[name]
         env: dict[str, str] = service["environment"]
         assert env["CHIRP_GRPC_PORT"] == str(grpc_port), name
@@ -327,7 +318,7 @@ def test_ports_follow_the_port_plan(services: dict[str, Json]) -> None:
         assert env["CHIRP_ENVIRONMENT"] == "production", name
         assert env["CHIRP_GRPC_HOST"] in ALL_INTERFACES, name
         assert container_ports(service) == {grpc_port, metrics_port}, name
-        for peer, (peer_port, _) in PORT_PLAN.items():
+        for peer, (peer_port, _) in SERVICE_PORTS.items():
             assert env[f"CHIRP_{peer.upper()}_ADDR"] == f"{peer}:{peer_port}", name
         assert env["CHIRP_NATS_URL"] == "nats://nats:4222", name
         assert env["CHIRP_REDIS_URL"] == "redis://redis:6379/0", name
@@ -379,7 +370,7 @@ def test_prometheus_scrapes_every_service_and_envoy(services: dict[str, Json]) -
                 targets.add((host, int(port), path))
         for dns in job.get("dns_sd_configs", []):
             targets |= {(host, int(dns["port"]), path) for host in dns["names"]}
-    for name, (_, metrics_port) in PORT_PLAN.items():
+    for name, (_, metrics_port) in SERVICE_PORTS.items():
         assert (name, metrics_port, "/metrics") in targets, f"Prometheus does not scrape {name}"
     assert ("envoy", ENVOY_ADMIN_PORT, "/stats/prometheus") in targets
     for host, port, _ in targets:
@@ -396,8 +387,8 @@ def test_envoy_serves_the_gateway_config(services: dict[str, Json]) -> None:
     assert mount["type"] == "bind"
     assert mount["read_only"]
     assert Path(mount["source"]) == ROOT / "gateway"
-    assert {int(p["published"]) for p in envoy["ports"]} == {ENVOY_HTTP_PORT}
-    assert set(envoy["depends_on"]) == set(PORT_PLAN)
+    assert {int(p["published"]) for p in envoy["ports"]} == {GATEWAY_PORT}
+    assert set(envoy["depends_on"]) == set(SERVICE_PORTS)
 
 
 def socket_addresses(node: Any) -> list[Json]:
@@ -422,9 +413,9 @@ def test_envoy_clusters_name_compose_services(services: dict[str, Json]) -> None
         assert port in container_ports(services[host]), (
             f"Envoy sends to {host}:{port}, which is not offered"
         )
-    assert {(name, grpc) for name, (grpc, _) in PORT_PLAN.items()} <= upstreams
+    assert {(name, grpc) for name, (grpc, _) in SERVICE_PORTS.items()} <= upstreams
     listener_ports = {int(a["port_value"]) for a in socket_addresses(resources["listeners"])}
-    assert ENVOY_HTTP_PORT in listener_ports
+    assert GATEWAY_PORT in listener_ports
     admin = config["admin"]["address"]["socket_address"]
     assert int(admin["port_value"]) == ENVOY_ADMIN_PORT
     assert admin["address"] in ALL_INTERFACES, (

@@ -27,39 +27,45 @@ STREAM = StreamConfig(
     num_replicas=1,
 )
 
+
+def _durable(name: str, description: str, subjects: list[str]) -> ConsumerConfig:
+    """A durable consumer that takes ``subjects`` from the start and is acknowledged explicitly,
+    with redeliveries a minute apart at most 20 times."""
+    return ConsumerConfig(
+        durable_name=name,
+        description=description,
+        filter_subjects=subjects,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=60,
+        max_deliver=20,
+    )
+
+
 #: Durable consumers, by the service that owns them. Each takes only the subjects it handles.
 CONSUMERS = (
-    ConsumerConfig(
-        durable_name="timelines-fanout",
-        description="timelines: fanout on write, follow merges, deletes",
-        filter_subjects=[
-            "tweets.created", "tweets.retweeted", "tweets.deleted",
-            "graph.followed", "graph.unfollowed",
+    _durable(
+        "timelines-fanout",
+        "timelines: fanout on write, follow merges, deletes",
+        [
+            "tweets.created",
+            "tweets.retweeted",
+            "tweets.deleted",
+            "graph.followed",
+            "graph.unfollowed",
         ],
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=60,
-        max_deliver=20,
     ),
-    ConsumerConfig(
-        durable_name="search-indexer",
-        description="search: keeps the Tantivy index in step with tweets",
-        filter_subjects=[
-            "tweets.created", "tweets.edited", "tweets.deleted",
-            "tweets.liked", "tweets.retweeted", "users.updated",
+    _durable(
+        "search-indexer",
+        "search: keeps the Tantivy index in step with tweets",
+        [
+            "tweets.created",
+            "tweets.edited",
+            "tweets.deleted",
+            "tweets.liked",
+            "tweets.retweeted",
+            "users.updated",
         ],
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=60,
-        max_deliver=20,
     ),
-    ConsumerConfig(
-        durable_name="search-trends",
-        description="search: counts hashtags and topics for trends",
-        filter_subjects=["tweets.created"],
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.ALL,
-        ack_wait=60,
-        max_deliver=20,
-    ),
-)  # fmt: skip
+    _durable("search-trends", "search: counts hashtags and topics for trends", ["tweets.created"]),
+)

@@ -35,6 +35,7 @@ log = structlog.get_logger()
 
 REQUEST_ID_HEADER = "x-request-id"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+HEALTH_SERVICE = "grpc.health.v1.Health"
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,10 @@ class RequestContextInterceptor(ScopeInterceptor):
                 error = raised
                 raise
             finally:
-                log.info(
+                # Health checks come every few seconds from every prober: keep them out of
+                # the default log level.
+                emit = log.debug if rpc.service == HEALTH_SERVICE else log.info
+                emit(
                     "rpc",
                     grpc_code=final_code(context, error).name,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
