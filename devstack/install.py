@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from devstack import cassandra, maven, neo4j
@@ -27,9 +28,17 @@ def say(message: str) -> None:
     print(f"[install] {message}", flush=True)
 
 
-def _run(argv: list[str], **kwargs: object) -> None:
+def _run(argv: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+    """Runs one install step quietly, timing it; its whole output is shown only if it fails."""
     say(" ".join(argv))
-    subprocess.run(argv, check=True, **kwargs)  # type: ignore[call-overload]
+    started = time.monotonic()
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+    )
+    if result.returncode != 0:
+        sys.stdout.write(result.stdout.decode(errors="replace"))
+        raise SystemExit(f"[install] failed ({result.returncode}): {' '.join(argv)}")
+    say(f"  done in {time.monotonic() - started:.1f}s")
 
 
 def _apt_install(packages: list[str]) -> None:
@@ -57,7 +66,7 @@ def python_environment() -> None:
     if uv is None:
         _run([sys.executable, "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"])
         uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    _run([uv, "sync", "--frozen", "--quiet"], cwd=ROOT)
+    _run([uv, "sync", "--frozen", "--quiet"])
 
 
 def jars(name: str) -> None:
@@ -68,7 +77,7 @@ def jars(name: str) -> None:
     if marker.exists() and marker.read_text() == fingerprint:
         return
     shutil.rmtree(target, ignore_errors=True)
-    _run(maven.install_command(ROOT, name), cwd=ROOT)
+    _run(maven.install_command(ROOT, name))
     marker.write_text(fingerprint)
 
 
