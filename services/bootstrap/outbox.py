@@ -1,0 +1,146 @@
+"""The transactional outbox: no acknowledged write ever loses its event.
+
+A write adds its event to the ``outbox`` table in the same logged batch as its data
+(``Outbox.add``), so once the write is acknowledged its event is stored, whatever NATS is doing
+at that moment. A relay in every service process (``OutboxRelay``) publishes the rows to
+JetStream, with the event id as ``Nats-Msg-Id`` so a row published twice is stored once, and
+deletes them after JetStream acknowledged. It wakes at once when its own process wrote, and
+polls for rows other processes (or a crashed one) left behind.
+
+Rows are sharded by the key of the thing they describe (a tweet id, a user id), so the events
+of one thing are published in the order they were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import nats
+import structlog
+from cassandra.cluster import Session
+from cassandra.query import BatchStatement
+from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
+from nats.aio.client import Client as NatsClient
+
+from services.bootstrap.cql import execute
+
+SHARDS = 16
+#: How far behind its last published event the relay looks again, for rows whose batch
+#: committed after a later row of the same shard (event ids are taken before the write).
+REPLAY_WINDOW_SECONDS = 60.0
+
+log = structlog.get_logger()
+
+
+class Event(Protocol):
+    """Every ``chirp.events.v1`` message: an ``event_id`` and protobuf serialization."""
+
+    event_id: str
+
+    def SerializeToString(self) -> bytes: ...
+
+
+def new_event_id() -> str:
+    """A time-based UUID: outbox rows are ordered by it."""
+    return str(uuid.uuid1())
+
+
+class Outbox:
+    def __init__(self, session: Session) -> None:
+        self._insert = session.prepare(
+            "INSERT INTO outbox (shard, event_id, subject, payload) VALUES (?, ?, ?, ?)"
+        )
+        self.written = asyncio.Event()
+
+    def add(self, batch: BatchStatement, subject: str, key: int, event: Event) -> None:
+        """Adds ``event`` to ``batch``; call ``committed()`` once the batch is written."""
+        batch.add(
+            self._insert,
+            (key % SHARDS, uuid.UUID(event.event_id), subject, event.SerializeToString()),
+        )
+
+    def committed(self) -> None:
+        self.written.set()
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        session: Session,
+        outbox: Outbox,
+        nats_url: str,
+        *,
+        batch_size: int = 200,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self._session = session
+        self._outbox = outbox
+        self._nats_url = nats_url
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._select = session.prepare(
+            "SELECT event_id, subject, payload FROM outbox WHERE shard = ? AND event_id > ? LIMIT ?"
+        )
+        self._delete = session.prepare("DELETE FROM outbox WHERE shard = ? AND event_id = ?")
+        self._floors = dict.fromkeys(range(SHARDS), 0.0)
+        self._connection: NatsClient | None = None
+
+    async def _jetstream(self) -> nats.js.JetStreamContext:
+        if self._connection is None or self._connection.is_closed:
+            self._connection = await nats.connect(
+                self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
+            )
+        return self._connection.jetstream(timeout=5)
+
+    async def drain(self) -> int:
+        """Publishes every row there is now; returns how many were published."""
+        jetstream = await self._jetstream()
+        published = 0
+        for shard in range(SHARDS):
+            since = min_uuid_from_time(max(self._floors[shard] - REPLAY_WINDOW_SECONDS, 0))
+            rows = await execute(self._session, self._select, (shard, since, self._batch_size))
+            for row in rows:
+                await jetstream.publish(
+                    row.subject, row.payload, headers={"Nats-Msg-Id": str(row.event_id)}
+                )
+                await execute(self._session, self._delete, (shard, row.event_id))
+                self._floors[shard] = max(self._floors[shard], unix_time_from_uuid1(row.event_id))
+                published += 1
+        return published
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            self._outbox.written.clear()
+            try:
+                published = await self.drain()
+                backoff = 0.5
+            except Exception:
+                log.warning("outbox relay cannot publish yet; retrying", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if published == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.written.wait(), self._idle_poll_seconds)
+
+    async def close(self) -> None:
+        if self._connection is not None and not self._connection.is_closed:
+            await self._connection.close()
+
+
+@contextlib.asynccontextmanager
+async def running_relay(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
+    """Runs the relay in the background for the life of the context."""
+    task = asyncio.create_task(relay.run())
+    try:
+        yield relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await relay.close()
