@@ -9,7 +9,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cassandra.cluster import Cluster, ResponseFuture, ResultSet, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    ResponseFuture,
+    ResultSet,
+    Session,
+)
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from services.bootstrap.settings import StoreSettings
@@ -17,10 +24,11 @@ from services.bootstrap.settings import StoreSettings
 
 def connect(settings: StoreSettings) -> Session:
     """A session on the Chirp keyspace; token-aware, so each query goes to a replica."""
+    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))
     cluster = Cluster(
         settings.cassandra_contact_points,
         port=settings.cassandra_port,
-        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=4,
     )
     return cluster.connect(settings.cassandra_keyspace)

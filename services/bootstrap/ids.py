@@ -157,15 +157,16 @@ class WorkerLease:
                 self.worker = worker
                 self._valid_until = asked + (self._ttl_ms - self._renew_every_ms) / 1000
                 recorded = await self._redis.get(self._high_water_key(worker))
-                # The previous holder may have issued ids up to one renewal after it recorded.
-                return int(recorded) + self._renew_every_ms if recorded else 0
+                return int(recorded) if recorded else 0
         raise Unavailable("all 1,024 worker ids are leased")
 
     async def renew(self, last_ms: int) -> bool:
+        """Extends the lease and records a high-water mark for the next holder of this id: the
+        last millisecond used plus one renewal period, since ids go on until the next renewal."""
         asked = time.monotonic()
         renewed = await self._redis.eval(
             _RENEW, 2, self._key(self.worker), self._high_water_key(self.worker),
-            self._token, self._ttl_ms, last_ms,
+            self._token, self._ttl_ms, last_ms + self._renew_every_ms,
         )  # fmt: skip
         if renewed:
             self._valid_until = asked + (self._ttl_ms - self._renew_every_ms) / 1000

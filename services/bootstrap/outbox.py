@@ -91,8 +91,10 @@ class OutboxRelay:
 
     async def _jetstream(self) -> nats.js.JetStreamContext:
         if self._connection is None or self._connection.is_closed:
+            # Few reconnect attempts: while NATS is away, run() owns the retrying (with
+            # backoff), so an unreachable server fails a drain instead of hanging it.
             self._connection = await nats.connect(
-                self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
+                self._nats_url, connect_timeout=2, max_reconnect_attempts=2, reconnect_time_wait=0.5
             )
         return self._connection.jetstream(timeout=5)
 

@@ -1,0 +1,68 @@
+"""Worker-id leases in the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from services.bootstrap.ids import WorkerLease, leased_snowflake, timestamp_ms
+from services.bootstrap.settings import StoreSettings
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(StoreSettings().redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def namespace(redis: Redis) -> AsyncIterator[str]:
+    name = f"test:snowflake:{uuid.uuid4().hex}"
+    yield name
+    keys = [key async for key in redis.scan_iter(f"{name}:*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+async def test_live_leases_never_share_a_worker_id(redis: Redis, namespace: str) -> None:
+    leases = [WorkerLease(redis, namespace) for _ in range(50)]
+    await asyncio.gather(*(lease.acquire() for lease in leases))
+    assert len({lease.worker for lease in leases}) == 50
+    assert all(lease.is_valid() for lease in leases)
+    await asyncio.gather(*(lease.release() for lease in leases))
+
+
+async def test_a_lease_taken_over_is_not_renewed(redis: Redis, namespace: str) -> None:
+    lease = WorkerLease(redis, namespace, ttl_ms=5_000, renew_every_ms=1_000)
+    await lease.acquire()
+    await redis.set(f"{namespace}:worker:{lease.worker}", "someone-else")
+    assert not await lease.renew(last_ms=0)
+    assert not lease.is_valid()
+
+
+async def test_the_next_holder_starts_after_the_recorded_high_water_mark(
+    redis: Redis, namespace: str
+) -> None:
+    first = WorkerLease(redis, namespace, ttl_ms=5_000, renew_every_ms=1_000)
+    await first.acquire()
+    far_ahead = 10**13
+    assert await first.renew(last_ms=far_ahead)
+    await first.release()
+    # Only that worker id is free now that every other one is taken by someone else.
+    await redis.mset({f"{namespace}:worker:{w}": "other" for w in range(1024) if w != first.worker})
+    second = WorkerLease(redis, namespace)
+    assert await second.acquire() == far_ahead + 1_000
+    assert second.worker == first.worker
+
+
+async def test_a_leased_generator_issues_unique_ordered_ids(redis: Redis, namespace: str) -> None:
+    async with leased_snowflake(redis, namespace) as generator:
+        ids = [generator.next_id() for _ in range(10_000)]
+    assert ids == sorted(set(ids))
+    assert abs(timestamp_ms(ids[-1]) - timestamp_ms(ids[0])) < 60_000
+    assert await redis.get(f"{namespace}:worker:{generator.worker}") is None  # released
