@@ -3,7 +3,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
-.PHONY: install run start stop status test gen lint
+.PHONY: install run start stop status test bench gen lint
 
 install:
 	@python3 -m devstack install
@@ -26,6 +26,10 @@ status:
 ## test: start what the tests need, run the whole suite, stop what was started
 test: install
 	@$(PYTHON) -m devstack test -- $(PYTEST_ARGS)
+
+## bench: ghz benchmarks against the real stack, each next to a baseline measured in the same run
+bench: install
+	@$(PYTHON) -m devstack bench -- $(BENCH_ARGS)
 
 ## gen: regenerate gen/ (Python stubs) and gateway/chirp.pb (Envoy's descriptor set) from proto/
 gen: install

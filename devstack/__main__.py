@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+#: Verbs that run a Python module against the stack: the module each runs.
+RUNNERS = {"test": "pytest", "bench": "benchmarks"}
+
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
@@ -15,7 +18,9 @@ def main(argv: list[str]) -> int:
         sub.add_argument("components", nargs="*")
     verbs.add_parser("run", help="start everything and stay in the foreground until Ctrl-C")
     test = verbs.add_parser("test", help="start what tests need, run pytest, stop what was started")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.add_argument("extra", nargs=argparse.REMAINDER, help="pytest's arguments")
+    bench = verbs.add_parser("bench", help="like test, for the benchmarks")
+    bench.add_argument("extra", nargs=argparse.REMAINDER, help="the benchmarks' arguments")
     args = parser.parse_args(argv)
 
     if args.verb == "install":
@@ -29,8 +34,8 @@ def main(argv: list[str]) -> int:
 
     if args.verb == "run":
         return stack.run_foreground()
-    if args.verb == "test":
-        return stack.run_tests(args.pytest_args)
+    if args.verb in RUNNERS:
+        return stack.run_with_stack([RUNNERS[args.verb], *args.extra])
     components = by_name(args.components)
     if args.verb == "status":
         return 0 if stack.status(components) else 1

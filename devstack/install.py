@@ -20,7 +20,10 @@ from devstack.paths import CACHE, ROOT
 
 UV_VERSION = "0.13.8"
 #: Command-line tools built from the Go module proxy into ``.cache/bin``, pinned by version.
-GO_TOOLS = {"grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4"}
+GO_TOOLS = {
+    "grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4",
+    "ghz": "github.com/bojand/ghz/cmd/ghz@v0.120.0",
+}
 GO_BIN = CACHE / "bin"
 
 

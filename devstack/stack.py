@@ -184,15 +184,14 @@ def run_foreground() -> int:
     return exit_code
 
 
-def run_tests(pytest_args: Sequence[str]) -> int:
-    """``make test``: start what is not running, run pytest, stop what this run started."""
+def run_with_stack(argv: Sequence[str]) -> int:
+    """``make test`` and ``make bench``: start what is not running, run ``argv`` (a module of
+    the virtualenv's Python), stop what this run started; the exit code is the command's."""
     started: list[Component] = []
     try:
         started = start(list(COMPONENTS))
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)}
-        return subprocess.run(
-            [str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, env=env, check=False
-        ).returncode
+        return subprocess.run([str(PYTHON), "-m", *argv], cwd=ROOT, env=env, check=False).returncode
     except StackError as error:
         say(f"FAILED: {error}")
         return 1

@@ -68,4 +68,11 @@ CONSUMERS = (
         ],
     ),
     _durable("search-trends", "search: counts hashtags and topics for trends", ["tweets.created"]),
+    _durable("tweets-cleanup", "tweets: undoes the retweets of deleted tweets", ["tweets.deleted"]),
 )
+
+
+def consumer(durable_name: str) -> ConsumerConfig:
+    """The declared consumer of that name; its owner binds to it (and declares it again, which
+    changes nothing, so a service started before ``migrate`` ran still works)."""
+    return next(config for config in CONSUMERS if config.durable_name == durable_name)

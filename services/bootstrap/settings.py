@@ -104,6 +104,9 @@ class Settings(StoreSettings):
     def private_key_path(self) -> Path:
         return self.jwt_private_key_file or self.data_dir / "keys" / "jwt_ed25519.pem"
 
+    # users: how long a session token (CreateSession) is accepted after it was issued.
+    session_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
+
 
 def load_settings(service: ServiceName) -> Settings:
     """Reads the environment for ``service``; raises ``pydantic.ValidationError`` on bad values."""

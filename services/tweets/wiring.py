@@ -1,8 +1,65 @@
 """Composition root of the tweets service: adapters are connected here and nowhere else."""
 
-from chirp.tweets.v1 import tweets_service_pb2
+from __future__ import annotations
 
-from services.bootstrap.server import unimplemented_wiring
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-# Every RPC answers UNIMPLEMENTED until tweets, edits, likes, retweets and replies land (issue #3).
-wiring = unimplemented_wiring(tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"])
+import grpc
+from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
+from redis.asyncio import Redis
+
+from services.bootstrap import cql
+from services.bootstrap.ids import leased_snowflake
+from services.bootstrap.outbox import Outbox, OutboxRelay, running_relay
+from services.bootstrap.server import Registration
+from services.bootstrap.settings import Settings
+from services.tweets.cache import RedisTweetCache
+from services.tweets.cleanup import DeletedTweetsCleanup
+from services.tweets.directory import GrpcUserDirectory
+from services.tweets.service import TweetService
+from services.tweets.servicer import TweetsServicer
+from services.tweets.store import CassandraTweetStore
+
+SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
+
+
+@contextlib.asynccontextmanager
+async def _in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    task = asyncio.ensure_future(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+    session = cql.connect(settings)
+    redis = Redis.from_url(settings.redis_url)
+    users = grpc.aio.insecure_channel(settings.users_addr)
+    try:
+        outbox = Outbox(session)
+        relay = OutboxRelay(session, outbox, settings.nats_url)
+        async with leased_snowflake(redis) as ids, running_relay(relay):
+            tweets = TweetService(
+                CassandraTweetStore(session, outbox),
+                RedisTweetCache(redis),
+                GrpcUserDirectory(users),
+                ids,
+            )
+            servicer = TweetsServicer(tweets)
+            cleanup = DeletedTweetsCleanup(settings.nats_url, tweets)
+            async with _in_background(cleanup.run):
+
+                def add_to_server(server: grpc.aio.Server) -> None:
+                    tweets_service_pb2_grpc.add_TweetsServiceServicer_to_server(servicer, server)
+
+                yield [Registration(SERVICE.full_name, add_to_server)]
+    finally:
+        await users.close()
+        await redis.aclose()
+        session.cluster.shutdown()

@@ -1,8 +1,69 @@
 """Composition root of the users service: adapters are connected here and nowhere else."""
 
-from chirp.users.v1 import users_service_pb2
+from __future__ import annotations
 
-from services.bootstrap.server import unimplemented_wiring
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
-# Every RPC answers UNIMPLEMENTED until accounts, sessions and profiles land (issue #3).
-wiring = unimplemented_wiring(users_service_pb2.DESCRIPTOR.services_by_name["UsersService"])
+import grpc
+from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
+from redis.asyncio import Redis
+
+from services.bootstrap import cql
+from services.bootstrap.ids import leased_snowflake
+from services.bootstrap.outbox import Outbox, OutboxRelay, running_relay
+from services.bootstrap.server import Registration
+from services.bootstrap.settings import Settings
+from services.users.accounts import Accounts
+from services.users.cache import RedisUserCache, cache_client
+from services.users.passwords import Argon2Passwords
+from services.users.servicer import UsersServicer
+from services.users.social import GrpcSocialCounts
+from services.users.store import CassandraUserStore
+from services.users.tokens import JwtIssuer, load_signing_key
+
+SERVICE = users_service_pb2.DESCRIPTOR.services_by_name["UsersService"].full_name
+
+
+@asynccontextmanager
+async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+    issuer = JwtIssuer(
+        load_signing_key(settings.private_key_path, settings.public_key_path),
+        settings.jwt_issuer,
+        timedelta(seconds=settings.session_ttl_seconds),
+    )
+    session = cql.connect(settings)
+    redis = Redis.from_url(settings.redis_url)
+    cache_redis = cache_client(settings.redis_url)
+    graph = grpc.aio.insecure_channel(settings.graph_addr)
+    tweets = grpc.aio.insecure_channel(settings.tweets_addr)
+    outbox = Outbox(session)
+    try:
+        async with (
+            leased_snowflake(redis) as ids,
+            running_relay(OutboxRelay(session, outbox, settings.nats_url)),
+        ):
+            accounts = Accounts(
+                store=CassandraUserStore(session, outbox),
+                cache=RedisUserCache(cache_redis),
+                passwords=Argon2Passwords(),
+                tokens=issuer,
+                social=GrpcSocialCounts(graph, tweets),
+                ids=ids,
+            )
+            servicer = UsersServicer(accounts, [issuer.jwk])
+            yield [
+                Registration(
+                    SERVICE,
+                    lambda server: users_service_pb2_grpc.add_UsersServiceServicer_to_server(
+                        servicer, server
+                    ),
+                )
+            ]
+    finally:
+        await graph.close()
+        await tweets.close()
+        await cache_redis.aclose()
+        await redis.aclose()
+        session.cluster.shutdown()

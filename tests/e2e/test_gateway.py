@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 import httpx
 import pytest
@@ -24,19 +26,20 @@ def _metric(port: int, line_start: str) -> float:
 
 
 def test_a_json_request_reaches_its_service(client: httpx.Client) -> None:
-    handled = 'grpc_server_handled_total{grpc_code="UNIMPLEMENTED",grpc_method="CreateUser"'
+    handled = 'grpc_server_handled_total{grpc_code="OK",grpc_method="CreateUser"'
     before = _metric(9101, handled)
+    username = f"gw_{uuid.uuid4().hex[:12]}"
     response = client.post(
-        "/v1/users", json={"username": "ada", "password": "correct horse", "displayName": "Ada"}
+        "/v1/users", json={"username": username, "password": "correct horse", "displayName": "Ada"}
     )
-    # The users service answers UNIMPLEMENTED until accounts land: the status proves the JSON
-    # was transcoded, routed to the users service and handled there.
-    assert response.status_code == 501
+    # The camelCase JSON body was transcoded (displayName), routed to the users service and
+    # handled there (the new account comes back in proto3 JSON, counted in its metrics).
+    assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
-    assert (
-        response.json()["message"]
-        == "chirp.users.v1.UsersService/CreateUser is not implemented yet"
-    )
+    user = response.json()
+    assert (user["username"], user["displayName"]) == (username, "Ada")
+    assert isinstance(user["id"], str)  # a 64-bit id, as a JSON string
+    assert int(user["id"]) > 0
     assert _metric(9101, handled) == before + 1
 
 

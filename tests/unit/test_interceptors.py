@@ -23,7 +23,13 @@ SIGNING_KEY = Ed25519PrivateKey.generate()
 
 def _token(key: Ed25519PrivateKey = SIGNING_KEY, **overrides: Any) -> str:
     now = int(time.time())
-    claims = {"sub": "42", "username": "ada", "iss": "chirp", "iat": now, "exp": now + 60}
+    claims = {
+        "sub": "42",
+        "username": "ada",
+        "iss": "chirp",
+        "iat": now,
+        "exp": now + 3600,
+    }  # minted at collection: valid all run long
     claims.update(overrides)
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
@@ -137,7 +143,14 @@ async def test_bad_or_missing_tokens_are_unauthenticated(
 async def test_unsigned_none_algorithm_tokens_are_refused(channel: grpc.aio.Channel) -> None:
     now = int(time.time())
     unsigned = jwt.encode(
-        {"sub": "1", "iss": "chirp", "iat": now, "exp": now + 60}, key="", algorithm="none"
+        {
+            "sub": "1",
+            "iss": "chirp",
+            "iat": now,
+            "exp": now + 3600,
+        },
+        key="",
+        algorithm="none",
     )
     error = await _error(
         lambda: _call(channel, "WhoAmI")(b"", metadata=(("authorization", f"Bearer {unsigned}"),))

@@ -1,0 +1,75 @@
+"""Runs ghz (built into ``.cache/bin`` by ``make install``) and reads its JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from devstack.install import GO_BIN
+from devstack.paths import ROOT
+
+DESCRIPTOR_SET = ROOT / "gateway" / "chirp.pb"
+
+
+@dataclass(frozen=True)
+class Load:
+    """How hard to push: ghz's concurrency and duration."""
+
+    concurrency: int = 8
+    seconds: int = 10
+
+
+@dataclass(frozen=True)
+class Result:
+    requests: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _percentile(report: dict[str, Any], percentage: int) -> float:
+    for point in report.get("latencyDistribution") or []:
+        if point["percentage"] == percentage:
+            return float(point["latency"]) / 1e6
+    return float("nan")
+
+
+def run(
+    address: str,
+    method: str,
+    data: dict[str, Any],
+    load: Load,
+    *,
+    metadata: dict[str, str] | None = None,
+) -> Result:
+    """Calls ``method`` (``package.Service/Method``) with ``data`` (ghz templates allowed)."""
+    argv = [
+        str(GO_BIN / "ghz"),
+        "--insecure",
+        f"--protoset={DESCRIPTOR_SET}",
+        f"--call={method}",
+        f"--data={json.dumps(data)}",
+        f"--concurrency={load.concurrency}",
+        f"--duration={load.seconds}s",
+        "--duration-stop=wait",  # let in-flight calls finish instead of counting them as errors
+        "--format=json",
+    ]
+    if metadata:
+        argv.append(f"--metadata={json.dumps(metadata)}")
+    completed = subprocess.run([*argv, address], capture_output=True, text=True, check=False)
+    if not completed.stdout.strip():
+        raise RuntimeError(f"ghz failed: {completed.stderr.strip()}")
+    report = json.loads(completed.stdout)
+    statuses: dict[str, int] = report.get("statusCodeDistribution") or {}
+    return Result(
+        requests=int(report["count"]),
+        rps=float(report["rps"]),
+        p50_ms=_percentile(report, 50),
+        p95_ms=_percentile(report, 95),
+        p99_ms=_percentile(report, 99),
+        errors=sum(count for status, count in statuses.items() if status != "OK"),
+    )

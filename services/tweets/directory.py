@@ -1,0 +1,73 @@
+"""The users service as the tweets domain sees it: authors by id, mentions by username.
+
+UNIMPLEMENTED (the users service before its issue lands) answers as if no user matched: tweets
+then show their authors by id alone and mentions stay plain text. Any other failure raises
+``Unavailable``; reads then show authors by id, and a post with mentions fails with 503 rather
+than silently dropping them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
+
+import grpc
+import structlog
+from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+
+from services.bootstrap.errors import Unavailable
+from services.tweets.convert import author_of
+from services.tweets.model import Author
+from services.tweets.text import fold
+
+#: How long a call waits for the users service.
+TIMEOUT_SECONDS = 1.0
+#: BatchGetUsers and BatchGetUsersByUsername take at most this many per call.
+CHUNK = 100
+
+log = structlog.get_logger()
+_R = TypeVar("_R")
+
+
+class GrpcUserDirectory:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
+
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, Author]:
+        found: dict[int, Author] = {}
+        for start in range(0, len(ids), CHUNK):
+            request = users_service_pb2.BatchGetUsersRequest(
+                ids=ids[start : start + CHUNK], view=user_pb2.USER_VIEW_BASIC
+            )
+            response = await _answer(
+                "BatchGetUsers", self._stub.BatchGetUsers(request, timeout=TIMEOUT_SECONDS)
+            )
+            if response is not None:
+                found.update((user.id, author_of(user)) for user in response.users)
+        return found
+
+    async def by_usernames(self, usernames: Sequence[str]) -> dict[str, Author]:
+        found: dict[str, Author] = {}
+        for start in range(0, len(usernames), CHUNK):
+            request = users_service_pb2.BatchGetUsersByUsernameRequest(
+                usernames=usernames[start : start + CHUNK], view=user_pb2.USER_VIEW_BASIC
+            )
+            response = await _answer(
+                "BatchGetUsersByUsername",
+                self._stub.BatchGetUsersByUsername(request, timeout=TIMEOUT_SECONDS),
+            )
+            if response is not None:
+                found.update((fold(user.username), author_of(user)) for user in response.users)
+        return found
+
+
+async def _answer(rpc: str, call: Awaitable[_R]) -> _R | None:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+            log.debug("users service not implemented yet", rpc=rpc)
+            return None
+        raise Unavailable(
+            f"the users service cannot answer ({error.code().name}); retry"
+        ) from error

@@ -1,0 +1,74 @@
+"""AIP-158 paging: page sizes, and opaque page tokens that carry a cursor.
+
+A token names the list it belongs to (``kind`` and the resource it lists, e.g. one user's
+timeline), so a token from one list is refused by another instead of silently paging the wrong
+thing. Cursors are positions, not offsets: the last id (or like id, or version) a page showed,
+so pages stay stable while new items arrive at the head of the list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from services.bootstrap.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str = ""
+
+
+def bounded(requested: int, default: int, most: int, field: str) -> int:
+    """0 means ``default``, more than ``most`` is lowered to it, negative is refused."""
+    if requested < 0:
+        raise InvalidArgument.field(field, "must not be negative")
+    return default if requested == 0 else min(requested, most)
+
+
+def page_size(requested: int, field: str = "page_size") -> int:
+    return bounded(requested, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, field)
+
+
+def encode_token(kind: str, scope: int, cursor: int | str) -> str:
+    payload = json.dumps({"k": kind, "s": scope, "c": cursor}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, kind: str, scope: int, field: str = "page_token") -> int | str | None:
+    """The cursor of ``token`` (None for an empty token, i.e. the first page)."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        cursor = payload["c"]
+        matches = payload["k"] == kind and payload["s"] == scope
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise InvalidArgument.field(field, "is not a page token this service issued") from error
+    if not matches or not isinstance(cursor, int | str) or isinstance(cursor, bool):
+        raise InvalidArgument.field(field, "belongs to another list; start again without it")
+    return cursor
+
+
+def int_cursor(token: str, kind: str, scope: int, field: str = "page_token") -> int | None:
+    cursor = decode_token(token, kind, scope, field)
+    if cursor is not None and not isinstance(cursor, int):
+        raise InvalidArgument.field(field, "is not a page token this service issued")
+    return cursor
+
+
+def str_cursor(token: str, kind: str, scope: int, field: str = "page_token") -> str | None:
+    cursor = decode_token(token, kind, scope, field)
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidArgument.field(field, "is not a page token this service issued")
+    return cursor

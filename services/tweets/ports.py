@@ -1,0 +1,143 @@
+"""What the tweets domain needs from the outside world, as Protocols.
+
+The adapters are ``store.CassandraTweetStore``, ``cache.RedisTweetCache`` and
+``directory.GrpcUserDirectory``; ``wiring.py`` plugs them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from services.tweets.model import (
+    Author,
+    Counts,
+    Event,
+    Tweet,
+    TweetCreated,
+    TweetDeleted,
+    TweetLiked,
+    TweetRetweeted,
+    TweetUnliked,
+    TweetUnretweeted,
+    TweetView,
+    Version,
+)
+from services.tweets.timeline import TimelineReader
+
+#: A like, or a retweet: both are one per (tweet, user), claimed before they count.
+Engagement = Literal["like", "retweet"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who holds an engagement: ``ref`` is the like id or the retweet id; ``counted`` says the
+    counters include it (the last step of an engagement, so False means still in progress, or
+    interrupted and to be completed)."""
+
+    ref: str
+    counted: bool
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One row of a like listing: ``like_id`` orders it (time-based UUID)."""
+
+    like_id: str
+    tweet_id: int
+    user_id: int
+
+
+class TweetStore(TimelineReader, Protocol):
+    # Reads. Deleted tweets are returned with ``deleted`` set; unknown ids are absent.
+    async def tweets(self, ids: Sequence[int]) -> dict[int, Tweet]: ...
+    async def counts(self, ids: Sequence[int]) -> dict[int, Counts]: ...
+    async def user_tweet_counts(self, user_ids: Sequence[int]) -> dict[int, int]: ...
+    async def versions(self, tweet_id: int) -> list[Version]:
+        """Earlier versions, newest first."""
+        ...
+
+    async def reply_ids(self, parent_id: int, after: int | None, limit: int) -> list[int]:
+        """Direct replies, oldest first, after ``after``."""
+        ...
+
+    async def likers(self, tweet_id: int, before: str | None, limit: int) -> list[Listed]: ...
+    async def liked(self, user_id: int, before: str | None, limit: int) -> list[Listed]: ...
+    async def retweets_of(self, tweet_id: int, limit: int) -> list[Tweet]:
+        """Some live retweets of a tweet (the cleanup after a delete takes them in turns)."""
+        ...
+
+    async def scan(self, after: int | None, limit: int) -> tuple[list[Tweet], int | None]:
+        """A slice of every stored tweet in token order, and where the next slice starts."""
+        ...
+
+    # Posting: the tweet, its timeline row, its reply/retweet index rows and its event are one
+    # logged batch.
+    async def idempotent_tweet(self, author_id: int, key: str) -> int | None:
+        """The tweet id an idempotency key is reserved for, if it is."""
+        ...
+
+    async def claim_idempotency_key(self, author_id: int, key: str, tweet_id: int) -> int:
+        """Reserves ``key`` for ``tweet_id``; returns the id that holds it."""
+        ...
+
+    async def create(self, tweet: Tweet, event: TweetCreated | TweetRetweeted) -> None: ...
+    async def add_counts(
+        self, tweet_id: int, *, likes: int = 0, retweets: int = 0, replies: int = 0
+    ) -> None: ...
+    async def add_tweet_count(self, user_id: int, delta: int) -> None: ...
+
+    # Editing.
+    async def save_version(self, version: Version) -> None: ...
+    async def replace_text(self, before: Tweet, after: Tweet) -> bool:
+        """Writes ``after`` if the stored tweet is still ``before`` (not edited or deleted
+        since); False otherwise."""
+        ...
+
+    async def publish(self, event: Event) -> None:
+        """Adds an event to the outbox on its own."""
+        ...
+
+    # Deleting: the index rows and the event in one logged batch, then the mark readers see.
+    async def remove(self, tweet: Tweet, event: TweetDeleted | TweetUnretweeted) -> None: ...
+    async def mark_deleted(self, tweet_id: int, when: datetime) -> bool:
+        """True for the call that marked it; False if it already was."""
+        ...
+
+    # Likes and retweets: claimed per (tweet, user), then recorded, then counted.
+    async def claim(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> Claim: ...
+    async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> Claim | None: ...
+    async def mark_counted(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
+        """True for the one call that moves the claim to counted."""
+        ...
+
+    async def release(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
+        """Removes the claim; True if it had been counted (so the counters must go down)."""
+        ...
+
+    async def record_like(self, listed: Listed, event: TweetLiked) -> None: ...
+    async def erase_like(self, listed: Listed, event: TweetUnliked) -> None: ...
+
+
+class TweetCache(Protocol):
+    """Tweets by id as shallow views (a retweet without its original). A tombstone says the
+    tweet is deleted; a miss says nothing."""
+
+    async def get(self, ids: Sequence[int]) -> dict[int, TweetView | None]:
+        """Hits only: a view, or None for a tombstone."""
+        ...
+
+    async def put(self, views: Sequence[TweetView], *, only_if_absent: bool = False) -> None: ...
+    async def bury(self, ids: Sequence[int], *, only_if_absent: bool = False) -> None: ...
+    async def forget(self, ids: Sequence[int]) -> None: ...
+
+
+class UserDirectory(Protocol):
+    """The users service. A lookup that cannot be answered raises ``Unavailable``."""
+
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, Author]: ...
+    async def by_usernames(self, usernames: Sequence[str]) -> dict[str, Author]:
+        """Found users by folded username."""
+        ...

@@ -1,0 +1,573 @@
+"""The tweets domain: posting, reading, editing, deleting, likes, retweets and timelines.
+
+Writes that cannot be one Cassandra batch follow one pattern, so an interrupted request is
+finished by its retry instead of leaving counts and events half done:
+
+* **claim, record, count.** A like or retweet first claims (tweet, user) with a lightweight
+  transaction, then writes its rows and its event in one logged batch (the outbox), then moves
+  the claim to *counted* with a second lightweight transaction and only then bumps the counter.
+  Concurrent likes by many users count exactly once each; a repeated like finds the claim
+  counted and does nothing; a like interrupted before it counted is completed by its retry.
+* **record, then mark.** A delete (or an unretweet) writes its index removals and its event
+  first, then marks the tweet deleted with a lightweight transaction; only the call that marked
+  it lowers the counters. An interrupted delete is finished by its retry.
+* **save the old text, then swap.** An edit first writes the replaced text as a version (the same
+  row for every concurrent editor of the same state), then swaps the text in only if the tweet
+  is unchanged since it was read; the loser of a race gets FAILED_PRECONDITION.
+
+A post is one logged batch (tweet, timeline row, reply index, event), so an acknowledged post
+always has its event. Counters are Cassandra counters, updated after the batch: a process that
+dies between the two leaves a count one off (never an event lost).
+
+Deleted tweets, and retweets of them, are gone for readers at once; the retweets themselves are
+undone by ``purge`` when the ``tweets.deleted`` event comes back (``cleanup.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import structlog
+
+from services.bootstrap.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
+from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
+from services.tweets import rules, text
+from services.tweets.model import (
+    Author,
+    Counts,
+    Tweet,
+    TweetCreated,
+    TweetDeleted,
+    TweetEdited,
+    TweetLiked,
+    TweetRetweeted,
+    TweetUnliked,
+    TweetUnretweeted,
+    TweetView,
+    Version,
+    VersionView,
+)
+from services.tweets.paging import Page, encode_token, int_cursor, str_cursor
+from services.tweets.ports import Listed, TweetCache, TweetStore, UserDirectory
+from services.tweets.timeline import read_slice
+
+log = structlog.get_logger()
+
+#: How long a request repeating an idempotency key waits for the first one to finish writing.
+IDEMPOTENCY_WAIT_SECONDS = 3.0
+#: Reads a list page makes at most to fill itself past deleted entries.
+MAX_FILL_ROUNDS = 5
+#: Authors read at once by ListRecentTweetIds.
+RECENT_CONCURRENCY = 32
+
+C = TypeVar("C", int, str)
+
+
+def now_ms() -> datetime:
+    """The time, to the millisecond Cassandra stores, so what is written reads back equal."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def new_event_id() -> str:
+    """A time-based UUID, as the outbox orders its rows by it."""
+    return str(uuid.uuid1())
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    reply_to_id: int = 0
+    media_ids: tuple[int, ...] = ()
+    idempotency_key: str = ""
+
+
+class TweetService:
+    def __init__(
+        self,
+        store: TweetStore,
+        cache: TweetCache,
+        users: UserDirectory,
+        ids: IdGenerator,
+        clock: Callable[[], datetime] = now_ms,
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self._users = users
+        self._ids = ids
+        self._clock = clock
+
+    # Posting.
+
+    async def create(self, author_id: int, draft: Draft) -> TweetView:
+        body = text.normalize(draft.text)
+        problems = [
+            *text.violations(body, has_media=bool(draft.media_ids)),
+            *rules.media_violations(draft.media_ids),
+            *rules.idempotency_key_violations(draft.idempotency_key),
+        ]
+        if problems:
+            raise InvalidArgument(*problems)
+        # A key used before answers with its tweet; one whose first request died is reused.
+        key = draft.idempotency_key
+        reserved = await self._store.idempotent_tweet(author_id, key) if key else None
+        if reserved is not None and (finished := await self._finished(reserved)):
+            return finished
+
+        reply_to_id = 0
+        if draft.reply_to_id:
+            reply_to_id = (await self._original(draft.reply_to_id, "reply_to_id")).id
+        if draft.media_ids:
+            # TODO(#8): look the ids up in the media service and attach them.
+            ids = ", ".join(str(media_id) for media_id in draft.media_ids)
+            raise NotFound(f"media {ids} not found: photo uploads are not available yet")
+        entities = await self._entities(body)
+
+        tweet_id = reserved or self._ids.next_id()
+        if key and reserved is None:
+            fresh = tweet_id
+            tweet_id = await self._store.claim_idempotency_key(author_id, key, fresh)
+            if tweet_id != fresh and (finished := await self._finished(tweet_id)):
+                return finished
+        tweet = Tweet(
+            id=tweet_id,
+            author_id=author_id,
+            text=body,
+            entities=entities,
+            reply_to_id=reply_to_id,
+            media_ids=draft.media_ids,
+        )
+        return await self._post(tweet)
+
+    async def _post(self, tweet: Tweet) -> TweetView:
+        view = TweetView(tweet, await self._author(tweet.author_id))
+        await self._store.create(tweet, TweetCreated(new_event_id(), self._clock(), view))
+        parent = tweet.reply_to_id
+        await asyncio.gather(
+            self._store.add_tweet_count(tweet.author_id, 1),
+            *([self._store.add_counts(parent, replies=1)] if parent else []),
+        )
+        await self._cache.put(_cacheable([view]))
+        if parent:
+            await self._cache.forget([parent])
+        return view
+
+    async def _finished(self, tweet_id: int) -> TweetView | None:
+        """The tweet an earlier request with the same idempotency key created, once it is
+        written; None if it never was (that request died: this one finishes the job)."""
+        deadline = asyncio.get_running_loop().time() + IDEMPOTENCY_WAIT_SECONDS
+        while True:
+            tweet = (await self._store.tweets([tweet_id])).get(tweet_id)
+            if tweet is not None:
+                if tweet.deleted:
+                    raise NotFound(
+                        f"tweet {tweet_id}, posted with this idempotency key, was deleted"
+                    )
+                return (await self._hydrate([tweet]))[0]
+            if asyncio.get_running_loop().time() > deadline:
+                return None
+            await asyncio.sleep(0.05)
+
+    async def _entities(self, body: str) -> text.Entities:
+        names = text.mentioned_usernames(body)
+        found = await self._users.by_usernames(names) if names else {}
+        return text.entities(body, {name: (user.id, user.username) for name, user in found.items()})
+
+    # Reading.
+
+    async def get(self, tweet_id: int) -> TweetView:
+        view = (await self.views([tweet_id])).get(tweet_id)
+        if view is None:
+            raise NotFound(f"tweet {tweet_id} not found")
+        return view
+
+    async def batch_get(self, ids: Sequence[int]) -> list[TweetView]:
+        rules.check_batch(ids, rules.MAX_BATCH_TWEETS, "ids")
+        unique = list(dict.fromkeys(ids))
+        found = await self.views(unique)
+        return [found[tweet_id] for tweet_id in unique if tweet_id in found]
+
+    async def views(self, ids: Sequence[int]) -> dict[int, TweetView]:
+        """Readable tweets by id: deleted and unknown ids, and retweets of deleted tweets, are
+        left out."""
+        shallow = await self._shallow(ids)
+        wanted = {v.tweet.retweet_of_id for v in shallow.values() if v.tweet.is_retweet}
+        originals = await self._shallow([i for i in wanted if i not in shallow])
+        readable = {}
+        for tweet_id, view in shallow.items():
+            if not view.tweet.is_retweet:
+                readable[tweet_id] = view
+                continue
+            original_id = view.tweet.retweet_of_id
+            original = shallow.get(original_id) or originals.get(original_id)
+            if original is not None and not original.tweet.is_retweet:
+                readable[tweet_id] = replace(view, retweet_of=original)
+        return readable
+
+    async def _shallow(self, ids: Sequence[int]) -> dict[int, TweetView]:
+        """Live tweets by id from the cache, the misses from the store (and then cached)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        cached = await self._cache.get(unique)
+        found = {tweet_id: view for tweet_id, view in cached.items() if view is not None}
+        misses = [tweet_id for tweet_id in unique if tweet_id not in cached]
+        if misses:
+            tweets = await self._store.tweets(misses)
+            loaded = await self._hydrate([t for t in tweets.values() if not t.deleted])
+            found.update((view.id, view) for view in loaded)
+            # Only if absent: a delete or edit that wrote meanwhile is newer than this read.
+            await self._cache.put(_cacheable(loaded), only_if_absent=True)
+            buried = [t.id for t in tweets.values() if t.deleted]
+            if buried:
+                await self._cache.bury(buried, only_if_absent=True)
+        return found
+
+    async def _hydrate(self, tweets: Sequence[Tweet]) -> list[TweetView]:
+        """Shallow views of stored tweets: with their counts and their authors' summaries."""
+        counts, authors = await asyncio.gather(
+            self._store.counts([t.id for t in tweets if not t.is_retweet]),
+            self._authors([t.author_id for t in tweets]),
+        )
+        return [
+            TweetView(t, authors.get(t.author_id, Author(t.author_id)), counts.get(t.id, Counts()))
+            for t in tweets
+        ]
+
+    async def _authors(self, ids: Sequence[int]) -> dict[int, Author]:
+        """Authors' summaries; none when the users service cannot answer (a tweet then shows
+        its author's id alone rather than failing)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        try:
+            return await self._users.by_ids(unique)
+        except Unavailable:
+            log.warning("authors not hydrated: the users service is unavailable")
+            return {}
+
+    async def _author(self, user_id: int) -> Author:
+        return (await self._authors([user_id])).get(user_id, Author(user_id))
+
+    async def _original(self, tweet_id: int, field: str = "id") -> TweetView:
+        """The readable tweet ``tweet_id`` names, or the original when it names a retweet."""
+        view = (await self.views([tweet_id])).get(tweet_id)
+        if view is None:
+            what = "the tweet to reply to" if field == "reply_to_id" else "tweet"
+            raise NotFound(f"{what} ({tweet_id}) not found")
+        return view.retweet_of or view
+
+    async def _recounted(self, view: TweetView) -> TweetView:
+        counts = (await self._store.counts([view.id])).get(view.id, Counts())
+        return replace(view, counts=counts)
+
+    async def _live(self, tweet_id: int) -> Tweet:
+        """The stored tweet, from the store itself (writes never decide on a cached copy)."""
+        tweet = (await self._store.tweets([tweet_id])).get(tweet_id)
+        if tweet is None or tweet.deleted:
+            raise NotFound(f"tweet {tweet_id} not found")
+        return tweet
+
+    # Editing.
+
+    async def edit(
+        self, user_id: int, tweet_id: int, new_text: str, mask: Sequence[str]
+    ) -> TweetView:
+        rules.check_update_mask(mask)
+        tweet = await self._live(tweet_id)
+        if tweet.author_id != user_id:
+            raise PermissionDenied("only its author can edit a tweet")
+        if tweet.is_retweet:
+            raise FailedPrecondition("a retweet has no text to edit; edit the original tweet")
+        body = text.normalize(new_text)
+        problems = text.violations(body, has_media=bool(tweet.media_ids), field="tweet.text")
+        if problems:
+            raise InvalidArgument(*problems)
+        if body == tweet.text:
+            return (await self._hydrate([tweet]))[0]
+
+        versions = await self._store.versions(tweet.id)
+        # A version saved for the current text belongs to an edit that never swapped it in.
+        dangling = bool(versions) and versions[0].create_time == tweet.version_start
+        replaced = len(versions) - dangling
+        now = self._clock()
+        rules.check_editable(tweet, replaced, now)
+        edited = replace(tweet, text=body, entities=await self._entities(body), edit_time=now)
+        await self._store.save_version(
+            Version(tweet.id, replaced + 1, tweet.text, tweet.entities, tweet.version_start)
+        )
+        if not await self._store.replace_text(tweet, edited):
+            raise FailedPrecondition("the tweet changed during this edit; read it and try again")
+        view = (await self._hydrate([edited]))[0]
+        await self._store.publish(TweetEdited(new_event_id(), now, view))
+        await self._cache.put(_cacheable([view]))
+        return view
+
+    async def versions(self, tweet_id: int, size: int, token: str) -> Page[VersionView]:
+        tweet = await self._live((await self._original(tweet_id, "tweet_id")).id)
+        before = int_cursor(token, "versions", tweet.id)
+        versions = await self._store.versions(tweet.id)
+        if versions and versions[0].create_time == tweet.version_start:
+            versions = versions[1:]
+        # Each version was replaced when the next one (or the current text) was written.
+        replaced_at = [tweet.version_start, *(v.create_time for v in versions)]
+        entries = [
+            VersionView(version, replaced_at[index])
+            for index, version in enumerate(versions)
+            if before is None or version.number < before
+        ]
+        page = entries[:size]
+        more = len(entries) > size
+        return Page(
+            page, encode_token("versions", tweet.id, page[-1].version.number) if more else ""
+        )
+
+    # Deleting.
+
+    async def delete(self, user_id: int, tweet_id: int) -> None:
+        tweet = await self._live(tweet_id)
+        if tweet.author_id != user_id:
+            raise PermissionDenied("only its author can delete a tweet")
+        if tweet.is_retweet:
+            original = (await self._store.tweets([tweet.retweet_of_id])).get(tweet.retweet_of_id)
+            await self._undo_retweet(tweet, original.author_id if original else 0)
+            return
+        now = self._clock()
+        event = TweetDeleted(new_event_id(), now, tweet.id, tweet.author_id, tweet.reply_to_id)
+        await self._store.remove(tweet, event)
+        if await self._store.mark_deleted(tweet.id, now):
+            await asyncio.gather(
+                self._store.add_tweet_count(tweet.author_id, -1),
+                *(
+                    [self._store.add_counts(tweet.reply_to_id, replies=-1)]
+                    if tweet.reply_to_id
+                    else []
+                ),
+            )
+        await self._cache.bury([tweet.id])
+        if tweet.reply_to_id:
+            await self._cache.forget([tweet.reply_to_id])
+
+    async def purge(self, tweet_id: int) -> bool:
+        """Undoes the retweets of a deleted tweet and buries it in the cache; False while the
+        tweet is not marked deleted yet (the delete is still in flight: try again later)."""
+        tweet = (await self._store.tweets([tweet_id])).get(tweet_id)
+        if tweet is None:
+            return True
+        if not tweet.deleted:
+            return False
+        await self._cache.bury([tweet_id])
+        while retweets := await self._store.retweets_of(tweet_id, 100):
+            await asyncio.gather(*(self._undo_retweet(rt, tweet.author_id) for rt in retweets))
+        return True
+
+    # Likes.
+
+    async def like(self, user_id: int, tweet_id: int) -> TweetView:
+        target = await self._recounted(await self._original(tweet_id))
+        claim = await self._store.claim("like", target.id, user_id, str(uuid.uuid1()))
+        if not claim.counted:
+            event = TweetLiked(
+                new_event_id(), self._clock(), target.id, target.author.id, user_id,
+                target.counts.likes + 1,
+            )  # fmt: skip
+            await self._store.record_like(Listed(claim.ref, target.id, user_id), event)
+            if await self._store.mark_counted("like", target.id, user_id, claim.ref):
+                await self._store.add_counts(target.id, likes=1)
+            await self._cache.forget([target.id])
+        return await self._recounted(target)
+
+    async def unlike(self, user_id: int, tweet_id: int) -> TweetView:
+        target = await self._recounted(await self._original(tweet_id))
+        claim = await self._store.claim_of("like", target.id, user_id)
+        if claim is not None:
+            event = TweetUnliked(
+                new_event_id(), self._clock(), target.id, target.author.id, user_id,
+                max(target.counts.likes - 1, 0),
+            )  # fmt: skip
+            await self._store.erase_like(Listed(claim.ref, target.id, user_id), event)
+            if await self._store.release("like", target.id, user_id, claim.ref):
+                await self._store.add_counts(target.id, likes=-1)
+            await self._cache.forget([target.id])
+        return await self._recounted(target)
+
+    async def likers(self, tweet_id: int, size: int, token: str) -> Page[Author]:
+        target = await self._original(tweet_id, "tweet_id")
+        before = str_cursor(token, "likers", target.id)
+        rows, more = _peeked(await self._store.likers(target.id, before, size + 1), size)
+        authors = await self._authors([row.user_id for row in rows])
+        users = [authors.get(row.user_id, Author(row.user_id)) for row in rows]
+        return Page(users, encode_token("likers", target.id, rows[-1].like_id) if more else "")
+
+    async def liked_tweets(
+        self, username: str, caller_id: int | None, size: int, token: str
+    ) -> Page[TweetView]:
+        user_id = await self._user_id(username, caller_id)
+
+        async def fetch(before: str | None, limit: int) -> tuple[list[int], str | None]:
+            rows, more = _peeked(await self._store.liked(user_id, before, limit + 1), limit)
+            return [row.tweet_id for row in rows], rows[-1].like_id if more else None
+
+        return await self._page("liked", user_id, str_cursor(token, "liked", user_id), size, fetch)
+
+    # Retweets.
+
+    async def retweet(self, user_id: int, tweet_id: int) -> TweetView:
+        original = await self._recounted(await self._original(tweet_id))
+        claim = await self._store.claim("retweet", original.id, user_id, str(self._ids.next_id()))
+        retweet = Tweet(id=int(claim.ref), author_id=user_id, retweet_of_id=original.id)
+        if not claim.counted:
+            event = TweetRetweeted(
+                new_event_id(), self._clock(), retweet.id, original.id, original.author.id,
+                user_id, original.counts.retweets + 1,
+            )  # fmt: skip
+            await self._store.create(retweet, event)
+            if await self._store.mark_counted("retweet", original.id, user_id, claim.ref):
+                await asyncio.gather(
+                    self._store.add_counts(original.id, retweets=1),
+                    self._store.add_tweet_count(user_id, 1),
+                )
+            await self._cache.forget([original.id])
+        view = TweetView(retweet, await self._author(user_id))
+        await self._cache.put(_cacheable([view]))
+        return replace(view, retweet_of=await self._recounted(original))
+
+    async def unretweet(self, user_id: int, tweet_id: int) -> TweetView:
+        original = await self._original(tweet_id)
+        claim = await self._store.claim_of("retweet", original.id, user_id)
+        if claim is not None:
+            retweet = Tweet(id=int(claim.ref), author_id=user_id, retweet_of_id=original.id)
+            await self._undo_retweet(retweet, original.author.id)
+        return await self._recounted(original)
+
+    async def _undo_retweet(self, retweet: Tweet, original_author_id: int) -> None:
+        original_id = retweet.retweet_of_id
+        count = (await self._store.counts([original_id])).get(original_id, Counts()).retweets
+        now = self._clock()
+        event = TweetUnretweeted(
+            new_event_id(), now, retweet.id, original_id, original_author_id, retweet.author_id,
+            max(count - 1, 0),
+        )  # fmt: skip
+        await self._store.remove(retweet, event)
+        await self._store.mark_deleted(retweet.id, now)
+        if await self._store.release("retweet", original_id, retweet.author_id, str(retweet.id)):
+            await asyncio.gather(
+                self._store.add_counts(original_id, retweets=-1),
+                self._store.add_tweet_count(retweet.author_id, -1),
+            )
+        await self._cache.bury([retweet.id])
+        await self._cache.forget([original_id])
+
+    # Replies and timelines.
+
+    async def replies(self, tweet_id: int, size: int, token: str) -> Page[TweetView]:
+        parent = await self._original(tweet_id, "tweet_id")
+
+        async def fetch(after: int | None, limit: int) -> tuple[list[int], int | None]:
+            ids, more = _peeked(await self._store.reply_ids(parent.id, after, limit + 1), limit)
+            return ids, ids[-1] if more else None
+
+        cursor = int_cursor(token, "replies", parent.id)
+        return await self._page("replies", parent.id, cursor, size, fetch)
+
+    async def user_tweets(
+        self, username: str, caller_id: int | None, size: int, token: str
+    ) -> Page[TweetView]:
+        user_id = await self._user_id(username, caller_id)
+
+        async def fetch(before: int | None, limit: int) -> tuple[list[int], int | None]:
+            found = await read_slice(self._store, user_id, limit=limit, before=before)
+            return found.ids, found.next_before
+
+        cursor = int_cursor(token, "user_tweets", user_id)
+        return await self._page("user_tweets", user_id, cursor, size, fetch)
+
+    async def _page(
+        self,
+        kind: str,
+        scope: int,
+        cursor: C | None,
+        size: int,
+        fetch: Callable[[C | None, int], Awaitable[tuple[list[int], C | None]]],
+    ) -> Page[TweetView]:
+        """A page of readable tweets from a list of ids, reading on past deleted ones."""
+        shown: list[TweetView] = []
+        for _ in range(MAX_FILL_ROUNDS):
+            ids, cursor = await fetch(cursor, size - len(shown))
+            found = await self.views(ids)
+            shown += [found[tweet_id] for tweet_id in ids if tweet_id in found]
+            if cursor is None or len(shown) >= size:
+                break
+        return Page(shown, "" if cursor is None else encode_token(kind, scope, cursor))
+
+    async def _user_id(self, username: str, caller_id: int | None) -> int:
+        if username == "me":
+            if caller_id is None:
+                raise Unauthenticated("'me' needs an access token: Authorization: Bearer <token>")
+            return caller_id
+        folded = text.fold(username)
+        user = (await self._users.by_usernames([folded])).get(folded)
+        if user is None:
+            raise NotFound(f"user {username!r} not found")
+        return user.id
+
+    # Internal reads.
+
+    async def recent_ids(
+        self, author_ids: Sequence[int], since: datetime | None, max_results: int
+    ) -> list[int]:
+        rules.check_batch(author_ids, rules.MAX_RECENT_AUTHORS, "author_ids")
+        since_id = 0
+        if since is not None:
+            since_id = compose(max(int(since.timestamp() * 1000), CHIRP_EPOCH_MS), 0, 0)
+        gate = asyncio.Semaphore(RECENT_CONCURRENCY)
+
+        async def newest(author_id: int) -> list[int]:
+            async with gate:
+                found = await read_slice(self._store, author_id, limit=max_results, since=since_id)
+                return found.ids
+
+        per_author = await asyncio.gather(*(newest(a) for a in dict.fromkeys(author_ids)))
+        return heapq.nlargest(max_results, (i for ids in per_author for i in ids))
+
+    async def stream(self, batch_size: int) -> AsyncIterator[list[TweetView]]:
+        after = None
+        while True:
+            tweets, after = await self._store.scan(after, batch_size)
+            shown = [t for t in tweets if not t.deleted and not t.is_retweet]
+            if shown:
+                yield await self._hydrate(shown)
+            if after is None:
+                return
+
+    async def tweet_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
+        rules.check_batch(user_ids, rules.MAX_BATCH_USERS, "user_ids")
+        counts = await self._store.user_tweet_counts(list(dict.fromkeys(user_ids)))
+        return [(user_id, counts.get(user_id, 0)) for user_id in user_ids]
+
+
+T = TypeVar("T")
+
+
+def _peeked(rows: list[T], limit: int) -> tuple[list[T], bool]:
+    """Rows read with one extra to learn whether more follow: (the first ``limit``, more?)."""
+    return rows[:limit], len(rows) > limit
+
+
+def _cacheable(views: Sequence[TweetView]) -> list[TweetView]:
+    """Views worth caching: those whose author was hydrated (an author shown by id alone, while
+    the users service is unavailable, is not kept for everyone to see)."""
+    return [view for view in views if view.author.username]

@@ -1,0 +1,30 @@
+"""``python -m tests.integration.tweets.issue_ids COUNT START_AT``: leases a worker id from the
+real Redis, waits until the Unix time START_AT (so several processes issue at once), issues
+COUNT Snowflake ids and prints them, one a line, after a first line with the worker id."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+from redis.asyncio import Redis
+
+from services.bootstrap.ids import leased_snowflake
+from services.bootstrap.settings import StoreSettings
+
+
+async def main(count: int, start_at: float) -> None:
+    redis = Redis.from_url(StoreSettings().redis_url)
+    try:
+        async with leased_snowflake(redis) as generator:
+            await asyncio.sleep(max(start_at - time.time(), 0))
+            ids = [generator.next_id() for _ in range(count)]
+            worker = generator.worker
+    finally:
+        await redis.aclose()
+    sys.stdout.write("\n".join(map(str, [worker, *ids])) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))

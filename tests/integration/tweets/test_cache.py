@@ -1,0 +1,84 @@
+"""The Redis tweet cache against the real Redis."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+from chirp.tweets.v1 import tweet_pb2
+from redis.asyncio import Redis
+
+from services.bootstrap.ids import compose, wall_clock_ms
+from services.bootstrap.settings import StoreSettings
+from services.tweets.cache import (
+    TOMBSTONE_TTL_SECONDS,
+    TWEET_TTL_SECONDS,
+    RedisTweetCache,
+    tweet_key,
+)
+from services.tweets.model import Author, Counts, Tweet, TweetView
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(StoreSettings().redis_url)
+    yield client
+    await client.aclose()
+
+
+def _view(text: str = "cached", retweet_of_id: int = 0) -> TweetView:
+    tweet_id = compose(wall_clock_ms(), 1022, random.randrange(4096))  # noqa: S311
+    tweet = Tweet(tweet_id, 7, text, retweet_of_id=retweet_of_id)
+    return TweetView(tweet, Author(7, "ada"), Counts(3, 2, 1))
+
+
+async def test_views_round_trip_with_a_ttl(redis: Redis) -> None:
+    cache = RedisTweetCache(redis)
+    view = _view()
+    assert await cache.get([view.id]) == {}
+    await cache.put([view])
+    assert await cache.get([view.id, view.id + 1]) == {view.id: view}
+    assert 0 < await redis.ttl(tweet_key(view.id)) <= TWEET_TTL_SECONDS
+    await cache.forget([view.id])
+    assert await cache.get([view.id]) == {}
+
+
+async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(redis: Redis) -> None:
+    cache = RedisTweetCache(redis)
+    view = _view()
+    await cache.bury([view.id])
+    await cache.put([view], only_if_absent=True)  # a read fill racing the delete
+    assert await cache.get([view.id]) == {view.id: None}
+    assert await redis.get(tweet_key(view.id)) == b""
+    assert 0 < await redis.ttl(tweet_key(view.id)) <= TOMBSTONE_TTL_SECONDS
+    await cache.put([view])  # a write (post or edit) does
+    assert await cache.get([view.id]) == {view.id: view}
+    await cache.bury([view.id], only_if_absent=True)
+    assert await cache.get([view.id]) == {view.id: view}
+    await cache.forget([view.id])
+
+
+async def test_a_retweet_is_stored_shallow_for_other_readers(redis: Redis) -> None:
+    cache = RedisTweetCache(redis)
+    original = _view("the original")
+    retweet = _view("", retweet_of_id=original.id)
+    await cache.put([TweetView(retweet.tweet, retweet.author, retweet_of=original)])
+    value = await redis.get(tweet_key(retweet.id))
+    assert isinstance(value, bytes)
+    stored = tweet_pb2.Tweet.FromString(value)
+    assert stored.retweet_of == tweet_pb2.Tweet(id=original.id)
+    assert stored.author.username == "ada"
+    assert (await cache.get([retweet.id]))[retweet.id] == TweetView(retweet.tweet, retweet.author)
+    await cache.forget([retweet.id])
+
+
+async def test_a_dead_redis_means_misses_not_failures() -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    cache = RedisTweetCache(dead)
+    view = _view()
+    assert await cache.get([view.id]) == {}
+    await cache.put([view])
+    await cache.bury([view.id])
+    await cache.forget([view.id])
+    await dead.aclose()

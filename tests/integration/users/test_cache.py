@@ -1,0 +1,86 @@
+"""The user cache against the real Redis, and what it does when Redis cannot be reached."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from chirp.users.v1 import user_pb2
+from redis.asyncio import Redis
+
+from services.bootstrap.settings import StoreSettings
+from services.users.accounts import User
+from services.users.cache import (
+    ID_TTL_SECONDS,
+    TIMEOUT_SECONDS,
+    USER_TTL_SECONDS,
+    RedisUserCache,
+    cache_client,
+    id_key,
+    user_key,
+)
+
+SETTINGS = StoreSettings()
+CREATED = datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=UTC)
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = cache_client(SETTINGS.redis_url)
+    yield client
+    await client.aclose()
+
+
+def _user(display_name: str = "Cached", bio: str = "bio") -> User:
+    return User(uuid.uuid4().int >> 66, "cache_user", display_name, bio, CREATED, CREATED)
+
+
+async def test_users_round_trip_as_basic_protobufs_with_a_ttl(redis: Redis) -> None:
+    cache = RedisUserCache(redis)
+    ada, bob = _user(), _user(bio="")
+    await cache.put_many([ada, bob])
+    assert await cache.get_many([bob.id, 1, ada.id]) == {ada.id: ada, bob.id: bob}
+    payload = await redis.hget(user_key(ada.id), "user")
+    assert isinstance(payload, bytes)
+    assert user_pb2.User.FromString(payload).username == "cache_user"
+    assert 0 < await redis.ttl(user_key(ada.id)) <= USER_TTL_SECONDS
+    await redis.delete(user_key(ada.id), user_key(bob.id))
+
+
+async def test_an_older_version_never_replaces_a_newer_one(redis: Redis) -> None:
+    cache = RedisUserCache(redis)
+    old = _user(display_name="Old")
+    new = replace(old, display_name="New", update_time=CREATED + timedelta(seconds=1))
+    await cache.put_many([new])
+    await cache.put_many([old])  # a read-through fill that loaded the row before the update
+    assert (await cache.get_many([old.id]))[old.id] == new
+    newest = replace(new, bio="Newest", update_time=CREATED + timedelta(seconds=2))
+    await cache.put_many([newest])
+    assert (await cache.get_many([old.id]))[old.id] == newest
+    await redis.delete(user_key(old.id))
+
+
+async def test_ids_by_folded_username(redis: Redis) -> None:
+    cache = RedisUserCache(redis)
+    name = f"cache_{uuid.uuid4().hex[:8]}"
+    await cache.put_ids({name: 42})
+    assert await cache.get_ids([name, "nobody_" + name]) == {name: 42}
+    assert 0 < await redis.ttl(id_key(name)) <= ID_TTL_SECONDS
+    await redis.delete(id_key(name))
+
+
+async def test_an_unreachable_redis_is_a_quick_miss_not_an_error() -> None:
+    unreachable = cache_client("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    cache = RedisUserCache(unreachable)
+    user = _user()
+    started = time.perf_counter()
+    await cache.put_many([user])
+    await cache.put_ids({"ada": user.id})
+    assert await cache.get_many([user.id]) == {}
+    assert await cache.get_ids(["ada"]) == {}
+    assert time.perf_counter() - started < 4 * 2 * TIMEOUT_SECONDS
+    await unreachable.aclose()

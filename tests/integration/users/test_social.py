@@ -1,0 +1,48 @@
+"""Profile counts from the running graph and tweets services, and without them."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import grpc
+
+from services.bootstrap.settings import Settings
+from services.users.accounts import Counts
+from services.users.social import TIMEOUT_SECONDS, GrpcSocialCounts
+
+SETTINGS = Settings(service="users")
+
+
+async def test_an_account_nobody_follows_counts_zero_from_the_running_services() -> None:
+    user_ids = [uuid.uuid4().int >> 66 for _ in range(3)]
+    async with (
+        grpc.aio.insecure_channel(SETTINGS.graph_addr) as graph,
+        grpc.aio.insecure_channel(SETTINGS.tweets_addr) as tweets,
+    ):
+        social = GrpcSocialCounts(graph, tweets)
+        assert await social.counts(user_ids) == dict.fromkeys(user_ids, Counts())
+        relationships = await social.relationships(user_ids[0], user_ids[1:])
+        # Empty while graph answers UNIMPLEMENTED; two strangers once it is there.
+        assert all(
+            not (relationship.caller_follows or relationship.follows_caller)
+            for relationship in relationships.values()
+        )
+        assert set(relationships) <= set(user_ids[1:])
+
+
+async def test_services_that_do_not_answer_leave_zeros_not_errors() -> None:
+    with socket.socket() as listener:  # accepts connections, never speaks HTTP/2
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        silent = f"127.0.0.1:{listener.getsockname()[1]}"
+        async with (
+            grpc.aio.insecure_channel(silent) as graph,
+            grpc.aio.insecure_channel("127.0.0.1:1") as tweets,  # refuses connections
+        ):
+            social = GrpcSocialCounts(graph, tweets)
+            started = time.perf_counter()
+            assert await social.counts([7, 8]) == {7: Counts(), 8: Counts()}
+            assert await social.relationships(7, [8]) == {}
+            assert time.perf_counter() - started < 2 * TIMEOUT_SECONDS + 1

@@ -1,0 +1,136 @@
+"""The Cassandra user store against the real Cassandra, with its events on the real stream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cassandra.cluster import Session
+from chirp.events.v1 import user_events_pb2
+
+from services.bootstrap import cql
+from services.bootstrap.ids import compose
+from services.bootstrap.outbox import Outbox, OutboxRelay, running_relay
+from services.bootstrap.settings import StoreSettings
+from services.users.accounts import NotWritten, User
+from services.users.store import CassandraUserStore
+from tests.integration.users.events import find_event
+
+SETTINGS = StoreSettings()
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[Session]:
+    session = cql.connect(SETTINGS)
+    yield session
+    session.cluster.shutdown()
+
+
+@pytest.fixture
+async def store(session: Session) -> AsyncIterator[CassandraUserStore]:
+    outbox = Outbox(session)
+    async with running_relay(OutboxRelay(session, outbox, SETTINGS.nats_url)):
+        yield CassandraUserStore(session, outbox)
+
+
+def _new_user(**fields: str) -> User:
+    """An account with an id no other test run uses (random worker and sequence bits)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    unique = uuid.uuid4().int
+    user_id = compose(int(now.timestamp() * 1000), unique % 1024, (unique >> 10) % 4096)
+    assert user_id > 0
+    name = f"st_{uuid.uuid4().hex[:12]}"
+    return User(
+        user_id, fields.get("username", name), fields.get("display_name", "S"), "", now, now
+    )
+
+
+async def test_a_name_is_claimed_once_and_released_only_by_its_holder(
+    store: CassandraUserStore,
+) -> None:
+    name = f"claim_{uuid.uuid4().hex[:10]}"
+    assert await store.claim_username(name, 1)
+    assert not await store.claim_username(name, 2)
+    await store.release_username(name, 2)  # not the holder: nothing happens
+    assert await store.find_ids([name]) == {name: 1}
+    await store.release_username(name, 1)
+    assert await store.find_ids([name]) == {}
+    assert await store.claim_username(name, 2)
+    await store.release_username(name, 2)
+
+
+async def test_concurrent_claims_of_one_name_have_one_winner(store: CassandraUserStore) -> None:
+    name = f"race_{uuid.uuid4().hex[:10]}"
+    won = await asyncio.gather(*(store.claim_username(name, user_id) for user_id in range(1, 21)))
+    assert sum(won) == 1
+    winner = won.index(True) + 1
+    assert await store.find_ids([name]) == {name: winner}
+    await store.release_username(name, winner)
+
+
+async def test_an_account_is_written_with_its_hash_and_its_created_event(
+    store: CassandraUserStore,
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    user = _new_user(display_name="Grace")
+    await store.create(user, "$argon2id$stand-in")
+    assert await store.get_many([user.id, user.id + 1]) == {user.id: user}
+    assert await store.get_password_hash(user.id) == "$argon2id$stand-in"
+    assert await store.get_password_hash(user.id + 1) is None
+    event = await find_event(
+        "users.created",
+        since,
+        user_events_pb2.UserCreatedEvent,
+        lambda event: event.user.id == user.id,
+    )
+    assert (event.user.username, event.user.display_name) == (user.username, "Grace")
+    assert event.occur_time.ToDatetime(tzinfo=UTC) == user.create_time
+    assert event.event_id
+
+
+async def test_an_update_writes_only_the_changed_fields_and_its_event(
+    store: CassandraUserStore,
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    user = _new_user(display_name="Before")
+    await store.create(user, "hash")
+    later = user.update_time + timedelta(seconds=1)
+    # The bio changes; the display name in this (stale) copy must not overwrite the stored one.
+    await store.update_profile(
+        User(user.id, user.username, "stale", "new bio", user.create_time, later), ["bio"]
+    )
+    stored = (await store.get_many([user.id]))[user.id]
+    assert (stored.display_name, stored.bio, stored.update_time) == ("Before", "new bio", later)
+    event = await find_event(
+        "users.updated",
+        since,
+        user_events_pb2.UserUpdatedEvent,
+        lambda event: event.user.id == user.id,
+    )
+    assert list(event.update_mask.paths) == ["bio"]
+    assert event.user.bio == "new bio"
+
+
+async def test_a_refused_write_is_reported_as_not_written_and_stores_nothing(
+    store: CassandraUserStore,
+) -> None:
+    # Over Cassandra's batch size limit (50 KiB): refused before anything is applied.
+    user = replace(_new_user(), bio="x" * 60_000)
+    with pytest.raises(NotWritten, match="Batch too large"):
+        await store.create(user, "hash")
+    assert await store.get_many([user.id]) == {}
+
+
+async def test_a_scan_pages_through_every_account(store: CassandraUserStore) -> None:
+    created = [_new_user() for _ in range(3)]
+    for user in created:
+        await store.create(user, "hash")
+    batches = [batch async for batch in store.scan(50)]
+    assert all(0 < len(batch) <= 50 for batch in batches)
+    seen = [user.id for batch in batches for user in batch]
+    assert len(seen) == len(set(seen))
+    assert {user.id for user in created} <= set(seen)

@@ -1,0 +1,370 @@
+"""The account logic with in-memory adapters behind its Protocols (each adapter has its own
+test against the real store under tests/integration/users)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.bootstrap.auth import Caller
+from services.bootstrap.errors import (
+    AlreadyExists,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from services.bootstrap.ids import Snowflake, timestamp_ms
+from services.users.accounts import (
+    SIGN_IN_REFUSED,
+    Accounts,
+    Counts,
+    IssuedToken,
+    NotWritten,
+    Relationship,
+    User,
+    View,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+PASSWORD = "correct horse"  # noqa: S105  (a test account's)
+
+
+@dataclass
+class MemoryStore:
+    names: dict[str, int] = field(default_factory=dict)
+    users: dict[int, User] = field(default_factory=dict)
+    hashes: dict[int, str] = field(default_factory=dict)
+    events: list[tuple[str, User, tuple[str, ...]]] = field(default_factory=list)
+    fail_create: Exception | None = None
+    reads: int = 0
+
+    async def claim_username(self, username_folded: str, user_id: int) -> bool:
+        return self.names.setdefault(username_folded, user_id) == user_id
+
+    async def release_username(self, username_folded: str, user_id: int) -> None:
+        if self.names.get(username_folded) == user_id:
+            del self.names[username_folded]
+
+    async def create(self, user: User, password_hash: str) -> None:
+        if self.fail_create is not None:
+            raise self.fail_create
+        self.users[user.id] = user
+        self.hashes[user.id] = password_hash
+        self.events.append(("users.created", user, ()))
+
+    async def update_profile(self, user: User, changed: Sequence[str]) -> None:
+        stored = self.users[user.id]
+        self.users[user.id] = replace(
+            stored, update_time=user.update_time, **{name: getattr(user, name) for name in changed}
+        )
+        self.events.append(("users.updated", user, tuple(changed)))
+
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
+        self.reads += 1
+        return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
+
+    async def find_ids(self, usernames_folded: Sequence[str]) -> dict[str, int]:
+        return {name: self.names[name] for name in usernames_folded if name in self.names}
+
+    async def get_password_hash(self, user_id: int) -> str | None:
+        return self.hashes.get(user_id)
+
+    async def scan(self, batch_size: int) -> AsyncIterator[list[User]]:
+        users = list(self.users.values())
+        for start in range(0, len(users), batch_size):
+            yield users[start : start + batch_size]
+
+
+@dataclass
+class MemoryCache:
+    users: dict[int, User] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+
+    async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
+        return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
+
+    async def put_many(self, users: Sequence[User]) -> None:
+        self.users.update({user.id: user for user in users})
+
+    async def get_ids(self, usernames_folded: Sequence[str]) -> dict[str, int]:
+        return {name: self.ids[name] for name in usernames_folded if name in self.ids}
+
+    async def put_ids(self, ids: Mapping[str, int]) -> None:
+        self.ids.update(ids)
+
+
+@dataclass
+class PlainPasswords:
+    """Reversible "hashes", recording what was verified against what."""
+
+    verified: list[str | None] = field(default_factory=list)
+
+    async def hash(self, password: str) -> str:
+        return f"hashed:{password}"
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        self.verified.append(password_hash)
+        return password_hash == f"hashed:{password}"
+
+
+class Tokens:
+    def issue(self, user: User, now: datetime) -> IssuedToken:
+        return IssuedToken(f"token-for-{user.id}", now + timedelta(hours=1))
+
+
+@dataclass
+class Social:
+    follows: set[tuple[int, int]] = field(default_factory=set)
+    tweets: dict[int, int] = field(default_factory=dict)
+
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, Counts]:
+        return {
+            user_id: Counts(
+                follower_count=sum(1 for _, followee in self.follows if followee == user_id),
+                following_count=sum(1 for follower, _ in self.follows if follower == user_id),
+                tweet_count=self.tweets.get(user_id, 0),
+            )
+            for user_id in user_ids
+        }
+
+    async def relationships(
+        self, caller_id: int, user_ids: Sequence[int]
+    ) -> dict[int, Relationship]:
+        return {
+            user_id: Relationship(
+                (caller_id, user_id) in self.follows, (user_id, caller_id) in self.follows
+            )
+            for user_id in user_ids
+        }
+
+
+@dataclass
+class World:
+    accounts: Accounts
+    store: MemoryStore
+    cache: MemoryCache
+    passwords: PlainPasswords
+    social: Social
+
+
+@pytest.fixture
+def world() -> World:
+    store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
+    now_ms = int(NOW.timestamp() * 1000)
+    accounts = Accounts(
+        store=store,
+        cache=cache,
+        passwords=passwords,
+        tokens=Tokens(),
+        social=social,
+        ids=Snowflake(7, clock=lambda: now_ms),
+        clock=lambda: NOW,
+    )
+    return World(accounts, store, cache, passwords, social)
+
+
+def _caller(user: User) -> Caller:
+    return Caller(user.id, user.username)
+
+
+async def test_registration_stores_the_account_its_hash_and_its_event(world: World) -> None:
+    user = await world.accounts.register("Ada", PASSWORD, "Ada L.")
+    assert (user.username, user.display_name, user.bio) == ("Ada", "Ada L.", "")
+    assert user.create_time == user.update_time
+    assert round(user.create_time.timestamp() * 1000) == timestamp_ms(user.id)
+    assert world.store.names == {"ada": user.id}
+    assert world.store.hashes[user.id] == f"hashed:{PASSWORD}"
+    assert world.store.events == [("users.created", user, ())]
+    assert world.cache.users == {user.id: user}
+    assert world.cache.ids == {"ada": user.id}
+
+
+async def test_a_taken_name_is_refused_in_any_case(world: World) -> None:
+    first = await world.accounts.register("ada", PASSWORD, "")
+    with pytest.raises(AlreadyExists, match="the username 'ADA' is taken"):
+        await world.accounts.register("ADA", PASSWORD, "")
+    assert list(world.store.users) == [first.id]
+
+
+async def test_invalid_input_writes_nothing(world: World) -> None:
+    with pytest.raises(InvalidArgument):
+        await world.accounts.register("me", PASSWORD, "")
+    assert world.store.names == {}
+    assert world.store.users == {}
+
+
+async def test_a_refused_account_write_gives_the_name_back(world: World) -> None:
+    world.store.fail_create = NotWritten("batch too large")
+    with pytest.raises(Unavailable, match="please try again"):
+        await world.accounts.register("ada", PASSWORD, "")
+    assert world.store.names == {}
+    world.store.fail_create = None
+    user = await world.accounts.register("ada", PASSWORD, "")
+    assert world.store.names == {"ada": user.id}
+
+
+async def test_an_account_write_of_unknown_outcome_keeps_the_name(world: World) -> None:
+    world.store.fail_create = TimeoutError("write timed out")
+    with pytest.raises(TimeoutError):
+        await world.accounts.register("ada", PASSWORD, "")
+    assert "ada" in world.store.names  # it may yet be written: never give it to someone else
+
+
+async def test_sign_in_answers_the_same_for_an_unknown_user_and_a_wrong_password(
+    world: World,
+) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "")
+    with pytest.raises(Unauthenticated) as wrong_password:
+        await world.accounts.sign_in("ada", "wrong password")
+    with pytest.raises(Unauthenticated) as unknown_user:
+        await world.accounts.sign_in("bob", PASSWORD)
+    with pytest.raises(Unauthenticated) as malformed_user:
+        await world.accounts.sign_in("not a name!", PASSWORD)
+    assert str(wrong_password.value) == str(unknown_user.value) == SIGN_IN_REFUSED
+    assert str(malformed_user.value) == SIGN_IN_REFUSED
+    # Every attempt verified a hash: the account's, or the dummy (None) for unknown users.
+    assert world.passwords.verified == [f"hashed:{PASSWORD}", None, None]
+    assert user.id in world.store.users
+
+
+async def test_sign_in_issues_a_token_with_the_full_profile(world: World) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "")
+    world.social.tweets[user.id] = 3
+    signed_in = await world.accounts.sign_in("ADA", PASSWORD)
+    assert signed_in.token == IssuedToken(f"token-for-{user.id}", NOW + timedelta(hours=1))
+    assert signed_in.profile.user == user
+    assert signed_in.profile.counts == Counts(tweet_count=3)
+    assert signed_in.profile.relationship is None  # one's own profile
+
+
+async def test_sign_in_needs_both_fields(world: World) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        await world.accounts.sign_in("", "")
+    assert error.value.violations == (
+        FieldViolation("username", "is required"),
+        FieldViolation("password", "is required"),
+    )
+
+
+async def test_a_profile_has_counts_and_the_callers_relationship(world: World) -> None:
+    ada = await world.accounts.register("ada", PASSWORD, "")
+    bob = await world.accounts.register("bob", PASSWORD, "")
+    world.social.follows |= {(bob.id, ada.id)}
+    seen_by_bob = await world.accounts.profile("ADA", _caller(bob))
+    assert seen_by_bob.counts == Counts(follower_count=1)
+    assert seen_by_bob.relationship == Relationship(caller_follows=True, follows_caller=False)
+    anonymous = await world.accounts.profile("ada", None)
+    assert anonymous.relationship is None
+    own = await world.accounts.own_profile(_caller(ada))
+    assert own.relationship is None
+
+
+async def test_unknown_and_malformed_usernames(world: World) -> None:
+    with pytest.raises(NotFound, match="there is no user 'nobody'"):
+        await world.accounts.profile("nobody", None)
+    with pytest.raises(InvalidArgument):
+        await world.accounts.profile("no body", None)
+
+
+async def test_a_name_claimed_without_an_account_is_not_a_user(world: World) -> None:
+    world.store.names["ghost"] = 12345  # a registration in flight, or one that died
+    with pytest.raises(NotFound):
+        await world.accounts.profile("ghost", None)
+    assert world.cache.ids == {}  # never cached: the claim may still be released
+
+
+async def test_a_token_for_an_account_that_does_not_exist_is_refused(world: World) -> None:
+    with pytest.raises(Unauthenticated):
+        await world.accounts.own_profile(Caller(999, "ghost"))
+
+
+async def test_an_update_writes_the_changed_fields_and_its_event(world: World) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "Ada")
+    profile = await world.accounts.update_profile(
+        _caller(user), ["display_name", "bio"], {"display_name": "Ada", "bio": "math"}
+    )
+    assert (profile.user.display_name, profile.user.bio) == ("Ada", "math")
+    assert profile.user.update_time == NOW.replace(microsecond=123000)
+    assert world.store.events[-1] == ("users.updated", profile.user, ("bio",))
+    assert world.store.users[user.id] == profile.user
+    assert world.cache.users[user.id] == profile.user
+
+
+async def test_an_update_compares_with_the_store_not_a_stale_cache(world: World) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "Ada")
+    world.cache.users[user.id] = replace(user, bio="stale")  # a cache write that was lost
+    profile = await world.accounts.update_profile(_caller(user), ["bio"], {"bio": "stale"})
+    assert world.store.users[user.id].bio == "stale"
+    assert world.store.events[-1] == ("users.updated", profile.user, ("bio",))
+
+
+async def test_an_update_that_changes_nothing_writes_nothing(world: World) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "Ada")
+    profile = await world.accounts.update_profile(_caller(user), [], {"display_name": "Ada"})
+    assert profile.user == user
+    assert [event for event, _, _ in world.store.events] == ["users.created"]
+
+
+async def test_batches_keep_request_order_skip_missing_and_answer_duplicates_once(
+    world: World,
+) -> None:
+    ada = await world.accounts.register("ada", PASSWORD, "")
+    bob = await world.accounts.register("bob", PASSWORD, "")
+    world.cache.users.clear()
+    profiles = await world.accounts.get_many([bob.id, 424242, ada.id, bob.id, -1], View.BASIC, None)
+    assert [profile.user for profile in profiles] == [bob, ada]
+    assert world.cache.users == {ada.id: ada, bob.id: bob}  # read through
+    reads = world.store.reads
+    await world.accounts.get_many([ada.id, bob.id], View.BASIC, None)
+    assert world.store.reads == reads  # served by the cache
+
+    by_name = await world.accounts.get_many_by_username(
+        ["BOB", "nobody", "Ada", "bob", "not valid"], View.BASIC, None
+    )
+    assert [profile.user for profile in by_name] == [bob, ada]
+
+
+async def test_only_well_formed_names_are_folded_and_matched(world: World) -> None:
+    await world.accounts.register("strasse", PASSWORD, "")
+    await world.accounts.register("k", PASSWORD, "")
+    # "ß" folds to "ss" and the Kelvin sign to "k", but neither is a username character.
+    assert await world.accounts.get_many_by_username(["Straße", "\u212a"], View.BASIC, None) == []
+    with pytest.raises(InvalidArgument):
+        await world.accounts.profile("Straße", None)
+    with pytest.raises(Unauthenticated):
+        await world.accounts.sign_in("Straße", PASSWORD)
+
+
+async def test_the_full_view_of_a_batch_has_counts_and_relationships(world: World) -> None:
+    ada = await world.accounts.register("ada", PASSWORD, "")
+    bob = await world.accounts.register("bob", PASSWORD, "")
+    world.social.follows |= {(ada.id, bob.id)}
+    basic = await world.accounts.get_many([bob.id], View.BASIC, _caller(ada))
+    assert (basic[0].counts, basic[0].relationship) == (Counts(), None)
+    full = await world.accounts.get_many([bob.id, ada.id], View.FULL, _caller(ada))
+    assert [(p.counts, p.relationship) for p in full] == [
+        (Counts(follower_count=1), Relationship(caller_follows=True, follows_caller=False)),
+        (Counts(following_count=1), None),
+    ]
+
+
+async def test_batches_are_limited_to_100(world: World) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        await world.accounts.get_many(list(range(1, 102)), View.BASIC, None)
+    assert error.value.violations == (FieldViolation("ids", "at most 100 per call"),)
+    with pytest.raises(InvalidArgument):
+        await world.accounts.get_many_by_username(["a"] * 101, View.BASIC, None)
+
+
+async def test_all_users_come_in_batches(world: World) -> None:
+    registered = {(await world.accounts.register(f"u{i}", PASSWORD, "")).id for i in range(5)}
+    batches = [batch async for batch in world.accounts.all_users(2)]
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert {user.id for batch in batches for user in batch} == registered
+    with pytest.raises(InvalidArgument):
+        _ = [batch async for batch in world.accounts.all_users(1001)]
