@@ -35,7 +35,8 @@ def main(argv: list[str]) -> int:
     if args.verb == "run":
         return stack.run_foreground()
     if args.verb in RUNNERS:
-        return stack.run_with_stack([RUNNERS[args.verb], *args.extra])
+        extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra  # make's separator
+        return stack.run_with_stack([RUNNERS[args.verb], *extra])
     components = by_name(args.components)
     if args.verb == "status":
         return 0 if stack.status(components) else 1
