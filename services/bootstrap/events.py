@@ -69,6 +69,7 @@ CONSUMERS = (
     ),
     _durable("search-trends", "search: counts hashtags and topics for trends", ["tweets.created"]),
     _durable("tweets-cleanup", "tweets: undoes the retweets of deleted tweets", ["tweets.deleted"]),
+    _durable("graph-users", "graph: gives every new account its node", ["users.created"]),
 )
 
 

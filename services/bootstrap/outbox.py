@@ -9,6 +9,9 @@ polls for rows other processes (or a crashed one) left behind.
 
 Rows are sharded by the key of the thing they describe (a tweet id, a user id), so the events
 of one thing are published in the order they were written.
+
+The relay works over any ``OutboxStore`` (``pending``/``remove``): the Cassandra ``outbox`` table
+here, ``(:OutboxEvent)`` nodes in Neo4j for the graph service (``services/graph/outbox.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import nats
@@ -67,26 +71,84 @@ class Outbox:
         self.written.set()
 
 
-class OutboxRelay:
-    def __init__(
-        self,
-        session: Session,
-        outbox: Outbox,
-        nats_url: str,
-        *,
-        batch_size: int = 200,
-        idle_poll_seconds: float = 1.0,
-    ) -> None:
+@dataclass(frozen=True)
+class PendingEvent:
+    """An outbox row waiting to be published; ``partition`` is where the store keeps it (the
+    Cassandra shard; 0 for stores without partitions)."""
+
+    event_id: str
+    subject: str
+    payload: bytes
+    partition: int = 0
+
+
+class OutboxStore(Protocol):
+    """Where a service's outbox rows live: the relay reads them and removes the published."""
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        """Rows to publish now, the rows of one key in the order they were written (at most
+        ``limit`` per partition)."""
+        ...
+
+    async def remove(self, row: PendingEvent) -> None:
+        """Forgets a row JetStream has acknowledged."""
+        ...
+
+
+class Wakeup(Protocol):
+    """Set by the writers of this process when they committed an outbox row."""
+
+    written: asyncio.Event
+
+
+class CassandraOutboxStore:
+    """The ``outbox`` table: rows by shard, each shard read from a little before its last
+    published event (``REPLAY_WINDOW_SECONDS``)."""
+
+    def __init__(self, session: Session) -> None:
         self._session = session
-        self._outbox = outbox
-        self._nats_url = nats_url
-        self._batch_size = batch_size
-        self._idle_poll_seconds = idle_poll_seconds
         self._select = session.prepare(
             "SELECT event_id, subject, payload FROM outbox WHERE shard = ? AND event_id > ? LIMIT ?"
         )
         self._delete = session.prepare("DELETE FROM outbox WHERE shard = ? AND event_id = ?")
         self._floors = dict.fromkeys(range(SHARDS), 0.0)
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        found: list[PendingEvent] = []
+        for shard in range(SHARDS):
+            since = min_uuid_from_time(max(self._floors[shard] - REPLAY_WINDOW_SECONDS, 0))
+            rows = await execute(self._session, self._select, (shard, since, limit))
+            found.extend(
+                PendingEvent(str(row.event_id), row.subject, row.payload, shard) for row in rows
+            )
+        return found
+
+    async def remove(self, row: PendingEvent) -> None:
+        event_id = uuid.UUID(row.event_id)
+        await execute(self._session, self._delete, (row.partition, event_id))
+        self._floors[row.partition] = max(
+            self._floors[row.partition], unix_time_from_uuid1(event_id)
+        )
+
+
+class OutboxRelay:
+    """Publishes the rows of an ``OutboxStore`` and removes them once JetStream acknowledged;
+    ``wakeup`` is the writers' signal."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        wakeup: Wakeup,
+        nats_url: str,
+        *,
+        batch_size: int = 200,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._outbox = wakeup
+        self._nats_url = nats_url
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
         self._connection: NatsClient | None = None
 
     async def _jetstream(self) -> nats.js.JetStreamContext:
@@ -102,16 +164,10 @@ class OutboxRelay:
         """Publishes every row there is now; returns how many were published."""
         jetstream = await self._jetstream()
         published = 0
-        for shard in range(SHARDS):
-            since = min_uuid_from_time(max(self._floors[shard] - REPLAY_WINDOW_SECONDS, 0))
-            rows = await execute(self._session, self._select, (shard, since, self._batch_size))
-            for row in rows:
-                await jetstream.publish(
-                    row.subject, row.payload, headers={"Nats-Msg-Id": str(row.event_id)}
-                )
-                await execute(self._session, self._delete, (shard, row.event_id))
-                self._floors[shard] = max(self._floors[shard], unix_time_from_uuid1(row.event_id))
-                published += 1
+        for row in await self._store.pending(self._batch_size):
+            await jetstream.publish(row.subject, row.payload, headers={"Nats-Msg-Id": row.event_id})
+            await self._store.remove(row)
+            published += 1
         return published
 
     async def run(self) -> None:

@@ -1,8 +1,57 @@
 """Composition root of the graph service: adapters are connected here and nowhere else."""
 
-from chirp.graph.v1 import graph_service_pb2
+from __future__ import annotations
 
-from services.bootstrap.server import unimplemented_wiring
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-# Every RPC answers UNIMPLEMENTED until the social graph on Neo4j land (issue #4).
-wiring = unimplemented_wiring(graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"])
+import grpc
+from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from neo4j import AsyncGraphDatabase
+
+from services.bootstrap.outbox import OutboxRelay, running_relay
+from services.bootstrap.server import Registration
+from services.bootstrap.settings import Settings
+from services.graph.accounts import NewAccounts
+from services.graph.directory import GrpcUserDirectory
+from services.graph.outbox import Neo4jOutboxStore
+from services.graph.service import GraphService
+from services.graph.servicer import GraphServicer
+from services.graph.store import Neo4jGraphStore
+
+SERVICE = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"]
+
+
+@contextlib.asynccontextmanager
+async def _in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    task = asyncio.ensure_future(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+    auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
+    driver = AsyncGraphDatabase.driver(
+        settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
+    )
+    users = grpc.aio.insecure_channel(settings.users_addr)
+    try:
+        outbox = Neo4jOutboxStore(driver)
+        relay = OutboxRelay(outbox, outbox, settings.nats_url)
+        graph = GraphService(Neo4jGraphStore(driver, outbox), GrpcUserDirectory(users))
+        servicer = GraphServicer(graph)
+        async with running_relay(relay), _in_background(NewAccounts(settings.nats_url, graph).run):
+
+            def add_to_server(server: grpc.aio.Server) -> None:
+                graph_service_pb2_grpc.add_GraphServiceServicer_to_server(servicer, server)
+
+            yield [Registration(SERVICE.full_name, add_to_server)]
+    finally:
+        await users.close()
+        await driver.close()

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.bootstrap import cql
 from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.outbox import Outbox, OutboxRelay, running_relay
+from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.tweets.cache import RedisTweetCache
@@ -43,7 +43,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     users = grpc.aio.insecure_channel(settings.users_addr)
     try:
         outbox = Outbox(session)
-        relay = OutboxRelay(session, outbox, settings.nats_url)
+        relay = OutboxRelay(CassandraOutboxStore(session), outbox, settings.nats_url)
         async with leased_snowflake(redis) as ids, running_relay(relay):
             tweets = TweetService(
                 CassandraTweetStore(session, outbox),

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.bootstrap import cql
 from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.outbox import Outbox, OutboxRelay, running_relay
+from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.users.accounts import Accounts
@@ -42,7 +42,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     try:
         async with (
             leased_snowflake(redis) as ids,
-            running_relay(OutboxRelay(session, outbox, settings.nats_url)),
+            running_relay(OutboxRelay(CassandraOutboxStore(session), outbox, settings.nats_url)),
         ):
             accounts = Accounts(
                 store=CassandraUserStore(session, outbox),

@@ -17,7 +17,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.bootstrap import cql
 from services.bootstrap.events import STREAM
 from services.bootstrap.migrate import migration_files, statements
-from services.bootstrap.outbox import SHARDS, Outbox, OutboxRelay, new_event_id
+from services.bootstrap.outbox import (
+    SHARDS,
+    CassandraOutboxStore,
+    Outbox,
+    OutboxRelay,
+    new_event_id,
+)
 from services.bootstrap.settings import StoreSettings
 
 SETTINGS = StoreSettings()
@@ -117,12 +123,12 @@ async def test_an_event_survives_nats_being_unreachable_and_is_published_once(
     event = _event(uuid.uuid4().int >> 80)
     await _write(session, outbox, event)
 
-    unreachable = OutboxRelay(session, outbox, "nats://127.0.0.1:1")
+    unreachable = OutboxRelay(CassandraOutboxStore(session), outbox, "nats://127.0.0.1:1")
     with pytest.raises(Exception):  # noqa: B017, PT011  (any connection error)
         await unreachable.drain()
     assert await _rows_for(session, event) == 1  # kept for a later try
 
-    relay = OutboxRelay(session, outbox, SETTINGS.nats_url)
+    relay = OutboxRelay(CassandraOutboxStore(session), outbox, SETTINGS.nats_url)
     try:
         assert await relay.drain() >= 1
         await _next(received, event.event_id)
@@ -141,7 +147,9 @@ async def test_a_running_relay_publishes_as_soon_as_a_write_commits(
     session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
 ) -> None:
     outbox = Outbox(session)
-    relay = OutboxRelay(session, outbox, SETTINGS.nats_url, idle_poll_seconds=30)
+    relay = OutboxRelay(
+        CassandraOutboxStore(session), outbox, SETTINGS.nats_url, idle_poll_seconds=30
+    )
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(0.5)  # idle now, waiting up to 30 s unless woken

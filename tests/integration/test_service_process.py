@@ -82,17 +82,15 @@ def test_reflection_lists_the_service_and_health(single: ServiceProcess) -> None
     assert {"chirp.graph.v1.GraphService", "grpc.health.v1.Health"} <= names
 
 
-def test_rpcs_that_have_not_landed_are_unimplemented_and_counted(single: ServiceProcess) -> None:
+def test_every_rpc_is_counted_by_its_final_code(single: ServiceProcess) -> None:
     with grpc.insecure_channel(single.address) as channel:
         stub = graph_service_pb2_grpc.GraphServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as unary:
+        with pytest.raises(grpc.RpcError) as raised:
             stub.GetRelationship(graph_service_pb2.GetRelationshipRequest(), timeout=5)
-        with pytest.raises(grpc.RpcError) as streaming:
-            list(stub.StreamFollowers(graph_service_pb2.StreamFollowersRequest(), timeout=5))
-    for raised in (unary, streaming):
-        assert isinstance(raised.value, grpc.Call)
-        assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert single.metric('grpc_server_handled_total{grpc_code="UNIMPLEMENTED"') == 2
+    assert isinstance(raised.value, grpc.Call)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    counted = 'grpc_server_handled_total{grpc_code="INVALID_ARGUMENT",grpc_method="GetRelationship"'
+    assert single.metric(counted) == 1
 
 
 def test_sigterm_drains_then_exits_cleanly(single: ServiceProcess) -> None:

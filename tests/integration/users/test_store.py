@@ -14,7 +14,7 @@ from chirp.events.v1 import user_events_pb2
 
 from services.bootstrap import cql
 from services.bootstrap.ids import compose
-from services.bootstrap.outbox import Outbox, OutboxRelay, running_relay
+from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.settings import StoreSettings
 from services.users.accounts import NotWritten, User
 from services.users.store import CassandraUserStore
@@ -33,7 +33,7 @@ def session() -> Iterator[Session]:
 @pytest.fixture
 async def store(session: Session) -> AsyncIterator[CassandraUserStore]:
     outbox = Outbox(session)
-    async with running_relay(OutboxRelay(session, outbox, SETTINGS.nats_url)):
+    async with running_relay(OutboxRelay(CassandraOutboxStore(session), outbox, SETTINGS.nats_url)):
         yield CassandraUserStore(session, outbox)
 
 

@@ -1,0 +1,68 @@
+"""What the graph domain needs from the outside world, as Protocols.
+
+The adapters are ``store.Neo4jGraphStore`` and ``directory.GrpcUserDirectory``; ``wiring.py``
+plugs them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from chirp.users.v1 import user_pb2
+
+from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
+
+
+class GraphStore(Protocol):
+    async def ensure_user(self, user_id: int) -> None:
+        """Gives an account its node (nothing if it has one)."""
+        ...
+
+    # Follow and unfollow: the edge, both nodes' counts and the event (in the outbox) are one
+    # transaction; a follow that exists (an unfollow that does not) changes nothing.
+    async def follow(self, follower_id: int, followee_id: int) -> Change: ...
+    async def unfollow(self, follower_id: int, followee_id: int) -> Change: ...
+
+    async def relationship(self, source_id: int, target_id: int) -> Relationship: ...
+
+    # Lists, newest follow first, strictly after ``before``.
+    async def followers(self, user_id: int, before: Cursor | None, limit: int) -> list[Listed]: ...
+    async def following(self, user_id: int, before: Cursor | None, limit: int) -> list[Listed]: ...
+
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
+        """Counts of the users that have a node."""
+        ...
+
+    async def check(self, pairs: Sequence[tuple[int, int]]) -> list[bool]:
+        """Whether each (follower, followee) edge exists, in order."""
+        ...
+
+    async def following_ids(
+        self, user_id: int, min_follower_count: int, after: int | None, limit: int
+    ) -> list[int]:
+        """Ids of followees (with at least ``min_follower_count`` followers) above ``after``,
+        ascending."""
+        ...
+
+    def stream_followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
+        """Every follower id, in non-empty batches, from one read at the stream's start."""
+        ...
+
+    async def friends_of_friends(self, user_id: int, limit: int) -> list[int]:
+        """Users followed by the people ``user_id`` follows, most such people first; never
+        ``user_id`` or someone they follow."""
+        ...
+
+    async def most_followed(self, user_id: int, limit: int) -> list[int]:
+        """The most followed users, without ``user_id`` and whom they follow."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """The users service. A lookup that cannot be answered raises ``Unavailable``."""
+
+    async def id_of(self, username: str) -> int | None: ...
+    async def users(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
+        """Found users, BASIC view."""
+        ...

@@ -1,0 +1,127 @@
+"""The social graph's rules, in plain typed Python: follows, lists, counts and who to follow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from chirp.users.v1 import user_pb2
+
+from services.bootstrap.errors import InvalidArgument, NotFound
+from services.graph.model import Cursor, FollowCounts, Page, Relationship
+from services.graph.paging import decode_token, encode_token
+from services.graph.ports import GraphStore, UserDirectory
+
+#: Who to follow ranks at most this many accounts (pages past them are empty).
+MAX_SUGGESTIONS = 100
+MAX_COUNT_IDS = 100
+MAX_CHECK_EDGES = 1000
+
+
+class GraphService:
+    def __init__(self, store: GraphStore, directory: UserDirectory) -> None:
+        self._store = store
+        self._directory = directory
+
+    async def user_id(self, username: str, field: str = "username") -> int:
+        """The id of ``username`` (``@`` and case ignored); NOT_FOUND if there is none."""
+        name = username.strip().removeprefix("@")
+        if not name:
+            raise InvalidArgument.field(field, "is required")
+        user_id = await self._directory.id_of(name)
+        if user_id is None:
+            raise NotFound(f"no user is called '{name}'")
+        return user_id
+
+    async def follow(self, caller_id: int, username: str) -> Relationship:
+        target = await self.user_id(username)
+        if target == caller_id:
+            raise InvalidArgument.field("username", "you cannot follow yourself")
+        return (await self._store.follow(caller_id, target)).relationship
+
+    async def unfollow(self, caller_id: int, username: str) -> Relationship:
+        target = await self.user_id(username)
+        if target == caller_id:
+            raise InvalidArgument.field("username", "you cannot unfollow yourself")
+        return (await self._store.unfollow(caller_id, target)).relationship
+
+    async def followers(self, username: str, size: int, token: str) -> Page[user_pb2.User]:
+        return await self._list("followers", username, size, token)
+
+    async def following(self, username: str, size: int, token: str) -> Page[user_pb2.User]:
+        return await self._list("following", username, size, token)
+
+    async def _list(self, kind: str, username: str, size: int, token: str) -> Page[user_pb2.User]:
+        user_id = await self.user_id(username)
+        position = decode_token(token, kind, user_id, 2)
+        before = None if position is None else Cursor(position[0], position[1])
+        read = self._store.followers if kind == "followers" else self._store.following
+        rows = await read(user_id, before, size + 1)
+        shown = rows[:size]
+        next_token = ""
+        if len(rows) > size:
+            last = shown[-1]
+            next_token = encode_token(kind, user_id, [last.create_time, last.user_id])
+        return Page(await self._hydrate([row.user_id for row in shown]), next_token)
+
+    async def suggestions(self, caller_id: int, size: int, token: str) -> Page[user_pb2.User]:
+        """Friends of friends, most followed by the caller's followees first; then (for a
+        caller who follows nobody, or to fill up) the most followed accounts."""
+        position = decode_token(token, "suggestions", caller_id, 1)
+        offset = 0 if position is None else position[0]
+        if offset < 0:
+            raise InvalidArgument.field("page_token", "is not a page token this service issued")
+        wanted = min(offset + size + 1, MAX_SUGGESTIONS)
+        ranked = await self._store.friends_of_friends(caller_id, wanted)
+        if len(ranked) < wanted:
+            seen = set(ranked)
+            popular = await self._store.most_followed(caller_id, wanted + len(ranked))
+            ranked += [user_id for user_id in popular if user_id not in seen]
+            ranked = ranked[:wanted]
+        shown = ranked[offset : offset + size]
+        more = len(ranked) > offset + size and offset + size < MAX_SUGGESTIONS
+        next_token = encode_token("suggestions", caller_id, [offset + size]) if more else ""
+        return Page(await self._hydrate(shown), next_token)
+
+    async def _hydrate(self, ids: Sequence[int]) -> list[user_pb2.User]:
+        """BASIC summaries in the order given; an id the users service does not know is shown
+        by id alone."""
+        if not ids:
+            return []
+        found = await self._directory.users(ids)
+        return [found.get(user_id) or user_pb2.User(id=user_id) for user_id in ids]
+
+    async def relationship(self, source_id: int, target_id: int) -> Relationship:
+        return await self._store.relationship(source_id, target_id)
+
+    async def counts(self, user_ids: Sequence[int]) -> list[FollowCounts]:
+        if len(user_ids) > MAX_COUNT_IDS:
+            raise InvalidArgument.field("user_ids", f"at most {MAX_COUNT_IDS} ids")
+        found = await self._store.counts(user_ids)
+        return [found.get(user_id, FollowCounts(user_id)) for user_id in user_ids]
+
+    async def check(self, pairs: Sequence[tuple[int, int]]) -> list[bool]:
+        if len(pairs) > MAX_CHECK_EDGES:
+            raise InvalidArgument.field("edges", f"at most {MAX_CHECK_EDGES} edges")
+        return await self._store.check(pairs)
+
+    async def following_ids(
+        self, user_id: int, min_follower_count: int, size: int, token: str
+    ) -> Page[int]:
+        if min_follower_count < 0:
+            raise InvalidArgument.field("min_follower_count", "must not be negative")
+        position = decode_token(token, f"following-ids:{min_follower_count}", user_id, 1)
+        after = None if position is None else position[0]
+        ids = await self._store.following_ids(user_id, min_follower_count, after, size + 1)
+        shown = ids[:size]
+        next_token = (
+            encode_token(f"following-ids:{min_follower_count}", user_id, [shown[-1]])
+            if len(ids) > size
+            else ""
+        )
+        return Page(shown, next_token)
+
+    def stream_followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
+        return self._store.stream_followers(user_id, batch_size)
+
+    async def add_user(self, user_id: int) -> None:
+        await self._store.ensure_user(user_id)

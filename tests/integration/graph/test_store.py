@@ -1,0 +1,231 @@
+"""The Neo4j graph store against the real Neo4j: edges, counts, lists, streams, suggestions.
+
+Users are random ids far above real accounts', so tests do not see each other's nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+from neo4j import AsyncDriver
+
+from services.graph.model import Relationship
+from services.graph.outbox import Neo4jOutboxStore
+from services.graph.store import Neo4jGraphStore
+from tests.integration.graph.support import count_edges, neo4j_driver
+from tests.integration.tweets.tokens import random_user_id
+
+
+@pytest.fixture
+async def driver() -> AsyncIterator[AsyncDriver]:
+    driver = neo4j_driver()
+    yield driver
+    await driver.close()
+
+
+@pytest.fixture
+def store(driver: AsyncDriver) -> Neo4jGraphStore:
+    return Neo4jGraphStore(driver, Neo4jOutboxStore(driver))
+
+
+async def _bulk_follow(driver: AsyncDriver, followee: int, followers: list[int], t: int) -> None:
+    """Edges made directly (fast set-up), with counts as the store keeps them."""
+    await driver.execute_query(
+        "MERGE (u:User {id: $followee}) "
+        "WITH u UNWIND $followers AS id "
+        "MERGE (f:User {id: id}) "
+        "CREATE (f)-[:FOLLOWS {create_time: $t}]->(u) "
+        "SET f.following_count = coalesce(f.following_count, 0) + 1, "
+        "    u.follower_count = coalesce(u.follower_count, 0) + 1",
+        {"followee": followee, "followers": followers, "t": t},
+    )
+
+
+async def test_a_follow_makes_missing_nodes_counts_both_and_is_idempotent(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    a, b = random_user_id(), random_user_id()
+    first = await store.follow(a, b)
+    assert first.changed
+    assert first.relationship == Relationship(a, b, following=True, followed_by=False)
+    again = await store.follow(a, b)
+    assert not again.changed
+    assert await count_edges(driver, b) == (1, 0, 1, 0)
+    assert await count_edges(driver, a) == (0, 1, 0, 1)
+
+    back = await store.follow(b, a)
+    assert back.relationship == Relationship(b, a, following=True, followed_by=True)
+    assert await store.relationship(a, b) == Relationship(a, b, following=True, followed_by=True)
+
+    gone = await store.unfollow(a, b)
+    assert gone.changed
+    assert gone.relationship == Relationship(a, b, following=False, followed_by=True)
+    assert not (await store.unfollow(a, b)).changed
+    assert await count_edges(driver, b) == (0, 1, 0, 1)
+    assert await count_edges(driver, a) == (1, 0, 1, 0)
+    counts = await store.counts([a, b, random_user_id()])
+    assert (counts[a].follower_count, counts[a].following_count) == (1, 0)
+    assert len(counts) == 2  # a node-less id is absent (the domain answers it with zeros)
+
+
+async def test_relationship_of_strangers_without_nodes(store: Neo4jGraphStore) -> None:
+    a, b = random_user_id(), random_user_id()
+    assert await store.relationship(a, b) == Relationship(a, b, following=False, followed_by=False)
+
+
+async def test_counts_are_exact_after_200_concurrent_follows_and_unfollows(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    target = random_user_id()
+    fans = [random_user_id() for _ in range(100)]
+    for fan in fans[::2]:  # half start out following
+        await store.follow(fan, target)
+    operations = [store.follow(fan, target) for fan in fans] + [
+        store.unfollow(fan, target) for fan in fans
+    ]
+    random.shuffle(operations)
+    await asyncio.gather(*operations)
+
+    followers, _, follower_count, _ = await count_edges(driver, target)
+    assert follower_count == followers
+    for fan in fans:
+        _, following, _, following_count = await count_edges(driver, fan)
+        assert following_count == following in (0, 1)
+
+
+async def test_pages_neither_repeat_nor_skip_while_follows_arrive(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    target = random_user_id()
+    before = [random_user_id() for _ in range(60)]
+    for fan in before:
+        await store.follow(fan, target)
+    # Some share one create_time: ties are ordered by id.
+    await _bulk_follow(driver, target, [random_user_id() for _ in range(20)], 1_700_000_000_000)
+    existing = {row.user_id for row in await store.followers(target, None, 1000)}
+    assert len(existing) == 80
+
+    async def arrive() -> None:
+        for _ in range(40):
+            await store.follow(random_user_id(), target)
+
+    seen: list[int] = []
+
+    async def page_through() -> None:
+        cursor = None
+        while True:
+            rows = await store.followers(target, cursor, 7)
+            seen.extend(row.user_id for row in rows)
+            if len(rows) < 7:
+                return
+            cursor = rows[-1].cursor
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(arrive(), page_through())
+    assert len(seen) == len(set(seen))  # nothing twice
+    assert existing <= set(seen)  # nobody who followed before was skipped
+
+
+async def test_following_lists_newest_first_and_following_ids_filter(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    me = random_user_id()
+    followees = [random_user_id() for _ in range(5)]
+    for followee in followees:
+        await store.follow(me, followee)
+        await asyncio.sleep(0.002)  # distinct create_times
+    listed = await store.following(me, None, 10)
+    assert [row.user_id for row in listed] == followees[::-1]
+    assert [row.user_id for row in await store.following(me, listed[1].cursor, 10)] == followees[
+        2::-1
+    ]
+
+    popular = followees[0]
+    await _bulk_follow(driver, popular, [random_user_id() for _ in range(3)], 1)
+    assert await store.following_ids(me, 4, None, 10) == [popular]
+    everyone = await store.following_ids(me, 0, None, 10)
+    assert everyone == sorted(followees)
+    assert await store.following_ids(me, 0, everyone[2], 10) == everyone[3:]
+
+
+async def test_check_answers_in_request_order(store: Neo4jGraphStore) -> None:
+    a, b, c = random_user_id(), random_user_id(), random_user_id()
+    await store.follow(a, b)
+    await store.follow(c, a)
+    assert await store.check([(a, b), (b, a), (c, a), (a, c), (a, random_user_id())]) == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert await store.check([]) == []
+
+
+async def test_stream_followers_in_batches_from_the_start_of_the_stream(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    target = random_user_id()
+    fans = [random_user_id() for _ in range(2500)]
+    await _bulk_follow(driver, target, fans, 1_700_000_000_000)
+    batches = [batch async for batch in store.stream_followers(target, 1000)]
+    assert [len(batch) for batch in batches] == [1000, 1000, 500]
+    assert sorted(id_ for batch in batches for id_ in batch) == sorted(fans)
+
+    # A follow made after the stream started is not in it (its own event reaches fanout).
+    stream = store.stream_followers(target, 10)
+    first = await anext(stream)
+    late = random_user_id()
+    await _bulk_follow(driver, target, [late], 4_000_000_000_000)
+    rest = [id_ async for batch in stream for id_ in batch]
+    assert late not in first + rest
+    assert len(first) + len(rest) == 2500
+
+    assert [batch async for batch in store.stream_followers(random_user_id(), 1000)] == []
+
+
+async def test_friends_of_friends_ranked_by_how_many_followees_follow_them(
+    store: Neo4jGraphStore,
+) -> None:
+    me, a, b, c = (random_user_id() for _ in range(4))
+    s1, s2, s3, already = (random_user_id() for _ in range(4))
+    for friend in (a, b, c, already):
+        await store.follow(me, friend)
+    for friend in (a, b, c):
+        await store.follow(friend, s1)
+    for friend in (a, b):
+        await store.follow(friend, s2)
+    await store.follow(a, s3)
+    await store.follow(a, already)  # followed already: never suggested
+    await store.follow(b, me)  # oneself: never suggested
+    assert await store.friends_of_friends(me, 10) == [s1, s2, s3]
+    assert await store.friends_of_friends(me, 2) == [s1, s2]
+    assert await store.friends_of_friends(random_user_id(), 10) == []
+
+
+async def test_most_followed_leaves_out_oneself_and_followees(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    top = await store.most_followed(random_user_id(), 20)
+    counts = await store.counts(top)
+    ranked = [counts[user_id].follower_count for user_id in top]
+    assert ranked == sorted(ranked, reverse=True)
+    assert all(count > 0 for count in ranked)
+
+    # A node more followed than any (its count set directly, removed afterwards).
+    star, fan = random_user_id(), random_user_id()
+    await store.follow(fan, star)
+    await driver.execute_query(
+        "MATCH (u:User {id: $id}) SET u.follower_count = $many", {"id": star, "many": 10**15}
+    )
+    try:
+        assert (await store.most_followed(random_user_id(), 3))[0] == star
+        assert star not in await store.most_followed(fan, 3)
+        assert star not in await store.most_followed(star, 3)
+    finally:
+        await driver.execute_query(
+            "MATCH (u:User) WHERE u.id IN $ids DETACH DELETE u", {"ids": [star, fan]}
+        )
