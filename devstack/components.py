@@ -79,6 +79,9 @@ def _service(name: str) -> Component:
             "CHIRP_DATA_DIR": str(DATA),
             "CHIRP_GRPC_PORT": str(grpc_port),
             "CHIRP_METRICS_PORT": str(metrics_port),
+            # The local (dev/test) stack makes 6+ followers a celebrity, so the tests run both
+            # the fanout-on-write and the merge-on-read paths of home timelines.
+            **({"CHIRP_CELEBRITY_FOLLOWER_THRESHOLD": "5"} if name == "timelines" else {}),
         },
     )
 

@@ -107,6 +107,18 @@ class Settings(StoreSettings):
     # users: how long a session token (CreateSession) is accepted after it was issued.
     session_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
 
+    # timelines (issue 5): authors with more followers than this are not fanned out on write
+    # (their tweets are merged in at read time); the dev/test stack sets it to 5 (see
+    # devstack/components.py) so that tests run both paths.
+    celebrity_follower_threshold: int = Field(default=10_000, ge=0)
+    # timelines: entries kept per home timeline (newest first), and how long a timeline stays
+    # in Redis (and keeps receiving fanout) after its owner's last home read.
+    timeline_length: int = Field(default=800, ge=1, le=10_000)
+    timeline_active_days: int = Field(default=30, ge=1)
+    # timelines: how long a celebrity's recent tweet ids stay cached in Redis (the fanout
+    # worker also drops the entry when the celebrity tweets, retweets or deletes).
+    celebrity_cache_seconds: int = Field(default=60, ge=1)
+
 
 def load_settings(service: ServiceName) -> Settings:
     """Reads the environment for ``service``; raises ``pydantic.ValidationError`` on bad values."""

@@ -1,8 +1,65 @@
 """Composition root of the timelines service: adapters are connected here and nowhere else."""
 
-from chirp.timelines.v1 import timelines_service_pb2
+from __future__ import annotations
 
-from services.bootstrap.server import unimplemented_wiring
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-# Every RPC answers UNIMPLEMENTED until home timelines and fanout land (issue #5).
-wiring = unimplemented_wiring(timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"])
+import grpc
+from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
+from redis.asyncio import Redis
+
+from services.bootstrap.server import Registration
+from services.bootstrap.settings import Settings
+from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.timelines.fanout import FanoutWorker
+from services.timelines.service import TimelineService
+from services.timelines.servicer import TimelinesServicer
+from services.timelines.store import RedisTimelineStore
+
+SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
+
+
+@contextlib.asynccontextmanager
+async def _in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    task = asyncio.ensure_future(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+    redis = Redis.from_url(settings.redis_url)
+    graph = grpc.aio.insecure_channel(settings.graph_addr)
+    tweets = grpc.aio.insecure_channel(settings.tweets_addr)
+    try:
+        store = RedisTimelineStore(
+            redis,
+            length=settings.timeline_length,
+            active_seconds=settings.timeline_active_days * 24 * 3600,
+            recent_ttl_seconds=settings.celebrity_cache_seconds,
+        )
+        timelines = TimelineService(
+            store,
+            GrpcGraph(graph),
+            GrpcTweets(tweets),
+            celebrity_threshold=settings.celebrity_follower_threshold,
+            length=settings.timeline_length,
+        )
+        servicer = TimelinesServicer(timelines, redis)
+        worker = FanoutWorker(settings.nats_url, timelines)
+        async with _in_background(worker.run):
+
+            def add_to_server(server: grpc.aio.Server) -> None:
+                timelines_service_pb2_grpc.add_TimelinesServiceServicer_to_server(servicer, server)
+
+            yield [Registration(SERVICE.full_name, add_to_server)]
+    finally:
+        await graph.close()
+        await tweets.close()
+        await redis.aclose()

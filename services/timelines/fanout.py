@@ -1,0 +1,172 @@
+"""The fanout worker: the durable JetStream consumer ``timelines-fanout``, run in the background
+of every timelines process (they share the consumer, so the work spreads over them).
+
+It handles ``tweets.created`` and ``tweets.retweeted`` (fanout on write), ``tweets.deleted``
+(out of timelines), ``graph.followed`` / ``graph.unfollowed`` (merge / take out the followee's
+recent tweets). A message is acknowledged only after Redis has the change; every handler is
+idempotent (ZADD / ZREM of ids), so a redelivery changes nothing. A failure is redelivered a
+few seconds later; a long fanout tells JetStream it is still in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import nats
+import structlog
+from chirp.events.v1 import graph_events_pb2, tweet_events_pb2
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
+
+from services.bootstrap.events import STREAM, consumer
+from services.timelines import metrics
+from services.timelines.service import TimelineService
+
+CONSUMER = consumer("timelines-fanout")
+RETRY_DELAY_SECONDS = 2.0
+IN_PROGRESS_SECONDS = 15.0
+BACKLOG_EVERY_SECONDS = 5.0
+
+log = structlog.get_logger()
+
+
+class FanoutWorker:
+    def __init__(
+        self,
+        nats_url: str,
+        timelines: TimelineService,
+        batch_size: int = 100,
+        config: ConsumerConfig = CONSUMER,
+    ) -> None:
+        self._nats_url = nats_url
+        self._timelines = timelines
+        self._batch_size = batch_size
+        self._config = config
+
+    async def run(self) -> None:
+        """Consumes until cancelled, reconnecting (with backoff) whenever NATS goes away."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._consume()
+            except Exception:
+                log.warning("timelines fanout cannot consume yet; retrying", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _consume(self) -> None:
+        connection = await nats.connect(
+            self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
+        )
+        try:
+            jetstream = connection.jetstream(timeout=5)
+            stream = STREAM.name or ""
+            await jetstream.add_consumer(stream, self._config)
+            subscription = await jetstream.pull_subscribe_bind(
+                self._config.durable_name or "", stream=stream
+            )
+            measured = 0.0
+            while True:
+                if time.monotonic() - measured > BACKLOG_EVERY_SECONDS:
+                    measured = time.monotonic()
+                    await self._measure_backlog(subscription)
+                try:
+                    messages = await subscription.fetch(self._batch_size, timeout=1)
+                except TimeoutError:
+                    continue
+                await self._handle_all(messages)
+        finally:
+            await connection.close()
+
+    @staticmethod
+    async def _measure_backlog(subscription: JetStreamContext.PullSubscription) -> None:
+        try:
+            info = await subscription.consumer_info()
+        except Exception:
+            log.debug("consumer info failed", exc_info=True)
+            return
+        metrics.BACKLOG.set((info.num_pending or 0) + (info.num_ack_pending or 0))
+
+    async def _handle_all(self, messages: list[Msg]) -> None:
+        """Messages about different tweets or followers are handled concurrently; those about
+        one tweet (created, deleted) or one follower (followed, unfollowed) in stream order."""
+        groups: dict[tuple[str, int], list[Msg]] = {}
+        for message in messages:
+            groups.setdefault(_key(message.subject, message.data), []).append(message)
+
+        async def in_order(group: list[Msg]) -> None:
+            for message in group:
+                await self._handle(message)
+
+        await asyncio.gather(*(in_order(group) for group in groups.values()))
+
+    async def _handle(self, message: Msg) -> None:
+        keepalive = asyncio.ensure_future(_keep_in_progress(message))
+        try:
+            await self.apply(message.subject, message.data)
+        except Exception:
+            log.warning(
+                "timelines fanout failed; redelivering", subject=message.subject, exc_info=True
+            )
+            metrics.EVENTS.labels(message.subject, "failed").inc()
+            keepalive.cancel()
+            await message.nak(delay=RETRY_DELAY_SECONDS)
+            return
+        finally:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
+        metrics.EVENTS.labels(message.subject, "done").inc()
+        await message.ack()
+
+    async def apply(self, subject: str, data: bytes) -> None:
+        """Applies one event to the timelines (idempotent)."""
+        timelines = self._timelines
+        if subject == "tweets.created":
+            created = tweet_events_pb2.TweetCreatedEvent.FromString(data)
+            delivered = await timelines.fan_out(created.tweet.id, created.tweet.author.id)
+            _observe(delivered, created.tweet.create_time.ToNanoseconds() / 1e9)
+        elif subject == "tweets.retweeted":
+            retweeted = tweet_events_pb2.TweetRetweetedEvent.FromString(data)
+            delivered = await timelines.fan_out(retweeted.retweet_id, retweeted.user_id)
+            _observe(delivered, retweeted.occur_time.ToNanoseconds() / 1e9)
+        elif subject == "tweets.deleted":
+            deleted = tweet_events_pb2.TweetDeletedEvent.FromString(data)
+            await timelines.take_out(deleted.tweet_id, deleted.author_id)
+        elif subject == "graph.followed":
+            followed = graph_events_pb2.UserFollowedEvent.FromString(data)
+            await timelines.followed(followed.follower_id, followed.followee_id)
+        elif subject == "graph.unfollowed":
+            unfollowed = graph_events_pb2.UserUnfollowedEvent.FromString(data)
+            await timelines.unfollowed(unfollowed.follower_id, unfollowed.followee_id)
+
+
+def _key(subject: str, data: bytes) -> tuple[str, int]:
+    """What a message is about: a tweet, or a follower (whose timeline it changes)."""
+    if subject == "tweets.created":
+        return ("tweet", tweet_events_pb2.TweetCreatedEvent.FromString(data).tweet.id)
+    if subject == "tweets.retweeted":
+        return ("tweet", tweet_events_pb2.TweetRetweetedEvent.FromString(data).retweet_id)
+    if subject == "tweets.deleted":
+        return ("tweet", tweet_events_pb2.TweetDeletedEvent.FromString(data).tweet_id)
+    if subject in ("graph.followed", "graph.unfollowed"):
+        # Both messages have follower_id as field 3.
+        return ("follower", graph_events_pb2.UserFollowedEvent.FromString(data).follower_id)
+    return (subject, 0)
+
+
+def _observe(delivered: int, created_at: float) -> None:
+    metrics.DELIVERIES.inc(delivered)
+    if created_at > 0:
+        metrics.FANOUT_LAG.observe(max(time.time() - created_at, 0.0))
+
+
+async def _keep_in_progress(message: Msg) -> None:
+    """Tells JetStream a long fanout is still being worked on (so it is not redelivered)."""
+    while True:
+        await asyncio.sleep(IN_PROGRESS_SECONDS)
+        with contextlib.suppress(Exception):
+            await message.in_progress()

@@ -1,0 +1,194 @@
+"""The home timeline domain: reading pages (fanned-out ids + celebrity merge), cold rebuilds,
+and what the fanout worker does for each event. Plain Python over the ports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chirp.tweets.v1 import tweet_pb2
+
+from services.timelines.ports import Graph, TimelineStore, Tweets
+
+#: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a
+#: second round.
+SLACK = 20
+#: Rounds of reading a page may take when many of its entries were deleted or duplicates.
+MAX_ROUNDS = 5
+#: Followers per batch of the fanout (one Redis pipeline each).
+FANOUT_BATCH = 1000
+#: BatchGetTweets takes at most this many ids.
+HYDRATE_CHUNK = 100
+#: ListRecentTweetIds takes at most this many authors.
+AUTHOR_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Page:
+    tweets: list[tweet_pb2.Tweet]
+    next_before: int | None  # None: the end
+
+
+def merge_ids(*lists: Sequence[int], before: int | None) -> list[int]:
+    """Distinct ids below ``before``, newest first."""
+    merged = {i for ids in lists for i in ids if before is None or i < before}
+    return sorted(merged, reverse=True)
+
+
+def original_id(tweet: tweet_pb2.Tweet) -> int:
+    """The id a tweet shows: its own, or the retweeted original's."""
+    return tweet.retweet_of.id if tweet.HasField("retweet_of") else tweet.id
+
+
+class TimelineService:
+    def __init__(
+        self,
+        store: TimelineStore,
+        graph: Graph,
+        tweets: Tweets,
+        *,
+        celebrity_threshold: int,
+        length: int,
+    ) -> None:
+        self._store = store
+        self._graph = graph
+        self._tweets = tweets
+        self._threshold = celebrity_threshold
+        self._length = length
+
+    # Reading ---------------------------------------------------------------------------------
+
+    async def page(self, user_id: int, size: int, before: int | None) -> Page:
+        """A page of ``user_id``'s home timeline, ids < before, newest first."""
+        celebrities_task = asyncio.ensure_future(self._celebrity_ids(user_id))
+        try:
+            shown: list[tweet_pb2.Tweet] = []
+            seen: set[int] = set()
+            cursor = before
+            for _ in range(MAX_ROUNDS):
+                want = size - len(shown) + SLACK
+                home, exists = await self._store.read(user_id, cursor, want)
+                if not exists:
+                    await self.rebuild(user_id)
+                    home, _ = await self._store.read(user_id, cursor, want)
+                celebrity = await celebrities_task
+                candidates = merge_ids(home, celebrity, before=cursor)
+                home_more = len(home) >= want
+                if home_more:
+                    # Below the last home id read there may be home ids not read yet.
+                    candidates = [i for i in candidates if i >= home[-1]]
+                if not candidates:
+                    return Page(shown, None)
+                consumed = await self._fill(shown, seen, candidates, size)
+                cursor = consumed
+                more = home_more or any(i < consumed for i in celebrity)
+                if not more and consumed == candidates[-1]:
+                    return Page(shown, None)
+                if len(shown) >= size:
+                    return Page(shown, consumed)
+            return Page(shown, cursor)
+        finally:
+            celebrities_task.cancel()
+
+    async def _fill(
+        self, shown: list[tweet_pb2.Tweet], seen: set[int], candidates: list[int], size: int
+    ) -> int:
+        """Hydrates candidates in order into ``shown`` until it has ``size``; the last id
+        consumed (the next page continues below it)."""
+        consumed = candidates[-1]
+        for start in range(0, len(candidates), HYDRATE_CHUNK):
+            chunk = candidates[start : start + HYDRATE_CHUNK]
+            found = {t.id: t for t in await self._tweets.batch_get(chunk)}
+            for tweet_id in chunk:
+                tweet = found.get(tweet_id)
+                if tweet is not None and original_id(tweet) not in seen:
+                    seen.add(original_id(tweet))
+                    shown.append(tweet)
+                if len(shown) >= size:
+                    return tweet_id
+        return consumed
+
+    async def newer(self, user_id: int, after: int, limit: int) -> list[tweet_pb2.Tweet]:
+        """Up to ``limit`` tweets newer than ``after`` (fanned out and celebrity), newest
+        first: what a stream sends before the live entries."""
+        home, exists = await self._store.read(user_id, None, limit)
+        if not exists:
+            await self.rebuild(user_id)
+            home, _ = await self._store.read(user_id, None, limit)
+        celebrity = await self._celebrity_ids(user_id)
+        ids = [i for i in merge_ids(home, celebrity, before=None) if i > after][:limit]
+        return await self.hydrate(ids)
+
+    async def hydrate(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
+        found: list[tweet_pb2.Tweet] = []
+        for start in range(0, len(ids), HYDRATE_CHUNK):
+            found.extend(await self._tweets.batch_get(ids[start : start + HYDRATE_CHUNK]))
+        return found
+
+    async def _celebrity_ids(self, user_id: int) -> list[int]:
+        """Recent tweet ids of the celebrities ``user_id`` follows (cached per celebrity)."""
+        celebrities = await self._graph.following_ids(user_id, self._threshold + 1)
+        if not celebrities:
+            return []
+        recent, stamps = await self._store.cached_recent(celebrities)
+        missing = [c for c in celebrities if c not in recent]
+        if missing:
+            fetched = await asyncio.gather(
+                *(self._tweets.recent_ids([c], self._length) for c in missing)
+            )
+            fresh = dict(zip(missing, fetched, strict=True))
+            await self._store.cache_recent(fresh, stamps)
+            recent.update(fresh)
+        return [i for ids in recent.values() for i in ids]
+
+    # Cold timelines ---------------------------------------------------------------------------
+
+    async def rebuild(self, user_id: int) -> None:
+        """The timeline from who ``user_id`` follows (celebrities excepted: merged on read)
+        and their own tweets: the newest ``length`` ids, one ListRecentTweetIds per 5000
+        authors."""
+        everyone = await self._graph.following_ids(user_id, 0)
+        celebrities = set(await self._graph.following_ids(user_id, self._threshold + 1))
+        authors = [user_id, *(a for a in everyone if a not in celebrities)]
+        found: list[int] = []
+        for start in range(0, len(authors), AUTHOR_CHUNK):
+            found.extend(
+                await self._tweets.recent_ids(authors[start : start + AUTHOR_CHUNK], self._length)
+            )
+        await self._store.store(user_id, sorted(set(found), reverse=True)[: self._length])
+
+    # Fanout -----------------------------------------------------------------------------------
+
+    async def fan_out(self, tweet_id: int, author_id: int) -> int:
+        """Puts a new tweet or retweet into its author's timeline and, unless the author is a
+        celebrity, into every follower's that exists. Idempotent. Returns timelines written."""
+        await self._store.forget_recent(author_id)
+        delivered = await self._store.push([author_id], [tweet_id])
+        if await self._graph.follower_count(author_id) > self._threshold:
+            return delivered
+        async for followers in self._graph.stream_followers(author_id, FANOUT_BATCH):
+            delivered += await self._store.push(followers, [tweet_id])
+        return delivered
+
+    async def take_out(self, tweet_id: int, author_id: int) -> None:
+        """A deleted tweet leaves its author's and followers' timelines. Idempotent."""
+        await self._store.forget_recent(author_id)
+        await self._store.remove([author_id], [tweet_id])
+        async for followers in self._graph.stream_followers(author_id, FANOUT_BATCH):
+            await self._store.remove(followers, [tweet_id])
+
+    async def followed(self, follower_id: int, followee_id: int) -> None:
+        """The followee's recent tweets join the follower's timeline (celebrities' are merged
+        on read instead)."""
+        if await self._graph.follower_count(followee_id) > self._threshold:
+            return
+        ids = await self._tweets.recent_ids([followee_id], self._length)
+        await self._store.push([follower_id], ids)
+
+    async def unfollowed(self, follower_id: int, followee_id: int) -> None:
+        """The followee's recent tweets leave the follower's timeline."""
+        if follower_id == followee_id:
+            return
+        ids = await self._tweets.recent_ids([followee_id], self._length)
+        await self._store.remove([follower_id], ids)

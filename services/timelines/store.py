@@ -1,0 +1,171 @@
+"""Home timelines in Redis.
+
+Keys (this service's; nothing here that cannot be rebuilt):
+
+* ``chirp:timelines:home:<user id>``: a sorted set of tweet ids, every score 0 and every member
+  the id zero-padded to 19 digits, so the lexicographic order is the id order, exact (a score
+  is a double: Snowflake ids above 2^53 would round). The member ``0000000000000000000`` is a
+  sentinel that makes an empty timeline exist. The key's TTL is the active window: every home
+  read sets it again, so a key exists exactly for users active within the window (or just
+  rebuilt) and fanout writes only to existing keys (a Lua script: EXISTS, ZADD, trim).
+* ``chirp:timelines:recent:<author id>``: a celebrity's newest tweet ids (8-byte big-endian
+  ints), cached for the merge on read; or, after the author tweeted, a unique ``!<uuid>`` mark
+  (a miss), which a fill must find unchanged to write (compare-and-set in Lua).
+* Channel ``chirp:timelines:live:<user id>``: ``+id,id`` when ids enter a timeline, ``-id,id``
+  when they leave (``StreamHomeTimeline``).
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+
+SENTINEL = "0" * 19
+_PUSH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local added = {}
+for i = 3, #ARGV do
+  if redis.call('ZADD', KEYS[1], 0, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
+if #added > 0 then redis.call('PUBLISH', ARGV[2], '+' .. table.concat(added, ',')) end
+return #added
+"""
+_FILL = """
+local held = redis.call('GET', KEYS[1])
+if (held == false and ARGV[2] == '-') or held == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_ABSENT = "-"
+_REMOVE = """
+local removed = {}
+for i = 2, #ARGV do
+  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end
+end
+if #removed > 0 then redis.call('PUBLISH', ARGV[1], '-' .. table.concat(removed, ',')) end
+return #removed
+"""
+
+
+def home_key(user_id: int) -> str:
+    return f"chirp:timelines:home:{user_id}"
+
+
+def recent_key(author_id: int) -> str:
+    return f"chirp:timelines:recent:{author_id}"
+
+
+def live_channel(user_id: int) -> str:
+    return f"chirp:timelines:live:{user_id}"
+
+
+def member(tweet_id: int) -> str:
+    return f"{tweet_id:019d}"
+
+
+def parse_live(message: bytes | str) -> tuple[list[int], list[int]]:
+    """(added, removed) ids of a live channel message."""
+    text = message.decode() if isinstance(message, bytes) else message
+    ids = [int(part) for part in text[1:].split(",") if part]
+    return (ids, []) if text.startswith("+") else ([], ids)
+
+
+class RedisTimelineStore:
+    def __init__(
+        self, redis: Redis, *, length: int, active_seconds: int, recent_ttl_seconds: int
+    ) -> None:
+        self._redis = redis
+        self._length = length
+        self._active_seconds = active_seconds
+        self._recent_ttl = recent_ttl_seconds
+        self._push = redis.register_script(_PUSH)
+        self._remove = redis.register_script(_REMOVE)
+        self._fill = redis.register_script(_FILL)
+
+    async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
+        key = home_key(user_id)
+        top = "+" if before is None else f"({member(before)}"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrangebylex(key, top, f"({SENTINEL}", start=0, num=limit)
+            pipe.expire(key, self._active_seconds)  # 1 if it exists: marks the owner active
+            members, exists = await pipe.execute()
+        return [int(m) for m in members], bool(exists)
+
+    async def newer(self, user_id: int, after: int, limit: int) -> list[int]:
+        members = await self._redis.zrevrangebylex(
+            home_key(user_id), "+", f"({member(max(after, 0))}", start=0, num=limit
+        )
+        return [int(m) for m in members]
+
+    async def store(self, user_id: int, ids: Sequence[int]) -> None:
+        key = home_key(user_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {SENTINEL: 0, **{member(i): 0 for i in ids}})
+            pipe.zremrangebyrank(key, 1, -(self._length + 1))
+            pipe.expire(key, self._active_seconds)
+            await pipe.execute()
+
+    async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
+        if not user_ids or not ids:
+            return 0
+        members = [member(i) for i in ids]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                await self._push(
+                    keys=[home_key(user_id)],
+                    args=[self._length, live_channel(user_id), *members],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return sum(1 for result in results if result >= 0)
+
+    async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
+        if not user_ids or not ids:
+            return
+        members = [member(i) for i in ids]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                await self._remove(
+                    keys=[home_key(user_id)], args=[live_channel(user_id), *members], client=pipe
+                )
+            await pipe.execute()
+
+    async def cached_recent(
+        self, author_ids: Sequence[int]
+    ) -> tuple[dict[int, list[int]], dict[int, str]]:
+        values = await self._redis.mget([recent_key(a) for a in author_ids])
+        found: dict[int, list[int]] = {}
+        stamps: dict[int, str] = {}
+        for author_id, value in zip(author_ids, values, strict=True):
+            if isinstance(value, bytes) and len(value) % 8 == 0:
+                found[author_id] = list(struct.unpack(f">{len(value) // 8}q", value))
+            else:  # missing, or the mark a forget left
+                stamps[author_id] = value.decode() if isinstance(value, bytes) else _ABSENT
+        return found, stamps
+
+    async def cache_recent(self, recent: dict[int, list[int]], stamps: dict[int, str]) -> None:
+        if not recent:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for author_id, ids in recent.items():
+                await self._fill(
+                    keys=[recent_key(author_id)],
+                    args=[
+                        struct.pack(f">{len(ids)}q", *ids),
+                        stamps.get(author_id, _ABSENT),
+                        self._recent_ttl,
+                    ],
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    async def forget_recent(self, author_id: int) -> None:
+        """Leaves a unique mark (its length is no multiple of 8, so it is no id list): a fill
+        begun before this sees the mark changed and does not write."""
+        await self._redis.set(recent_key(author_id), f"!{uuid.uuid4().hex}", ex=self._recent_ttl)

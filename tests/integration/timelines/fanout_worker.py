@@ -1,0 +1,60 @@
+"""A fanout worker process for the kill test: the real FanoutWorker, TimelineService and Redis
+store on a test consumer (``argv[1]``), with no celebrity threshold and a slowed fanout (small
+batches, a pause after each) so that the test can SIGKILL it mid-way. Not a test module."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import grpc
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from redis.asyncio import Redis
+
+from services.timelines import service as service_module
+from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.timelines.fanout import FanoutWorker
+from services.timelines.service import TimelineService
+from services.timelines.store import RedisTimelineStore
+from tests.integration.timelines.support import SETTINGS
+
+BATCH = 200
+PAUSE_SECONDS = 0.03
+
+
+def killable_consumer(name: str) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=name,
+        filter_subjects=["tweets.created"],
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.NEW,
+        ack_wait=3,
+        max_deliver=20,
+    )
+
+
+class SlowStore(RedisTimelineStore):
+    async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
+        written = await super().push(user_ids, ids)
+        await asyncio.sleep(PAUSE_SECONDS)
+        return written
+
+
+async def main(name: str) -> None:
+    service_module.FANOUT_BATCH = BATCH
+    redis = Redis.from_url(SETTINGS.redis_url)
+    store = SlowStore(redis, length=800, active_seconds=3600, recent_ttl_seconds=5)
+    service = TimelineService(
+        store,
+        GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
+        GrpcTweets(grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
+        celebrity_threshold=10**9,
+        length=800,
+    )
+    print("running", flush=True)
+    await FanoutWorker(SETTINGS.nats_url, service, config=killable_consumer(name)).run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))

@@ -1,0 +1,129 @@
+"""SIGKILL a fanout worker in the middle of a 20,000-follower fanout, start it again: every
+active follower ends up with the tweet exactly once, and no inactive one gets a timeline.
+
+The stack's threshold makes 20,000 followers a celebrity, so the fanout under test runs in a
+worker process of its own (tests/integration/timelines/fanout_worker.py: the real worker and
+store on a test consumer, threshold off, slowed down to be killable mid-way). The followers
+are written straight into Neo4j (20,000 follows through the API would take minutes) with
+consistent counts, and deleted afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from redis.asyncio import Redis
+
+from services.bootstrap.events import STREAM
+from services.timelines.store import SENTINEL, home_key, member
+from tests.integration.graph.support import neo4j_driver
+from tests.integration.timelines.fanout_worker import killable_consumer
+from tests.integration.timelines.support import GATEWAY, SETTINGS, anonymous, eventually, post
+from tests.integration.tweets.tokens import random_user_id
+
+FOLLOWERS = 20_000
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(SETTINGS.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def consumer() -> AsyncIterator[str]:
+    name = f"test-fanout-{uuid.uuid4().hex[:10]}"
+    connection = await nats.connect(SETTINGS.nats_url)
+    jetstream = connection.jetstream()
+    await jetstream.add_consumer(STREAM.name or "", killable_consumer(name))
+    yield name
+    await jetstream.delete_consumer(STREAM.name or "", name)
+    await connection.close()
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _start(name: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/gen"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.timelines.fanout_worker", name],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+async def _have(redis: Redis, users: list[int], tweet_id: int) -> list[int]:
+    """How many times each user's timeline holds the tweet (0 or 1: ids are set members)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for user in users:
+            pipe.zrangebylex(home_key(user), f"[{member(tweet_id)}", f"[{member(tweet_id)}")
+        results = await pipe.execute()
+    return [len(found) for found in results]
+
+
+async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_once(
+    redis: Redis, consumer: str, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    author = anonymous()
+    followers = [random_user_id() for _ in range(FOLLOWERS)]
+    active, away = followers[::2], followers[1::2]
+    driver = neo4j_driver()
+    try:
+        await driver.execute_query(
+            "MERGE (b:User {id: $author}) SET b.follower_count = size($ids) "
+            "WITH b UNWIND $ids AS id "
+            "CREATE (a:User {id: id, following_count: 1}) "
+            "CREATE (a)-[:FOLLOWS {create_time: $now}]->(b)",
+            {"author": author.id, "ids": followers, "now": int(time.time() * 1000) - 1000},
+        )
+        async with redis.pipeline(transaction=False) as pipe:
+            for user in active:
+                pipe.zadd(home_key(user), {SENTINEL: 0})
+                pipe.expire(home_key(user), 3600)
+            await pipe.execute()
+
+        workers.append(_start(consumer))
+        async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
+            tweet_id = await post(http, author, "to twenty thousand")
+        await eventually(  # kill once some, not all, active followers have it
+            lambda: _have(redis, active, tweet_id),
+            lambda counts: 0 < sum(counts) < len(counts),
+            30,
+        )
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait()
+        partial = sum(await _have(redis, active, tweet_id))
+        assert 0 < partial < len(active)  # killed mid-way
+
+        workers.append(_start(consumer))  # redelivered after the ack wait (3 s here)
+        counts, _ = await eventually(
+            lambda: _have(redis, active, tweet_id), lambda counts: 0 not in counts, 60
+        )
+        assert counts == [1] * len(active)  # exactly once (timeline entries are set members)
+        assert await redis.exists(*(home_key(user) for user in away[:1000])) == 0
+    finally:
+        await driver.execute_query(
+            "UNWIND $ids AS id MATCH (u:User {id: id}) DETACH DELETE u",
+            {"ids": [author.id, *followers]},
+        )
+        await driver.close()
+        await redis.delete(*(home_key(user) for user in [author.id, *active]))

@@ -1,0 +1,116 @@
+"""The Redis timeline store against the real Redis (keys of random test users only)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from services.timelines.store import (
+    RedisTimelineStore,
+    home_key,
+    live_channel,
+    parse_live,
+    recent_key,
+)
+from tests.integration.timelines.support import SETTINGS
+from tests.integration.tweets.tokens import random_user_id
+
+BIG = 2**62  # ids above 2^53, where a double score would round
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(SETTINGS.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def store(redis: Redis) -> RedisTimelineStore:
+    return RedisTimelineStore(redis, length=5, active_seconds=600, recent_ttl_seconds=30)
+
+
+async def test_fanout_writes_only_existing_timelines_and_keeps_the_newest(
+    store: RedisTimelineStore, redis: Redis
+) -> None:
+    active, away = random_user_id(), random_user_id()
+    await store.store(active, [])
+    assert await store.read(active, None, 10) == ([], True)  # exists though empty
+    assert await store.push([active, away], [BIG + 1]) == 1
+    assert await redis.exists(home_key(away)) == 0
+    ids = [BIG + i for i in range(2, 9)]
+    for tweet_id in ids:
+        await store.push([active], [tweet_id])
+    assert await store.push([active], [BIG + 8]) == 1  # a redelivery: written, no change
+    newest = sorted(ids, reverse=True)[:5]
+    assert await store.read(active, None, 10) == (newest, True)
+    assert await redis.zcard(home_key(active)) == 6  # five ids and the sentinel
+
+
+async def test_reads_page_by_id_exactly_and_mark_the_owner_active(
+    store: RedisTimelineStore, redis: Redis
+) -> None:
+    user = random_user_id()
+    assert await store.read(user, None, 10) == ([], False)
+    assert await redis.exists(home_key(user)) == 0  # a read does not create the key
+    ids = [BIG + 1, BIG + 2, BIG + 3]  # one apart: equal as doubles, distinct here
+    await store.store(user, ids)
+    await redis.expire(home_key(user), 5)
+    assert await store.read(user, None, 2) == ([BIG + 3, BIG + 2], True)
+    assert await store.read(user, BIG + 2, 10) == ([BIG + 1], True)
+    assert await store.newer(user, BIG + 1, 10) == [BIG + 3, BIG + 2]
+    assert await redis.ttl(home_key(user)) > 500  # the read set the active window again
+
+
+async def test_remove_and_live_messages(store: RedisTimelineStore, redis: Redis) -> None:
+    user = random_user_id()
+    await store.store(user, [10, 20])
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(live_channel(user))
+    await store.push([user], [30, 20])
+    await store.remove([user], [10, 99])
+    await store.remove([user], [10])  # nothing left to remove: nothing published
+    messages: list[tuple[list[int], list[int]]] = []
+    async with asyncio.timeout(5):
+        while len(messages) < 2:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message:
+                messages.append(parse_live(message["data"]))
+    assert messages == [([30], []), ([], [10])]
+    assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert await store.read(user, None, 10) == ([30, 20], True)
+
+
+async def test_recent_ids_of_celebrities_are_cached_and_forgotten(
+    store: RedisTimelineStore, redis: Redis
+) -> None:
+    star, other, unknown = random_user_id(), random_user_id(), random_user_id()
+    found, stamps = await store.cached_recent([star, other])
+    assert found == {}
+    await store.cache_recent({star: [BIG + 2, BIG + 1], other: []}, stamps)
+    assert await store.cached_recent([star, other, unknown]) == (
+        {star: [BIG + 2, BIG + 1], other: []},
+        {unknown: "-"},
+    )
+    assert 0 < await redis.ttl(recent_key(star)) <= 30
+    await store.forget_recent(star)
+    found, stamps = await store.cached_recent([star])
+    assert found == {}
+
+
+async def test_a_fill_that_raced_a_forget_does_not_write(store: RedisTimelineStore) -> None:
+    star = random_user_id()
+    _, stale = await store.cached_recent([star])  # a reader misses, asks tweets...
+    await store.forget_recent(star)  # ...meanwhile the star tweets
+    await store.cache_recent({star: [1]}, stale)  # the reader's (stale) answer
+    found, fresh = await store.cached_recent([star])
+    assert found == {}
+    await store.cache_recent({star: [2, 1]}, fresh)  # the next reader's fill
+    assert (await store.cached_recent([star]))[0] == {star: [2, 1]}
+    await store.forget_recent(star)
+    await store.cache_recent({star: [1]}, fresh)  # an old stamp never matches a new mark
+    assert (await store.cached_recent([star]))[0] == {}

@@ -1,0 +1,116 @@
+"""In-memory adapters of the timelines ports (the Redis store has its own tests against Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from chirp.tweets.v1 import tweet_pb2
+
+
+@dataclass
+class MemoryGraph:
+    follows: set[tuple[int, int]] = field(default_factory=set)  # (follower, followee)
+
+    def followers(self, user_id: int) -> list[int]:
+        return sorted(a for a, b in self.follows if b == user_id)
+
+    async def follower_count(self, user_id: int) -> int:
+        return len(self.followers(user_id))
+
+    async def stream_followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
+        found = self.followers(user_id)
+        for start in range(0, len(found), batch_size):
+            yield found[start : start + batch_size]
+
+    async def following_ids(self, user_id: int, min_follower_count: int) -> list[int]:
+        return sorted(
+            b
+            for a, b in self.follows
+            if a == user_id and len(self.followers(b)) >= min_follower_count
+        )
+
+
+@dataclass
+class MemoryTweets:
+    tweets: dict[int, tweet_pb2.Tweet] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)
+    batch_calls: int = 0
+
+    def post(self, tweet_id: int, author: int, retweet_of: int = 0) -> int:
+        tweet = tweet_pb2.Tweet(id=tweet_id, text=f"t{tweet_id}")
+        tweet.author.id = author
+        if retweet_of:
+            tweet.retweet_of.id = retweet_of
+        self.tweets[tweet_id] = tweet
+        return tweet_id
+
+    async def recent_ids(self, author_ids: Sequence[int], max_results: int) -> list[int]:
+        ids = [
+            i for i, t in self.tweets.items() if t.author.id in author_ids and i not in self.deleted
+        ]
+        return sorted(ids, reverse=True)[:max_results]
+
+    async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
+        assert len(ids) <= 100
+        self.batch_calls += 1
+        return [
+            self.tweets[i]
+            for i in ids
+            if i in self.tweets
+            and i not in self.deleted
+            and self.tweets[i].retweet_of.id not in self.deleted
+        ]
+
+
+@dataclass
+class MemoryStore:
+    length: int = 800
+    timelines: dict[int, set[int]] = field(default_factory=dict)
+    recent: dict[int, list[int]] = field(default_factory=dict)
+    forgotten: dict[int, int] = field(default_factory=dict)
+
+    async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
+        if user_id not in self.timelines:
+            return [], False
+        ids = sorted(self.timelines[user_id], reverse=True)
+        return [i for i in ids if before is None or i < before][:limit], True
+
+    async def newer(self, user_id: int, after: int, limit: int) -> list[int]:
+        ids = sorted(self.timelines.get(user_id, set()), reverse=True)
+        return [i for i in ids if i > after][:limit]
+
+    async def store(self, user_id: int, ids: Sequence[int]) -> None:
+        self.timelines.setdefault(user_id, set()).update(ids)
+        self._trim(user_id)
+
+    async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
+        written = 0
+        for user_id in user_ids:
+            if user_id in self.timelines:
+                self.timelines[user_id].update(ids)
+                self._trim(user_id)
+                written += 1
+        return written
+
+    async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
+        for user_id in user_ids:
+            self.timelines.get(user_id, set()).difference_update(ids)
+
+    async def cached_recent(
+        self, author_ids: Sequence[int]
+    ) -> tuple[dict[int, list[int]], dict[int, str]]:
+        found = {a: self.recent[a] for a in author_ids if a in self.recent}
+        return found, {a: str(self.forgotten.get(a, 0)) for a in author_ids if a not in found}
+
+    async def cache_recent(self, recent: dict[int, list[int]], stamps: dict[int, str]) -> None:
+        for author, ids in recent.items():
+            if stamps.get(author) == str(self.forgotten.get(author, 0)):
+                self.recent[author] = ids
+
+    async def forget_recent(self, author_id: int) -> None:
+        self.recent.pop(author_id, None)
+        self.forgotten[author_id] = self.forgotten.get(author_id, 0) + 1
+
+    def _trim(self, user_id: int) -> None:
+        self.timelines[user_id] = set(sorted(self.timelines[user_id])[-self.length :])

@@ -1,0 +1,129 @@
+"""The home timeline rules over in-memory adapters."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.timelines.service import TimelineService
+from tests.unit.timelines.fakes import MemoryGraph, MemoryStore, MemoryTweets
+
+THRESHOLD = 2
+READER, PLAIN, STAR = 1, 2, 3
+
+
+@pytest.fixture
+def graph() -> MemoryGraph:
+    # READER follows PLAIN (1 follower) and STAR (3 followers: a celebrity).
+    return MemoryGraph({(READER, PLAIN), (READER, STAR), (50, STAR), (51, STAR)})
+
+
+@pytest.fixture
+def tweets() -> MemoryTweets:
+    return MemoryTweets()
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore(length=10)
+
+
+@pytest.fixture
+def service(store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets) -> TimelineService:
+    return TimelineService(store, graph, tweets, celebrity_threshold=THRESHOLD, length=10)
+
+
+async def _all(service: TimelineService, size: int) -> list[list[int]]:
+    pages, before = [], None
+    while True:
+        page = await service.page(READER, size, before)
+        pages.append([t.id for t in page.tweets])
+        if page.next_before is None:
+            return pages
+        before = page.next_before
+
+
+async def test_fanout_reaches_active_followers_and_the_author_but_not_for_celebrities(
+    service: TimelineService, store: MemoryStore, tweets: MemoryTweets
+) -> None:
+    await store.store(READER, [])
+    await store.store(PLAIN, [])
+    tweets.post(100, PLAIN)
+    assert await service.fan_out(100, PLAIN) == 2  # the reader and the author
+    assert await service.fan_out(100, PLAIN) == 2  # again: nothing changes
+    assert store.timelines[READER] == {100}
+    assert 50 not in store.timelines  # not active: rebuilt on read instead
+    tweets.post(101, STAR)
+    store.recent[STAR] = [1]
+    assert await service.fan_out(101, STAR) == 0  # celebrity, and has no timeline itself
+    assert store.timelines[READER] == {100}
+    assert STAR not in store.recent  # its cached recent ids are dropped
+
+
+async def test_pages_merge_celebrities_in_id_order_and_end(
+    graph: MemoryGraph, tweets: MemoryTweets
+) -> None:
+    service = TimelineService(
+        MemoryStore(length=100), graph, tweets, celebrity_threshold=THRESHOLD, length=100
+    )
+    for i in range(10, 40):
+        tweets.post(i, PLAIN if i % 3 else STAR)
+    tweets.post(5, READER)
+    pages = await _all(service, 7)  # a cold reader: rebuilt first
+    assert [i for p in pages for i in p] == [*range(39, 9, -1), 5]
+    assert [len(p) for p in pages] == [7, 7, 7, 7, 3]
+
+
+async def test_rebuild_is_bounded_and_leaves_celebrities_to_the_read(
+    service: TimelineService, store: MemoryStore, tweets: MemoryTweets
+) -> None:
+    for i in range(100, 130):
+        tweets.post(i, PLAIN)
+    tweets.post(200, STAR)
+    await service.rebuild(READER)
+    assert store.timelines[READER] == set(range(120, 130))  # the newest 10 (the length)
+    page = await service.page(READER, 3, None)
+    assert [t.id for t in page.tweets] == [200, 129, 128]
+
+
+async def test_deleted_and_duplicate_retweets_are_skipped_and_pages_stay_full(
+    service: TimelineService, tweets: MemoryTweets
+) -> None:
+    for i in range(10, 20):
+        tweets.post(i, PLAIN)
+    tweets.post(30, PLAIN, retweet_of=15)  # a retweet of something on the page
+    tweets.deleted.update({19, 18, 17})
+    pages = await _all(service, 4)
+    assert pages == [[30, 16, 14, 13], [12, 11, 10]]
+
+
+async def test_a_page_with_many_deleted_entries_takes_more_rounds(
+    service: TimelineService, tweets: MemoryTweets, store: MemoryStore
+) -> None:
+    ids = [tweets.post(i, PLAIN) for i in range(100, 160)]
+    store.length = 100
+    await store.store(READER, ids)
+    tweets.deleted.update(range(103, 160))
+    page = await service.page(READER, 5, None)
+    assert [t.id for t in page.tweets] == [102, 101, 100]
+    assert page.next_before is None
+
+
+async def test_follow_merges_and_unfollow_takes_out(
+    service: TimelineService, store: MemoryStore, tweets: MemoryTweets
+) -> None:
+    other = 9
+    tweets.post(40, other)
+    tweets.post(41, STAR)
+    await store.store(READER, [])
+    await service.followed(READER, other)
+    await service.followed(READER, STAR)  # a celebrity: merged on read, not stored
+    assert store.timelines[READER] == {40}
+    await service.unfollowed(READER, other)
+    assert store.timelines[READER] == set()
+
+
+async def test_a_delete_leaves_every_timeline(service: TimelineService, store: MemoryStore) -> None:
+    await store.store(READER, [70, 71])
+    await store.store(PLAIN, [70])
+    await service.take_out(70, PLAIN)
+    assert store.timelines == {READER: {71}, PLAIN: set()}
