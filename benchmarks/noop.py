@@ -1,25 +1,33 @@
-"""``python -m benchmarks.noop PORT``: the baseline, a TweetsService that does no work.
+"""``python -m benchmarks.noop PORT [STREAMED_FOLLOWERS]``: the baseline, a TweetsService and a
+GraphService that do no work.
 
 It runs the very bootstrap of the real services (interceptors, token verification, metrics,
-health), so what the benchmark compares is the tweets service's own work against the cost of
-serving any RPC at all on this machine.
+health), so what a benchmark compares is a service's own work against the cost of serving any
+RPC at all on this machine. Answers are shaped like the real ones (a page of ``page_size``
+users that carry only their id, one count per id) so that both sides send similar bytes;
+StreamFollowers streams ``STREAMED_FOLLOWERS`` ids (default 0) whatever user is asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import grpc
+from chirp.graph.v1 import graph_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
+from chirp.users.v1 import user_pb2
 
 from services.bootstrap.logging import configure_logging
 from services.bootstrap.server import Registration, serve
 from services.bootstrap.settings import Settings
 
-SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"].full_name
+TWEETS = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"].full_name
+GRAPH = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
+DEFAULT_PAGE_SIZE = 20
+DEFAULT_STREAM_BATCH = 1000
 Context = grpc.aio.ServicerContext[bytes, bytes]
 
 
@@ -43,6 +51,51 @@ async def batch_get_tweets(
     )
 
 
+def _users(page_size: int) -> list[user_pb2.User]:
+    return [user_pb2.User(id=index + 1) for index in range(page_size or DEFAULT_PAGE_SIZE)]
+
+
+async def list_followers(
+    request: graph_service_pb2.ListFollowersRequest, _context: Context
+) -> graph_service_pb2.ListFollowersResponse:
+    return graph_service_pb2.ListFollowersResponse(
+        users=_users(request.page_size),
+        next_page_token="page-2",  # noqa: S106 (a page token, not a secret)
+    )
+
+
+async def list_suggested_users(
+    request: graph_service_pb2.ListSuggestedUsersRequest, _context: Context
+) -> graph_service_pb2.ListSuggestedUsersResponse:
+    return graph_service_pb2.ListSuggestedUsersResponse(users=_users(request.page_size))
+
+
+async def batch_get_follow_counts(
+    request: graph_service_pb2.BatchGetFollowCountsRequest, _context: Context
+) -> graph_service_pb2.BatchGetFollowCountsResponse:
+    return graph_service_pb2.BatchGetFollowCountsResponse(
+        counts=[graph_service_pb2.FollowCounts(user_id=user_id) for user_id in request.user_ids]
+    )
+
+
+def stream_followers(
+    streamed: int,
+) -> Callable[
+    [graph_service_pb2.StreamFollowersRequest, Context],
+    AsyncIterator[graph_service_pb2.StreamFollowersResponse],
+]:
+    async def stream(
+        request: graph_service_pb2.StreamFollowersRequest, _context: Context
+    ) -> AsyncIterator[graph_service_pb2.StreamFollowersResponse]:
+        batch = request.batch_size or DEFAULT_STREAM_BATCH
+        for start in range(0, streamed, batch):
+            yield graph_service_pb2.StreamFollowersResponse(
+                follower_ids=range(start + 1, min(start + batch, streamed) + 1)
+            )
+
+    return stream
+
+
 def _handler(
     behaviour: object, request_type: type, response_type: type
 ) -> grpc.RpcMethodHandler[bytes, bytes]:
@@ -53,9 +106,52 @@ def _handler(
     )
 
 
-@asynccontextmanager
-async def wiring(_settings: Settings) -> AsyncIterator[Sequence[Registration]]:
-    handlers = {
+def _graph_handlers(streamed: int) -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
+    return {
+        "ListFollowers": _handler(
+            list_followers,
+            graph_service_pb2.ListFollowersRequest,
+            graph_service_pb2.ListFollowersResponse,
+        ),
+        "ListSuggestedUsers": _handler(
+            list_suggested_users,
+            graph_service_pb2.ListSuggestedUsersRequest,
+            graph_service_pb2.ListSuggestedUsersResponse,
+        ),
+        "BatchGetFollowCounts": _handler(
+            batch_get_follow_counts,
+            graph_service_pb2.BatchGetFollowCountsRequest,
+            graph_service_pb2.BatchGetFollowCountsResponse,
+        ),
+        "StreamFollowers": grpc.unary_stream_rpc_method_handler(
+            stream_followers(streamed),
+            request_deserializer=graph_service_pb2.StreamFollowersRequest.FromString,  # type: ignore[arg-type]
+            response_serializer=graph_service_pb2.StreamFollowersResponse.SerializeToString,  # type: ignore[arg-type]
+        ),
+    }
+
+
+def wiring(
+    streamed: int,
+) -> Callable[[Settings], AbstractAsyncContextManager[Sequence[Registration]]]:
+    @asynccontextmanager
+    async def registrations(_settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+        tweets = _tweets_handlers()
+        graph = _graph_handlers(streamed)
+
+        def add_tweets(server: grpc.aio.Server) -> None:
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(TWEETS, tweets),))
+
+        def add_graph(server: grpc.aio.Server) -> None:
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRAPH, graph),))
+
+        yield [Registration(TWEETS, add_tweets), Registration(GRAPH, add_graph)]
+
+    return registrations
+
+
+def _tweets_handlers() -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
+    return {
         "CreateTweet": _handler(
             create_tweet, tweets_service_pb2.CreateTweetRequest, tweet_pb2.Tweet
         ),
@@ -67,17 +163,12 @@ async def wiring(_settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         ),
     }
 
-    def add(server: grpc.aio.Server) -> None:
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
-    yield [Registration(SERVICE, add)]
-
-
-def main(port: int) -> None:
+def main(port: int, streamed: int) -> None:
     settings = Settings(service="tweets", grpc_port=port, log_level="warning")
     configure_logging("noop", settings.log_level)
-    asyncio.run(serve(settings, wiring))
+    asyncio.run(serve(settings, wiring(streamed)))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0)

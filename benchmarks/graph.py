@@ -1,0 +1,149 @@
+"""ListFollowers, BatchGetFollowCounts and ListSuggestedUsers (ghz), and streaming every
+follower of the most followed account (a grpc.aio client), on the real graph service over the
+generated power-law graph (``benchmarks/follow_graph.py``), each next to the no-op baseline
+measured in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import grpc
+from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+
+from benchmarks import common, follow_graph, tokens
+from benchmarks.common import Scenario
+from services.bootstrap.settings import GRPC_PORTS
+
+GRAPH = f"127.0.0.1:{GRPC_PORTS['graph']}"
+SERVICE = "chirp.graph.v1.GraphService"
+STREAM_RUNS = 3
+STREAM_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    target: str
+    followers: int
+    seconds: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def followers_per_second(self) -> float:
+        return self.followers / self.median if self.median else float("nan")
+
+
+def prepare() -> tuple[follow_graph.Loaded, int]:
+    """The loaded bench graph (generated and loaded first if missing) and the follower count
+    of its most followed account."""
+    with follow_graph.driver() as neo4j:
+        graph = follow_graph.loaded(neo4j)
+        if graph is None:
+            print("no bench graph in Neo4j: generating and loading the default one first")
+            graph = follow_graph.generate_and_load(neo4j, follow_graph.Size())
+        records, _, _ = neo4j.execute_query(
+            "MATCH (u:User {id: $id}) RETURN u.follower_count AS followers", id=graph.top_id
+        )
+    return graph, int(records[0]["followers"])
+
+
+def scenarios(graph: follow_graph.Loaded) -> list[Scenario]:
+    return [
+        Scenario(
+            "ListFollowers top x100",
+            f"{SERVICE}/ListFollowers",
+            {"username": graph.top_username, "page_size": 100},
+        ),
+        Scenario(
+            "BatchGetFollowCounts x100",
+            f"{SERVICE}/BatchGetFollowCounts",
+            {"user_ids": [str(user_id) for user_id in [graph.top_id, *graph.bench_ids(99)]]},
+        ),
+        Scenario(
+            f"ListSuggestedUsers f={follow_graph.CALLER_FOLLOWS}",
+            f"{SERVICE}/ListSuggestedUsers",
+            {"page_size": 20},
+        ),
+    ]
+
+
+async def _stream_once(address: str, user_id: int, metadata: tuple[tuple[str, str], ...]) -> int:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = graph_service_pb2_grpc.GraphServiceStub(channel)
+        request = graph_service_pb2.StreamFollowersRequest(user_id=user_id, batch_size=STREAM_BATCH)
+        streamed = 0
+        async for batch in stub.StreamFollowers(request, metadata=metadata, timeout=600):
+            streamed += len(batch.follower_ids)
+        return streamed
+
+
+def measure_stream(baseline: str, user_id: int, expected: int, token: str) -> list[StreamRow]:
+    """Streams every follower of ``user_id`` STREAM_RUNS times from each side, alternating."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    seconds: dict[str, list[float]] = {"baseline": [], "graph": []}
+    for _ in range(STREAM_RUNS):
+        for target, address in (("baseline", baseline), ("graph", GRAPH)):
+            started = time.perf_counter()
+            try:
+                streamed = asyncio.run(_stream_once(address, user_id, metadata))
+            except grpc.aio.AioRpcError as error:
+                raise RuntimeError(f"{target}: {error.code().name} {error.details()}") from error
+            seconds[target].append(time.perf_counter() - started)
+            if streamed != expected:
+                raise RuntimeError(f"{target} streamed {streamed} followers, not {expected}")
+    return [StreamRow(target, expected, runs) for target, runs in seconds.items()]
+
+
+def stream_table(rows: list[StreamRow]) -> str:
+    lines = [
+        (
+            f"{'target':<10}{'followers':>11}{'median s':>10}{'best s':>9}{'followers/s':>13}"
+            f"{'vs baseline':>13}"
+        )
+    ]
+    baseline = next(row for row in rows if row.target == "baseline")
+    for row in rows:
+        ratio = row.followers_per_second / baseline.followers_per_second
+        lines.append(
+            f"{row.target:<10}{row.followers:>11,}{row.median:>10.3f}{min(row.seconds):>9.3f}"
+            f"{row.followers_per_second:>13,.0f}{ratio:>12.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    load = common.load_from(argv)
+    graph, top_followers = prepare()
+    token = tokens.mint(graph.caller_id, "bench_caller")
+    metadata = {"authorization": f"Bearer {token}"}
+    with common.baseline_server(streamed_followers=top_followers) as baseline:
+        rows = common.measure(scenarios(graph), ("graph", GRAPH), baseline, load, metadata)
+        try:
+            streams = measure_stream(baseline, graph.top_id, top_followers, token)
+        except RuntimeError as error:
+            streams, stream_error = [], error
+    print(
+        f"graph service vs no-op baseline over {graph.users:,} users and {graph.follows:,} "
+        f"follows (loaded in {graph.load_seconds:.0f}s), concurrency {load.concurrency}, "
+        f"{load.seconds}s each"
+    )
+    print(common.table(rows))
+    print(
+        f"\nStreamFollowers of @{graph.top_username} ({top_followers:,} followers, batches of "
+        f"{STREAM_BATCH}), {STREAM_RUNS} runs each"
+    )
+    if not streams:
+        print(f"FAILED: {stream_error}")
+        return 1
+    print(stream_table(streams))
+    return 1 if any(row.result.errors for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
