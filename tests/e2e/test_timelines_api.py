@@ -112,8 +112,7 @@ async def test_inactive_followers_are_not_fanned_out_to_but_rebuilt_on_read(
 async def test_a_lost_timeline_is_rebuilt_with_the_same_tweets(
     http: httpx.AsyncClient, redis: Redis
 ) -> None:
-    # FLUSHALL would also wipe other services' caches and id leases under the running stack,
-    # so this deletes the timeline keys, which is all a FLUSHALL does to timelines.
+    # Only the timeline keys: the FLUSHALL test below loses every key of every service.
     authors = [await register(http, "tc") for _ in range(2)]
     reader = anonymous()
     for author in authors:
@@ -127,6 +126,27 @@ async def test_a_lost_timeline_is_rebuilt_with_the_same_tweets(
         await redis.delete(home_key(user_id))
     assert await home_ids(http, reader) == before
     assert await stored(redis, reader.id) == expected
+
+
+async def test_after_flushall_timelines_are_rebuilt_and_fanout_resumes(
+    http: httpx.AsyncClient, redis: Redis
+) -> None:
+    """Redis holds nothing that cannot be rebuilt: every key of every service goes at once."""
+    author = await register(http, "tf")
+    reader = anonymous()
+    await follow(http, reader, author.username)
+    await home_ids(http, reader)
+    posted = [await post(http, author, f"before the flush {i}") for i in range(4)]
+    expected = sorted(posted, reverse=True)
+    before, _ = await eventually(lambda: home_ids(http, reader), lambda ids: ids == expected)
+
+    await redis.flushall()
+
+    assert await home_ids(http, reader) == before  # rebuilt from graph and tweets
+    assert await stored(redis, reader.id) == expected
+    # Caches refill, id leases are taken again, and the rebuilt reader is fanned out to.
+    after = await post(http, author, "after the flush")
+    await eventually(lambda: home_ids(http, reader), lambda ids: ids == [after, *expected])
 
 
 async def test_pages_neither_repeat_nor_skip_while_tweets_arrive(http: httpx.AsyncClient) -> None:
