@@ -6,9 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import graph, tweets
+from benchmarks import graph, timelines, tweets
 
-BENCHMARKS: dict[str, Callable[[list[str]], int]] = {"tweets": tweets.main, "graph": graph.main}
+BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
+    "tweets": tweets.main,
+    "graph": graph.main,
+    "timelines": timelines.main,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -1,10 +1,11 @@
-"""``python -m benchmarks.noop PORT [STREAMED_FOLLOWERS]``: the baseline, a TweetsService and a
-GraphService that do no work.
+"""``python -m benchmarks.noop PORT [STREAMED_FOLLOWERS]``: the baseline, a TweetsService, a
+GraphService and a TimelinesService that do no work.
 
 It runs the very bootstrap of the real services (interceptors, token verification, metrics,
 health), so what a benchmark compares is a service's own work against the cost of serving any
 RPC at all on this machine. Answers are shaped like the real ones (a page of ``page_size``
-users that carry only their id, one count per id) so that both sides send similar bytes;
+users that carry only their id, one count per id, a home page of ``page_size`` tweets that
+carry only their id) so that both sides send similar bytes;
 StreamFollowers streams ``STREAMED_FOLLOWERS`` ids (default 0) whatever user is asked for.
 """
 
@@ -17,6 +18,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2
+from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from chirp.users.v1 import user_pb2
 
@@ -26,6 +28,7 @@ from services.bootstrap.settings import Settings
 
 TWEETS = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"].full_name
 GRAPH = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
+TIMELINES = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"].full_name
 DEFAULT_PAGE_SIZE = 20
 DEFAULT_STREAM_BATCH = 1000
 Context = grpc.aio.ServicerContext[bytes, bytes]
@@ -75,6 +78,16 @@ async def batch_get_follow_counts(
 ) -> graph_service_pb2.BatchGetFollowCountsResponse:
     return graph_service_pb2.BatchGetFollowCountsResponse(
         counts=[graph_service_pb2.FollowCounts(user_id=user_id) for user_id in request.user_ids]
+    )
+
+
+async def list_home_timeline(
+    request: timelines_service_pb2.ListHomeTimelineRequest, _context: Context
+) -> timelines_service_pb2.ListHomeTimelineResponse:
+    size = request.page_size or DEFAULT_PAGE_SIZE
+    return timelines_service_pb2.ListHomeTimelineResponse(
+        tweets=[tweet_pb2.Tweet(id=index + 1) for index in range(size)],
+        next_page_token="home-2",  # noqa: S106 (a page token, not a secret)
     )
 
 
@@ -138,6 +151,13 @@ def wiring(
     async def registrations(_settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         tweets = _tweets_handlers()
         graph = _graph_handlers(streamed)
+        timelines = {
+            "ListHomeTimeline": _handler(
+                list_home_timeline,
+                timelines_service_pb2.ListHomeTimelineRequest,
+                timelines_service_pb2.ListHomeTimelineResponse,
+            )
+        }
 
         def add_tweets(server: grpc.aio.Server) -> None:
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(TWEETS, tweets),))
@@ -145,7 +165,16 @@ def wiring(
         def add_graph(server: grpc.aio.Server) -> None:
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRAPH, graph),))
 
-        yield [Registration(TWEETS, add_tweets), Registration(GRAPH, add_graph)]
+        def add_timelines(server: grpc.aio.Server) -> None:
+            server.add_generic_rpc_handlers(
+                (grpc.method_handlers_generic_handler(TIMELINES, timelines),)
+            )
+
+        yield [
+            Registration(TWEETS, add_tweets),
+            Registration(GRAPH, add_graph),
+            Registration(TIMELINES, add_timelines),
+        ]
 
     return registrations
 

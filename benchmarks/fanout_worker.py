@@ -1,0 +1,68 @@
+"""``python -m benchmarks.fanout_worker CONSUMER``: a fanout worker process for the fanout-lag
+benchmark (``benchmarks/timelines.py``): the real FanoutWorker, TimelineService and Redis store
+on a temporary durable consumer of ``tweets.created`` (created by the benchmark), with the
+celebrity threshold off, so that authors of any size are fanned out on write.
+
+After each fanout it prints one JSON line, ``{"tweet_id", "author_id", "delivered", "done"}``:
+``done`` is the wall-clock time at which the last follower's timeline had the id (``fan_out``
+returns after the last pipelined batch is in Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import grpc
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from redis.asyncio import Redis
+
+from services.bootstrap.settings import Settings
+from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.timelines.fanout import FanoutWorker
+from services.timelines.service import TimelineService
+from services.timelines.store import RedisTimelineStore
+
+LENGTH = 800
+NO_THRESHOLD = 10**9
+
+
+def bench_consumer(name: str) -> ConsumerConfig:
+    """The temporary consumer: new ``tweets.created`` events only, acknowledged explicitly."""
+    return ConsumerConfig(
+        durable_name=name,
+        filter_subjects=["tweets.created"],
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.NEW,
+        ack_wait=60,
+        max_deliver=5,
+    )
+
+
+class TimedTimelines(TimelineService):
+    async def fan_out(self, tweet_id: int, author_id: int) -> int:
+        delivered = await super().fan_out(tweet_id, author_id)
+        done = time.time()
+        line = {"tweet_id": tweet_id, "author_id": author_id, "delivered": delivered, "done": done}
+        print(json.dumps(line), flush=True)
+        return delivered
+
+
+async def main(name: str) -> None:
+    settings = Settings(service="timelines")
+    redis = Redis.from_url(settings.redis_url)
+    store = RedisTimelineStore(redis, length=LENGTH, active_seconds=3600, recent_ttl_seconds=60)
+    service = TimedTimelines(
+        store,
+        GrpcGraph(grpc.aio.insecure_channel(settings.graph_addr)),
+        GrpcTweets(grpc.aio.insecure_channel(settings.tweets_addr)),
+        celebrity_threshold=NO_THRESHOLD,
+        length=LENGTH,
+    )
+    print(json.dumps({"running": name}), flush=True)
+    await FanoutWorker(settings.nats_url, service, config=bench_consumer(name)).run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
