@@ -30,6 +30,7 @@ from cassandra.query import BatchStatement
 from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
 from nats.aio.client import Client as NatsClient
 
+from services.bootstrap.consumers import in_background
 from services.bootstrap.cql import execute
 
 SHARDS = 16
@@ -194,11 +195,8 @@ class OutboxRelay:
 @contextlib.asynccontextmanager
 async def running_relay(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
     """Runs the relay in the background for the life of the context."""
-    task = asyncio.create_task(relay.run())
     try:
-        yield relay
+        async with in_background(relay.run):
+            yield relay
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await relay.close()

@@ -10,14 +10,12 @@ both nodes, so a follow never waits for this.)
 
 from __future__ import annotations
 
-import asyncio
-
-import nats
 import structlog
 from chirp.events.v1 import user_events_pb2
 from nats.aio.msg import Msg
 
-from services.bootstrap.events import STREAM, consumer
+from services.bootstrap.consumers import DurableConsumer, one_at_a_time
+from services.bootstrap.events import consumer
 from services.graph.service import GraphService
 
 CONSUMER = consumer("graph-users")
@@ -33,36 +31,10 @@ class NewAccounts:
         self._batch_size = batch_size
 
     async def run(self) -> None:
-        """Consumes until cancelled, reconnecting (with backoff) whenever NATS goes away."""
-        backoff = 0.5
-        while True:
-            try:
-                await self._consume()
-            except Exception:
-                log.warning("graph-users cannot consume yet; retrying", exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-
-    async def _consume(self) -> None:
-        connection = await nats.connect(
-            self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
-        )
-        try:
-            jetstream = connection.jetstream(timeout=5)
-            stream = STREAM.name or ""
-            await jetstream.add_consumer(stream, CONSUMER)
-            subscription = await jetstream.pull_subscribe_bind(
-                CONSUMER.durable_name or "", stream=stream
-            )
-            while True:
-                try:
-                    messages = await subscription.fetch(self._batch_size, timeout=5)
-                except TimeoutError:
-                    continue
-                for message in messages:
-                    await self._handle(message)
-        finally:
-            await connection.close()
+        """Consumes ``users.created`` until cancelled."""
+        await DurableConsumer(
+            self._nats_url, CONSUMER, one_at_a_time(self._handle), batch_size=self._batch_size
+        ).run()
 
     async def _handle(self, message: Msg) -> None:
         try:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
 
+from services.bootstrap.consumers import in_background
 from services.bootstrap.outbox import OutboxRelay, running_relay
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
@@ -24,17 +24,6 @@ SERVICE = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"]
 
 
 @contextlib.asynccontextmanager
-async def _in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
-    task = asyncio.ensure_future(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
     driver = AsyncGraphDatabase.driver(
@@ -46,7 +35,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         relay = OutboxRelay(outbox, outbox, settings.nats_url)
         graph = GraphService(Neo4jGraphStore(driver, outbox), GrpcUserDirectory(users))
         servicer = GraphServicer(graph)
-        async with running_relay(relay), _in_background(NewAccounts(settings.nats_url, graph).run):
+        async with running_relay(relay), in_background(NewAccounts(settings.nats_url, graph).run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
                 graph_service_pb2_grpc.add_GraphServiceServicer_to_server(servicer, server)

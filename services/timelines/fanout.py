@@ -14,14 +14,14 @@ import asyncio
 import contextlib
 import time
 
-import nats
 import structlog
 from chirp.events.v1 import graph_events_pb2, tweet_events_pb2
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 
-from services.bootstrap.events import STREAM, consumer
+from services.bootstrap.consumers import DurableConsumer
+from services.bootstrap.events import consumer
 from services.timelines import metrics
 from services.timelines.service import TimelineService
 
@@ -45,41 +45,22 @@ class FanoutWorker:
         self._timelines = timelines
         self._batch_size = batch_size
         self._config = config
+        self._measured = 0.0
 
     async def run(self) -> None:
-        """Consumes until cancelled, reconnecting (with backoff) whenever NATS goes away."""
-        backoff = 0.5
-        while True:
-            try:
-                await self._consume()
-            except Exception:
-                log.warning("timelines fanout cannot consume yet; retrying", exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        """Consumes until cancelled; every few seconds samples the consumer's backlog."""
+        await DurableConsumer(
+            self._nats_url,
+            self._config,
+            self._handle_all,
+            batch_size=self._batch_size,
+            tick=self._sample_backlog,
+        ).run()
 
-    async def _consume(self) -> None:
-        connection = await nats.connect(
-            self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
-        )
-        try:
-            jetstream = connection.jetstream(timeout=5)
-            stream = STREAM.name or ""
-            await jetstream.add_consumer(stream, self._config)
-            subscription = await jetstream.pull_subscribe_bind(
-                self._config.durable_name or "", stream=stream
-            )
-            measured = 0.0
-            while True:
-                if time.monotonic() - measured > BACKLOG_EVERY_SECONDS:
-                    measured = time.monotonic()
-                    await self._measure_backlog(subscription)
-                try:
-                    messages = await subscription.fetch(self._batch_size, timeout=1)
-                except TimeoutError:
-                    continue
-                await self._handle_all(messages)
-        finally:
-            await connection.close()
+    async def _sample_backlog(self, subscription: JetStreamContext.PullSubscription) -> None:
+        if time.monotonic() - self._measured > BACKLOG_EVERY_SECONDS:
+            self._measured = time.monotonic()
+            await self._measure_backlog(subscription)
 
     @staticmethod
     async def _measure_backlog(subscription: JetStreamContext.PullSubscription) -> None:

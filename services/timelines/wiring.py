@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from redis.asyncio import Redis
 
+from services.bootstrap.consumers import in_background
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.timelines.clients import GrpcGraph, GrpcTweets
@@ -19,17 +19,6 @@ from services.timelines.servicer import TimelinesServicer
 from services.timelines.store import RedisTimelineStore
 
 SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
-
-
-@contextlib.asynccontextmanager
-async def _in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
-    task = asyncio.ensure_future(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +42,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         )
         servicer = TimelinesServicer(timelines, redis)
         worker = FanoutWorker(settings.nats_url, timelines)
-        async with _in_background(worker.run):
+        async with in_background(worker.run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
                 timelines_service_pb2_grpc.add_TimelinesServiceServicer_to_server(servicer, server)

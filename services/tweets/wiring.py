@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 from redis.asyncio import Redis
 
 from services.bootstrap import cql
+from services.bootstrap.consumers import in_background
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.server import Registration
@@ -23,17 +23,6 @@ from services.tweets.servicer import TweetsServicer
 from services.tweets.store import CassandraTweetStore
 
 SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
-
-
-@contextlib.asynccontextmanager
-async def _in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
-    task = asyncio.ensure_future(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager
@@ -53,7 +42,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             )
             servicer = TweetsServicer(tweets)
             cleanup = DeletedTweetsCleanup(settings.nats_url, tweets)
-            async with _in_background(cleanup.run):
+            async with in_background(cleanup.run):
 
                 def add_to_server(server: grpc.aio.Server) -> None:
                     tweets_service_pb2_grpc.add_TweetsServiceServicer_to_server(servicer, server)

@@ -1,0 +1,107 @@
+"""Running a service's durable JetStream consumer in the background of its process.
+
+``DurableConsumer.run`` binds to a consumer declared in ``events.py`` (declaring it again, which
+changes nothing, so a service started before ``migrate`` still works), hands every fetched batch
+to the service's handler, and reconnects with backoff whenever NATS goes away. Handlers ack,
+nak or term each message themselves: a message is acknowledged only after its effect is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
+from nats.js.client import JetStreamContext
+
+from services.bootstrap.events import STREAM
+
+log = structlog.get_logger()
+
+BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+Tick = Callable[[JetStreamContext.PullSubscription], Awaitable[None]]
+
+
+async def _no_tick(_subscription: JetStreamContext.PullSubscription) -> None:
+    return None
+
+
+class DurableConsumer:
+    def __init__(
+        self,
+        nats_url: str,
+        config: ConsumerConfig,
+        handle: BatchHandler,
+        *,
+        batch_size: int = 100,
+        tick: Tick = _no_tick,
+    ) -> None:
+        """``tick`` runs before every fetch, at least once a second (periodic work such as
+        backlog metrics)."""
+        self._nats_url = nats_url
+        self._config = config
+        self._handle = handle
+        self._batch_size = batch_size
+        self._tick = tick
+
+    async def run(self) -> None:
+        """Consumes until cancelled."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._consume()
+            except Exception:
+                log.warning(
+                    "cannot consume yet; retrying",
+                    consumer=self._config.durable_name,
+                    exc_info=True,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _consume(self) -> None:
+        connection = await nats.connect(
+            self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
+        )
+        try:
+            jetstream = connection.jetstream(timeout=5)
+            stream = STREAM.name or ""
+            await jetstream.add_consumer(stream, self._config)
+            subscription = await jetstream.pull_subscribe_bind(
+                self._config.durable_name or "", stream=stream
+            )
+            while True:
+                await self._tick(subscription)
+                try:
+                    messages = await subscription.fetch(self._batch_size, timeout=1.0)
+                except TimeoutError:
+                    continue
+                await self._handle(messages)
+        finally:
+            await connection.close()
+
+
+def one_at_a_time(handle: Callable[[Msg], Awaitable[None]]) -> BatchHandler:
+    """A batch handler that handles each message in stream order."""
+
+    async def handle_batch(messages: list[Msg]) -> None:
+        for message in messages:
+            await handle(message)
+
+    return handle_batch
+
+
+@contextlib.asynccontextmanager
+async def in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    """Runs ``run`` as a task for the life of the context, cancelling it on the way out."""
+    task = asyncio.ensure_future(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
