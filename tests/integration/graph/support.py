@@ -3,34 +3,28 @@ accounts registered through the gateway."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TypeVar
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
 import httpx
-import nats
 from chirp.events.v1 import graph_events_pb2
 from google.protobuf.message import Message
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from neo4j import AsyncDriver, AsyncGraphDatabase
 
-from services.bootstrap.events import STREAM
 from services.bootstrap.settings import Settings
+from tests.integration import streams
+from tests.integration.streams import Received
 from tests.integration.tweets.tokens import mint
 
 SETTINGS = Settings(service="graph")
 GATEWAY = "http://127.0.0.1:8080"
 PASSWORD = "correct horse battery staple"  # noqa: S105  (a test account's)
-WAIT_SECONDS = 15.0
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     "graph.followed": graph_events_pb2.UserFollowedEvent,
     "graph.unfollowed": graph_events_pb2.UserUnfollowedEvent,
 }
-M = TypeVar("M", bound=Message)
 
 
 def neo4j_driver() -> AsyncDriver:
@@ -88,55 +82,6 @@ async def count_edges(driver: AsyncDriver, user_id: int) -> tuple[int, int, int,
     )
 
 
-@dataclass
-class Received:
-    events: list[Message] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def matching(self, kind: type[M], matches: Callable[[M], bool]) -> list[M]:
-        return [event for event in self.events if isinstance(event, kind) and matches(event)]
-
-    async def wait_for(self, kind: type[M], matches: Callable[[M], bool]) -> list[M]:
-        async with asyncio.timeout(WAIT_SECONDS):
-            while not (found := self.matching(kind, matches)):
-                self.arrived.clear()
-                await self.arrived.wait()
-        return found
-
-
-@asynccontextmanager
-async def watching() -> AsyncIterator[Received]:
+def watching() -> AbstractAsyncContextManager[Received]:
     """Every graph.* event published from now on, through a consumer deleted afterwards."""
-    connection = await nats.connect(SETTINGS.nats_url)
-    jetstream = connection.jetstream()
-    name = f"test-graph-{uuid.uuid4().hex[:10]}"
-    await jetstream.add_consumer(
-        STREAM.name or "",
-        ConsumerConfig(
-            durable_name=name,
-            filter_subjects=list(MESSAGE_TYPES),
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.NEW,
-        ),
-    )
-    subscription = await jetstream.pull_subscribe_bind(name, stream=STREAM.name)
-    received = Received()
-
-    async def pump() -> None:
-        while True:
-            try:
-                messages = await subscription.fetch(100, timeout=1)
-            except TimeoutError:
-                continue
-            for message in messages:
-                received.events.append(MESSAGE_TYPES[message.subject].FromString(message.data))
-                await message.ack()
-            received.arrived.set()
-
-    task = asyncio.create_task(pump())
-    try:
-        yield received
-    finally:
-        task.cancel()
-        await jetstream.delete_consumer(STREAM.name or "", name)
-        await connection.close()
+    return streams.watching(MESSAGE_TYPES, "graph")

@@ -1,0 +1,107 @@
+"""Watching events arrive on the real JetStream stream CHIRP, through temporary consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import nats
+from google.protobuf.message import Message
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from services.bootstrap.events import STREAM
+from services.bootstrap.settings import StoreSettings
+
+#: The message type of each subject a test watches.
+MessageTypes = Mapping[str, type[Message]]
+M = TypeVar("M", bound=Message)
+
+#: How long a test waits for an event.
+WAIT_SECONDS = 15.0
+
+
+@dataclass
+class Received:
+    """Events in arrival order."""
+
+    events: list[Message] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matching(self, kind: type[M], matches: Callable[[M], bool]) -> list[M]:
+        return [event for event in self.events if isinstance(event, kind) and matches(event)]
+
+    async def wait_for(self, kind: type[M], matches: Callable[[M], bool]) -> list[M]:
+        """Waits (up to ``WAIT_SECONDS``) until an event matches; returns all that match."""
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not (found := self.matching(kind, matches)):
+                self.arrived.clear()
+                await self.arrived.wait()
+        return found
+
+
+async def create_consumer(types: MessageTypes, prefix: str) -> str:
+    """A new durable consumer of ``types``' subjects, from now on; returns its name."""
+    connection = await nats.connect(StoreSettings().nats_url)
+    try:
+        name = f"test-{prefix}-{uuid.uuid4().hex[:10]}"
+        config = ConsumerConfig(
+            durable_name=name,
+            filter_subjects=list(types),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.NEW,
+        )
+        await connection.jetstream().add_consumer(STREAM.name or "", config)
+        return name
+    finally:
+        await connection.close()
+
+
+async def delete_consumer(name: str) -> None:
+    connection = await nats.connect(StoreSettings().nats_url)
+    try:
+        await connection.jetstream().delete_consumer(STREAM.name or "", name)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def receiving(name: str, types: MessageTypes) -> AsyncIterator[Received]:
+    """Pulls the consumer ``name`` in the background for the life of the context."""
+    connection = await nats.connect(
+        StoreSettings().nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+    )
+    received = Received()
+    subscription = await connection.jetstream().pull_subscribe_bind(name, stream=STREAM.name)
+
+    async def pump() -> None:
+        while True:
+            try:
+                messages = await subscription.fetch(100, timeout=1)
+            except TimeoutError:
+                continue
+            for message in messages:
+                received.events.append(types[message.subject].FromString(message.data))
+                await message.ack()
+            received.arrived.set()
+
+    task = asyncio.create_task(pump())
+    try:
+        yield received
+    finally:
+        task.cancel()
+        await connection.close()
+
+
+@asynccontextmanager
+async def watching(types: MessageTypes, prefix: str) -> AsyncIterator[Received]:
+    """Every event of ``types`` published from now on, through a consumer deleted afterwards."""
+    name = await create_consumer(types, prefix)
+    try:
+        async with receiving(name, types) as received:
+            yield received
+    finally:
+        await delete_consumer(name)
