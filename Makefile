@@ -3,7 +3,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
-.PHONY: install run start stop status test bench gen lint
+.PHONY: install run start stop status test bench bench-quick gen lint reindex
 
 install:
 	@python3 -m devstack install
@@ -27,9 +27,18 @@ status:
 test: install
 	@$(PYTHON) -m devstack test -- $(PYTEST_ARGS)
 
-## bench: ghz benchmarks against the real stack, each next to a baseline measured in the same run
+## bench: load the benchmark dataset (once), run every scenario next to its same-run baseline and
+## write benchmarks/results/RESULTS.md and plots (~25 min; BENCH_ARGS="--quick" or names: timelines)
 bench: install
 	@$(PYTHON) -m devstack bench -- $(BENCH_ARGS)
+
+## bench-quick: the same on the small dataset with short runs (a few minutes once it is loaded)
+bench-quick: install
+	@$(PYTHON) -m devstack bench -- --quick $(BENCH_ARGS)
+
+## reindex: rebuild the search indexes from the tweets and users stores (the stack must be up)
+reindex:
+	@$(PYTHON) -m services.search.reindex
 
 ## gen: regenerate gen/ (Python stubs) and gateway/chirp.pb (Envoy's descriptor set) from proto/
 gen: install

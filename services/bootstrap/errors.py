@@ -59,6 +59,12 @@ class FailedPrecondition(ChirpError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Aborted(ChirpError):
+    """A concurrent operation is in the way (e.g. a rebuild already running); retry later."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 class ResourceExhausted(ChirpError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 

@@ -57,19 +57,25 @@ CONSUMERS = (
     ),
     _durable(
         "search-indexer",
-        "search: keeps the Tantivy index in step with tweets",
+        "search: keeps the Tantivy tweet and user indexes in step with tweets and accounts",
         [
             "tweets.created",
             "tweets.edited",
             "tweets.deleted",
             "tweets.liked",
+            "tweets.unliked",
             "tweets.retweeted",
+            "tweets.unretweeted",
+            "users.created",
             "users.updated",
+            "graph.followed",  # follower counts rank user search
+            "graph.unfollowed",
         ],
     ),
     _durable("search-trends", "search: counts hashtags and topics for trends", ["tweets.created"]),
     _durable("tweets-cleanup", "tweets: undoes the retweets of deleted tweets", ["tweets.deleted"]),
     _durable("graph-users", "graph: gives every new account its node", ["users.created"]),
+    _durable("media-cleanup", "media: removes the photos of deleted tweets", ["tweets.deleted"]),
 )
 
 

@@ -22,6 +22,8 @@ GRPC_PORTS: dict[ServiceName, int] = {
 METRICS_PORTS: dict[ServiceName, int] = {
     name: 9101 + index for index, name in enumerate(GRPC_PORTS)
 }
+#: The local MinIO's secret key (devstack starts it with this); refused in production.
+DEV_S3_SECRET_KEY = "chirp-dev-secret"  # noqa: S105 (a dev default, refused in production)
 
 
 class StoreSettings(BaseSettings):
@@ -118,6 +120,70 @@ class Settings(StoreSettings):
     # timelines: how long a celebrity's recent tweet ids stay cached in Redis (the fanout
     # worker also drops the entry when the celebrity tweets, retweets or deletes).
     celebrity_cache_seconds: int = Field(default=60, ge=1)
+
+    # media (issue 8): the S3-compatible object store (MinIO locally, with the dev credentials
+    # devstack gives it; production must set its own), the bucket created on start if missing,
+    # and the rules of uploads. Media URLs are absolute: the public base URL is the gateway
+    # locally, a CDN in front of it in production.
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = "chirp"
+    s3_secret_key: str = DEV_S3_SECRET_KEY
+    s3_bucket: str = "chirp-media"
+    media_public_base_url: str = "http://localhost:8080"
+    media_max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Decoded pixels an upload may have (all frames together): decompression bombs are 400.
+    media_max_pixels: int = Field(default=40_000_000, ge=1)
+    media_thumbnail_pixels: int = Field(default=400, ge=16)
+    # Uploads never attached to a tweet are removed this long after upload, by a sweep that
+    # runs this often in every media process.
+    media_unattached_ttl_seconds: float = Field(default=24 * 3600, gt=0)
+    media_cleanup_interval_seconds: float = Field(default=600, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_dev_s3_secret_in_production(self) -> Settings:
+        dev_secret = self.s3_secret_key == DEV_S3_SECRET_KEY
+        if self.environment == "production" and self.service == "media" and dev_secret:
+            raise ValueError("CHIRP_S3_SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def grpc_max_receive_bytes(self) -> int:
+        """gRPC's 4 MiB default; on media, room for a whole upload and its envelope."""
+        default = 4 * 1024 * 1024
+        if self.service != "media":
+            return default
+        return max(default, self.media_max_upload_bytes + 64 * 1024)
+
+    # edge (issue 7): per-account limits the services keep on Redis, as "at most N per window"
+    # (services/bootstrap/ratelimit.py); the gateway adds per-address and per-account request
+    # limits of its own (gateway/envoy.yaml). gateway/README.md has the table of all of them.
+    rate_limit_sign_ins: int = Field(default=10, ge=1)  # log-in attempts, per username
+    rate_limit_sign_in_window_seconds: int = Field(default=300, ge=1)
+    rate_limit_posts: int = Field(default=300, ge=1)  # tweets, retweets aside, per account
+    rate_limit_post_window_seconds: int = Field(default=3 * 3600, ge=1)
+    rate_limit_follows: int = Field(default=400, ge=1)  # follows, per account
+    rate_limit_follow_window_seconds: int = Field(default=24 * 3600, ge=1)
+    rate_limit_uploads: int = Field(default=30, ge=1)  # media uploads, per account
+    rate_limit_upload_window_seconds: int = Field(default=30 * 60, ge=1)
+
+    # search (issue 6): the Tantivy indexes live in data_dir/"search"; the indexer commits (and
+    # then acknowledges) at most every search_commit_seconds, so a change is searchable within
+    # about a second. See services/search/README.md.
+    search_commit_seconds: float = Field(default=0.5, gt=0, le=10)
+    search_writer_heap_mb: int = Field(default=64, ge=16, le=4096)
+    # search: trends count distinct authors per bucket; a term trends when its authors in the
+    # window (the last trends_window_buckets buckets) well exceed its baseline (the
+    # trends_baseline_buckets before the window). The dev/test stack makes the recompute
+    # interval 1 s (devstack/components.py).
+    trends_bucket_seconds: int = Field(default=60, ge=1)
+    trends_window_buckets: int = Field(default=5, ge=1)
+    trends_baseline_buckets: int = Field(default=60, ge=1)
+    trends_min_authors: int = Field(default=5, ge=1)
+    trends_min_expected: float = Field(default=1.0, gt=0)
+    trends_min_score: float = Field(default=1.0, ge=0)
+    trends_peak_half_life_seconds: float = Field(default=600.0, gt=0)
+    trends_recompute_seconds: float = Field(default=10.0, gt=0, le=3600)
 
 
 def load_settings(service: ServiceName) -> Settings:

@@ -1,8 +1,83 @@
-"""Composition root of the search service: adapters are connected here and nowhere else."""
+"""Composition root of the search service: adapters are connected here and nowhere else.
 
-from chirp.search.v1 import search_service_pb2
+The process owns the Tantivy indexes' single writers, so the search service runs one process
+per data directory (``CHIRP_WORKERS=1``); it scales by replicas, each with its own indexes.
+"""
 
-from services.bootstrap.server import unimplemented_wiring
+from __future__ import annotations
 
-# Every RPC answers UNIMPLEMENTED until search and trends on Tantivy land (issue #6).
-wiring = unimplemented_wiring(search_service_pb2.DESCRIPTOR.services_by_name["SearchService"])
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
+from redis.asyncio import Redis
+
+from services.bootstrap.consumers import in_background
+from services.bootstrap.server import Registration
+from services.bootstrap.settings import Settings
+from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
+from services.search.index import TweetIndex, UserIndex
+from services.search.indexer import Indexer
+from services.search.service import SearchService
+from services.search.servicer import SearchServicer
+from services.search.trend_store import RedisTrendStore
+from services.search.trends import TrendParams, TrendService
+from services.search.trends_worker import TrendsWorker
+
+SERVICE = search_service_pb2.DESCRIPTOR.services_by_name["SearchService"]
+
+
+def trend_params(settings: Settings) -> TrendParams:
+    return TrendParams(
+        bucket_seconds=settings.trends_bucket_seconds,
+        window_buckets=settings.trends_window_buckets,
+        baseline_buckets=settings.trends_baseline_buckets,
+        min_authors=settings.trends_min_authors,
+        min_expected=settings.trends_min_expected,
+        min_score=settings.trends_min_score,
+        peak_half_life_seconds=settings.trends_peak_half_life_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+    if settings.workers != 1:
+        raise ValueError("the search service owns its index writers: run it with CHIRP_WORKERS=1")
+    root = settings.data_dir / "search"
+    heap = settings.search_writer_heap_mb * 1_000_000
+    tweet_index = TweetIndex(root, heap_bytes=heap)
+    user_index = UserIndex(root)
+    redis = Redis.from_url(settings.redis_url)
+    channels = [
+        grpc.aio.insecure_channel(address)
+        for address in (settings.tweets_addr, settings.users_addr, settings.graph_addr)
+    ]
+    try:
+        search = SearchService(
+            tweet_index,
+            user_index,
+            GrpcTweets(channels[0]),
+            GrpcUsers(channels[1]),
+            GrpcGraph(channels[2]),
+        )
+        params = trend_params(settings)
+        store = RedisTrendStore(redis, params)
+        trends = TrendService(store, params)
+        indexer = Indexer(settings.nats_url, search, commit_seconds=settings.search_commit_seconds)
+        counter = TrendsWorker(
+            settings.nats_url, trends, store, recompute_seconds=settings.trends_recompute_seconds
+        )
+        servicer = SearchServicer(search, trends)
+        async with in_background(indexer.run), in_background(counter.run):
+
+            def add_to_server(server: grpc.aio.Server) -> None:
+                search_service_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)
+
+            yield [Registration(SERVICE.full_name, add_to_server)]
+    finally:
+        for channel in channels:
+            await channel.close()
+        await redis.aclose()
+        await tweet_index.store.close()
+        await user_index.store.close()

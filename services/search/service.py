@@ -1,0 +1,215 @@
+"""The search domain: tweet and user searches, applying events to the indexes, rebuilds.
+
+Events are notices that something changed, not the new state: the indexer reads the current
+state of every tweet or user a batch of events touched from its owning service
+(``BatchGetTweets``, ``BatchGetUsers`` and ``BatchGetFollowCounts``) and writes that. So
+redelivered, duplicated or reordered events (an old ``tweets.created`` redelivered after an
+edit, a like counted before the tweet arrived) always leave the index equal to the store.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from chirp.events.v1 import graph_events_pb2, tweet_events_pb2, user_events_pb2
+from chirp.tweets.v1 import tweet_pb2
+from chirp.users.v1 import user_pb2
+from google.protobuf.message import DecodeError
+
+from services.bootstrap.errors import Aborted, InvalidArgument
+from services.search.index import Candidate, TweetIndex, UserIndex, tweet_document, user_document
+from services.search.paging import decode_token, encode_token, fingerprint
+from services.search.ports import Graph, Tweets, Users
+from services.search.query import parse
+
+log = structlog.get_logger()
+
+#: ``top``: recency halves a tweet's weight every this many hours.
+RECENCY_HALF_LIFE_HOURS = 24.0
+MAX_USER_QUERY_LENGTH = 100
+#: User search pages reach this deep (a list ranked by followers is re-read for each page).
+MAX_USER_RESULTS = 1000
+
+
+def top_score(candidate: Candidate, now_ms: int) -> float:
+    """BM25 relevance x engagement x recency:
+    ``relevance * (1 + ln(1 + likes + 2 * retweets + replies)) * 0.5 ** (age_hours / 24)``."""
+    engagement = candidate.likes + 2 * candidate.retweets + candidate.replies
+    age_hours = max(now_ms - candidate.created_ms, 0) / 3_600_000
+    recency = 0.5 ** (age_hours / RECENCY_HALF_LIFE_HOURS)
+    return float(candidate.relevance * (1 + math.log1p(max(engagement, 0))) * recency)
+
+
+def rank_top(candidates: Sequence[Candidate], now_ms: int) -> list[int]:
+    """Ids best first; among equal scores, newer (higher id) first."""
+    ranked = sorted(candidates, key=lambda c: (top_score(c, now_ms), c.tweet_id), reverse=True)
+    return [c.tweet_id for c in ranked]
+
+
+def parse_order(order: str) -> str:
+    normalized = order.strip().lower() or "latest"
+    if normalized not in ("latest", "top"):
+        raise InvalidArgument.field("order", 'must be "latest" or "top" (or empty for latest)')
+    return normalized
+
+
+@dataclass
+class Changes:
+    """What a batch of events touched."""
+
+    tweets: set[int] = field(default_factory=set)
+    deleted_tweets: set[int] = field(default_factory=set)
+    users: set[int] = field(default_factory=set)
+
+    def add(self, subject: str, data: bytes) -> None:
+        """Unknown subjects change nothing; an unreadable event is logged and dropped (it
+        would fail the same way on every redelivery)."""
+        try:
+            self._add(subject, data)
+        except DecodeError:
+            log.warning("unreadable event; dropped", subject=subject)
+
+    def _add(self, subject: str, data: bytes) -> None:
+        if subject in ("tweets.created", "tweets.edited"):
+            tweet = tweet_events_pb2.TweetCreatedEvent.FromString(data).tweet  # same layout
+            self.tweets.add(tweet.id)
+            if tweet.reply_to_id:  # the parent's reply count changed
+                self.tweets.add(tweet.reply_to_id)
+        elif subject == "tweets.deleted":
+            deleted = tweet_events_pb2.TweetDeletedEvent.FromString(data)
+            self.deleted_tweets.add(deleted.tweet_id)
+            if deleted.reply_to_id:
+                self.tweets.add(deleted.reply_to_id)
+        elif subject in ("tweets.liked", "tweets.unliked"):
+            self.tweets.add(tweet_events_pb2.TweetLikedEvent.FromString(data).tweet_id)
+        elif subject in ("tweets.retweeted", "tweets.unretweeted"):
+            self.tweets.add(tweet_events_pb2.TweetRetweetedEvent.FromString(data).tweet_id)
+        elif subject in ("users.created", "users.updated"):
+            self.users.add(user_events_pb2.UserCreatedEvent.FromString(data).user.id)
+        elif subject in ("graph.followed", "graph.unfollowed"):
+            self.users.add(graph_events_pb2.UserFollowedEvent.FromString(data).followee_id)
+
+
+def _originals(tweets: Sequence[tweet_pb2.Tweet]) -> list[tweet_pb2.Tweet]:
+    """Retweets have no text of their own and are not indexed as tweets."""
+    return [t for t in tweets if not t.HasField("retweet_of")]
+
+
+class SearchService:
+    def __init__(  # noqa: PLR0913, PLR0917  (two indexes, one port per service it reads)
+        self,
+        tweet_index: TweetIndex,
+        user_index: UserIndex,
+        tweets: Tweets,
+        users: Users,
+        graph: Graph,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._tweet_index = tweet_index
+        self._user_index = user_index
+        self._tweets = tweets
+        self._users = users
+        self._graph = graph
+        self._clock = clock
+        self._rebuilding = False
+
+    async def search_tweets(
+        self, q: str, order: str, size: int, token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        query = parse(q)
+        order = parse_order(order)
+        bound = fingerprint("tweets", q, order)
+        cursor = decode_token(token, bound)
+        if order == "latest":
+            ids = await self._tweet_index.latest(query, cursor, size + 1)
+            more = len(ids) > size
+            ids = ids[:size]
+            next_token = encode_token(bound, ids[-1]) if more else ""
+        else:
+            offset = cursor or 0
+            ranked = rank_top(await self._tweet_index.candidates(query), int(self._clock() * 1000))
+            ids = ranked[offset : offset + size]
+            next_token = encode_token(bound, offset + size) if len(ranked) > offset + size else ""
+        return await self._hydrate(ids), next_token
+
+    async def _hydrate(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
+        """In the given order; tweets deleted since they were indexed are left out."""
+        found = {t.id: t for t in _originals(await self._tweets.batch_get(ids))}
+        return [found[i] for i in ids if i in found]
+
+    async def search_users(self, q: str, size: int, token: str) -> tuple[list[user_pb2.User], str]:
+        text = q.strip().removeprefix("@")
+        if not text.strip():
+            raise InvalidArgument.field("q", "is required: a username or name to look for")
+        if len(q) > MAX_USER_QUERY_LENGTH:
+            raise InvalidArgument.field("q", f"must be at most {MAX_USER_QUERY_LENGTH} characters")
+        bound = fingerprint("users", text.lower())
+        offset = decode_token(token, bound) or 0
+        limit = min(offset + size + 1, MAX_USER_RESULTS)
+        ids = (await self._user_index.search(text.split(), limit))[offset:]
+        more = len(ids) > size and offset + size < MAX_USER_RESULTS
+        ids = ids[:size]
+        found = {u.id: u for u in await self._users.batch_get(ids)}
+        users = [found[i] for i in ids if i in found]
+        return users, encode_token(bound, offset + size) if more else ""
+
+    async def apply(self, events: Sequence[tuple[str, bytes]]) -> None:
+        """Brings every tweet and user the events touched up to date in the indexes (visible
+        after ``commit``); idempotent."""
+        changes = Changes()
+        for subject, data in events:
+            changes.add(subject, data)
+        refresh = sorted(changes.tweets - changes.deleted_tweets)
+        if refresh or changes.deleted_tweets:
+            current = _originals(await self._tweets.batch_get(refresh))
+            present = {t.id for t in current}
+            gone = changes.deleted_tweets | (set(refresh) - present)
+            await self._tweet_index.upsert(current, gone)
+        if changes.users:
+            await self._index_users(sorted(changes.users))
+
+    async def _index_users(self, ids: Sequence[int]) -> None:
+        users = await self._users.batch_get(ids)
+        counts = await self._graph.follower_counts([u.id for u in users])
+        await self._user_index.upsert(
+            [(u, counts.get(u.id, 0)) for u in users], set(ids) - {u.id for u in users}
+        )
+
+    async def commit(self) -> None:
+        await self._tweet_index.store.commit()
+        await self._user_index.store.commit()
+
+    async def rebuild(self) -> tuple[int, int]:
+        """Rebuilds both indexes from the tweets and users stores and swaps them in; events
+        keep being applied to the old and new indexes meanwhile. ABORTED if one is running."""
+        if self._rebuilding:
+            raise Aborted("a rebuild of the search indexes is already running")
+        self._rebuilding = True
+        tweet_store, user_store = self._tweet_index.store, self._user_index.store
+        try:
+            await tweet_store.begin_rebuild()
+            await user_store.begin_rebuild()
+            tweet_count = user_count = 0
+            async for batch in self._tweets.stream():
+                originals = _originals(batch)
+                tweet_count += await tweet_store.add_rebuilt(
+                    [(t.id, tweet_document(t)) for t in originals]
+                )
+            async for users in self._users.stream():
+                counts = await self._graph.follower_counts([u.id for u in users])
+                user_count += await user_store.add_rebuilt(
+                    [(u.id, user_document(u, counts.get(u.id, 0))) for u in users]
+                )
+            await tweet_store.finish_rebuild()
+            await user_store.finish_rebuild()
+        except BaseException:
+            await tweet_store.abandon_rebuild()
+            await user_store.abandon_rebuild()
+            raise
+        finally:
+            self._rebuilding = False
+        return tweet_count, user_count

@@ -1,0 +1,40 @@
+"""An indexer process for the kill test: the real Indexer, SearchService and Tantivy index,
+on a test consumer (``argv[1]``, a short ack wait) and an index folder of its own
+(``argv[2]``). Not a test module."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import grpc
+from nats.js.api import ConsumerConfig
+
+from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
+from services.search.index import TweetIndex, UserIndex
+from services.search.indexer import Indexer
+from services.search.service import SearchService
+from tests.integration import streams
+from tests.integration.search.support import SETTINGS
+
+
+def killable_consumer(name: str) -> ConsumerConfig:
+    return streams.killable_consumer(name, ["tweets.created", "tweets.edited", "tweets.deleted"])
+
+
+async def main(name: str, root: Path) -> None:
+    search = SearchService(
+        TweetIndex(root),
+        UserIndex(root),
+        GrpcTweets(grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
+        GrpcUsers(grpc.aio.insecure_channel(SETTINGS.users_addr)),
+        GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
+    )
+    config = killable_consumer(name)
+    print("running", flush=True)
+    await Indexer(SETTINGS.nats_url, search, commit_seconds=0.5, config=config).run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2])))

@@ -1,0 +1,92 @@
+"""While the tweets service does not answer, the indexer holds its batch and retries (marking
+the messages in progress) instead of using up JetStream's limited redeliveries: once tweets
+answers again the tweet is indexed, and nothing was redelivered. In process: the real Indexer
+on a test consumer, a temporary index, and the real tweets service behind an adapter that
+fails its first calls with UNAVAILABLE (the outage)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import grpc
+import httpx
+import nats
+import pytest
+from chirp.tweets.v1 import tweet_pb2
+
+from services.bootstrap.consumers import in_background
+from services.bootstrap.events import STREAM
+from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
+from services.search.index import TweetIndex, UserIndex
+from services.search.indexer import Indexer
+from services.search.query import parse
+from services.search.service import SearchService
+from tests.integration.search.indexer_process import killable_consumer
+from tests.integration.search.support import GATEWAY, SETTINGS, post
+from tests.integration.tweets.tokens import random_user_id
+from tests.polling import eventually
+
+
+class Outage(GrpcTweets):
+    """The tweets service, unreachable for its first ``failures`` calls."""
+
+    def __init__(self, channel: grpc.aio.Channel, failures: int) -> None:
+        super().__init__(channel)
+        self.failures = failures
+
+    async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise grpc.aio.AioRpcError(
+                grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down"
+            )
+        return await super().batch_get(ids)
+
+
+@pytest.fixture
+async def consumer() -> AsyncIterator[str]:
+    name = f"test-outage-{uuid.uuid4().hex[:10]}"
+    connection = await nats.connect(SETTINGS.nats_url)
+    jetstream = connection.jetstream()
+    await jetstream.add_consumer(STREAM.name or "", killable_consumer(name))
+    yield name
+    await jetstream.delete_consumer(STREAM.name or "", name)
+    await connection.close()
+
+
+async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
+    tmp_path: Path, consumer: str
+) -> None:
+    channels = [
+        grpc.aio.insecure_channel(a)
+        for a in (SETTINGS.tweets_addr, SETTINGS.users_addr, SETTINGS.graph_addr)
+    ]
+    tweets = Outage(channels[0], failures=3)
+    index = TweetIndex(tmp_path)
+    search = SearchService(
+        index, UserIndex(tmp_path), tweets, GrpcUsers(channels[1]), GrpcGraph(channels[2])
+    )
+    # The consumer's ack wait is 3 s: the outage (retries after 1.5 s, 1.5 s, 1.5 s) outlasts it.
+    indexer = Indexer(
+        SETTINGS.nats_url, search, commit_seconds=0.5, config=killable_consumer(consumer)
+    )
+    word = f"outage{uuid.uuid4().hex[:8]}"
+    try:
+        async with in_background(indexer.run):
+            await asyncio.sleep(0.5)  # bound to the consumer
+            async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
+                tweet_id = await post(http, random_user_id(), f"{word} during an outage")
+            found = await eventually(lambda: index.latest(parse(word), None, 10), bool, 60)
+        assert found == [tweet_id]
+        assert tweets.failures == 0
+        connection = await nats.connect(SETTINGS.nats_url)
+        info = await connection.jetstream().consumer_info(STREAM.name or "", consumer)
+        await connection.close()
+        assert info.num_redelivered == 0  # (other tests' tweets may still be in flight)
+    finally:
+        for channel in channels:
+            await channel.close()
+        await index.store.close()
