@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from devstack import cassandra, envoy, maven, neo4j, probes
+from devstack.install import GO_BIN
 from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
 from devstack.probes import Probe
-from services.bootstrap.settings import GRPC_PORTS, METRICS_PORTS
+from services.bootstrap.settings import DEV_S3_SECRET_KEY, GRPC_PORTS, METRICS_PORTS
 
 Stage = Literal["store", "service", "gateway"]
 
@@ -23,6 +24,8 @@ SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
 }
 GATEWAY_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
+MINIO_PORT = 9000
+MINIO_CONSOLE_PORT = 9001
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,15 @@ def _nats_command() -> list[str]:
     ]  # fmt: skip
 
 
+def _minio_command() -> list[str]:
+    return [
+        str(GO_BIN / "minio"), "server", str(DATA / "minio"),
+        "--address", f"127.0.0.1:{MINIO_PORT}",
+        "--console-address", f"127.0.0.1:{MINIO_CONSOLE_PORT}",
+        "--quiet",
+    ]  # fmt: skip
+
+
 def _service(name: str) -> Component:
     grpc_port, metrics_port = SERVICE_PORTS[name]
     return Component(
@@ -82,6 +94,8 @@ def _service(name: str) -> Component:
             # The local (dev/test) stack makes 6+ followers a celebrity, so the tests run both
             # the fanout-on-write and the merge-on-read paths of home timelines.
             **({"CHIRP_CELEBRITY_FOLLOWER_THRESHOLD": "5"} if name == "timelines" else {}),
+            # Trends are recomputed every second locally (10 s by default), so tests see them.
+            **({"CHIRP_TRENDS_RECOMPUTE_SECONDS": "1"} if name == "search" else {}),
         },
     )
 
@@ -131,6 +145,17 @@ COMPONENTS: tuple[Component, ...] = (
         probe=lambda: probes.nats(8222),
         start_timeout=30,
         prepare=_data_dir("nats"),
+    ),
+    Component(
+        name="minio",
+        stage="store",
+        ports=(MINIO_PORT, MINIO_CONSOLE_PORT),
+        command=_minio_command,
+        probe=lambda: probes.http_ok(f"http://127.0.0.1:{MINIO_PORT}/minio/health/ready"),
+        start_timeout=60,
+        # The media service's settings default to these development credentials.
+        env={"MINIO_ROOT_USER": "chirp", "MINIO_ROOT_PASSWORD": DEV_S3_SECRET_KEY},
+        prepare=_data_dir("minio"),
     ),
     *(_service(name) for name in SERVICE_PORTS),
     Component(

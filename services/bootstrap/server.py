@@ -69,7 +69,10 @@ async def serve(settings: Settings, wiring: Wiring) -> None:
     server = grpc.aio.server(
         interceptors=default_interceptors(verifier),
         # Several worker processes share one port; the kernel spreads connections over them.
-        options=[("grpc.so_reuseport", 1)],
+        options=[
+            ("grpc.so_reuseport", 1),
+            ("grpc.max_receive_message_length", settings.grpc_max_receive_bytes),
+        ],
     )
     health_servicer = health.aio.HealthServicer()
     async with wiring(settings) as registrations:

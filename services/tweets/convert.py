@@ -18,6 +18,7 @@ from services.tweets.model import (
     Author,
     Counts,
     Event,
+    Photo,
     Tweet,
     TweetCreated,
     TweetDeleted,
@@ -64,6 +65,40 @@ def author_of(message: user_pb2.User) -> Author:
     )
 
 
+def photo_message(photo: Photo) -> media_pb2.Media:
+    message = media_pb2.Media(
+        id=photo.id,
+        owner_id=photo.owner_id,
+        url=photo.url,
+        thumbnail_url=photo.thumbnail_url,
+        content_type=photo.content_type,
+        width=photo.width,
+        height=photo.height,
+        size_bytes=photo.size_bytes,
+        alt_text=photo.alt_text,
+        tweet_id=photo.tweet_id,
+    )
+    if photo.create_time is not None:
+        message.create_time.CopyFrom(timestamp(photo.create_time))
+    return message
+
+
+def photo_of(message: media_pb2.Media) -> Photo:
+    return Photo(
+        id=message.id,
+        owner_id=message.owner_id,
+        url=message.url,
+        thumbnail_url=message.thumbnail_url,
+        content_type=message.content_type,
+        width=message.width,
+        height=message.height,
+        size_bytes=message.size_bytes,
+        alt_text=message.alt_text,
+        tweet_id=message.tweet_id,
+        create_time=moment(message.create_time) if message.HasField("create_time") else None,
+    )
+
+
 def entities_message(entities: Entities) -> tweet_pb2.TweetEntities:
     return tweet_pb2.TweetEntities(
         hashtags=[
@@ -100,7 +135,10 @@ def tweet_message(view: TweetView) -> tweet_pb2.Tweet:
         retweet_count=view.counts.retweets,
         reply_count=view.counts.replies,
         entities=entities_message(tweet.entities),
-        media=[media_pb2.Media(id=media_id) for media_id in tweet.media_ids],
+        media=[
+            photo_message(photo)
+            for photo in view.media or tuple(Photo(media_id) for media_id in tweet.media_ids)
+        ],
     )
     if tweet.edit_time is not None:
         message.edit_time.CopyFrom(timestamp(tweet.edit_time))
@@ -124,7 +162,8 @@ def shallow_view_of(message: tweet_pb2.Tweet) -> TweetView:
         edit_time=moment(message.edit_time) if message.HasField("edit_time") else None,
     )
     counts = Counts(message.like_count, message.retweet_count, message.reply_count)
-    return TweetView(tweet, author_of(message.author), counts)
+    media = tuple(photo_of(photo) for photo in message.media)
+    return TweetView(tweet, author_of(message.author), counts, media=media)
 
 
 def version_message(entry: VersionView) -> tweet_pb2.TweetVersion:

@@ -55,6 +55,24 @@ class Tweet:
 
 
 @dataclass(frozen=True)
+class Photo:
+    """A photo a tweet carries, as the media service describes it (never changes once attached).
+    Only ``id`` is set when the media service could not say more."""
+
+    id: int
+    owner_id: int = 0
+    url: str = ""
+    thumbnail_url: str = ""
+    content_type: str = ""
+    width: int = 0
+    height: int = 0
+    size_bytes: int = 0
+    alt_text: str = ""
+    tweet_id: int = 0
+    create_time: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Counts:
     likes: int = 0
     retweets: int = 0
@@ -70,6 +88,8 @@ class TweetView:
     author: Author
     counts: Counts = Counts()
     retweet_of: TweetView | None = None
+    #: The tweet's photos, in ``tweet.media_ids`` order.
+    media: tuple[Photo, ...] = ()
 
     @property
     def id(self) -> int:

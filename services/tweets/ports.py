@@ -1,7 +1,7 @@
 """What the tweets domain needs from the outside world, as Protocols.
 
-The adapters are ``store.CassandraTweetStore``, ``cache.RedisTweetCache`` and
-``directory.GrpcUserDirectory``; ``wiring.py`` plugs them in.
+The adapters are ``store.CassandraTweetStore``, ``cache.RedisTweetCache``,
+``directory.GrpcUserDirectory`` and ``library.GrpcMediaLibrary``; ``wiring.py`` plugs them in.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from services.tweets.model import (
     Author,
     Counts,
     Event,
+    Photo,
     Tweet,
     TweetCreated,
     TweetDeleted,
@@ -141,3 +142,14 @@ class UserDirectory(Protocol):
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, Author]:
         """Found users by folded username."""
         ...
+
+
+class MediaLibrary(Protocol):
+    """The media service. A call that cannot be answered raises ``Unavailable``; its refusals
+    (unknown, foreign or taken photos) are raised as the same domain errors."""
+
+    async def attach(self, tweet_id: int, owner_id: int, media_ids: Sequence[int]) -> list[Photo]:
+        """Attaches the author's uploads to the tweet, all or none; safe to repeat."""
+        ...
+
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, Photo]: ...

@@ -48,6 +48,7 @@ from services.tweets import rules, text
 from services.tweets.model import (
     Author,
     Counts,
+    Photo,
     Tweet,
     TweetCreated,
     TweetDeleted,
@@ -61,7 +62,7 @@ from services.tweets.model import (
     VersionView,
 )
 from services.tweets.paging import Page, encode_token, int_cursor, str_cursor
-from services.tweets.ports import Listed, TweetCache, TweetStore, UserDirectory
+from services.tweets.ports import Listed, MediaLibrary, TweetCache, TweetStore, UserDirectory
 from services.tweets.timeline import read_slice
 
 log = structlog.get_logger()
@@ -96,17 +97,19 @@ class Draft:
 
 
 class TweetService:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917  (one port per store and per service it calls)
         self,
         store: TweetStore,
         cache: TweetCache,
         users: UserDirectory,
+        media: MediaLibrary,
         ids: IdGenerator,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
         self._store = store
         self._cache = cache
         self._users = users
+        self._media = media
         self._ids = ids
         self._clock = clock
 
@@ -130,10 +133,6 @@ class TweetService:
         reply_to_id = 0
         if draft.reply_to_id:
             reply_to_id = (await self._original(draft.reply_to_id, "reply_to_id")).id
-        if draft.media_ids:
-            # TODO(#8): look the ids up in the media service and attach them.
-            ids = ", ".join(str(media_id) for media_id in draft.media_ids)
-            raise NotFound(f"media {ids} not found: photo uploads are not available yet")
         entities = await self._entities(body)
 
         tweet_id = reserved or self._ids.next_id()
@@ -142,6 +141,13 @@ class TweetService:
             tweet_id = await self._store.claim_idempotency_key(author_id, key, fresh)
             if tweet_id != fresh and (finished := await self._finished(tweet_id)):
                 return finished
+        # The media service checks the photos (the author's, not on another tweet) and claims
+        # them for this id before the tweet is written; a retry with the same id attaches again.
+        photos = (
+            await self._media.attach(tweet_id, author_id, draft.media_ids)
+            if draft.media_ids
+            else []
+        )
         tweet = Tweet(
             id=tweet_id,
             author_id=author_id,
@@ -150,10 +156,10 @@ class TweetService:
             reply_to_id=reply_to_id,
             media_ids=draft.media_ids,
         )
-        return await self._post(tweet)
+        return await self._post(tweet, tuple(photos))
 
-    async def _post(self, tweet: Tweet) -> TweetView:
-        view = TweetView(tweet, await self._author(tweet.author_id))
+    async def _post(self, tweet: Tweet, photos: tuple[Photo, ...] = ()) -> TweetView:
+        view = TweetView(tweet, await self._author(tweet.author_id), media=photos)
         await self._store.create(tweet, TweetCreated(new_event_id(), self._clock(), view))
         parent = tweet.reply_to_id
         await asyncio.gather(
@@ -238,14 +244,31 @@ class TweetService:
 
     async def _hydrate(self, tweets: Sequence[Tweet]) -> list[TweetView]:
         """Shallow views of stored tweets: with their counts and their authors' summaries."""
-        counts, authors = await asyncio.gather(
+        counts, authors, photos = await asyncio.gather(
             self._store.counts([t.id for t in tweets if not t.is_retweet]),
             self._authors([t.author_id for t in tweets]),
+            self._photos([media_id for t in tweets for media_id in t.media_ids]),
         )
         return [
-            TweetView(t, authors.get(t.author_id, Author(t.author_id)), counts.get(t.id, Counts()))
+            TweetView(
+                t,
+                authors.get(t.author_id, Author(t.author_id)),
+                counts.get(t.id, Counts()),
+                media=tuple(photos.get(media_id, Photo(media_id)) for media_id in t.media_ids),
+            )
             for t in tweets
         ]
+
+    async def _photos(self, ids: Sequence[int]) -> dict[int, Photo]:
+        """Photos by id; none when the media service cannot answer (a tweet then shows its
+        photos by id alone rather than failing)."""
+        if not ids:
+            return {}
+        try:
+            return await self._media.by_ids(ids)
+        except Unavailable:
+            log.warning("photos not hydrated: the media service is unavailable")
+            return {}
 
     async def _authors(self, ids: Sequence[int]) -> dict[int, Author]:
         """Authors' summaries; none when the users service cannot answer (a tweet then shows
@@ -568,6 +591,8 @@ def _peeked(rows: list[T], limit: int) -> tuple[list[T], bool]:
 
 
 def _cacheable(views: Sequence[TweetView]) -> list[TweetView]:
-    """Views worth caching: those whose author was hydrated (an author shown by id alone, while
-    the users service is unavailable, is not kept for everyone to see)."""
-    return [view for view in views if view.author.username]
+    """Views worth caching: those whose author and photos were hydrated (an author or a photo
+    shown by id alone, while its service is unavailable, is not kept for everyone to see)."""
+    return [
+        view for view in views if view.author.username and all(photo.url for photo in view.media)
+    ]

@@ -13,11 +13,13 @@ from services.bootstrap import cql
 from services.bootstrap.consumers import in_background
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
+from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.tweets.cache import RedisTweetCache
 from services.tweets.cleanup import DeletedTweetsCleanup
 from services.tweets.directory import GrpcUserDirectory
+from services.tweets.library import GrpcMediaLibrary
 from services.tweets.service import TweetService
 from services.tweets.servicer import TweetsServicer
 from services.tweets.store import CassandraTweetStore
@@ -30,6 +32,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
     redis = Redis.from_url(settings.redis_url)
     users = grpc.aio.insecure_channel(settings.users_addr)
+    media = grpc.aio.insecure_channel(settings.media_addr)
     try:
         outbox = Outbox(session)
         relay = OutboxRelay(CassandraOutboxStore(session), outbox, settings.nats_url)
@@ -38,9 +41,11 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 CassandraTweetStore(session, outbox),
                 RedisTweetCache(redis),
                 GrpcUserDirectory(users),
+                GrpcMediaLibrary(media),
                 ids,
             )
-            servicer = TweetsServicer(tweets)
+            posts = RedisRateLimiter(redis, Limits.from_settings(settings).posts)
+            servicer = TweetsServicer(tweets, posts)
             cleanup = DeletedTweetsCleanup(settings.nats_url, tweets)
             async with in_background(cleanup.run):
 
@@ -50,5 +55,6 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 yield [Registration(SERVICE.full_name, add_to_server)]
     finally:
         await users.close()
+        await media.close()
         await redis.aclose()
         session.cluster.shutdown()

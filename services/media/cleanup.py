@@ -1,0 +1,69 @@
+"""Removing media nobody needs: the media of deleted tweets, and uploads never attached.
+
+``DeletedTweetMedia`` consumes ``tweets.deleted`` on the durable consumer ``media-cleanup`` and
+removes the deleted tweet's media (objects, then rows); a message is acknowledged only once
+they are gone, and a failure is redelivered a few seconds later. ``UnattachedSweep`` runs in
+every media process: each round removes the uploads older than the configured age that were
+never attached (24 hours by default). Both are idempotent, so several processes, a retry or a
+redelivery change nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from chirp.events.v1 import tweet_events_pb2
+from nats.aio.msg import Msg
+
+from services.bootstrap.consumers import DurableConsumer, one_at_a_time
+from services.bootstrap.events import consumer
+from services.media.service import MediaService
+
+CONSUMER = consumer("media-cleanup")
+RETRY_DELAY_SECONDS = 2.0
+
+log = structlog.get_logger()
+
+
+class DeletedTweetMedia:
+    def __init__(self, nats_url: str, media: MediaService, batch_size: int = 20) -> None:
+        self._nats_url = nats_url
+        self._media = media
+        self._batch_size = batch_size
+
+    async def run(self) -> None:
+        """Consumes ``tweets.deleted`` until cancelled."""
+        await DurableConsumer(
+            self._nats_url, CONSUMER, one_at_a_time(self.handle), batch_size=self._batch_size
+        ).run()
+
+    async def handle(self, message: Msg) -> None:
+        event = tweet_events_pb2.TweetDeletedEvent.FromString(message.data)
+        try:
+            await self._media.remove_of_tweet(event.tweet_id)
+        except Exception:
+            log.warning(
+                "removing a deleted tweet's media failed", tweet_id=event.tweet_id, exc_info=True
+            )
+            await message.nak(delay=RETRY_DELAY_SECONDS)
+            return
+        await message.ack()
+
+
+class UnattachedSweep:
+    def __init__(self, media: MediaService, max_age_seconds: float, every_seconds: float) -> None:
+        self._media = media
+        self._max_age_seconds = max_age_seconds
+        self._every_seconds = every_seconds
+
+    async def run(self) -> None:
+        """Sweeps every ``every_seconds`` until cancelled; a failed round is retried next time."""
+        while True:
+            try:
+                removed = await self._media.sweep(self._max_age_seconds)
+                if removed:
+                    log.info("unattached media removed", count=removed)
+            except Exception:
+                log.warning("sweeping unattached media failed", exc_info=True)
+            await asyncio.sleep(self._every_seconds)

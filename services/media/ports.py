@@ -1,0 +1,71 @@
+"""What the media domain needs from the outside world, as Protocols.
+
+The adapters are ``store.CassandraMediaStore`` and ``objects.S3ObjectStore``; ``wiring.py``
+plugs them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from services.media.model import Media
+
+
+class MediaStore(Protocol):
+    """Media rows, the index of each tweet's media, and the uploads not yet attached."""
+
+    async def add(self, media: Media) -> None:
+        """Writes the row and marks it pending (not attached)."""
+        ...
+
+    async def get(self, ids: Sequence[int]) -> dict[int, Media]:
+        """Stored rows by id, doomed ones included; unknown ids are absent."""
+        ...
+
+    async def attach(self, media_id: int, tweet_id: int) -> int | None:
+        """Sets the tweet if the item is unattached; returns the tweet it is attached to now
+        (``tweet_id``, or another one), or None if the row is gone."""
+        ...
+
+    async def detach(self, media_id: int, tweet_id: int) -> None:
+        """Undoes ``attach`` if the item is still attached to ``tweet_id``."""
+        ...
+
+    async def settle(self, media_id: int, tweet_id: int) -> None:
+        """After a successful attach: out of the pending uploads."""
+        ...
+
+    async def index(self, media_id: int, tweet_id: int) -> None:
+        """Records that ``tweet_id`` may carry ``media_id`` (before it is attached, so the
+        cleanup of a deleted tweet always finds its media)."""
+        ...
+
+    async def unindex(self, media_id: int, tweet_id: int) -> None: ...
+
+    async def of_tweet(self, tweet_id: int) -> list[int]:
+        """Ids indexed for a tweet (the row's ``tweet_id`` says whether it really carries them)."""
+        ...
+
+    async def pending(self, before_id: int, limit: int) -> list[int]:
+        """Uploads still marked pending whose id is below ``before_id``."""
+        ...
+
+    async def doom(self, media_id: int) -> bool:
+        """Claims an unattached item for removal; False if it is attached (or gone)."""
+        ...
+
+    async def remove(self, media: Media) -> None:
+        """Deletes the row, its pending mark and its index row."""
+        ...
+
+
+class ObjectStore(Protocol):
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def get(self, key: str) -> bytes:
+        """The object's bytes; ``NotFound`` if there is no such object."""
+        ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Deletes the objects; absent ones are fine."""
+        ...

@@ -1,0 +1,221 @@
+"""The media domain: uploads, lookups, attaching to tweets, and removing what is not needed.
+
+Writes span two stores that share no transaction (the object store and Cassandra), so each
+operation orders its steps so that an interruption leaves, at worst, an unreferenced object,
+never a row whose bytes are missing:
+
+* **upload**: the objects first, then the row (with its *pending* mark, which the sweep reads).
+* **attach**: the tweet's index row first, then a lightweight transaction that sets the row's
+  tweet only if it has none; a partly attached set is detached again.
+* **remove**: an unattached upload is first *doomed* by a lightweight transaction (so no attach
+  can win against the sweep), then its objects go, then its rows. Everything is idempotent: a
+  retry (the sweep's next round, a redelivered event) finishes what was started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import structlog
+
+from services.bootstrap.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
+from services.media import images
+from services.media.model import DOOMED, Media, Stored
+from services.media.ports import MediaStore, ObjectStore
+
+log = structlog.get_logger()
+
+MAX_ALT_TEXT = 1000
+MAX_ATTACH = 4
+MAX_BATCH = 100
+#: Pending uploads the sweep handles per round.
+SWEEP_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Content:
+    data: bytes
+    content_type: str
+    sha256: str
+
+
+def object_key(kind: str, sha256: str, media_id: int) -> str:
+    """Keys carry the content hash (so a key names its bytes, which never change) and the media
+    id (so each upload owns its objects and removing one never touches another's; see README)."""
+    return f"{kind}/{sha256[:2]}/{sha256}/{media_id}"
+
+
+def _stored(kind: str, media_id: int, rendition: images.Rendition) -> Stored:
+    return Stored(
+        key=object_key(kind, rendition.sha256, media_id),
+        content_type=rendition.content_type,
+        size_bytes=len(rendition.data),
+        sha256=rendition.sha256,
+        width=rendition.width,
+        height=rendition.height,
+    )
+
+
+class MediaService:
+    def __init__(
+        self,
+        store: MediaStore,
+        objects: ObjectStore,
+        ids: IdGenerator,
+        limits: images.Limits,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._store = store
+        self._objects = objects
+        self._ids = ids
+        self._limits = limits
+        self._clock_ms = clock_ms
+
+    async def upload(self, owner_id: int, data: bytes, alt_text: str) -> Media:
+        if len(alt_text) > MAX_ALT_TEXT:
+            raise InvalidArgument.field("alt_text", f"at most {MAX_ALT_TEXT} characters")
+        # Decoding is CPU-bound: off the event loop, so other requests go on meanwhile.
+        processed = await asyncio.to_thread(images.process, data, self._limits)
+        media_id = self._ids.next_id()
+        media = Media(
+            id=media_id,
+            owner_id=owner_id,
+            full=_stored("images", media_id, processed.full),
+            thumbnail=_stored("thumbnails", media_id, processed.thumbnail),
+            alt_text=alt_text,
+        )
+        await asyncio.gather(
+            self._objects.put(media.full.key, processed.full.data, media.full.content_type),
+            self._objects.put(
+                media.thumbnail.key, processed.thumbnail.data, media.thumbnail.content_type
+            ),
+        )
+        await self._store.add(media)
+        return media
+
+    async def get(self, media_id: int) -> Media:
+        media = (await self._store.get([media_id])).get(media_id)
+        if media is None or not media.live:
+            raise NotFound(f"media {media_id} not found")
+        return media
+
+    async def batch_get(self, ids: Sequence[int]) -> list[Media]:
+        if len(ids) > MAX_BATCH:
+            raise InvalidArgument.field("ids", f"at most {MAX_BATCH} ids")
+        found = await self._store.get(list(dict.fromkeys(ids)))
+        return [found[i] for i in dict.fromkeys(ids) if i in found and found[i].live]
+
+    async def content(self, media_id: int, *, thumbnail: bool) -> Content:
+        media = await self.get(media_id)
+        stored = media.thumbnail if thumbnail else media.full
+        return Content(await self._objects.get(stored.key), stored.content_type, stored.sha256)
+
+    async def attach(self, tweet_id: int, owner_id: int, media_ids: Sequence[int]) -> list[Media]:
+        """Attaches every item or none; attaching the same items to the same tweet again
+        succeeds."""
+        _check_attach(tweet_id, owner_id, media_ids)
+        found = await self._store.get(media_ids)
+        missing = [i for i in media_ids if i not in found or not found[i].live]
+        if missing:
+            raise NotFound(f"media {', '.join(map(str, missing))} not found")
+        foreign = [i for i in media_ids if found[i].owner_id != owner_id]
+        if foreign:
+            raise PermissionDenied(
+                f"media {', '.join(map(str, foreign))} belong to another user: "
+                "a tweet can carry only its author's uploads"
+            )
+        _refuse_taken([found[i] for i in media_ids], tweet_id)
+
+        await asyncio.gather(*(self._store.index(i, tweet_id) for i in media_ids))
+        holders = await asyncio.gather(*(self._store.attach(i, tweet_id) for i in media_ids))
+        if any(holder != tweet_id for holder in holders):
+            won = [i for i, holder in zip(media_ids, holders, strict=True) if holder == tweet_id]
+            await asyncio.gather(*(self._store.detach(i, tweet_id) for i in won))
+            await asyncio.gather(*(self._store.unindex(i, tweet_id) for i in media_ids))
+            gone = [i for i, holder in zip(media_ids, holders, strict=True) if holder is None]
+            if gone:
+                raise NotFound(f"media {', '.join(map(str, gone))} not found")
+            raise FailedPrecondition("a photo was attached to another tweet meanwhile")
+        await asyncio.gather(*(self._store.settle(i, tweet_id) for i in media_ids))
+        return [replace(found[i], tweet_id=tweet_id) for i in media_ids]
+
+    # Removal.
+
+    async def remove_of_tweet(self, tweet_id: int) -> int:
+        """Removes the media of a deleted tweet; returns how many. Idempotent."""
+        ids = await self._store.of_tweet(tweet_id)
+        found = await self._store.get(ids)
+        removed = 0
+        for media_id in ids:
+            media = found.get(media_id)
+            if media is None:
+                await self._store.unindex(media_id, tweet_id)
+            elif media.tweet_id == tweet_id:
+                await self._remove(media)
+                removed += 1
+            else:
+                # Indexed by an attach that lost, or never finished: not this tweet's.
+                await self._store.unindex(media_id, tweet_id)
+        return removed
+
+    async def sweep(self, max_age_seconds: float) -> int:
+        """Removes uploads never attached within ``max_age_seconds``; returns how many."""
+        cutoff_ms = self._clock_ms() - int(max_age_seconds * 1000)
+        before_id = compose(max(cutoff_ms, CHIRP_EPOCH_MS), 0, 0)
+        removed = 0
+        while ids := await self._store.pending(before_id, SWEEP_BATCH):
+            found = await self._store.get(ids)
+            progress = 0
+            for media_id in ids:
+                media = found.get(media_id)
+                if media is None or media.tweet_id > 0:
+                    # Gone, or attached by a request that died before clearing the mark.
+                    await self._store.settle(media_id, 0 if media is None else media.tweet_id)
+                    progress += 1
+                elif media.tweet_id == DOOMED or await self._store.doom(media_id):
+                    await self._remove(media)
+                    removed += 1
+                    progress += 1
+            # An attach racing the sweep keeps its items; they leave the pending set with it.
+            if len(ids) < SWEEP_BATCH or progress == 0:
+                break
+        return removed
+
+    async def _remove(self, media: Media) -> None:
+        await self._objects.delete([media.full.key, media.thumbnail.key])
+        await self._store.remove(media)
+        log.info("media removed", media_id=media.id, tweet_id=media.tweet_id)
+
+
+def _check_attach(tweet_id: int, owner_id: int, media_ids: Sequence[int]) -> None:
+    problems = []
+    if tweet_id <= 0:
+        problems.append(FieldViolation("tweet_id", "must be a tweet id (a positive integer)"))
+    if owner_id <= 0:
+        problems.append(FieldViolation("owner_id", "must be a user id (a positive integer)"))
+    if not 1 <= len(media_ids) <= MAX_ATTACH:
+        problems.append(FieldViolation("media_ids", f"1 to {MAX_ATTACH} media ids"))
+    elif len(set(media_ids)) != len(media_ids):
+        problems.append(FieldViolation("media_ids", "must not repeat an id"))
+    elif any(media_id <= 0 for media_id in media_ids):
+        problems.append(FieldViolation("media_ids", "must be media ids (positive integers)"))
+    if problems:
+        raise InvalidArgument(*problems)
+
+
+def _refuse_taken(items: Sequence[Media], tweet_id: int) -> None:
+    taken = [m.id for m in items if m.tweet_id not in (0, tweet_id)]
+    if taken:
+        raise FailedPrecondition(
+            f"media {', '.join(map(str, taken))} already attached to another tweet"
+        )

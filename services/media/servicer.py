@@ -1,0 +1,87 @@
+"""``chirp.media.v1.MediaService`` over the domain: requests in, messages out, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from chirp.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
+from google.api import httpbody_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.bootstrap.auth import require_caller
+from services.bootstrap.errors import InvalidArgument
+from services.bootstrap.ratelimit import RateLimiter
+from services.media.model import Media
+from services.media.objects import CACHE_CONTROL
+from services.media.service import MediaService
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _id(value: int, field: str = "id") -> int:
+    if value <= 0:
+        raise InvalidArgument.field(field, "must be a media id (a positive integer)")
+    return value
+
+
+class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
+    def __init__(self, media: MediaService, uploads: RateLimiter, public_base_url: str) -> None:
+        self._media = media
+        self._uploads = uploads
+        self._base = public_base_url.rstrip("/")
+
+    def _message(self, media: Media) -> media_pb2.Media:
+        url = f"{self._base}/v1/media/{media.id}/content"
+        created = Timestamp()
+        created.FromDatetime(media.create_time)
+        return media_pb2.Media(
+            id=media.id,
+            owner_id=media.owner_id,
+            url=url,
+            thumbnail_url=f"{url}?thumbnail=true",
+            content_type=media.full.content_type,
+            width=media.full.width,
+            height=media.full.height,
+            size_bytes=media.full.size_bytes,
+            alt_text=media.alt_text,
+            tweet_id=media.tweet_id,
+            create_time=created,
+        )
+
+    async def CreateMedia(
+        self, request: media_service_pb2.CreateMediaRequest, _context: Context
+    ) -> media_pb2.Media:
+        owner = require_caller()
+        await self._uploads.hit(str(owner.user_id))  # uploads per account (issue 7)
+        media = await self._media.upload(owner.user_id, request.content.data, request.alt_text)
+        return self._message(media)
+
+    async def GetMedia(
+        self, request: media_service_pb2.GetMediaRequest, _context: Context
+    ) -> media_pb2.Media:
+        return self._message(await self._media.get(_id(request.id)))
+
+    async def GetMediaContent(
+        self, request: media_service_pb2.GetMediaContentRequest, context: Context
+    ) -> Any:
+        content = await self._media.content(_id(request.id), thumbnail=request.thumbnail)
+        # The gateway passes these on as HTTP headers: what a CDN needs to keep it for good.
+        await context.send_initial_metadata(
+            (("cache-control", CACHE_CONTROL), ("etag", f'"{content.sha256}"'))
+        )
+        return httpbody_pb2.HttpBody(content_type=content.content_type, data=content.data)
+
+    async def BatchGetMedia(
+        self, request: media_service_pb2.BatchGetMediaRequest, _context: Context
+    ) -> media_service_pb2.BatchGetMediaResponse:
+        found = await self._media.batch_get(list(request.ids))
+        return media_service_pb2.BatchGetMediaResponse(media=[self._message(m) for m in found])
+
+    async def AttachMedia(
+        self, request: media_service_pb2.AttachMediaRequest, _context: Context
+    ) -> media_service_pb2.AttachMediaResponse:
+        attached = await self._media.attach(
+            request.tweet_id, request.owner_id, list(request.media_ids)
+        )
+        return media_service_pb2.AttachMediaResponse(media=[self._message(m) for m in attached])

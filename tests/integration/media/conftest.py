@@ -1,0 +1,46 @@
+"""The media domain over the real stores: Cassandra (migration 0008) and the local MinIO."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from cassandra.cluster import Session
+from redis.asyncio import Redis
+
+from services.bootstrap.ids import Snowflake, leased_snowflake
+from services.bootstrap.settings import Settings
+from services.media.objects import S3ObjectStore, s3_client
+from services.media.service import MediaService
+from services.media.store import CassandraMediaStore
+from services.media.wiring import limits
+
+SETTINGS = Settings(service="media")
+
+
+@pytest.fixture(scope="module")
+def store(session: Session) -> CassandraMediaStore:
+    return CassandraMediaStore(session)
+
+
+@pytest.fixture(scope="module")
+async def objects() -> AsyncIterator[S3ObjectStore]:
+    async with s3_client(SETTINGS) as client:
+        objects = S3ObjectStore(client, SETTINGS.s3_bucket)
+        await objects.ensure_bucket()
+        yield objects
+
+
+@pytest.fixture(scope="module")
+async def ids() -> AsyncIterator[Snowflake]:
+    redis = Redis.from_url(SETTINGS.redis_url)
+    try:
+        async with leased_snowflake(redis) as generator:
+            yield generator
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture(scope="module")
+def media(store: CassandraMediaStore, objects: S3ObjectStore, ids: Snowflake) -> MediaService:
+    return MediaService(store, objects, ids, limits(SETTINGS))
