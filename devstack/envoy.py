@@ -1,12 +1,14 @@
 """The gateway's local configuration: production's ``gateway/envoy.yaml`` with local addresses.
 
 Compose runs ``gateway/envoy.yaml`` as it is, with the services at their compose host names. The
-local stack runs the very same file with each cluster pointed at 127.0.0.1 and the descriptor
-set read from the work tree, so the two can never drift apart.
+local stack runs the very same file with each cluster pointed at 127.0.0.1, the descriptor set
+(and the OpenAPI document) read from the work tree, and the browser origins CORS allows taken
+from ``CHIRP_CORS_ORIGINS``, so the two can never drift apart.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from devstack.paths import DATA, ROOT
@@ -14,10 +16,15 @@ from devstack.paths import DATA, ROOT
 SOURCE_CONFIG = ROOT / "gateway" / "envoy.yaml"
 LOCAL_CONFIG = DATA / "envoy" / "envoy.yaml"
 CONTAINER_GATEWAY_DIR = "/etc/envoy"
+#: Comma-separated origins that browser pages may call the local gateway from.
+CORS_ORIGINS_ENV = "CHIRP_CORS_ORIGINS"
+LOCAL_CORS_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
 
 
-def localize(config: dict[str, Any]) -> dict[str, Any]:
-    """Rewrites addresses and file paths for the local stack, in place, and returns the config."""
+def localize(config: dict[str, Any], cors_origins: str | None = None) -> dict[str, Any]:
+    """Rewrites addresses, file paths and CORS origins (``cors_origins``, comma-separated, or
+    else ``CHIRP_CORS_ORIGINS`` or the local defaults) for the local stack, in place, and returns
+    the config."""
     for cluster in config["static_resources"]["clusters"]:
         for endpoints in cluster["load_assignment"]["endpoints"]:
             for endpoint in endpoints["lb_endpoints"]:
@@ -25,8 +32,25 @@ def localize(config: dict[str, Any]) -> dict[str, Any]:
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["address"] = "127.0.0.1"
     config["admin"]["address"]["socket_address"]["address"] = "127.0.0.1"
+    origins = cors_origins or os.environ.get(CORS_ORIGINS_ENV) or LOCAL_CORS_ORIGINS
+    cors_policy(config)["allow_origin_string_match"] = [
+        {"exact": origin.strip()} for origin in origins.split(",") if origin.strip()
+    ]
     localized: dict[str, Any] = _replace_paths(config)
     return localized
+
+
+def gateway_manager(config: dict[str, Any]) -> dict[str, Any]:
+    """The gateway listener's HTTP connection manager configuration."""
+    (listener,) = config["static_resources"]["listeners"]
+    manager: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    return manager
+
+
+def cors_policy(config: dict[str, Any]) -> dict[str, Any]:
+    (virtual_host,) = gateway_manager(config)["route_config"]["virtual_hosts"]
+    policy: dict[str, Any] = virtual_host["typed_per_filter_config"]["envoy.filters.http.cors"]
+    return policy
 
 
 def _replace_paths(node: Any) -> Any:

@@ -23,6 +23,16 @@ UV_VERSION = "0.13.8"
 GO_TOOLS = {
     "grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4",
     "ghz": "github.com/bojand/ghz/cmd/ghz@v0.120.0",
+    # The S3 store for photos, built from source as MinIO ships its community edition. Its
+    # release tags (RELEASE.<date>) are not Go module versions, so it is pinned by the module
+    # proxy's pseudo-version of a commit (its @latest on 2026-11-21: the commit of 2026-02-12).
+    # About 7 minutes to build on two cores, once.
+    "minio": "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c",
+    # `make gen` writes gateway/openapi.json with it. (v2.32.0 needs a genproto version the
+    # module proxy does not serve.)
+    "protoc-gen-openapiv2": (
+        "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.31.0"
+    ),
 }
 GO_BIN = CACHE / "bin"
 
@@ -61,6 +71,11 @@ def debian_packages() -> None:
         missing.append("openjdk-17-jre-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
+    # the benchmarks' load tools: h2load (the mix through Envoy) and redis-benchmark
+    if shutil.which("h2load") is None:
+        missing.append("nghttp2-client")
+    if shutil.which("redis-benchmark") is None:
+        missing.append("redis-tools")
     _apt_install(missing)
 
 

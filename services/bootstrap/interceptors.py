@@ -10,6 +10,7 @@ mapping turns into UNAUTHENTICATED).
 from __future__ import annotations
 
 import abc
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +36,9 @@ log = structlog.get_logger()
 
 REQUEST_ID_HEADER = "x-request-id"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+#: An error's retry delay in whole seconds, as trailing metadata: with nothing sent before it,
+#: the status travels as a trailers-only response, which the gateway answers as HTTP headers.
+RETRY_AFTER_HEADER = "retry-after"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 
 
@@ -220,7 +224,7 @@ class ExceptionToStatusInterceptor(ScopeInterceptor):
         try:
             yield
         except ChirpError as error:
-            await _abort(context, error.code, str(error), _details_of(error))
+            await _abort(context, error.code, str(error), _details_of(error), _headers_of(error))
         except NotImplementedError:
             await _abort(
                 context,
@@ -300,13 +304,23 @@ def _details_of(error: ChirpError) -> list[any_pb2.Any]:
     return []
 
 
+def _headers_of(error: ChirpError) -> tuple[tuple[str, str], ...]:
+    """Metadata the gateway passes on as HTTP headers: ``Retry-After`` for a rate limit."""
+    if isinstance(error, ResourceExhausted):
+        return ((RETRY_AFTER_HEADER, str(math.ceil(error.retry_after_seconds))),)
+    return ()
+
+
 async def _abort(
     context: grpc.aio.ServicerContext[Any, Any],
     code: grpc.StatusCode,
     message: str,
     details: list[any_pb2.Any],
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> None:
     status = status_pb2.Status(code=code.value[0], message=message, details=details)
     await context.abort(
-        code, message, trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),)
+        code,
+        message,
+        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()), *headers),
     )

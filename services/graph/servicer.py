@@ -10,8 +10,9 @@ from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc, relationsh
 
 from services.bootstrap.auth import require_caller
 from services.bootstrap.errors import InvalidArgument
+from services.bootstrap.paging import bounded, page_size
+from services.bootstrap.ratelimit import RateLimiter
 from services.graph.model import Relationship
-from services.graph.paging import bounded, page_size
 from services.graph.service import GraphService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -38,13 +39,15 @@ def _relationship(relationship: Relationship) -> relationship_pb2.Relationship:
 
 
 class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
-    def __init__(self, graph: GraphService) -> None:
+    def __init__(self, graph: GraphService, follows: RateLimiter) -> None:
         self._graph = graph
+        self._follows = follows
 
     async def FollowUser(
         self, request: graph_service_pb2.FollowUserRequest, _context: Context
     ) -> relationship_pb2.Relationship:
         caller = require_caller()
+        await self._follows.hit(str(caller.user_id))
         return _relationship(await self._graph.follow(caller.user_id, request.username))
 
     async def UnfollowUser(

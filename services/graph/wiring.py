@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
+from redis.asyncio import Redis
 
 from services.bootstrap.consumers import in_background
 from services.bootstrap.outbox import OutboxRelay, running_relay
+from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.graph.accounts import NewAccounts
@@ -30,11 +32,13 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
     )
     users = grpc.aio.insecure_channel(settings.users_addr)
+    redis = Redis.from_url(settings.redis_url)
     try:
         outbox = Neo4jOutboxStore(driver)
         relay = OutboxRelay(outbox, outbox, settings.nats_url)
         graph = GraphService(Neo4jGraphStore(driver, outbox), GrpcUserDirectory(users))
-        servicer = GraphServicer(graph)
+        follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)
+        servicer = GraphServicer(graph, follows)
         async with running_relay(relay), in_background(NewAccounts(settings.nats_url, graph).run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
@@ -43,4 +47,5 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             yield [Registration(SERVICE.full_name, add_to_server)]
     finally:
         await users.close()
+        await redis.aclose()
         await driver.close()

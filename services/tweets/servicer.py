@@ -11,8 +11,9 @@ from google.protobuf import empty_pb2
 
 from services.bootstrap.auth import current_caller, require_caller
 from services.bootstrap.errors import InvalidArgument
+from services.bootstrap.paging import bounded, page_size
+from services.bootstrap.ratelimit import RateLimiter
 from services.tweets import convert, rules
-from services.tweets.paging import bounded, page_size
 from services.tweets.service import Draft, TweetService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -30,12 +31,14 @@ def _caller_id() -> int | None:
 
 
 class TweetsServicer(tweets_service_pb2_grpc.TweetsServiceServicer):
-    def __init__(self, tweets: TweetService) -> None:
+    def __init__(self, tweets: TweetService, posts: RateLimiter) -> None:
         self._tweets = tweets
+        self._posts = posts
 
     async def CreateTweet(
         self, request: tweets_service_pb2.CreateTweetRequest, _context: Context
     ) -> tweet_pb2.Tweet:
+        await self._posts.hit(str(require_caller().user_id))  # posts per account (issue 7)
         draft = Draft(
             text=request.text,
             reply_to_id=request.reply_to_id,

@@ -32,6 +32,7 @@ from services.bootstrap.errors import (
     Unavailable,
 )
 from services.bootstrap.ids import IdGenerator, timestamp_ms
+from services.bootstrap.ratelimit import RateLimiter
 from services.users import rules
 
 log = structlog.get_logger()
@@ -186,9 +187,11 @@ class Accounts:
         tokens: TokenIssuer,
         social: SocialCounts,
         ids: IdGenerator,
+        sign_ins: RateLimiter,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
+        self._sign_ins = sign_ins
         self._cache = cache
         self._passwords = passwords
         self._tokens = tokens
@@ -223,7 +226,13 @@ class Accounts:
         ]
         if missing:
             raise InvalidArgument(*missing)
-        user = await self._find_by_username(username) if rules.is_well_formed(username) else None
+        user = None
+        if rules.is_well_formed(username):
+            # Attempts are counted per account name, whoever makes them, before the password
+            # is checked: guessing one account's password is slow from any number of addresses.
+            # (A name that cannot exist has no account to protect, and gets no counter.)
+            await self._sign_ins.hit(rules.fold(username))
+            user = await self._find_by_username(username)
         password_hash = None if user is None else await self._store.get_password_hash(user.id)
         # An unknown user costs a (dummy) verification too, so timing does not tell them apart:
         # the hash dominates the time of a sign-in.

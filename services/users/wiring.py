@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from services.bootstrap import cql
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
+from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.users.accounts import Accounts
@@ -51,6 +52,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 tokens=issuer,
                 social=GrpcSocialCounts(graph, tweets),
                 ids=ids,
+                sign_ins=RedisRateLimiter(redis, Limits.from_settings(settings).sign_ins),
             )
             servicer = UsersServicer(accounts, [issuer.jwk])
             yield [

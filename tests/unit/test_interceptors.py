@@ -15,7 +15,11 @@ from prometheus_client import REGISTRY
 
 from services.bootstrap.auth import ALGORITHM, TokenVerifier, require_caller
 from services.bootstrap.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
-from services.bootstrap.interceptors import STATUS_DETAILS_KEY, default_interceptors
+from services.bootstrap.interceptors import (
+    RETRY_AFTER_HEADER,
+    STATUS_DETAILS_KEY,
+    default_interceptors,
+)
 
 SERVICE = "chirp.test.v1.ProbeService"
 SIGNING_KEY = Ed25519PrivateKey.generate()
@@ -177,6 +181,8 @@ async def test_resource_exhausted_carries_retry_info(channel: grpc.aio.Channel) 
     retry = error_details_pb2.RetryInfo()
     assert _status_details(error).details[0].Unpack(retry)
     assert retry.retry_delay.seconds == 30
+    # ...and as metadata, which the gateway answers as the HTTP Retry-After header.
+    assert dict(error.trailing_metadata() or ())[RETRY_AFTER_HEADER] == "30"
 
 
 async def test_domain_errors_map_to_their_codes(channel: grpc.aio.Channel) -> None:

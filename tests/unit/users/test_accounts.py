@@ -3,6 +3,7 @@ test against the real store under tests/integration/users)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,12 @@ from services.bootstrap.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
 from services.bootstrap.ids import Snowflake, timestamp_ms
+from services.bootstrap.ratelimit import Limit, exhausted
 from services.users.accounts import (
     SIGN_IN_REFUSED,
     Accounts,
@@ -143,6 +146,22 @@ class Social:
         }
 
 
+SIGN_INS = Limit("sign_ins", "log-in attempts for this username", 3, 300)
+
+
+@dataclass
+class CountingLimiter:
+    """The Redis limiter's rule without its window (tested on Redis in tests/integration)."""
+
+    limit: Limit = SIGN_INS
+    counts: Counter[str] = field(default_factory=Counter)
+
+    async def hit(self, subject: str) -> None:
+        self.counts[subject] += 1
+        if self.counts[subject] > self.limit.requests:
+            raise exhausted(self.limit, self.limit.window_seconds)
+
+
 @dataclass
 class World:
     accounts: Accounts
@@ -150,11 +169,13 @@ class World:
     cache: MemoryCache
     passwords: PlainPasswords
     social: Social
+    sign_ins: CountingLimiter
 
 
 @pytest.fixture
 def world() -> World:
     store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
+    sign_ins = CountingLimiter()
     now_ms = int(NOW.timestamp() * 1000)
     accounts = Accounts(
         store=store,
@@ -163,9 +184,10 @@ def world() -> World:
         tokens=Tokens(),
         social=social,
         ids=Snowflake(7, clock=lambda: now_ms),
+        sign_ins=sign_ins,
         clock=lambda: NOW,
     )
-    return World(accounts, store, cache, passwords, social)
+    return World(accounts, store, cache, passwords, social, sign_ins)
 
 
 def _caller(user: User) -> Caller:
@@ -240,6 +262,26 @@ async def test_sign_in_issues_a_token_with_the_full_profile(world: World) -> Non
     assert signed_in.profile.user == user
     assert signed_in.profile.counts == Counts(tweet_count=3)
     assert signed_in.profile.relationship is None  # one's own profile
+
+
+async def test_sign_in_attempts_are_limited_per_username_in_any_case(world: World) -> None:
+    await world.accounts.register("ada", PASSWORD, "")
+    await world.accounts.register("bob", PASSWORD, "")
+    for attempt in ("ada", "Ada", "ADA"):
+        with pytest.raises(Unauthenticated):
+            await world.accounts.sign_in(attempt, "wrong password")
+    # Over the limit even the right password is refused, before any hash is verified.
+    verified = len(world.passwords.verified)
+    with pytest.raises(ResourceExhausted) as refused:
+        await world.accounts.sign_in("ada", PASSWORD)
+    assert refused.value.retry_after_seconds == 300
+    assert "too many log-in attempts for this username" in str(refused.value)
+    assert len(world.passwords.verified) == verified
+    # Another account is not affected; names that cannot exist get no counter.
+    assert (await world.accounts.sign_in("bob", PASSWORD)).profile.user.username == "bob"
+    with pytest.raises(Unauthenticated):
+        await world.accounts.sign_in("not a name!", PASSWORD)
+    assert world.sign_ins.counts == Counter({"ada": 4, "bob": 1})
 
 
 async def test_sign_in_needs_both_fields(world: World) -> None:

@@ -1,0 +1,78 @@
+"""The per-account rate limiter on the real Redis: counts, windows, and subjects kept apart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from services.bootstrap.errors import ResourceExhausted
+from services.bootstrap.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
+from services.bootstrap.settings import Settings, StoreSettings
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(StoreSettings().redis_url)
+    yield client
+    await client.aclose()
+
+
+def _limit(requests: int, window_seconds: int) -> Limit:
+    # A name of its own per test, so runs never share counters.
+    return Limit(f"test_{uuid.uuid4().hex[:8]}", "test actions", requests, window_seconds)
+
+
+async def test_a_subject_over_its_limit_is_refused_with_the_time_left(redis: Redis) -> None:
+    limiter = RedisRateLimiter(redis, _limit(3, 600))
+    for _ in range(3):
+        await limiter.hit("ada")
+    with pytest.raises(ResourceExhausted) as refused:
+        await limiter.hit("ada")
+    assert 599 <= refused.value.retry_after_seconds <= 600
+    assert str(refused.value) == (
+        "too many test actions: at most 3 per 600 s; "
+        f"retry in {int(refused.value.retry_after_seconds)} s"
+    )
+    # Another subject, and another limit for the same subject, are not affected.
+    await limiter.hit("bob")
+    await RedisRateLimiter(redis, _limit(1, 600)).hit("ada")
+
+
+async def test_concurrent_hits_are_counted_exactly(redis: Redis) -> None:
+    limiter = RedisRateLimiter(redis, _limit(10, 600))
+    results = await asyncio.gather(*(limiter.hit("ada") for _ in range(25)), return_exceptions=True)
+    assert sum(result is None for result in results) == 10
+    assert all(isinstance(r, ResourceExhausted) for r in results if r is not None)
+
+
+async def test_the_counter_expires_with_its_window(redis: Redis) -> None:
+    limit = _limit(1, 1)
+    limiter = RedisRateLimiter(redis, limit)
+    await limiter.hit("ada")
+    with pytest.raises(ResourceExhausted) as refused:
+        await limiter.hit("ada")
+    assert refused.value.retry_after_seconds == 1  # never less than a whole second
+    # Refused attempts do not extend the window: the counter goes when its first second does.
+    deadline = time.monotonic() + 5
+    while await redis.exists(redis_key(limit, "ada")):
+        assert time.monotonic() < deadline, "the window's counter never expired"
+        await asyncio.sleep(0.05)
+    await limiter.hit("ada")
+
+
+def test_the_limits_come_from_the_settings() -> None:
+    settings = Settings(service="users", rate_limit_posts=7, rate_limit_post_window_seconds=60)
+    limits = Limits.from_settings(settings)
+    assert (limits.posts.requests, limits.posts.window_seconds) == (7, 60)
+    assert (limits.sign_ins.requests, limits.sign_ins.window_seconds) == (10, 300)
+    assert {limits.sign_ins.name, limits.posts.name, limits.follows.name, limits.uploads.name} == {
+        "sign_ins",
+        "posts",
+        "follows",
+        "uploads",
+    }
