@@ -7,18 +7,7 @@ import binascii
 
 from services.bootstrap.errors import InvalidArgument
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 _PREFIX = "home:"
-
-
-def page_size(requested: int) -> int:
-    """0 -> 20, above 100 -> 100, negative is INVALID_ARGUMENT."""
-    if requested < 0:
-        raise InvalidArgument.field("page_size", "must not be negative")
-    if requested == 0:
-        return DEFAULT_PAGE_SIZE
-    return min(requested, MAX_PAGE_SIZE)
 
 
 def encode_token(before_id: int) -> str:

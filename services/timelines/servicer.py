@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from services.bootstrap.auth import require_caller
 from services.bootstrap.errors import InvalidArgument, Unavailable
-from services.timelines.paging import decode_token, encode_token, page_size
+from services.bootstrap.paging import page_size
+from services.timelines.paging import decode_token, encode_token
 from services.timelines.service import TimelineService
 from services.timelines.store import live_channel, parse_live
 

@@ -16,9 +16,6 @@ from typing import Generic, TypeVar
 
 from services.bootstrap.errors import InvalidArgument
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-
 T = TypeVar("T")
 
 
@@ -26,17 +23,6 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_token: str = ""
-
-
-def bounded(requested: int, default: int, most: int, field: str) -> int:
-    """0 means ``default``, more than ``most`` is lowered to it, negative is refused."""
-    if requested < 0:
-        raise InvalidArgument.field(field, "must not be negative")
-    return default if requested == 0 else min(requested, most)
-
-
-def page_size(requested: int, field: str = "page_size") -> int:
-    return bounded(requested, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, field)
 
 
 def encode_token(kind: str, scope: int, cursor: int | str) -> str:

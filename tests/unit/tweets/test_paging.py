@@ -5,23 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.bootstrap.errors import InvalidArgument
-from services.tweets.paging import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    encode_token,
-    int_cursor,
-    page_size,
-    str_cursor,
-)
-
-
-def test_page_size_defaults_caps_and_refuses_negative() -> None:
-    assert page_size(0) == DEFAULT_PAGE_SIZE == 20
-    assert page_size(7) == 7
-    assert page_size(10_000) == MAX_PAGE_SIZE == 100
-    with pytest.raises(InvalidArgument) as refused:
-        page_size(-1)
-    assert refused.value.violations[0].field == "page_size"
+from services.tweets.paging import encode_token, int_cursor, str_cursor
 
 
 def test_tokens_round_trip_and_are_opaque() -> None:
