@@ -31,7 +31,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from redis import Redis
 
 from devstack.paths import ROOT
-from services.bootstrap import cql
 from services.bootstrap.settings import Settings
 from services.users.cache import user_key
 from tests.integration.users.events import find_event
@@ -70,13 +69,6 @@ class Account:
 def client() -> Iterator[httpx.Client]:
     with httpx.Client(base_url=GATEWAY, timeout=15) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[Session]:
-    session = cql.connect(SETTINGS)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

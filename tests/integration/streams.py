@@ -105,3 +105,29 @@ async def watching(types: MessageTypes, prefix: str) -> AsyncIterator[Received]:
             yield received
     finally:
         await delete_consumer(name)
+
+
+def killable_consumer(name: str, subjects: list[str]) -> ConsumerConfig:
+    """A durable consumer for a worker that a test SIGKILLs: from now on, and what the killed
+    worker had not acknowledged is redelivered after 3 s (the real consumers wait a minute)."""
+    return ConsumerConfig(
+        durable_name=name,
+        filter_subjects=subjects,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.NEW,
+        ack_wait=3,
+        max_deliver=20,
+    )
+
+
+@asynccontextmanager
+async def temporary_consumer(config: ConsumerConfig) -> AsyncIterator[str]:
+    """Adds ``config`` to the stream for the life of the context; yields its name."""
+    connection = await nats.connect(StoreSettings().nats_url)
+    try:
+        jetstream = connection.jetstream()
+        await jetstream.add_consumer(STREAM.name or "", config)
+        yield config.durable_name or ""
+        await jetstream.delete_consumer(STREAM.name or "", config.durable_name or "")
+    finally:
+        await connection.close()

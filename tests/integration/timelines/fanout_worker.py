@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 import grpc
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig
 from redis.asyncio import Redis
 
 from services.timelines import service as service_module
@@ -17,6 +17,7 @@ from services.timelines.clients import GrpcGraph, GrpcTweets
 from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.store import RedisTimelineStore
+from tests.integration import streams
 from tests.integration.timelines.support import SETTINGS
 
 BATCH = 200
@@ -24,14 +25,7 @@ PAUSE_SECONDS = 0.03
 
 
 def killable_consumer(name: str) -> ConsumerConfig:
-    return ConsumerConfig(
-        durable_name=name,
-        filter_subjects=["tweets.created"],
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.NEW,
-        ack_wait=3,
-        max_deliver=20,
-    )
+    return streams.killable_consumer(name, ["tweets.created"])
 
 
 class SlowStore(RedisTimelineStore):

@@ -15,17 +15,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.events import STREAM
 from services.timelines.store import SENTINEL, home_key, member
 from tests.integration.graph.support import neo4j_driver
+from tests.integration.streams import temporary_consumer
 from tests.integration.timelines.fanout_worker import killable_consumer
 from tests.integration.timelines.support import GATEWAY, SETTINGS, anonymous, eventually, post
 from tests.integration.tweets.tokens import random_user_id
@@ -43,23 +42,10 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def consumer() -> AsyncIterator[str]:
-    name = f"test-fanout-{uuid.uuid4().hex[:10]}"
-    connection = await nats.connect(SETTINGS.nats_url)
-    jetstream = connection.jetstream()
-    await jetstream.add_consumer(STREAM.name or "", killable_consumer(name))
-    yield name
-    await jetstream.delete_consumer(STREAM.name or "", name)
-    await connection.close()
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+    async with temporary_consumer(
+        killable_consumer(f"test-fanout-{uuid.uuid4().hex[:10]}")
+    ) as name:
+        yield name
 
 
 def _start(name: str) -> subprocess.Popen[bytes]:
@@ -81,7 +67,7 @@ async def _have(redis: Redis, users: list[int], tweet_id: int) -> list[int]:
 
 
 async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_once(
-    redis: Redis, consumer: str, workers: list[subprocess.Popen[bytes]]
+    redis: Redis, consumer: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     author = anonymous()
     followers = [random_user_id() for _ in range(FOLLOWERS)]
@@ -101,7 +87,7 @@ async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_onc
                 pipe.expire(home_key(user), 3600)
             await pipe.execute()
 
-        workers.append(_start(consumer))
+        processes.append(_start(consumer))
         async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
             tweet_id = await post(http, author, "to twenty thousand")
         await eventually(  # kill once some, not all, active followers have it
@@ -109,12 +95,12 @@ async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_onc
             lambda counts: 0 < sum(counts) < len(counts),
             30,
         )
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait()
+        processes[0].send_signal(signal.SIGKILL)
+        processes[0].wait()
         partial = sum(await _have(redis, active, tweet_id))
         assert 0 < partial < len(active)  # killed mid-way
 
-        workers.append(_start(consumer))  # redelivered after the ack wait (3 s here)
+        processes.append(_start(consumer))  # redelivered after the ack wait (3 s here)
         counts, _ = await eventually(
             lambda: _have(redis, active, tweet_id), lambda counts: 0 not in counts, 60
         )

@@ -9,17 +9,13 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from cassandra.cluster import Session
 from chirp.events.v1.tweet_events_pb2 import TweetCreatedEvent
 
 from devstack.paths import PYTHON, ROOT
-from services.bootstrap import cql
 from services.bootstrap.outbox import SHARDS
-from services.bootstrap.settings import StoreSettings
 from tests.integration.tweets.events import create_consumer, delete_consumer, receiving
 from tests.integration.tweets.tokens import bearer, random_user_id
 
@@ -27,13 +23,6 @@ GATEWAY = "http://127.0.0.1:8080"
 #: Longer than the relay's publish timeout, so the relay fails and retries meanwhile.
 DOWN_SECONDS = 7.0
 BACK_WITHIN_SECONDS = 15.0
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[Session]:
-    session = cql.connect(StoreSettings())
-    yield session
-    session.cluster.shutdown()
 
 
 def _devstack(verb: str) -> None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cassandra.cluster import Session
 
-from services.bootstrap import cql
 from services.bootstrap.ids import compose, wall_clock_ms
 from services.bootstrap.outbox import Outbox
-from services.bootstrap.settings import StoreSettings
 from services.tweets.model import (
     Author,
     Tweet,
@@ -32,13 +29,6 @@ from services.tweets.timeline import MAX_BUCKETS_PER_READ, bucket_of, read_slice
 from tests.integration.tweets.tokens import random_user_id
 
 DAY_MS = 86_400_000
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[Session]:
-    session = cql.connect(StoreSettings())
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

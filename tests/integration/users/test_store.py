@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +12,6 @@ import pytest
 from cassandra.cluster import Session
 from chirp.events.v1 import user_events_pb2
 
-from services.bootstrap import cql
 from services.bootstrap.ids import compose
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.settings import StoreSettings
@@ -21,13 +20,6 @@ from services.users.store import CassandraUserStore
 from tests.integration.users.events import find_event
 
 SETTINGS = StoreSettings()
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[Session]:
-    session = cql.connect(SETTINGS)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture
