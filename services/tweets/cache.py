@@ -10,7 +10,8 @@ Keys and values (the contract for readers outside this service):
   tweets service. A missing key says nothing: ask ``TweetsService.BatchGetTweets``.
 
 Entries are written when a tweet is posted or edited, dropped when its counts change (the next
-read refills them), buried when it is deleted, and filled on read misses only where no entry
+read refills them; dropped again a second later, in case a read that raced the change refilled
+the old counts), buried when it is deleted, and filled on read misses only where no entry
 is (so a fill that raced a delete or an edit never overwrites it). Entries live
 ``TWEET_TTL_SECONDS``, tombstones ``TOMBSTONE_TTL_SECONDS``. Redis is only a cache: when it
 fails, reads miss and writes are skipped, with a warning.
@@ -18,6 +19,7 @@ fails, reads miss and writes are skipped, with a warning.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -32,6 +34,8 @@ from services.tweets.model import TweetView
 TWEET_TTL_SECONDS = 15 * 60
 TOMBSTONE_TTL_SECONDS = 24 * 3600
 TOMBSTONE = b""
+#: How long after a change its entries are dropped a second time (see ``forget``).
+REFORGET_SECONDS = 1.0
 
 log = structlog.get_logger()
 
@@ -43,6 +47,8 @@ def tweet_key(tweet_id: int) -> str:
 class RedisTweetCache:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        #: Second deletes not yet done (held so that they are not garbage-collected).
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def get(self, ids: Sequence[int]) -> dict[int, TweetView | None]:
         try:
@@ -79,8 +85,22 @@ class RedisTweetCache:
         )
 
     async def forget(self, ids: Sequence[int]) -> None:
+        """Drops the entries now and once more ``REFORGET_SECONDS`` later: a read that fetched
+        the old counts from the store just before they changed may fill its entry after the
+        first delete (fills only add absent entries, and this one is absent), and the second
+        delete takes that stale copy out."""
         if not ids:
             return
+        await self._delete(ids)
+        task = asyncio.get_running_loop().create_task(self._delete_later(list(ids)))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _delete_later(self, ids: list[int]) -> None:
+        await asyncio.sleep(REFORGET_SECONDS)
+        await self._delete(ids)
+
+    async def _delete(self, ids: Sequence[int]) -> None:
         try:
             await self._redis.delete(*map(tweet_key, ids))
         except RedisError:

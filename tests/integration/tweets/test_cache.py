@@ -12,12 +12,14 @@ from redis.asyncio import Redis
 from services.bootstrap.ids import compose, wall_clock_ms
 from services.bootstrap.settings import StoreSettings
 from services.tweets.cache import (
+    REFORGET_SECONDS,
     TOMBSTONE_TTL_SECONDS,
     TWEET_TTL_SECONDS,
     RedisTweetCache,
     tweet_key,
 )
 from services.tweets.model import Author, Counts, Tweet, TweetView
+from tests.polling import eventually
 
 
 @pytest.fixture
@@ -42,6 +44,16 @@ async def test_views_round_trip_with_a_ttl(redis: Redis) -> None:
     assert 0 < await redis.ttl(tweet_key(view.id)) <= TWEET_TTL_SECONDS
     await cache.forget([view.id])
     assert await cache.get([view.id]) == {}
+
+
+async def test_a_fill_that_raced_a_count_change_is_dropped_again(redis: Redis) -> None:
+    cache = RedisTweetCache(redis)
+    old = _view()
+    await cache.forget([old.id])  # the counts changed
+    await cache.put([old], only_if_absent=True)  # a read that fetched them before refills
+    assert await cache.get([old.id]) == {old.id: old}
+    # Dropped again a second later (else it would stay for 15 minutes).
+    await eventually(lambda: cache.get([old.id]), lambda found: found == {}, REFORGET_SECONDS + 10)
 
 
 async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(redis: Redis) -> None:
