@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 import structlog
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
@@ -23,6 +24,9 @@ from services.bootstrap.events import STREAM
 log = structlog.get_logger()
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+
+#: How long closing a NATS connection may take before it is abandoned.
+CLOSE_TIMEOUT_SECONDS = 5.0
 Tick = Callable[[JetStreamContext.PullSubscription], Awaitable[None]]
 
 
@@ -82,7 +86,17 @@ class DurableConsumer:
                     continue
                 await self._handle(messages)
         finally:
-            await connection.close()
+            await close_connection(connection)
+
+
+async def close_connection(connection: Client) -> None:
+    """Closes ``connection``, giving up after ``CLOSE_TIMEOUT_SECONDS``: nats-py's close flushes
+    and waits for its reader, which can wait forever on a connection that is reconnecting, and
+    a stuck close must not stall a shutdown (the server drops the connection anyway)."""
+    if connection.is_closed:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT_SECONDS)
 
 
 def one_at_a_time(handle: Callable[[Msg], Awaitable[None]]) -> BatchHandler:

@@ -30,7 +30,7 @@ from cassandra.query import BatchStatement
 from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
 from nats.aio.client import Client as NatsClient
 
-from services.bootstrap.consumers import in_background
+from services.bootstrap.consumers import close_connection, in_background
 from services.bootstrap.cql import execute
 
 SHARDS = 16
@@ -188,8 +188,8 @@ class OutboxRelay:
                     await asyncio.wait_for(self._outbox.written.wait(), self._idle_poll_seconds)
 
     async def close(self) -> None:
-        if self._connection is not None and not self._connection.is_closed:
-            await self._connection.close()
+        if self._connection is not None:
+            await close_connection(self._connection)
 
 
 @contextlib.asynccontextmanager
