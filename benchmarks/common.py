@@ -1,24 +1,30 @@
-"""What every benchmark shares: the no-op baseline server, fresh accounts, the results table."""
+"""What every benchmark shares: the options, the no-op baseline server, fresh accounts, and the
+rows every benchmark adds to the results (``benchmarks/report.py`` renders them)."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 from benchmarks import ghz
-from devstack.paths import PYTHON, ROOT
+from devstack.paths import DATA, PYTHON, ROOT
 from services.bootstrap.healthcheck import not_serving_reason
 
 GATEWAY = "http://127.0.0.1:8080"
 BASELINE_PORT = 50199
+T = TypeVar("T")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -29,32 +35,135 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class Options:
+    """What ``python -m benchmarks`` was asked: quick or full, and how hard ghz pushes."""
+
+    quick: bool = False
+    concurrency: int = 8
+    seconds: int = 10
+
+    @property
+    def load(self) -> ghz.Load:
+        return ghz.Load(self.concurrency, self.seconds)
+
+    def paced(self, rps: int) -> ghz.Load:
+        """The same load at a constant offered rate (``rps`` requests/s)."""
+        return ghz.Load(max(self.concurrency, 32), self.seconds, rps)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live descendants so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return own + sum(_cpu_seconds(child) for child in children)
+
+
+def stack_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each process of the local stack (``.data/run/*.pid``)."""
+    used = {}
+    for pid_file in sorted((DATA / "run").glob("*.pid")):
+        text = pid_file.read_text().split()
+        if text:
+            used[pid_file.stem] = _cpu_seconds(int(text[0]))
+    return used
+
+
+@dataclass(frozen=True)
+class CpuSpent:
+    """CPU seconds each stack process spent during ``seconds`` of wall time."""
+
+    used: dict[str, float]
+    seconds: float
+
+
+def cpu_during(call: Callable[[], T]) -> tuple[T, CpuSpent]:
+    """``call()``'s result and the CPU the stack spent meanwhile."""
+    before, started = stack_cpu(), time.monotonic()
+    result = call()
+    after = stack_cpu()
+    used = {name: after.get(name, 0.0) - seconds for name, seconds in before.items()}
+    return result, CpuSpent(used, time.monotonic() - started)
+
+
+def cpu_per_request(spent: CpuSpent, background: CpuSpent, requests: int) -> dict[str, float]:
+    """CPU milliseconds per request of each stack process (those at 0.01 ms or more): what it
+    spent while serving the requests, less what it spent in the same time while the baseline
+    was measured just before (its background: other work on the machine, timers, consumers),
+    so that the figure is what the requests cost each tier."""
+    scale = spent.seconds / background.seconds if background.seconds else 0.0
+    per_request = {
+        name: max(0.0, used - background.used.get(name, 0.0) * scale) * 1000 / max(requests, 1)
+        for name, used in spent.used.items()
+    }
+    ordered = sorted(per_request.items(), key=lambda item: -item[1])
+    return {name: ms for name, ms in ordered if ms >= 0.01}
+
+
+@dataclass(frozen=True)
 class Row:
+    """One measurement: ``target`` is ``"baseline"`` or what was measured (a service name);
+    rows with the same group and scenario (and offered rate) pair up, and ``baseline`` names
+    what the baseline side is."""
+
+    group: str
     scenario: str
     target: str
     result: ghz.Result
+    baseline: str = "no-op gRPC"
+    offered: int | None = None
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def server(
+    argv: list[str], env: dict[str, str], address: str, timeout: float = 60
+) -> Iterator[str]:
+    """A gRPC server process (``argv`` run with the virtualenv's Python, ``env`` added to this
+    process's environment, its output in ``.data/bench/server.log``), for as long as the
+    context lasts, once its health check answers SERVING at ``address``."""
+    full_env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", **env}
+    (DATA / "bench").mkdir(parents=True, exist_ok=True)
+    with (DATA / "bench" / "server.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(PYTHON), *argv], env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not_serving_reason(address, timeout_seconds=1) is not None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(argv)} did not start serving at {address}")
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @contextmanager
 def baseline_server(streamed_followers: int = 0) -> Iterator[str]:
     """The no-op services (``benchmarks/noop.py``) on their own port, for as long as the context
     lasts; their StreamFollowers streams ``streamed_followers`` ids."""
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_METRICS_PORT": "9199"}
-    process = subprocess.Popen(
-        [str(PYTHON), "-m", "benchmarks.noop", str(BASELINE_PORT), str(streamed_followers)],
-        env=env,
-    )
-    address = f"127.0.0.1:{BASELINE_PORT}"
-    try:
-        deadline = time.monotonic() + 20
-        while not_serving_reason(address, timeout_seconds=1) is not None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the baseline server did not start")
-            time.sleep(0.2)
+    with server(
+        ["-m", "benchmarks.noop", str(BASELINE_PORT), str(streamed_followers)],
+        {"CHIRP_METRICS_PORT": "9199"},
+        f"127.0.0.1:{BASELINE_PORT}",
+        timeout=20,
+    ) as address:
         yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def session(client: httpx.Client) -> tuple[str, str]:
@@ -67,46 +176,51 @@ def session(client: httpx.Client) -> tuple[str, str]:
     return username, str(login.json()["accessToken"])
 
 
-def measure(
-    scenarios: list[Scenario],
-    service: tuple[str, str],
-    baseline: str,
-    load: ghz.Load,
-    metadata: dict[str, str],
-) -> list[Row]:
-    """Each scenario against the baseline, then against ``service`` (target name, address):
-    alternating per scenario, so drift on the shared machine touches both sides alike."""
+Metadata = dict[str, str]
+
+
+def bearer(token: str) -> Metadata:
+    return {"authorization": f"Bearer {token}"}
+
+
+def round_robin(tokens: list[str]) -> Metadata:
+    """Metadata whose token changes with every request, round-robin over ``tokens`` (a ghz
+    template: ghz's command line takes one metadata object, not a list)."""
+    return bearer(
+        f"{{{{ index (splitList `,` `{','.join(tokens)}`) (mod .RequestNumber {len(tokens)}) }}}}"
+    )
+
+
+@dataclass(frozen=True)
+class Sides:
+    """What a scenario is measured on: the service (target name, address) and the baseline's
+    address, called with ``metadata``."""
+
+    service: tuple[str, str]
+    baseline: str
+    metadata: Metadata
+
+
+def measure(group: str, scenarios: list[Scenario], sides: Sides, load: ghz.Load) -> list[Row]:
+    """Each scenario against the baseline, then against the service: alternating per scenario,
+    so drift on the shared machine touches both sides alike."""
     rows = []
     for scenario in scenarios:
-        for target, address in (("baseline", baseline), service):
-            result = ghz.run(address, scenario.method, scenario.data, load, metadata=metadata)
-            rows.append(Row(scenario.name, target, result))
+        background: CpuSpent | None = None
+        for target, address in (("baseline", sides.baseline), sides.service):
+            call = partial(ghz.run, address, scenario.method, scenario.data, load)
+            result, spent = cpu_during(partial(call, metadata=sides.metadata))
+            cpu = cpu_per_request(spent, background, result.requests) if background else {}
+            background = background or spent
+            rows.append(Row(group, scenario.name, target, result, offered=load.rps, cpu_ms=cpu))
     return rows
 
 
-def table(rows: list[Row]) -> str:
-    header = (
-        f"{'scenario':<28}{'target':<10}{'rps':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'errors':>8}{'rps vs baseline':>17}"
-    )
-    lines = [header]
-    baseline_rps = {row.scenario: row.result.rps for row in rows if row.target == "baseline"}
-    for row in rows:
-        r = row.result
-        ratio = (
-            r.rps / baseline_rps[row.scenario] if baseline_rps.get(row.scenario) else float("nan")
-        )
-        lines.append(
-            f"{row.scenario:<28}{row.target:<10}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}"
-            f"{r.p99_ms:>9.2f}{r.errors:>8}{ratio:>16.2f}x"
-        )
-    return "\n".join(lines)
-
-
-def load_from(argv: list[str]) -> ghz.Load:
-    """``[CONCURRENCY [SECONDS]]``, defaulting to ghz.Load's."""
-    default = ghz.Load()
-    return ghz.Load(
-        concurrency=int(argv[0]) if argv else default.concurrency,
-        seconds=int(argv[1]) if len(argv) > 1 else default.seconds,
-    )
+def sweep(
+    group: str, scenario: Scenario, sides: Sides, options: Options, rates: list[int]
+) -> list[Row]:
+    """``scenario`` at each constant offered rate, against the baseline and the service."""
+    rows = []
+    for rate in rates:
+        rows += measure(group, [scenario], sides, options.paced(rate))
+    return rows

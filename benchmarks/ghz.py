@@ -1,4 +1,11 @@
-"""Runs ghz (built into ``.cache/bin`` by ``make install``) and reads its JSON report."""
+"""Runs ghz (built into ``.cache/bin`` by ``make install``) and reads its JSON report.
+
+ghz reads the methods from the gateway's descriptor set (``gateway/chirp.pb``, the same one
+Envoy uses), not from server reflection: the services do serve reflection (grpcurl lists and
+describes them), but ghz asks for the *method* symbol (``pkg.Service.Method``), which
+grpcio-reflection cannot resolve on protobuf's upb backend (``FindFileContainingSymbol`` finds
+services and messages, not methods), so every reflective ghz call fails with "Symbol not
+found"."""
 
 from __future__ import annotations
 
@@ -11,14 +18,19 @@ from devstack.install import GO_BIN
 from devstack.paths import ROOT
 
 DESCRIPTOR_SET = ROOT / "gateway" / "chirp.pb"
+#: ghz's errors repeat its arguments (tokens); enough of them to say what failed.
+ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
 class Load:
-    """How hard to push: ghz's concurrency and duration."""
+    """How hard to push: ghz's concurrency and duration, and optionally a constant offered rate
+    (requests/s over all workers; ghz then paces them, as an open-loop client would, until the
+    ``concurrency`` workers are all busy)."""
 
     concurrency: int = 8
     seconds: int = 10
+    rps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,8 @@ def run(
     *,
     metadata: dict[str, str] | None = None,
 ) -> Result:
-    """Calls ``method`` (``package.Service/Method``) with ``data`` (ghz templates allowed)."""
+    """Calls ``method`` (``package.Service/Method``) with ``data`` and ``metadata`` (ghz
+    templates allowed in both)."""
     argv = [
         str(GO_BIN / "ghz"),
         "--insecure",
@@ -58,11 +71,13 @@ def run(
         "--duration-stop=wait",  # let in-flight calls finish instead of counting them as errors
         "--format=json",
     ]
+    if load.rps:
+        argv.append(f"--rps={load.rps}")
     if metadata:
         argv.append(f"--metadata={json.dumps(metadata)}")
     completed = subprocess.run([*argv, address], capture_output=True, text=True, check=False)
     if not completed.stdout.strip():
-        raise RuntimeError(f"ghz failed: {completed.stderr.strip()}")
+        raise RuntimeError(f"ghz failed: {completed.stderr.strip()[:ERROR_CHARS]}")
     report = json.loads(completed.stdout)
     statuses: dict[str, int] = report.get("statusCodeDistribution") or {}
     return Result(

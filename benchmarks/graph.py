@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 
@@ -15,7 +14,9 @@ import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 
 from benchmarks import common, follow_graph, tokens
-from benchmarks.common import Scenario
+from benchmarks.common import Options, Scenario
+from benchmarks.dataset import Dataset
+from benchmarks.report import Report
 from services.bootstrap.settings import GRPC_PORTS
 
 GRAPH = f"127.0.0.1:{GRPC_PORTS['graph']}"
@@ -53,10 +54,15 @@ def prepare() -> tuple[follow_graph.Loaded, int]:
     return graph, int(records[0]["followers"])
 
 
-def scenarios(graph: follow_graph.Loaded) -> list[Scenario]:
+def scenarios(graph: follow_graph.Loaded, data: Dataset) -> list[Scenario]:
     return [
         Scenario(
-            "ListFollowers top x100",
+            "ListFollowers dataset top x100",
+            f"{SERVICE}/ListFollowers",
+            {"username": data.most_followed()[1], "page_size": 100},
+        ),
+        Scenario(
+            "ListFollowers 100k-graph top x100",
             f"{SERVICE}/ListFollowers",
             {"username": graph.top_username, "page_size": 100},
         ),
@@ -102,48 +108,29 @@ def measure_stream(baseline: str, user_id: int, expected: int, token: str) -> li
 
 def stream_table(rows: list[StreamRow]) -> str:
     lines = [
-        (
-            f"{'target':<10}{'followers':>11}{'median s':>10}{'best s':>9}{'followers/s':>13}"
-            f"{'vs baseline':>13}"
-        )
+        "| target | followers | median s | best s | followers/s | ratio to baseline |",
+        "|---|---|---|---|---|---|",
     ]
     baseline = next(row for row in rows if row.target == "baseline")
     for row in rows:
         ratio = row.followers_per_second / baseline.followers_per_second
         lines.append(
-            f"{row.target:<10}{row.followers:>11,}{row.median:>10.3f}{min(row.seconds):>9.3f}"
-            f"{row.followers_per_second:>13,.0f}{ratio:>12.2f}x"
+            f"| {row.target} | {row.followers:,} | {row.median:.3f} | {min(row.seconds):.3f} | "
+            f"{row.followers_per_second:,.0f} | {ratio:.2f}x |"
         )
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    load = common.load_from(argv)
+def run(options: Options, data: Dataset, report: Report) -> None:
     graph, top_followers = prepare()
     token = tokens.mint(graph.caller_id, "bench_caller")
-    metadata = {"authorization": f"Bearer {token}"}
+    metadata = common.bearer(token)
     with common.baseline_server(streamed_followers=top_followers) as baseline:
-        rows = common.measure(scenarios(graph), ("graph", GRAPH), baseline, load, metadata)
-        try:
-            streams = measure_stream(baseline, graph.top_id, top_followers, token)
-        except RuntimeError as error:
-            streams, stream_error = [], error
-    print(
-        f"graph service vs no-op baseline over {graph.users:,} users and {graph.follows:,} "
-        f"follows (loaded in {graph.load_seconds:.0f}s), concurrency {load.concurrency}, "
-        f"{load.seconds}s each"
+        sides = common.Sides(("graph", GRAPH), baseline, metadata)
+        report.add(common.measure("graph", scenarios(graph, data), sides, options.load))
+        streams = measure_stream(baseline, graph.top_id, top_followers, token)
+    report.section(
+        f"StreamFollowers of the 100k graph's most followed account ({top_followers:,} "
+        f"followers, batches of {STREAM_BATCH}, {STREAM_RUNS} runs each)",
+        stream_table(streams),
     )
-    print(common.table(rows))
-    print(
-        f"\nStreamFollowers of @{graph.top_username} ({top_followers:,} followers, batches of "
-        f"{STREAM_BATCH}), {STREAM_RUNS} runs each"
-    )
-    if not streams:
-        print(f"FAILED: {stream_error}")
-        return 1
-    print(stream_table(streams))
-    return 1 if any(row.result.errors for row in rows) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,11 +1,12 @@
 """``python -m benchmarks.noop PORT [STREAMED_FOLLOWERS]``: the baseline, a TweetsService, a
-GraphService and a TimelinesService that do no work.
+GraphService, a TimelinesService, a SearchService and a UsersService that do no work.
 
 It runs the very bootstrap of the real services (interceptors, token verification, metrics,
 health), so what a benchmark compares is a service's own work against the cost of serving any
 RPC at all on this machine. Answers are shaped like the real ones (a page of ``page_size``
-users that carry only their id, one count per id, a home page of ``page_size`` tweets that
-carry only their id) so that both sides send similar bytes;
+users that carry only their id, one count per id, a page of ``page_size`` tweets that carry
+only their id, ``page_size`` trends that carry only a name) so that both sides send similar
+bytes;
 StreamFollowers streams ``STREAMED_FOLLOWERS`` ids (default 0) whatever user is asked for.
 """
 
@@ -18,9 +19,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2
+from chirp.search.v1 import search_service_pb2, trend_pb2
 from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
-from chirp.users.v1 import user_pb2
+from chirp.users.v1 import user_pb2, users_service_pb2
 
 from services.bootstrap.logging import configure_logging
 from services.bootstrap.server import Registration, serve
@@ -29,6 +31,8 @@ from services.bootstrap.settings import Settings
 TWEETS = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"].full_name
 GRAPH = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
 TIMELINES = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"].full_name
+SEARCH = search_service_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
+USERS = users_service_pb2.DESCRIPTOR.services_by_name["UsersService"].full_name
 DEFAULT_PAGE_SIZE = 20
 DEFAULT_STREAM_BATCH = 1000
 Context = grpc.aio.ServicerContext[bytes, bytes]
@@ -52,6 +56,41 @@ async def batch_get_tweets(
     return tweets_service_pb2.BatchGetTweetsResponse(
         tweets=[tweet_pb2.Tweet(id=tweet_id) for tweet_id in request.ids]
     )
+
+
+def _tweets(page_size: int) -> list[tweet_pb2.Tweet]:
+    return [tweet_pb2.Tweet(id=index + 1) for index in range(page_size or DEFAULT_PAGE_SIZE)]
+
+
+async def list_user_tweets(
+    request: tweets_service_pb2.ListUserTweetsRequest, _context: Context
+) -> tweets_service_pb2.ListUserTweetsResponse:
+    return tweets_service_pb2.ListUserTweetsResponse(
+        tweets=_tweets(request.page_size),
+        next_page_token="user-2",  # noqa: S106 (a page token, not a secret)
+    )
+
+
+async def search_tweets(
+    request: search_service_pb2.SearchTweetsRequest, _context: Context
+) -> search_service_pb2.SearchTweetsResponse:
+    return search_service_pb2.SearchTweetsResponse(
+        tweets=_tweets(request.page_size),
+        next_page_token="search-2",  # noqa: S106 (a page token, not a secret)
+    )
+
+
+async def list_trends(
+    request: search_service_pb2.ListTrendsRequest, _context: Context
+) -> search_service_pb2.ListTrendsResponse:
+    size = request.page_size or DEFAULT_PAGE_SIZE
+    return search_service_pb2.ListTrendsResponse(
+        trends=[trend_pb2.Trend(name=f"#trend{index}") for index in range(size)]
+    )
+
+
+async def get_user(request: users_service_pb2.GetUserRequest, _context: Context) -> user_pb2.User:
+    return user_pb2.User(id=1, username=request.username)
 
 
 def _users(page_size: int) -> list[user_pb2.User]:
@@ -86,7 +125,7 @@ async def list_home_timeline(
 ) -> timelines_service_pb2.ListHomeTimelineResponse:
     size = request.page_size or DEFAULT_PAGE_SIZE
     return timelines_service_pb2.ListHomeTimelineResponse(
-        tweets=[tweet_pb2.Tweet(id=index + 1) for index in range(size)],
+        tweets=_tweets(size),
         next_page_token="home-2",  # noqa: S106 (a page token, not a secret)
     )
 
@@ -159,24 +198,40 @@ def wiring(
             )
         }
 
-        def add_tweets(server: grpc.aio.Server) -> None:
-            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(TWEETS, tweets),))
-
-        def add_graph(server: grpc.aio.Server) -> None:
-            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(GRAPH, graph),))
-
-        def add_timelines(server: grpc.aio.Server) -> None:
-            server.add_generic_rpc_handlers(
-                (grpc.method_handlers_generic_handler(TIMELINES, timelines),)
-            )
-
         yield [
-            Registration(TWEETS, add_tweets),
-            Registration(GRAPH, add_graph),
-            Registration(TIMELINES, add_timelines),
+            _registration(TWEETS, tweets),
+            _registration(GRAPH, graph),
+            _registration(TIMELINES, timelines),
+            _registration(SEARCH, _search_handlers()),
+            _registration(
+                USERS,
+                {"GetUser": _handler(get_user, users_service_pb2.GetUserRequest, user_pb2.User)},
+            ),
         ]
 
     return registrations
+
+
+def _registration(
+    service: str, handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]]
+) -> Registration:
+    def add(server: grpc.aio.Server) -> None:
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+
+    return Registration(service, add)
+
+
+def _search_handlers() -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
+    return {
+        "SearchTweets": _handler(
+            search_tweets,
+            search_service_pb2.SearchTweetsRequest,
+            search_service_pb2.SearchTweetsResponse,
+        ),
+        "ListTrends": _handler(
+            list_trends, search_service_pb2.ListTrendsRequest, search_service_pb2.ListTrendsResponse
+        ),
+    }
 
 
 def _tweets_handlers() -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
@@ -189,6 +244,11 @@ def _tweets_handlers() -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
             batch_get_tweets,
             tweets_service_pb2.BatchGetTweetsRequest,
             tweets_service_pb2.BatchGetTweetsResponse,
+        ),
+        "ListUserTweets": _handler(
+            list_user_tweets,
+            tweets_service_pb2.ListUserTweetsRequest,
+            tweets_service_pb2.ListUserTweetsResponse,
         ),
     }
 

@@ -1,16 +1,20 @@
-"""Home timelines over the generated follow graph (``benchmarks/follow_graph.py``):
+"""Home timelines:
 
-1. ListHomeTimeline (page of 20, hydrated) with ghz, for the graph's *caller* (a generated user
-   who follows exactly 50 accounts, most of them celebrities under the local stack's threshold of
-   5, so the merge on read runs), next to the no-op TimelinesService measured in the same run.
-   Each followed account gets one tweet first (CreateTweet with a token minted for it and a fixed
-   idempotency key, so later runs within 24 h reuse it) and the caller's timeline is read once.
-2. Fanout lag for authors of the graph with about 100, 1,000, 10,000 and 50,000 followers: all
-   their followers made active (a timeline key with the sentinel, as the service writes it), a
-   fanout worker in its own process (``benchmarks/fanout_worker.py``) on a temporary consumer
-   with the celebrity threshold off, a real tweet posted for the author (token minted for it);
-   lag = the tweet's create_time to the moment the worker has the id in the last follower's
-   timeline (checked in Redis afterwards); deliveries/s = timelines written / lag.
+1. ListHomeTimeline (page of 20, hydrated) with ghz over the dataset (``benchmarks/dataset.py``)
+   for its two readers, next to the no-op TimelinesService measured in the same run: the *push
+   reader* follows only accounts under the local celebrity threshold of 5 (their tweets are
+   fanned out on write: the read is Redis plus hydration), the *pull reader* follows 50
+   Zipf-drawn accounts, nearly all celebrities locally (merged on read: the celebrity path's
+   read cost). Each reader's timeline is read once first. Then the push reader's read at
+   constant offered rates (the knee), and ``redis-benchmark`` for the Redis commands a read
+   issues (``redis_baseline``).
+2. Fanout lag for authors of the 100k generated graph (``benchmarks/follow_graph.py``) with
+   about 100, 1,000, 10,000 and 100,000 followers: all their followers made active (a timeline
+   key with the sentinel, as the service writes it), a fanout worker in its own process
+   (``benchmarks/fanout_worker.py``) on a temporary consumer with the celebrity threshold off,
+   a real tweet posted for the author (token minted for it); lag = the tweet's create_time to
+   the moment the worker has the id in the last follower's timeline (checked in Redis
+   afterwards); deliveries/s = timelines written / lag.
 
 Everything the fanout part creates is removed at the end: the consumer, the worker process, the
 timeline keys it created (not those that existed), the tweets it posted."""
@@ -19,10 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import json
 import os
+import shutil
 import statistics
-import sys
+import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from typing import LiteralString
@@ -31,22 +38,32 @@ import grpc
 import nats
 from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from benchmarks import common, fanout_worker, follow_graph, ghz, graph, tokens
-from benchmarks.common import Scenario
+from benchmarks.common import Options, Row, Scenario
+from benchmarks.dataset import Dataset
+from benchmarks.report import Report
 from devstack.paths import PYTHON, ROOT
 from services.bootstrap.events import STREAM
 from services.bootstrap.settings import GRPC_PORTS, Settings
-from services.timelines.store import SENTINEL, home_key, member
+from services.timelines.store import SENTINEL, home_key, member, recent_key
+from services.tweets.cache import tweet_key
 
 TIMELINES = f"127.0.0.1:{GRPC_PORTS['timelines']}"
 TWEETS = f"127.0.0.1:{GRPC_PORTS['tweets']}"
 SERVICE = "chirp.timelines.v1.TimelinesService"
 PAGE_SIZE = 20
 LOCAL_THRESHOLD = 5  # devstack/components.py: more followers than this is a celebrity
-FANOUT_TARGETS = (100, 1_000, 10_000, 50_000)
+FANOUT_TARGETS = (100, 1_000, 10_000, 100_000)
+QUICK_FANOUT_TARGETS = (100, 1_000)
 FANOUT_RUNS = 3
+SWEEP = [25, 50, 100, 200, 400]
+QUICK_SWEEP = [50, 200]
+REDIS_REQUESTS = 50_000
+REDIS_PREFIX = "chirp:bench:redis:"
 FANOUT_TIMEOUT_SECONDS = 120.0
 KEY_TTL_SECONDS = 3600  # the keys made here expire by themselves if a run is interrupted
 KEY_BATCH = 5000
@@ -102,64 +119,142 @@ def _auth(token: str) -> tuple[tuple[str, str], ...]:
 # --- ListHomeTimeline ---------------------------------------------------------------------
 
 
-async def _seed_home(caller: int, followees: list[int]) -> int:
-    """One tweet by each followee (idempotent within 24 h), then one read of the caller's home
-    timeline (rebuilding or refreshing it); returns how many tweets that page had."""
-    async with grpc.aio.insecure_channel(TWEETS) as channel:
-        stub = tweets_service_pb2_grpc.TweetsServiceStub(channel)
-
-        async def post(author: int) -> None:
-            request = tweets_service_pb2.CreateTweetRequest(
-                text=f"home timeline benchmark by {author} #bench",
-                idempotency_key=f"bench-home-{author}",
-            )
-            await stub.CreateTweet(request, metadata=_auth(_token(author)), timeout=30)
-
-        await asyncio.gather(*(post(author) for author in followees))
-    await asyncio.sleep(1)  # let the live fanout of the non-celebrities' tweets land
+async def _warm(readers: list[tuple[int, str]]) -> list[int]:
+    """One read of each reader's home timeline (rebuilding it, caching the celebrities' recent
+    ids); returns how many tweets each page had."""
     async with grpc.aio.insecure_channel(TIMELINES) as channel:
         timelines = timelines_service_pb2_grpc.TimelinesServiceStub(channel)
-        page = await timelines.ListHomeTimeline(
-            timelines_service_pb2.ListHomeTimelineRequest(page_size=PAGE_SIZE),
-            metadata=_auth(_token(caller)),
-            timeout=60,
-        )
-    return len(page.tweets)
+        shown = []
+        for reader in readers:
+            page = await timelines.ListHomeTimeline(
+                timelines_service_pb2.ListHomeTimelineRequest(page_size=PAGE_SIZE),
+                metadata=_auth(tokens.mint(*reader)),
+                timeout=60,
+            )
+            shown.append(len(page.tweets))
+    return shown
 
 
 def _token(user_id: int) -> str:
     return tokens.mint(user_id, f"bench_{user_id}")
 
 
-def measure_home(loaded: follow_graph.Loaded, load: ghz.Load) -> tuple[list[common.Row], str]:
-    with follow_graph.driver() as neo4j:
-        records, _, _ = neo4j.execute_query(_FOLLOWEES, id=loaded.caller_id)
-    followees = [int(record["id"]) for record in records]
-    celebrities = sum(1 for record in records if record["followers"] > LOCAL_THRESHOLD)
-    shown = asyncio.run(_seed_home(loaded.caller_id, followees))
-    if shown < PAGE_SIZE:
-        raise RuntimeError(f"the warm-up read showed {shown} tweets, not {PAGE_SIZE}")
-    scenario = Scenario(
-        f"ListHomeTimeline x{PAGE_SIZE}", f"{SERVICE}/ListHomeTimeline", {"page_size": PAGE_SIZE}
-    )
-    metadata = {"authorization": f"Bearer {_token(loaded.caller_id)}"}
+def measure_home(options: Options, data: Dataset) -> list[Row]:
+    """Each reader's home page against the no-op, then the push reader's at offered rates."""
+    readers = {"push": data.push_reader, "pull": data.pull_reader}
+    shown = asyncio.run(_warm(list(readers.values())))
+    if min(shown) < PAGE_SIZE:
+        raise RuntimeError(f"the warm-up reads showed {shown} tweets, not {PAGE_SIZE} each")
+    rows: list[Row] = []
     with common.baseline_server() as baseline:
-        rows = common.measure([scenario], ("timelines", TIMELINES), baseline, load, metadata)
-    note = (
-        f"caller follows {len(followees)} accounts, {celebrities} of them celebrities "
-        f"(> {LOCAL_THRESHOLD} followers: merged on read), one tweet each"
+        for path, reader in readers.items():
+            scenario = Scenario(
+                f"ListHomeTimeline {path} x{PAGE_SIZE}",
+                f"{SERVICE}/ListHomeTimeline",
+                {"page_size": PAGE_SIZE},
+            )
+            sides = common.Sides(
+                ("timelines", TIMELINES), baseline, common.bearer(data.token(reader))
+            )
+            rows += common.measure("timelines", [scenario], sides, options.load)
+        push = common.Sides(
+            ("timelines", TIMELINES), baseline, common.bearer(data.token(data.push_reader))
+        )
+        rows += common.sweep(
+            "home timeline (ghz)",
+            Scenario("ListHomeTimeline push", f"{SERVICE}/ListHomeTimeline", {"page_size": 20}),
+            push,
+            options,
+            QUICK_SWEEP if options.quick else SWEEP,
+        )
+    return rows
+
+
+# --- the Redis baseline -------------------------------------------------------------------
+
+
+def _redis_benchmark(command: list[str], requests: int) -> ghz.Result:
+    """``redis-benchmark`` of one command, 8 clients as ghz has, without pipelining."""
+    binary = shutil.which("redis-benchmark") or "/usr/bin/redis-benchmark"
+    completed = subprocess.run(
+        [binary, "-q", "--csv", "-c", "8", "-n", str(requests), *command],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    return rows, note
+    record = next(iter(csv.DictReader(completed.stdout.splitlines())))
+    return ghz.Result(
+        requests=requests,
+        rps=float(record["rps"]),
+        p50_ms=float(record["p50_latency_ms"]),
+        p95_ms=float(record["p95_latency_ms"]),
+        p99_ms=float(record["p99_latency_ms"]),
+        errors=0,
+    )
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    home: str
+    recent: list[str]
+    tweets: list[str]
+    home_bytes: int  # MEMORY USAGE of the 800-entry timeline
+
+
+async def _redis_keys(data: Dataset) -> RedisKeys:
+    """A home timeline of 800 entries, 50 celebrities' recent-id entries and 20 cached tweets,
+    shaped as the services write them (copies of real keys where they exist)."""
+    redis = Redis.from_url(Settings(service="timelines").redis_url)
+    home = REDIS_PREFIX + "home"
+    await redis.zadd(home, {member(tweet_id): 0 for tweet_id in range(10**17, 10**17 + 800)})
+    recent = [REDIS_PREFIX + f"recent:{index}" for index in range(50)]
+    source = await redis.get(recent_key(data.most_followed()[0])) or b"1" * 200
+    await redis.mset(dict.fromkeys(recent, source))
+    tweets = [REDIS_PREFIX + f"tweet:{index}" for index in range(PAGE_SIZE)]
+    cached = await redis.get(tweet_key(data.tweet_ids[-1])) or b"t" * 400
+    await redis.mset(dict.fromkeys(tweets, cached))
+    home_bytes = int(await redis.memory_usage(home, samples=0) or 0)
+    await redis.aclose()
+    return RedisKeys(home, recent, tweets, home_bytes)
+
+
+async def _redis_cleanup() -> None:
+    redis = Redis.from_url(Settings(service="timelines").redis_url)
+    keys = [key async for key in redis.scan_iter(match=REDIS_PREFIX + "*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+def redis_baseline(options: Options, data: Dataset) -> tuple[list[tuple[str, ghz.Result]], int]:
+    """redis-benchmark for the commands of a home read: the page (ZREVRANGEBYLEX of 20 from an
+    800-entry timeline) and its activity mark (EXPIRE), the celebrities' recent ids (MGET of
+    50), and the hydration of a page from the tweet cache (MGET of 20)."""
+    requests = REDIS_REQUESTS // (5 if options.quick else 1)
+    keys = asyncio.run(_redis_keys(data))
+    home = keys.home
+    page = ["LIMIT", "0", str(PAGE_SIZE)]
+    commands = {
+        "ZREVRANGEBYLEX 20 of 800": ["ZREVRANGEBYLEX", home, "+", f"({SENTINEL}", *page],
+        "EXPIRE (activity mark)": ["EXPIRE", home, "2592000"],
+        "MGET 50 celebrities' recent ids": ["MGET", *keys.recent],
+        "MGET 20 cached tweets": ["MGET", *keys.tweets],
+    }
+    try:
+        results = [(name, _redis_benchmark(cmd, requests)) for name, cmd in commands.items()]
+        return results, keys.home_bytes
+    finally:
+        asyncio.run(_redis_cleanup())
 
 
 # --- fanout lag ---------------------------------------------------------------------------
 
 
-def pick_authors() -> dict[int, Author]:
+def pick_authors(targets: tuple[int, ...]) -> dict[int, Author]:
     """For each target, the generated graph's account whose follower count is nearest."""
     authors = {}
     with follow_graph.driver() as neo4j:
-        for target in FANOUT_TARGETS:
+        for target in targets:
             records, _, _ = neo4j.execute_query(_NEAREST, target=target)
             author_id = int(records[0]["id"])
             followers, _, _ = neo4j.execute_query(_FOLLOWERS, id=author_id)
@@ -226,7 +321,7 @@ async def _fanout_once(
     return lag, int(report["delivered"])
 
 
-async def _measure_fanout(authors: dict[int, Author]) -> list[FanoutRow]:
+async def _measure_fanout(authors: dict[int, Author], runs: int) -> list[FanoutRow]:
     settings = Settings(service="timelines")
     redis = Redis.from_url(settings.redis_url)
     connection = await nats.connect(settings.nats_url)
@@ -250,19 +345,20 @@ async def _measure_fanout(authors: dict[int, Author]) -> list[FanoutRow]:
             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"},
             stdout=asyncio.subprocess.PIPE,
         )
+        # one unmeasured fanout first: the worker's connections and caches warm up
+        await _fanout_once(tweets, worker, redis, next(iter(authors.values())), posted)
         rows = []
         for target, author in authors.items():
-            runs = [
-                await _fanout_once(tweets, worker, redis, author, posted)
-                for _ in range(FANOUT_RUNS)
+            measured = [
+                await _fanout_once(tweets, worker, redis, author, posted) for _ in range(runs)
             ]
             rows.append(
                 FanoutRow(
                     target,
                     author.id,
                     len(author.followers),
-                    max(delivered for _, delivered in runs),
-                    [lag for lag, _ in runs],
+                    max(delivered for _, delivered in measured),
+                    [lag for lag, _ in measured],
                 )
             )
         return rows
@@ -285,38 +381,129 @@ async def _measure_fanout(authors: dict[int, Author]) -> list[FanoutRow]:
         await redis.aclose()
 
 
-def fanout_table(rows: list[FanoutRow]) -> str:
-    header = (
-        f"{'target':>8}{'followers':>11}{'delivered':>11}{'median s':>10}{'best s':>9}"
-        f"{'worst s':>9}{'deliveries/s':>14}"
+def listpack_bytes_per_entry() -> float:
+    """MEMORY USAGE per entry of an 800-entry timeline in a private Redis configured to keep
+    sorted sets of up to 1,024 entries as a listpack (the shared one keeps Redis's default of
+    128, so 800 entries become a skiplist): what the compact encoding would save."""
+    port = common.free_port()
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    argv = [binary, "--port", str(port), "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(
+        [*argv, "--zset-max-listpack-entries", "1024"], stdout=subprocess.DEVNULL
     )
+    try:
+        client = SyncRedis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except RedisConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        key = REDIS_PREFIX + "listpack"
+        client.zadd(key, {member(tweet_id): 0 for tweet_id in range(10**17, 10**17 + 800)})
+        used = int(client.memory_usage(key, samples=0) or 0)
+        client.close()
+        return used / 800
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def fanout_table(rows: list[FanoutRow]) -> str:
     lines = [
-        f"{row.target:>8,}{row.followers:>11,}{row.delivered:>11,}{row.median:>10.3f}"
-        f"{min(row.lags):>9.3f}{max(row.lags):>9.3f}{row.deliveries_per_second:>14,.0f}"
+        "| target | followers | delivered | median lag s | best s | worst s | deliveries/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row.target:,} | {row.followers:,} | {row.delivered:,} | {row.median:.3f} | "
+        f"{min(row.lags):.3f} | {max(row.lags):.3f} | {row.deliveries_per_second:,.0f} |"
         for row in rows
     ]
-    return "\n".join([header, *lines])
+    return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    load = common.load_from(argv)
+def redis_table(results: list[tuple[str, ghz.Result]]) -> str:
+    lines = ["| command | rps | p50 ms | p99 ms |", "|---|---|---|---|"]
+    lines += [f"| {name} | {r.rps:,.0f} | {r.p50_ms:.3f} | {r.p99_ms:.3f} |" for name, r in results]
+    return "\n".join(lines)
+
+
+def run(options: Options, data: Dataset, report: Report) -> None:
+    rows = measure_home(options, data)
+    report.add(rows)
+    redis, home_bytes = redis_baseline(options, data)
+    report.section(
+        "Redis baseline: the commands of one home read (redis-benchmark, 8 clients)",
+        redis_table(redis)
+        + "\n\nA push read is one pipelined ZREVRANGEBYLEX + EXPIRE round trip, then "
+        "BatchGetTweets (an MGET of the tweet cache); a pull read adds ListFollowingIds, the "
+        "MGET of the celebrities' recent ids, and a merge. Memory: one 800-entry home "
+        f"timeline (19-digit ids as members, score 0, listpack/skiplist as Redis chooses) "
+        f"takes {home_bytes:,} bytes (MEMORY USAGE), {home_bytes / 800:.0f} bytes per entry.",
+    )
+    report.fact(
+        "redis.bytes_per_entry",
+        home_bytes / 800,
+        "one entry of an 800-entry home "
+        "timeline in Redis (MEMORY USAGE / 800; skiplist encoding, Redis's default)",
+    )
+    report.fact(
+        "redis.bytes_per_entry_listpack",
+        listpack_bytes_per_entry(),
+        "the same with zset-max-listpack-entries 1024 (a private redis-server)",
+    )
+    by_name = dict(redis)
+    report.fact(
+        "redis.zrevrangebylex_rps",
+        by_name["ZREVRANGEBYLEX 20 of 800"].rps,
+        "redis-benchmark, one Redis process (one core), 8 clients, no pipelining",
+    )
+    for row in rows:
+        if row.target == "timelines" and row.offered is None:
+            ops = (
+                "ZREVRANGEBYLEX 20 of 800"
+                if "push" in row.scenario
+                else "MGET 50 celebrities' recent ids"
+            )
+            report.add(
+                [
+                    Row(
+                        "timelines vs Redis",
+                        row.scenario,
+                        "baseline",
+                        by_name[ops],
+                        f"redis-benchmark {ops}",
+                    ),
+                    Row(
+                        "timelines vs Redis",
+                        row.scenario,
+                        "timelines",
+                        row.result,
+                        f"redis-benchmark {ops}",
+                    ),
+                ]
+            )
     loaded, _ = graph.prepare()
-    rows, note = measure_home(loaded, load)
-    authors = pick_authors()
-    fanouts = asyncio.run(_measure_fanout(authors))
-    print(
-        f"timelines service vs no-op baseline over {loaded.users:,} users and "
-        f"{loaded.follows:,} follows, concurrency {load.concurrency}, {load.seconds}s each; "
-        f"{note}"
+    targets = QUICK_FANOUT_TARGETS if options.quick else FANOUT_TARGETS
+    runs = 1 if options.quick else FANOUT_RUNS
+    fanouts = asyncio.run(_measure_fanout(pick_authors(targets), runs))
+    for fanout in fanouts:
+        report.fact(
+            f"fanout.deliveries_per_s.{fanout.target}",
+            fanout.deliveries_per_second,
+            f"fanout worker process, author with {fanout.followers:,} followers",
+        )
+        report.fact(
+            f"fanout.lag_s.{fanout.target}",
+            fanout.median,
+            f"median lag, author with {fanout.followers:,} followers",
+        )
+    report.section(
+        f"Fanout lag (tweet create_time to the last follower's timeline), over the generated "
+        f"graph of {loaded.users:,} users and {loaded.follows:,} follows; one worker process on "
+        f"its own consumer, threshold off, every follower active, {runs} run(s) each",
+        fanout_table(fanouts),
     )
-    print(common.table(rows))
-    print(
-        f"\nfanout lag (tweet create_time to the last follower's timeline), one worker process "
-        f"on its own consumer, threshold off, every follower active, {FANOUT_RUNS} runs each"
-    )
-    print(fanout_table(fanouts))
-    return 1 if any(row.result.errors for row in rows) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
