@@ -17,10 +17,12 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, cast
 
 import grpc
 import structlog
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import FileDescriptor, ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -31,6 +33,24 @@ from services.bootstrap.logging import configure_logging
 from services.bootstrap.settings import ServiceName, Settings, load_settings
 
 log = structlog.get_logger()
+
+
+class MethodAwarePool:
+    """The descriptor pool as server reflection sees it, where a method's full name
+    (``pkg.Service.Method``, what ghz asks for) also finds its file: protobuf's upb pool only
+    finds files by message, enum, service and extension names."""
+
+    def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
+        self._pool = pool
+
+    def FindFileContainingSymbol(self, symbol: str) -> FileDescriptor:
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            return self._pool.FindMethodByName(symbol).containing_service.file
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,8 @@ async def serve(settings: Settings, wiring: Wiring) -> None:
                 reflection.SERVICE_NAME,
             ],
             server,
+            # Duck-typed: reflection only calls the pool's Find* methods.
+            pool=cast("descriptor_pool.DescriptorPool", MethodAwarePool(descriptor_pool.Default())),
         )
         address = f"{settings.grpc_host}:{settings.bound_grpc_port}"
         server.add_insecure_port(address)

@@ -38,3 +38,19 @@ def test_grpcurl_calls_a_method_described_by_reflection() -> None:
     )
     assert refused.returncode != 0
     assert "Code: InvalidArgument" in refused.stderr
+
+
+def test_ghz_loads_a_method_by_reflection_alone() -> None:
+    """ghz asks reflection for the method's own name (``pkg.Service.Method``), not the
+    service's: the servers must find a file by it."""
+    call = ["--call", "chirp.tweets.v1.TweetsService/GetTweet", "-d", '{"id": "1"}']
+    address = f"127.0.0.1:{SERVICE_PORTS['tweets'][0]}"
+    result = subprocess.run(
+        [str(GO_BIN / "ghz"), "--insecure", "--format", "json", "-n", "4", *call, address],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    report = json.loads(result.stdout)
+    assert report["statusCodeDistribution"] == {"NotFound": 4}, result.stdout[-2000:]
