@@ -18,7 +18,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import cassandra
+import cassandra.cluster
 import grpc
+import neo4j.exceptions
+import redis.exceptions
 import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
@@ -210,8 +214,24 @@ class MetricsInterceptor(ScopeInterceptor):
             metrics.HANDLING_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
 
+#: Failures of a store that is down, unreachable or overloaded (e.g. a Redis connection pool
+#: that is used up): a retry may succeed, so they are UNAVAILABLE (503 at the gateway), not
+#: INTERNAL. Services raise ``Unavailable`` themselves where they can say more.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    cassandra.Unavailable,
+    cassandra.OperationTimedOut,
+    cassandra.Timeout,
+    cassandra.cluster.NoHostAvailable,
+    neo4j.exceptions.ServiceUnavailable,
+    neo4j.exceptions.SessionExpired,
+)
+
+
 class ExceptionToStatusInterceptor(ScopeInterceptor):
-    """Domain errors become their status with ``google.rpc`` details; anything else is INTERNAL.
+    """Domain errors become their status with ``google.rpc`` details, a store that is down
+    UNAVAILABLE, anything else INTERNAL.
 
     Unexpected errors are logged with their trace and answered with a generic message, so no
     stack trace or internal detail ever reaches a caller.
@@ -234,6 +254,14 @@ class ExceptionToStatusInterceptor(ScopeInterceptor):
             )
         except grpc.aio.AbortError:
             raise
+        except TRANSIENT_ERRORS:
+            log.warning("a store is unavailable or overloaded", exc_info=True)
+            await _abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                "a store this service needs is unavailable or overloaded; retry shortly",
+                [],
+            )
         except Exception:
             log.exception("unhandled error")
             await _abort(

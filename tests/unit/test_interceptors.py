@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import jwt
 import pytest
+import redis.exceptions
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import REGISTRY
@@ -59,6 +60,10 @@ async def _crash(_request: bytes, _context: grpc.aio.ServicerContext[bytes, byte
     raise RuntimeError("secret internal detail")
 
 
+async def _overloaded(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+    raise redis.exceptions.MaxConnectionsError("Too many connections (secret detail)")
+
+
 def _unimplemented(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
     raise NotImplementedError
 
@@ -88,6 +93,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
             "Missing": _missing,
             "Limited": _limited,
             "Crash": _crash,
+            "Overloaded": _overloaded,
             "Unimplemented": _unimplemented,
         }.items()
     }
@@ -198,6 +204,12 @@ async def test_unexpected_errors_are_internal_without_leaking(channel: grpc.aio.
     assert error.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (error.details() or "")
     assert "Traceback" not in (error.details() or "")
+
+
+async def test_a_store_that_is_down_or_overloaded_is_unavailable(channel: grpc.aio.Channel) -> None:
+    error = await _error(lambda: _call(channel, "Overloaded")(b""))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "secret" not in (error.details() or "")
 
 
 async def test_errors_in_a_stream_end_it_with_their_status(channel: grpc.aio.Channel) -> None:
