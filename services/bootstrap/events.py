@@ -50,6 +50,7 @@ CONSUMERS = (
         [
             "tweets.created",
             "tweets.retweeted",
+            "tweets.unretweeted",
             "tweets.deleted",
             "graph.followed",
             "graph.unfollowed",

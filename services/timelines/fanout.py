@@ -1,11 +1,11 @@
 """The fanout worker: the durable JetStream consumer ``timelines-fanout``, run in the background
 of every timelines process (they share the consumer, so the work spreads over them).
 
-It handles ``tweets.created`` and ``tweets.retweeted`` (fanout on write), ``tweets.deleted``
-(out of timelines), ``graph.followed`` / ``graph.unfollowed`` (merge / take out the followee's
-recent tweets). A message is acknowledged only after Redis has the change; every handler is
-idempotent (ZADD / ZREM of ids), so a redelivery changes nothing. A failure is redelivered a
-few seconds later; a long fanout tells JetStream it is still in progress.
+It handles ``tweets.created`` and ``tweets.retweeted`` (fanout on write), ``tweets.deleted`` and
+``tweets.unretweeted`` (out of timelines), ``graph.followed`` / ``graph.unfollowed`` (merge / take
+out the followee's recent tweets). A message is acknowledged only after Redis has the change;
+every handler is idempotent (ZADD / ZREM of ids), so a redelivery changes nothing. A failure is
+redelivered a few seconds later; a long fanout tells JetStream it is still in progress.
 """
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ class FanoutWorker:
             retweeted = tweet_events_pb2.TweetRetweetedEvent.FromString(data)
             delivered = await timelines.fan_out(retweeted.retweet_id, retweeted.user_id)
             _observe(delivered, retweeted.occur_time.ToNanoseconds() / 1e9)
+        elif subject == "tweets.unretweeted":
+            undone = tweet_events_pb2.TweetUnretweetedEvent.FromString(data)
+            await timelines.take_out(undone.retweet_id, undone.user_id)
         elif subject == "tweets.deleted":
             deleted = tweet_events_pb2.TweetDeletedEvent.FromString(data)
             await timelines.take_out(deleted.tweet_id, deleted.author_id)
@@ -131,6 +134,8 @@ def _key(subject: str, data: bytes) -> tuple[str, int]:
         return ("tweet", tweet_events_pb2.TweetCreatedEvent.FromString(data).tweet.id)
     if subject == "tweets.retweeted":
         return ("tweet", tweet_events_pb2.TweetRetweetedEvent.FromString(data).retweet_id)
+    if subject == "tweets.unretweeted":
+        return ("tweet", tweet_events_pb2.TweetUnretweetedEvent.FromString(data).retweet_id)
     if subject == "tweets.deleted":
         return ("tweet", tweet_events_pb2.TweetDeletedEvent.FromString(data).tweet_id)
     if subject in ("graph.followed", "graph.unfollowed"):
