@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import nats
 import structlog
@@ -24,7 +25,10 @@ from services.bootstrap.events import STREAM
 log = structlog.get_logger()
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
+E = TypeVar("E")
 
+#: How long a message whose handling failed waits before it is redelivered.
+RETRY_DELAY_SECONDS = 2.0
 #: How long closing a NATS connection may take before it is abandoned.
 CLOSE_TIMEOUT_SECONDS = 5.0
 Tick = Callable[[JetStreamContext.PullSubscription], Awaitable[None]]
@@ -99,12 +103,31 @@ async def close_connection(connection: Client) -> None:
         await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT_SECONDS)
 
 
-def one_at_a_time(handle: Callable[[Msg], Awaitable[None]]) -> BatchHandler:
-    """A batch handler that handles each message in stream order."""
+def each_event(
+    parse: Callable[[bytes], E], apply: Callable[[E], Awaitable[bool]], what: str
+) -> BatchHandler:
+    """A batch handler that applies each message's event in stream order and settles it:
+    acknowledged once ``apply`` returns True; redelivered ``RETRY_DELAY_SECONDS`` later when it
+    returns False or raises; terminated, with an error log line, when the payload cannot be
+    decoded (no redelivery could help, and a poison message must not stall the consumer)."""
 
     async def handle_batch(messages: list[Msg]) -> None:
         for message in messages:
-            await handle(message)
+            try:
+                event = parse(message.data)
+            except Exception:
+                log.exception("undecodable event; dropped", subject=message.subject, what=what)
+                await message.term()
+                continue
+            try:
+                done = await apply(event)
+            except Exception:
+                log.warning("event handling failed; redelivering", what=what, exc_info=True)
+                done = False
+            if done:
+                await message.ack()
+            else:
+                await message.nak(delay=RETRY_DELAY_SECONDS)
 
     return handle_batch
 

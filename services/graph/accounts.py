@@ -10,18 +10,13 @@ both nodes, so a follow never waits for this.)
 
 from __future__ import annotations
 
-import structlog
 from chirp.events.v1 import user_events_pb2
-from nats.aio.msg import Msg
 
-from services.bootstrap.consumers import DurableConsumer, one_at_a_time
+from services.bootstrap.consumers import DurableConsumer, each_event
 from services.bootstrap.events import consumer
 from services.graph.service import GraphService
 
 CONSUMER = consumer("graph-users")
-RETRY_DELAY_SECONDS = 2.0
-
-log = structlog.get_logger()
 
 
 class NewAccounts:
@@ -32,24 +27,12 @@ class NewAccounts:
 
     async def run(self) -> None:
         """Consumes ``users.created`` until cancelled."""
-        await DurableConsumer(
-            self._nats_url, CONSUMER, one_at_a_time(self._handle), batch_size=self._batch_size
-        ).run()
+        handle = each_event(
+            user_events_pb2.UserCreatedEvent.FromString, self._add, "adding an account's node"
+        )
+        await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
 
-    async def _handle(self, message: Msg) -> None:
-        try:
-            event = user_events_pb2.UserCreatedEvent.FromString(message.data)
-        except Exception:
-            log.exception("unreadable users.created event; dropped")
-            await message.term()
-            return
-        if event.user.id <= 0:
-            await message.term()
-            return
-        try:
+    async def _add(self, event: user_events_pb2.UserCreatedEvent) -> bool:
+        if event.user.id > 0:  # an event without an account has nothing to add
             await self._graph.add_user(event.user.id)
-        except Exception:
-            log.warning("adding an account's node failed", user_id=event.user.id, exc_info=True)
-            await message.nak(delay=RETRY_DELAY_SECONDS)
-            return
-        await message.ack()
+        return True

@@ -14,14 +14,12 @@ import asyncio
 
 import structlog
 from chirp.events.v1 import tweet_events_pb2
-from nats.aio.msg import Msg
 
-from services.bootstrap.consumers import DurableConsumer, one_at_a_time
+from services.bootstrap.consumers import DurableConsumer, each_event
 from services.bootstrap.events import consumer
 from services.media.service import MediaService
 
 CONSUMER = consumer("media-cleanup")
-RETRY_DELAY_SECONDS = 2.0
 
 log = structlog.get_logger()
 
@@ -34,21 +32,16 @@ class DeletedTweetMedia:
 
     async def run(self) -> None:
         """Consumes ``tweets.deleted`` until cancelled."""
-        await DurableConsumer(
-            self._nats_url, CONSUMER, one_at_a_time(self.handle), batch_size=self._batch_size
-        ).run()
+        handle = each_event(
+            tweet_events_pb2.TweetDeletedEvent.FromString,
+            self._remove,
+            "removing a deleted tweet's media",
+        )
+        await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
 
-    async def handle(self, message: Msg) -> None:
-        event = tweet_events_pb2.TweetDeletedEvent.FromString(message.data)
-        try:
-            await self._media.remove_of_tweet(event.tweet_id)
-        except Exception:
-            log.warning(
-                "removing a deleted tweet's media failed", tweet_id=event.tweet_id, exc_info=True
-            )
-            await message.nak(delay=RETRY_DELAY_SECONDS)
-            return
-        await message.ack()
+    async def _remove(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:
+        await self._media.remove_of_tweet(event.tweet_id)
+        return True
 
 
 class UnattachedSweep:

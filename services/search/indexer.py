@@ -19,13 +19,13 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
-from services.bootstrap.consumers import DurableConsumer, in_background
+from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer, in_background
 from services.bootstrap.events import consumer
 from services.search import metrics
 from services.search.service import SearchService
 
 CONSUMER = consumer("search-indexer")
-RETRY_DELAY_SECONDS = 2.0
+
 MAX_RETRY_DELAY_SECONDS = 15.0
 #: Messages per fetch; at most this many wait for one commit per fetch.
 FETCH_BATCH = 500

@@ -16,9 +16,9 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
-from services.bootstrap.consumers import DurableConsumer, in_background
+from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer, in_background
 from services.bootstrap.events import consumer
-from services.search.indexer import RETRY_DELAY_SECONDS, settle
+from services.search.indexer import settle
 from services.search.trends import TrendService, TrendStore
 
 CONSUMER = consumer("search-trends")

@@ -20,13 +20,13 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 
-from services.bootstrap.consumers import DurableConsumer
+from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer
 from services.bootstrap.events import consumer
 from services.timelines import metrics
 from services.timelines.service import TimelineService
 
 CONSUMER = consumer("timelines-fanout")
-RETRY_DELAY_SECONDS = 2.0
+
 IN_PROGRESS_SECONDS = 15.0
 BACKLOG_EVERY_SECONDS = 5.0
 

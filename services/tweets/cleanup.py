@@ -11,18 +11,13 @@ redelivered a few seconds later.
 
 from __future__ import annotations
 
-import structlog
 from chirp.events.v1 import tweet_events_pb2
-from nats.aio.msg import Msg
 
-from services.bootstrap.consumers import DurableConsumer, one_at_a_time
+from services.bootstrap.consumers import DurableConsumer, each_event
 from services.bootstrap.events import consumer
 from services.tweets.service import TweetService
 
 CONSUMER = consumer("tweets-cleanup")
-RETRY_DELAY_SECONDS = 2.0
-
-log = structlog.get_logger()
 
 
 class DeletedTweetsCleanup:
@@ -33,18 +28,11 @@ class DeletedTweetsCleanup:
 
     async def run(self) -> None:
         """Consumes ``tweets.deleted`` until cancelled."""
-        await DurableConsumer(
-            self._nats_url, CONSUMER, one_at_a_time(self._handle), batch_size=self._batch_size
-        ).run()
+        handle = each_event(
+            tweet_events_pb2.TweetDeletedEvent.FromString, self._purge, "purging a deleted tweet"
+        )
+        await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
 
-    async def _handle(self, message: Msg) -> None:
-        event = tweet_events_pb2.TweetDeletedEvent.FromString(message.data)
-        try:
-            purged = await self._tweets.purge(event.tweet_id)
-        except Exception:
-            log.warning("purging a deleted tweet failed", tweet_id=event.tweet_id, exc_info=True)
-            purged = False
-        if purged:
-            await message.ack()
-        else:
-            await message.nak(delay=RETRY_DELAY_SECONDS)
+    async def _purge(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:
+        """True once the tweet is purged; False while it is not yet marked deleted."""
+        return await self._tweets.purge(event.tweet_id)
