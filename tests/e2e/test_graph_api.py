@@ -7,24 +7,16 @@ followers that need no handle are tokens minted for ids no account has, shown by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import httpx
-import pytest
 
 from services.graph.paging import encode_token
-from tests.integration.graph.support import GATEWAY, register
+from tests.integration.graph.support import register
 from tests.integration.tweets.tokens import bearer, random_user_id
 
 JsonObject = dict[str, Any]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        yield client
 
 
 async def _follow(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from functools import partial
 
 import grpc
@@ -15,15 +14,9 @@ import httpx
 import pytest
 
 from tests.integration.graph.support import register
-from tests.integration.search.support import GATEWAY, JsonObject, found, post, search
+from tests.integration.search.support import JsonObject, found, post, search
 from tests.integration.tweets.tokens import bearer, random_user_id
 from tests.polling import eventually
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        yield client
 
 
 def marker() -> str:

@@ -4,18 +4,13 @@ so both the fanout-on-write and the merge-on-read paths run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import grpc
 import httpx
-import pytest
 from redis.asyncio import Redis
 
 from services.timelines.paging import encode_token
 from services.timelines.store import home_key
 from tests.integration.timelines.support import (
-    GATEWAY,
-    SETTINGS,
     anonymous,
     celebrity,
     delete,
@@ -29,20 +24,6 @@ from tests.integration.timelines.support import (
     retweet,
     stored,
 )
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(SETTINGS.redis_url)
-    yield client
-    await client.aclose()
-
 
 EMPTY = {"tweets": [], "nextPageToken": ""}
 

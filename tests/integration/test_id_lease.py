@@ -10,14 +10,6 @@ import pytest
 from redis.asyncio import Redis
 
 from services.bootstrap.ids import WorkerLease, leased_snowflake, timestamp_ms
-from services.bootstrap.settings import StoreSettings
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(StoreSettings().redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -5,21 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
 from services.bootstrap.errors import ResourceExhausted
 from services.bootstrap.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
-from services.bootstrap.settings import Settings, StoreSettings
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(StoreSettings().redis_url)
-    yield client
-    await client.aclose()
+from services.bootstrap.settings import Settings
 
 
 def _limit(requests: int, window_seconds: int) -> Limit:

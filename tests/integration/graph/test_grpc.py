@@ -17,12 +17,10 @@ from neo4j import AsyncDriver
 from services.bootstrap.outbox import OutboxRelay, PendingEvent, new_event_id
 from services.graph.outbox import Neo4jOutboxStore
 from tests.integration.graph.support import (
-    GATEWAY,
     SETTINGS,
     Account,
     count_edges,
     metadata,
-    neo4j_driver,
     register,
     watching,
 )
@@ -33,22 +31,9 @@ if TYPE_CHECKING:  # the async stub type exists only in the generated .pyi
 
 
 @pytest.fixture
-async def driver() -> AsyncIterator[AsyncDriver]:
-    driver = neo4j_driver()
-    yield driver
-    await driver.close()
-
-
-@pytest.fixture
 async def graph() -> AsyncIterator[Stub]:
     async with grpc.aio.insecure_channel(SETTINGS.graph_addr) as channel:
         yield graph_service_pb2_grpc.GraphServiceStub(channel)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

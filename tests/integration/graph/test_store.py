@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
 from neo4j import AsyncDriver
@@ -15,15 +14,8 @@ from neo4j import AsyncDriver
 from services.graph.model import Relationship
 from services.graph.outbox import Neo4jOutboxStore
 from services.graph.store import Neo4jGraphStore
-from tests.integration.graph.support import count_edges, neo4j_driver
+from tests.integration.graph.support import count_edges
 from tests.integration.tweets.tokens import random_user_id
-
-
-@pytest.fixture
-async def driver() -> AsyncIterator[AsyncDriver]:
-    driver = neo4j_driver()
-    yield driver
-    await driver.close()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from redis.asyncio import Redis
 
 from services.search.trend_store import RedisTrendStore
 from services.search.trends import TrendParams, TrendService
-from tests.integration.search.support import SETTINGS
 
 PARAMS = TrendParams(
     bucket_seconds=60, window_buckets=5, baseline_buckets=30, min_authors=5, min_score=1.0,
@@ -27,13 +26,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(SETTINGS.redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.store import RedisTimelineStore
 from tests.integration.timelines.support import (
-    GATEWAY,
     SETTINGS,
     THRESHOLD,
     anonymous,
@@ -48,19 +47,6 @@ def _open(
     request = timelines_service_pb2.StreamHomeTimelineRequest(after_tweet_id=after_tweet_id)
     call: Any = stub.StreamHomeTimeline(request, metadata=metadata)
     return cast("Messages", call.__aiter__())
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(SETTINGS.redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -26,18 +26,11 @@ from services.timelines.store import SENTINEL, home_key, member
 from tests.integration.graph.support import neo4j_driver
 from tests.integration.streams import temporary_consumer
 from tests.integration.timelines.fanout_worker import killable_consumer
-from tests.integration.timelines.support import GATEWAY, SETTINGS, anonymous, eventually, post
+from tests.integration.timelines.support import GATEWAY, anonymous, eventually, post
 from tests.integration.tweets.tokens import random_user_id
 
 FOLLOWERS = 20_000
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(SETTINGS.redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

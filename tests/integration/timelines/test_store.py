@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -15,17 +14,9 @@ from services.timelines.store import (
     parse_live,
     recent_key,
 )
-from tests.integration.timelines.support import SETTINGS
 from tests.integration.tweets.tokens import random_user_id
 
 BIG = 2**62  # ids above 2^53, where a double score would round
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(SETTINGS.redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 
-import pytest
 from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.ids import compose, wall_clock_ms
-from services.bootstrap.settings import StoreSettings
 from services.tweets.cache import (
     REFORGET_SECONDS,
     TOMBSTONE_TTL_SECONDS,
@@ -20,13 +17,6 @@ from services.tweets.cache import (
 )
 from services.tweets.model import Author, Counts, Tweet, TweetView
 from tests.polling import eventually
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(StoreSettings().redis_url)
-    yield client
-    await client.aclose()
 
 
 def _view(text: str = "cached", retweet_of_id: int = 0) -> TweetView:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
-import pytest
 from chirp.events.v1.tweet_events_pb2 import (
     TweetCreatedEvent,
     TweetDeletedEvent,
@@ -21,12 +20,6 @@ from tests.integration.tweets.events import watching
 from tests.integration.tweets.tokens import bearer, random_user_id
 
 GATEWAY = "http://127.0.0.1:8080"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=GATEWAY, timeout=15) as client:
-        yield client
 
 
 async def _ok(response: Awaitable[httpx.Response]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import grpc
@@ -13,7 +13,6 @@ from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_gr
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 
-from services.bootstrap.settings import StoreSettings
 from services.tweets.cache import tweet_key
 from tests.integration.tweets.tokens import bearer, random_user_id
 
@@ -105,13 +104,6 @@ def test_stream_tweets_yields_every_live_tweet_but_no_retweets(
     assert seen[kept].retweet_count == 1
     assert gone not in seen
     assert retweet not in seen
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(StoreSettings().redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_the_cache_holds_what_readers_of_other_services_rely_on(redis: Redis) -> None:
