@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Sequence
 from chirp.users.v1 import user_pb2
 
 from services.bootstrap.errors import InvalidArgument, NotFound
+from services.bootstrap.paging import encode_token
 from services.graph.model import Cursor, FollowCounts, Page, Relationship
-from services.graph.paging import decode_token, encode_token
+from services.graph.paging import decode_token
 from services.graph.ports import GraphStore, UserDirectory
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).

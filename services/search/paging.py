@@ -9,11 +9,9 @@ users, trends).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 
-from services.bootstrap.errors import InvalidArgument
+from services.bootstrap import paging
 
 
 def fingerprint(*parts: str) -> str:
@@ -21,22 +19,9 @@ def fingerprint(*parts: str) -> str:
 
 
 def encode_token(bound_to: str, value: int) -> str:
-    raw = f"{bound_to}:{value}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return paging.encode_token(bound_to, 0, value)
 
 
 def decode_token(token: str, bound_to: str) -> int | None:
     """The number the page continues from; None for the first page."""
-    if not token:
-        return None
-    refused = InvalidArgument.field(
-        "page_token", "is not a next_page_token of this list with the same query"
-    )
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise refused from None
-    prefix, _, value = text.rpartition(":")
-    if prefix != bound_to or not value.isdigit() or int(value) >= 2**63:
-        raise refused
-    return int(value)
+    return paging.decode_int(token, bound_to, 0)

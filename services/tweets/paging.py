@@ -8,13 +8,12 @@ so pages stay stable while new items arrive at the head of the list.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from services.bootstrap.errors import InvalidArgument
+from services.bootstrap.paging import decode_token as decode_any
+from services.bootstrap.paging import is_int, not_a_token
 
 T = TypeVar("T")
 
@@ -25,23 +24,10 @@ class Page(Generic[T]):
     next_token: str = ""
 
 
-def encode_token(kind: str, scope: int, cursor: int | str) -> str:
-    payload = json.dumps({"k": kind, "s": scope, "c": cursor}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
 def decode_token(token: str, kind: str, scope: int, field: str = "page_token") -> int | str | None:
     """The cursor of ``token`` (None for an empty token, i.e. the first page)."""
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        cursor = payload["c"]
-        matches = payload["k"] == kind and payload["s"] == scope
-    except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise InvalidArgument.field(field, "is not a page token this service issued") from error
-    if not matches or not isinstance(cursor, int | str) or isinstance(cursor, bool):
+    cursor = decode_any(token, kind, scope, field)
+    if cursor is not None and not (is_int(cursor) or isinstance(cursor, str)):
         raise InvalidArgument.field(field, "belongs to another list; start again without it")
     return cursor
 
@@ -49,12 +35,12 @@ def decode_token(token: str, kind: str, scope: int, field: str = "page_token") -
 def int_cursor(token: str, kind: str, scope: int, field: str = "page_token") -> int | None:
     cursor = decode_token(token, kind, scope, field)
     if cursor is not None and not isinstance(cursor, int):
-        raise InvalidArgument.field(field, "is not a page token this service issued")
+        raise not_a_token(field)
     return cursor
 
 
 def str_cursor(token: str, kind: str, scope: int, field: str = "page_token") -> str | None:
     cursor = decode_token(token, kind, scope, field)
     if cursor is not None and not isinstance(cursor, str):
-        raise InvalidArgument.field(field, "is not a page token this service issued")
+        raise not_a_token(field)
     return cursor

@@ -44,6 +44,7 @@ from services.bootstrap.errors import (
     Unavailable,
 )
 from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
+from services.bootstrap.paging import encode_token
 from services.tweets import rules, text
 from services.tweets.model import (
     Author,
@@ -61,7 +62,7 @@ from services.tweets.model import (
     Version,
     VersionView,
 )
-from services.tweets.paging import Page, encode_token, int_cursor, str_cursor
+from services.tweets.paging import Page, int_cursor, str_cursor
 from services.tweets.ports import Listed, MediaLibrary, TweetCache, TweetStore, UserDirectory
 from services.tweets.timeline import read_slice
 

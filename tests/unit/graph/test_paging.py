@@ -7,7 +7,8 @@ import base64
 import pytest
 
 from services.bootstrap.errors import InvalidArgument
-from services.graph.paging import decode_token, encode_token
+from services.bootstrap.paging import encode_token
+from services.graph.paging import decode_token
 
 
 def test_a_token_carries_its_cursor() -> None:

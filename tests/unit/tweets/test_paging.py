@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.bootstrap.errors import InvalidArgument
-from services.tweets.paging import encode_token, int_cursor, str_cursor
+from services.bootstrap.paging import encode_token
+from services.tweets.paging import int_cursor, str_cursor
 
 
 def test_tokens_round_trip_and_are_opaque() -> None:
