@@ -230,8 +230,8 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 
 
 class ExceptionToStatusInterceptor(ScopeInterceptor):
-    """Domain errors become their status with ``google.rpc`` details, a store that is down
-    UNAVAILABLE, anything else INTERNAL.
+    """Domain errors become their status with ``google.rpc`` details, a store or a called service
+    that is down UNAVAILABLE, anything else INTERNAL.
 
     Unexpected errors are logged with their trace and answered with a generic message, so no
     stack trace or internal detail ever reaches a caller.
@@ -254,6 +254,16 @@ class ExceptionToStatusInterceptor(ScopeInterceptor):
             )
         except grpc.aio.AbortError:
             raise
+        except grpc.aio.AioRpcError as error:
+            # A service this one called did not answer (a refusal it should pass on is mapped
+            # to a domain error where the call is made).
+            log.warning("a service this one needs failed", code=error.code().name, exc_info=True)
+            await _abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                f"a service this one needs failed ({error.code().name}); retry shortly",
+                [],
+            )
         except TRANSIENT_ERRORS:
             log.warning("a store is unavailable or overloaded", exc_info=True)
             await _abort(

@@ -7,17 +7,11 @@ from typing import Any
 import grpc
 from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
 
-from services.bootstrap.errors import Unavailable
 from services.bootstrap.paging import page_size
 from services.search.service import SearchService
 from services.search.trends import TrendService
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
-def _unavailable(error: grpc.aio.AioRpcError) -> Unavailable:
-    """tweets, users or graph did not answer: the caller may retry (503)."""
-    return Unavailable(f"a service search needs failed: {error.code().name}")
 
 
 class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
@@ -29,22 +23,16 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
         self, request: search_service_pb2.SearchTweetsRequest, _context: Context
     ) -> search_service_pb2.SearchTweetsResponse:
         size = page_size(request.page_size)
-        try:
-            tweets, token = await self._search.search_tweets(
-                request.q, request.order, size, request.page_token
-            )
-        except grpc.aio.AioRpcError as error:
-            raise _unavailable(error) from error
+        tweets, token = await self._search.search_tweets(
+            request.q, request.order, size, request.page_token
+        )
         return search_service_pb2.SearchTweetsResponse(tweets=tweets, next_page_token=token)
 
     async def SearchUsers(
         self, request: search_service_pb2.SearchUsersRequest, _context: Context
     ) -> search_service_pb2.SearchUsersResponse:
         size = page_size(request.page_size)
-        try:
-            users, token = await self._search.search_users(request.q, size, request.page_token)
-        except grpc.aio.AioRpcError as error:
-            raise _unavailable(error) from error
+        users, token = await self._search.search_users(request.q, size, request.page_token)
         return search_service_pb2.SearchUsersResponse(users=users, next_page_token=token)
 
     async def ListTrends(
@@ -58,8 +46,5 @@ class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
     async def RebuildIndex(
         self, _request: search_service_pb2.RebuildIndexRequest, _context: Context
     ) -> search_service_pb2.RebuildIndexResponse:
-        try:
-            tweets, users = await self._search.rebuild()
-        except grpc.aio.AioRpcError as error:
-            raise _unavailable(error) from error
+        tweets, users = await self._search.rebuild()
         return search_service_pb2.RebuildIndexResponse(tweet_count=tweets, user_count=users)

@@ -11,7 +11,7 @@ from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from redis.asyncio import Redis
 
 from services.bootstrap.auth import require_caller
-from services.bootstrap.errors import InvalidArgument, Unavailable
+from services.bootstrap.errors import InvalidArgument
 from services.bootstrap.paging import page_size
 from services.timelines.paging import decode_token, encode_token
 from services.timelines.service import TimelineService
@@ -38,15 +38,7 @@ class TimelinesServicer(timelines_service_pb2_grpc.TimelinesServiceServicer):
     ) -> timelines_service_pb2.ListHomeTimelineResponse:
         caller = require_caller()
         size = page_size(request.page_size)
-        try:
-            page = await self._timelines.page(
-                caller.user_id, size, decode_token(request.page_token)
-            )
-        except grpc.aio.AioRpcError as error:
-            # graph or tweets did not answer: the caller may retry (503), nothing is wrong here.
-            raise Unavailable(
-                f"a service the home timeline needs failed: {error.code().name}"
-            ) from error
+        page = await self._timelines.page(caller.user_id, size, decode_token(request.page_token))
         return timelines_service_pb2.ListHomeTimelineResponse(
             tweets=page.tweets,
             next_page_token="" if page.next_before is None else encode_token(page.next_before),

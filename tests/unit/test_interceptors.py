@@ -60,6 +60,11 @@ async def _crash(_request: bytes, _context: grpc.aio.ServicerContext[bytes, byte
     raise RuntimeError("secret internal detail")
 
 
+async def _peer_down(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+    empty = grpc.aio.Metadata()
+    raise grpc.aio.AioRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, empty, empty, "secret detail")
+
+
 async def _overloaded(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
     raise redis.exceptions.MaxConnectionsError("Too many connections (secret detail)")
 
@@ -94,6 +99,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
             "Limited": _limited,
             "Crash": _crash,
             "Overloaded": _overloaded,
+            "PeerDown": _peer_down,
             "Unimplemented": _unimplemented,
         }.items()
     }
@@ -209,6 +215,13 @@ async def test_unexpected_errors_are_internal_without_leaking(channel: grpc.aio.
 async def test_a_store_that_is_down_or_overloaded_is_unavailable(channel: grpc.aio.Channel) -> None:
     error = await _error(lambda: _call(channel, "Overloaded")(b""))
     assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "secret" not in (error.details() or "")
+
+
+async def test_a_called_service_that_fails_is_unavailable(channel: grpc.aio.Channel) -> None:
+    error = await _error(lambda: _call(channel, "PeerDown")(b""))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "DEADLINE_EXCEEDED" in (error.details() or "")
     assert "secret" not in (error.details() or "")
 
 
