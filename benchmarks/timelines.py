@@ -295,7 +295,8 @@ async def _holding(redis: Redis, users: list[int], tweet_id: int) -> int:
 async def _next_fanout(worker: asyncio.subprocess.Process, tweet_id: int) -> dict[str, float]:
     assert worker.stdout is not None
     while True:
-        line = await asyncio.wait_for(worker.stdout.readline(), FANOUT_TIMEOUT_SECONDS)
+        async with asyncio.timeout(FANOUT_TIMEOUT_SECONDS):
+            line = await worker.stdout.readline()
         if not line:
             raise RuntimeError("the fanout worker exited")
         report = json.loads(line)

@@ -13,6 +13,9 @@ from devstack.components import COMPONENTS, GATEWAY_PORT, SERVICE_PORTS, STAGES,
 from devstack.paths import DATA, PYTHON, ROOT
 from devstack.process import ManagedProcess
 
+#: How long an aborted test run is given to print its stacks before it is killed.
+STACK_DUMP_SECONDS = 10
+
 
 class StackError(Exception):
     """A component could not be started; the message says which and why."""
@@ -184,14 +187,29 @@ def run_foreground() -> int:
     return exit_code
 
 
-def run_with_stack(argv: Sequence[str]) -> int:
+def run_with_stack(argv: Sequence[str], limit_seconds: float | None = None) -> int:
     """``make test`` and ``make bench``: start what is not running, run ``argv`` (a module of
-    the virtualenv's Python), stop what this run started; the exit code is the command's."""
+    the virtualenv's Python), stop what this run started; the exit code is the command's. A run
+    past ``limit_seconds`` is aborted with SIGABRT, on which Python's faulthandler (on in pytest)
+    prints every thread's stack, and fails."""
     started: list[Component] = []
     try:
         started = start(list(COMPONENTS))
         env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)}
-        return subprocess.run([str(PYTHON), "-m", *argv], cwd=ROOT, env=env, check=False).returncode
+        with subprocess.Popen([str(PYTHON), "-m", *argv], cwd=ROOT, env=env) as command:
+            try:
+                return command.wait(timeout=limit_seconds)
+            except subprocess.TimeoutExpired:
+                say(f"FAILED: {argv[0]} still running after {limit_seconds:.0f}s; aborting it")
+                command.send_signal(signal.SIGABRT)
+                try:
+                    command.wait(timeout=STACK_DUMP_SECONDS)
+                except subprocess.TimeoutExpired:
+                    command.kill()
+                return 1
+            finally:
+                if command.poll() is None:
+                    command.kill()
     except StackError as error:
         say(f"FAILED: {error}")
         return 1

@@ -1,8 +1,12 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite, and what a test that hangs prints."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Generator, Iterator
+from types import FrameType
+from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +14,7 @@ from cassandra.cluster import Session
 from redis.asyncio import Redis
 
 from services.bootstrap import cql
+from services.bootstrap.background import awaiting_stack
 from services.bootstrap.settings import StoreSettings
 
 #: The local stack's gateway.
@@ -37,3 +42,29 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the gateway."""
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
         yield client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item) -> Generator[None, Any, Any]:
+    """pytest-timeout (``timeout`` in pyproject.toml) dumps every thread's stack when a test
+    runs out of time; this adds every asyncio task's, since a coroutine stuck in an ``await``
+    is on no thread's stack (the loop is just waiting in ``select``)."""
+    result = yield
+    fire = signal.getsignal(signal.SIGALRM)
+    if callable(fire):
+
+        def dump_tasks_then_fire(signum: int, frame: FrameType | None) -> None:
+            __tracebackhide__ = True
+            item.config.get_terminal_writer().write(_task_stacks())
+            fire(signum, frame)
+
+        signal.signal(signal.SIGALRM, dump_tasks_then_fire)
+    return result
+
+
+def _task_stacks() -> str:
+    try:
+        tasks = asyncio.all_tasks()
+    except RuntimeError:  # no event loop is running
+        return ""
+    return "".join(f"\n--- asyncio task {awaiting_stack(task)}" for task in tasks)

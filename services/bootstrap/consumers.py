@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import nats
@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 
+from services.bootstrap.background import pause, rounds
 from services.bootstrap.events import STREAM
 
 log = structlog.get_logger()
@@ -59,7 +60,7 @@ class DurableConsumer:
     async def run(self) -> None:
         """Consumes until cancelled."""
         backoff = 0.5
-        while True:
+        for _ in rounds():
             try:
                 await self._consume()
             except Exception:
@@ -68,7 +69,7 @@ class DurableConsumer:
                     consumer=self._config.durable_name,
                     exc_info=True,
                 )
-                await asyncio.sleep(backoff)
+                await pause(backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def _consume(self) -> None:
@@ -82,7 +83,7 @@ class DurableConsumer:
             subscription = await jetstream.pull_subscribe_bind(
                 self._config.durable_name or "", stream=stream
             )
-            while True:
+            for _ in rounds():
                 await self._tick(subscription)
                 try:
                     messages = await subscription.fetch(self._batch_size, timeout=1.0)
@@ -100,7 +101,8 @@ async def close_connection(connection: Client) -> None:
     if connection.is_closed:
         return
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT_SECONDS)
+        async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+            await connection.close()
 
 
 def each_event(
@@ -130,15 +132,3 @@ def each_event(
                 await message.nak(delay=RETRY_DELAY_SECONDS)
 
     return handle_batch
-
-
-@contextlib.asynccontextmanager
-async def in_background(run: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
-    """Runs ``run`` as a task for the life of the context, cancelling it on the way out."""
-    task = asyncio.ensure_future(run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -13,7 +13,6 @@ new holder of a worker id starts after the last millisecond the previous holder 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 import time
@@ -24,6 +23,7 @@ from typing import Protocol
 import structlog
 from redis.asyncio import Redis
 
+from services.bootstrap.background import in_background, pause, rounds
 from services.bootstrap.errors import Unavailable
 
 #: 2026-01-01T00:00:00Z: ids start small and last 69 years from here.
@@ -181,7 +181,7 @@ class WorkerLease:
 
 @contextlib.asynccontextmanager
 async def leased_snowflake(
-    redis: Redis, namespace: str = "chirp:snowflake"
+    redis: Redis, namespace: str = "chirp:snowflake", *, renew_every_ms: int = 3_000
 ) -> AsyncIterator[Snowflake]:
     """A Snowflake generator on a leased worker id, renewed until the context exits.
 
@@ -189,13 +189,13 @@ async def leased_snowflake(
     issuing ids at once; the renewer keeps trying and, if the id was taken over, leases a new
     worker id, continuing after the new id's recorded high-water mark.
     """
-    lease = WorkerLease(redis, namespace)
+    lease = WorkerLease(redis, namespace, renew_every_ms=renew_every_ms)
     start_after = await lease.acquire()
     generator = Snowflake(lease.worker, start_after_ms=start_after, is_valid=lease.is_valid)
 
     async def keep_renewed() -> None:
-        while True:
-            await asyncio.sleep(lease.renew_every_seconds)
+        for _ in rounds():
+            await pause(lease.renew_every_seconds)
             try:
                 if await lease.renew(generator.last_ms):
                     continue
@@ -205,12 +205,9 @@ async def leased_snowflake(
             except Exception:
                 log.warning("id lease renewal failed", worker=lease.worker, exc_info=True)
 
-    renewer = asyncio.create_task(keep_renewed())
     try:
-        yield generator
+        async with in_background(keep_renewed):
+            yield generator
     finally:
-        renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewer
         with contextlib.suppress(Exception):
             await lease.release()

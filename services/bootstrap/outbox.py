@@ -30,7 +30,8 @@ from cassandra.query import BatchStatement
 from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
 from nats.aio.client import Client as NatsClient
 
-from services.bootstrap.consumers import close_connection, in_background
+from services.bootstrap.background import in_background, pause, rounds, wait_set
+from services.bootstrap.consumers import close_connection
 from services.bootstrap.cql import execute
 
 SHARDS = 16
@@ -173,19 +174,18 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = 0.5
-        while True:
+        for _ in rounds():
             self._outbox.written.clear()
             try:
                 published = await self.drain()
                 backoff = 0.5
             except Exception:
                 log.warning("outbox relay cannot publish yet; retrying", exc_info=True)
-                await asyncio.sleep(backoff)
+                await pause(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             if published == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outbox.written.wait(), self._idle_poll_seconds)
+                await wait_set(self._outbox.written, self._idle_poll_seconds)
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -10,7 +10,7 @@ from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
 from redis.asyncio import Redis
 
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.outbox import OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration

@@ -10,11 +10,10 @@ redelivery change nothing more.
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 from chirp.events.v1 import tweet_events_pb2
 
+from services.bootstrap.background import pause, rounds
 from services.bootstrap.consumers import DurableConsumer, each_event
 from services.bootstrap.events import consumer
 from services.media.service import MediaService
@@ -52,11 +51,11 @@ class UnattachedSweep:
 
     async def run(self) -> None:
         """Sweeps every ``every_seconds`` until cancelled; a failed round is retried next time."""
-        while True:
+        for _ in rounds():
             try:
                 removed = await self._media.sweep(self._max_age_seconds)
                 if removed:
                     log.info("unattached media removed", count=removed)
             except Exception:
                 log.warning("sweeping unattached media failed", exc_info=True)
-            await asyncio.sleep(self._every_seconds)
+            await pause(self._every_seconds)

@@ -10,7 +10,7 @@ from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 from redis.asyncio import Redis
 
 from services.bootstrap import cql
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.ratelimit import Limits as RateLimits
 from services.bootstrap.ratelimit import RedisRateLimiter

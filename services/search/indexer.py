@@ -19,7 +19,8 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
-from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer, in_background
+from services.bootstrap.background import in_background, pause, rounds
+from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer
 from services.bootstrap.events import consumer
 from services.search import metrics
 from services.search.service import SearchService
@@ -63,7 +64,7 @@ class Indexer:
         messages marked in progress) rather than redelivered: redeliveries are limited, and
         an outage must not use them up and lose events. Other failures are redelivered."""
         backoff = min(RETRY_DELAY_SECONDS, self._max_retry_delay)
-        while True:
+        for _ in rounds():
             try:
                 await self._search.apply([(m.subject, m.data) for m in messages])
                 break
@@ -71,7 +72,7 @@ class Indexer:
                 log.warning("cannot read tweets or users; retrying", code=error.code().name)
                 metrics.EVENTS.labels("retried").inc(len(messages))
                 await settle(m.in_progress() for m in messages)
-                await asyncio.sleep(backoff)
+                await pause(backoff)
                 backoff = min(backoff * 2, self._max_retry_delay)
             except Exception:
                 log.warning("indexing failed; redelivering", count=len(messages), exc_info=True)
@@ -83,9 +84,9 @@ class Indexer:
 
     async def _commit_loop(self) -> None:
         last_commit = 0.0
-        while True:
+        for _ in rounds():
             await self._written.wait()
-            await asyncio.sleep(max(0.0, last_commit + self._commit_seconds - time.monotonic()))
+            await pause(max(0.0, last_commit + self._commit_seconds - time.monotonic()))
             self._written.clear()
             batch, self._pending = self._pending, []
             last_commit = time.monotonic()

@@ -8,15 +8,14 @@ loop, and a short Redis claim lets one of them recompute per interval.
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 from chirp.events.v1 import tweet_events_pb2
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
-from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer, in_background
+from services.bootstrap.background import in_background, pause, rounds
+from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer
 from services.bootstrap.events import consumer
 from services.search.indexer import settle
 from services.search.trends import TrendService, TrendStore
@@ -72,10 +71,10 @@ class TrendsWorker:
         await settle(m.ack() for m in messages)
 
     async def _recompute_loop(self) -> None:
-        while True:
+        for _ in rounds():
             try:
                 if await self._store.claim(self._recompute_seconds * 0.9):
                     await self._trends.recompute()
             except Exception:
                 log.warning("recomputing trends failed; retrying", exc_info=True)
-            await asyncio.sleep(self._recompute_seconds)
+            await pause(self._recompute_seconds)

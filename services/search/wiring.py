@@ -13,7 +13,7 @@ import grpc
 from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
 from redis.asyncio import Redis
 
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers

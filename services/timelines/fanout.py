@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 
 import structlog
@@ -20,6 +21,7 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 
+from services.bootstrap.background import in_background, pause, rounds
 from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer
 from services.bootstrap.events import consumer
 from services.timelines import metrics
@@ -85,21 +87,16 @@ class FanoutWorker:
         await asyncio.gather(*(in_order(group) for group in groups.values()))
 
     async def _handle(self, message: Msg) -> None:
-        keepalive = asyncio.ensure_future(_keep_in_progress(message))
         try:
-            await self.apply(message.subject, message.data)
+            async with in_background(functools.partial(_keep_in_progress, message)):
+                await self.apply(message.subject, message.data)
         except Exception:
             log.warning(
                 "timelines fanout failed; redelivering", subject=message.subject, exc_info=True
             )
             metrics.EVENTS.labels(message.subject, "failed").inc()
-            keepalive.cancel()
             await message.nak(delay=RETRY_DELAY_SECONDS)
             return
-        finally:
-            keepalive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keepalive
         metrics.EVENTS.labels(message.subject, "done").inc()
         await message.ack()
 
@@ -152,7 +149,7 @@ def _observe(delivered: int, created_at: float) -> None:
 
 async def _keep_in_progress(message: Msg) -> None:
     """Tells JetStream a long fanout is still being worked on (so it is not redelivered)."""
-    while True:
-        await asyncio.sleep(IN_PROGRESS_SECONDS)
+    for _ in rounds():
+        await pause(IN_PROGRESS_SECONDS)
         with contextlib.suppress(Exception):
             await message.in_progress()

@@ -11,6 +11,7 @@ from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from redis.asyncio import Redis
 
 from services.bootstrap.auth import require_caller
+from services.bootstrap.background import rounds
 from services.bootstrap.errors import InvalidArgument
 from services.bootstrap.paging import page_size
 from services.timelines.paging import decode_token, encode_token
@@ -65,7 +66,7 @@ class TimelinesServicer(timelines_service_pb2_grpc.TimelinesServiceServicer):
             # only with the first message.
             yield timelines_service_pb2.StreamHomeTimelineResponse(tweets=tweets)
             quiet_since = time.monotonic()
-            while True:
+            for _ in rounds():
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=self._heartbeat
                 )

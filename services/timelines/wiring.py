@@ -9,7 +9,7 @@ import grpc
 from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from redis.asyncio import Redis
 
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.timelines.clients import GrpcGraph, GrpcTweets

@@ -10,7 +10,7 @@ from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 from redis.asyncio import Redis
 
 from services.bootstrap import cql
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter

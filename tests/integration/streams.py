@@ -13,6 +13,7 @@ import nats
 from google.protobuf.message import Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.bootstrap.background import in_background, rounds
 from services.bootstrap.events import STREAM
 from services.bootstrap.settings import StoreSettings
 
@@ -78,7 +79,7 @@ async def receiving(name: str, types: MessageTypes) -> AsyncIterator[Received]:
     subscription = await connection.jetstream().pull_subscribe_bind(name, stream=STREAM.name)
 
     async def pump() -> None:
-        while True:
+        for _ in rounds():
             try:
                 messages = await subscription.fetch(100, timeout=1)
             except TimeoutError:
@@ -88,11 +89,10 @@ async def receiving(name: str, types: MessageTypes) -> AsyncIterator[Received]:
                 await message.ack()
             received.arrived.set()
 
-    task = asyncio.create_task(pump())
     try:
-        yield received
+        async with in_background(pump):
+            yield received
     finally:
-        task.cancel()
         await connection.close()
 
 

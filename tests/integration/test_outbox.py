@@ -15,6 +15,7 @@ from chirp.users.v1 import user_pb2
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.bootstrap import cql
+from services.bootstrap.background import in_background, rounds
 from services.bootstrap.events import STREAM
 from services.bootstrap.migrate import migration_files, statements
 from services.bootstrap.outbox import (
@@ -23,6 +24,7 @@ from services.bootstrap.outbox import (
     Outbox,
     OutboxRelay,
     new_event_id,
+    running_relay,
 )
 from services.bootstrap.settings import StoreSettings
 
@@ -70,7 +72,7 @@ async def received() -> AsyncIterator[asyncio.Queue[user_events_pb2.UserUpdatedE
     queue: asyncio.Queue[user_events_pb2.UserUpdatedEvent] = asyncio.Queue()
 
     async def pump() -> None:
-        while True:
+        for _ in rounds():
             try:
                 messages = await subscription.fetch(10, timeout=1)
             except TimeoutError:
@@ -79,9 +81,8 @@ async def received() -> AsyncIterator[asyncio.Queue[user_events_pb2.UserUpdatedE
                 queue.put_nowait(user_events_pb2.UserUpdatedEvent.FromString(message.data))
                 await message.ack()
 
-    task = asyncio.create_task(pump())
-    yield queue
-    task.cancel()
+    async with in_background(pump):
+        yield queue
     await jetstream.delete_consumer(STREAM.name or "", durable)
     await connection.close()
 
@@ -112,8 +113,9 @@ async def _rows_for(session: Session, event: user_events_pb2.UserUpdatedEvent) -
 async def _next(
     queue: asyncio.Queue[user_events_pb2.UserUpdatedEvent], event_id: str, within: float = 10
 ) -> None:
-    while (await asyncio.wait_for(queue.get(), within)).event_id != event_id:
-        pass
+    async with asyncio.timeout(within):
+        while (await queue.get()).event_id != event_id:
+            pass
 
 
 async def test_an_event_survives_nats_being_unreachable_and_is_published_once(
@@ -150,15 +152,12 @@ async def test_a_running_relay_publishes_as_soon_as_a_write_commits(
     relay = OutboxRelay(
         CassandraOutboxStore(session), outbox, SETTINGS.nats_url, idle_poll_seconds=30
     )
-    task = asyncio.create_task(relay.run())
-    try:
+    async with running_relay(relay):
         await asyncio.sleep(0.5)  # idle now, waiting up to 30 s unless woken
         events = [_event(uuid.uuid4().int >> 80) for _ in range(5)]
         for event in events:
             await _write(session, outbox, event)
         waiting = {event.event_id for event in events}
-        while waiting:  # shards are published one after another, so in any order
-            waiting.discard((await asyncio.wait_for(received.get(), timeout=10)).event_id)
-    finally:
-        task.cancel()
-        await relay.close()
+        async with asyncio.timeout(10):
+            while waiting:  # shards are published one after another, so in any order
+                waiting.discard((await received.get()).event_id)

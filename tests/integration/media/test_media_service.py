@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -23,6 +23,7 @@ from services.media.objects import S3ObjectStore
 from services.media.service import MediaService
 from services.media.store import CassandraMediaStore
 from services.media.wiring import limits
+from tests.cancellation import stops_every_time
 from tests.integration.media.conftest import SETTINGS
 from tests.integration.media.photos import GPS_IFD, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import random_user_id
@@ -238,3 +239,8 @@ async def test_the_periodic_sweep_runs_on_its_own(
         while await store.get([item.id]):
             assert asyncio.get_running_loop().time() < deadline, "the sweep never removed it"
             await asyncio.sleep(0.1)
+
+
+async def test_the_sweep_stops_when_cancelled_as_it_wakes(media: MediaService) -> None:
+    sweep = UnattachedSweep(media, max_age_seconds=3600, every_seconds=0)
+    await stops_every_time(sweep.run, lambda: asyncio.sleep(0.01), rounds=20)

@@ -7,6 +7,7 @@ fails its first calls with UNAVAILABLE (the outage)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -17,13 +18,14 @@ import nats
 import pytest
 from chirp.tweets.v1 import tweet_pb2
 
-from services.bootstrap.consumers import in_background
+from services.bootstrap.background import in_background
 from services.bootstrap.events import STREAM
 from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.index import TweetIndex, UserIndex
 from services.search.indexer import Indexer
 from services.search.query import parse
 from services.search.service import SearchService
+from tests.cancellation import stops_every_time
 from tests.integration.search.indexer_process import killable_consumer
 from tests.integration.search.support import GATEWAY, SETTINGS, post
 from tests.integration.tweets.tokens import random_user_id
@@ -57,36 +59,69 @@ async def consumer() -> AsyncIterator[str]:
     await connection.close()
 
 
-async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
-    tmp_path: Path, consumer: str
-) -> None:
-    channels = [
-        grpc.aio.insecure_channel(a)
-        for a in (SETTINGS.tweets_addr, SETTINGS.users_addr, SETTINGS.graph_addr)
+@pytest.fixture
+async def channels() -> AsyncIterator[list[grpc.aio.Channel]]:
+    """Channels to the tweets, users and graph services, in that order."""
+    opened = [
+        grpc.aio.insecure_channel(address)
+        for address in (SETTINGS.tweets_addr, SETTINGS.users_addr, SETTINGS.graph_addr)
     ]
-    tweets = Outage(channels[0], failures=3)
+    yield opened
+    for channel in opened:
+        await channel.close()
+
+
+@pytest.fixture
+async def index(tmp_path: Path) -> AsyncIterator[TweetIndex]:
     index = TweetIndex(tmp_path)
-    search = SearchService(
-        index, UserIndex(tmp_path), tweets, GrpcUsers(channels[1]), GrpcGraph(channels[2])
+    yield index
+    await index.store.close()
+
+
+def _search(
+    root: Path, index: TweetIndex, tweets: GrpcTweets, channels: list[grpc.aio.Channel]
+) -> SearchService:
+    return SearchService(
+        index, UserIndex(root), tweets, GrpcUsers(channels[1]), GrpcGraph(channels[2])
     )
+
+
+async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
+    tmp_path: Path, consumer: str, channels: list[grpc.aio.Channel], index: TweetIndex
+) -> None:
+    tweets = Outage(channels[0], failures=3)
+    search = _search(tmp_path, index, tweets, channels)
     # The consumer's ack wait is 3 s: the outage (retries after 1.5 s, 1.5 s, 1.5 s) outlasts it.
     indexer = Indexer(
         SETTINGS.nats_url, search, commit_seconds=0.5, config=killable_consumer(consumer)
     )
     word = f"outage{uuid.uuid4().hex[:8]}"
-    try:
-        async with in_background(indexer.run):
-            await asyncio.sleep(0.5)  # bound to the consumer
-            async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
-                tweet_id = await post(http, random_user_id(), f"{word} during an outage")
-            found = await eventually(lambda: index.latest(parse(word), None, 10), bool, 60)
-        assert found == [tweet_id]
-        assert tweets.failures == 0
-        connection = await nats.connect(SETTINGS.nats_url)
-        info = await connection.jetstream().consumer_info(STREAM.name or "", consumer)
-        await connection.close()
-        assert info.num_redelivered == 0  # (other tests' tweets may still be in flight)
-    finally:
-        for channel in channels:
-            await channel.close()
-        await index.store.close()
+    async with in_background(indexer.run):
+        await asyncio.sleep(0.5)  # bound to the consumer
+        async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
+            tweet_id = await post(http, random_user_id(), f"{word} during an outage")
+        found = await eventually(lambda: index.latest(parse(word), None, 10), bool, 60)
+    assert found == [tweet_id]
+    assert tweets.failures == 0
+    connection = await nats.connect(SETTINGS.nats_url)
+    info = await connection.jetstream().consumer_info(STREAM.name or "", consumer)
+    await connection.close()
+    assert info.num_redelivered == 0  # (other tests' tweets may still be in flight)
+
+
+async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
+    tmp_path: Path, consumer: str, channels: list[grpc.aio.Channel], index: TweetIndex
+) -> None:
+    """Cancelled at moments spread over a post's way through it: fetch, apply, commit."""
+    search = _search(tmp_path, index, GrpcTweets(channels[0]), channels)
+    indexer = Indexer(
+        SETTINGS.nats_url, search, commit_seconds=0.05, config=killable_consumer(consumer)
+    )
+    delays = itertools.cycle([0.0, 0.01, 0.03, 0.06, 0.1])
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
+
+        async def posted() -> None:
+            await post(http, random_user_id(), f"cancel{uuid.uuid4().hex[:8]}")
+            await asyncio.sleep(next(delays))
+
+        await stops_every_time(indexer.run, posted, rounds=15)
