@@ -27,7 +27,7 @@ import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from services.bootstrap import metrics
+from services.bootstrap import malformed, metrics
 from services.bootstrap.auth import TokenVerifier, reset_caller, set_caller
 from services.bootstrap.errors import (
     ChirpError,
@@ -106,7 +106,12 @@ class ScopeInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        return _wrap(handler, RpcInfo.of(handler_call_details.method, handler), self.scope)
+        rpc = RpcInfo.of(handler_call_details.method, handler)
+        return _wrap(self.prepare(handler), rpc, self.scope)
+
+    def prepare(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        """The handler to run ``scope`` around: ``handler`` itself unless overridden."""
+        return handler
 
 
 Scope = Callable[[RpcInfo, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[None]]
@@ -234,8 +239,12 @@ class ExceptionToStatusInterceptor(ScopeInterceptor):
     that is down UNAVAILABLE, anything else INTERNAL.
 
     Unexpected errors are logged with their trace and answered with a generic message, so no
-    stack trace or internal detail ever reaches a caller.
+    stack trace or internal detail ever reaches a caller. Requests that do not parse are
+    INVALID_ARGUMENT naming the field (``malformed.py``), raised inside this scope.
     """
+
+    def prepare(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
+        return malformed.checking(handler)
 
     @asynccontextmanager
     async def scope(
@@ -277,7 +286,8 @@ class ExceptionToStatusInterceptor(ScopeInterceptor):
             await _abort(
                 context,
                 grpc.StatusCode.INTERNAL,
-                "internal error: the server logs have the details under this request's id",
+                f"internal error; the server logs have the details under request id "
+                f"{structlog.contextvars.get_contextvars().get('request_id', '(none)')}",
                 [],
             )
 

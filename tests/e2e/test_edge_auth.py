@@ -8,7 +8,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -20,16 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devstack.gen import OPENAPI, needs_token
 from services.bootstrap.settings import Settings
-from tests.e2e.edge import GATEWAY, UPSTREAM_TIME, error, register
+from tests.e2e.edge import UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
 
 SETTINGS = Settings(service="users")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=GATEWAY, timeout=15) as http:
-        yield http
 
 
 @pytest.fixture(scope="module")

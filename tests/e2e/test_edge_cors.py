@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from devstack.envoy import CORS_ORIGINS_ENV, LOCAL_CORS_ORIGINS
 from devstack.gen import OPENAPI
-from tests.e2e.edge import GATEWAY, UPSTREAM_TIME
+from tests.e2e.edge import UPSTREAM_TIME
 
 #: The local stack allows LOCAL_CORS_ORIGINS unless CHIRP_CORS_ORIGINS says otherwise.
 ALLOWED = (os.environ.get(CORS_ORIGINS_ENV) or LOCAL_CORS_ORIGINS).split(",")[0].strip()
 OTHER = "https://evil.example"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=GATEWAY, timeout=15) as http:
-        yield http
 
 
 def _preflight(client: httpx.Client, origin: str, method: str, headers: str) -> httpx.Response:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -26,12 +25,6 @@ MEDIA = "127.0.0.1:50056"
 MAX_BYTES = Settings(service="media").media_max_upload_bytes
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 JsonObject = dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=GATEWAY, timeout=30) as http:
-        yield http
 
 
 def upload(

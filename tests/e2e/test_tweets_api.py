@@ -47,12 +47,6 @@ def account() -> Account:
     return Account(random_user_id())
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=GATEWAY, timeout=15) as http:
-        yield http
-
-
 def post(client: httpx.Client, author: Account, text: str, **fields: Any) -> JsonObject:
     response = client.post("/v1/tweets", json={"text": text, **fields}, headers=author.headers)
     assert response.status_code == 200, response.text

@@ -66,12 +66,6 @@ class Account:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=GATEWAY, timeout=15) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def users_stub() -> Iterator[users_service_pb2_grpc.UsersServiceStub]:
     with grpc.insecure_channel(SETTINGS.users_addr) as channel:
         yield users_service_pb2_grpc.UsersServiceStub(channel)

@@ -206,8 +206,9 @@ async def test_domain_errors_map_to_their_codes(channel: grpc.aio.Channel) -> No
 
 
 async def test_unexpected_errors_are_internal_without_leaking(channel: grpc.aio.Channel) -> None:
-    error = await _error(lambda: _call(channel, "Crash")(b""))
+    error = await _error(lambda: _call(channel, "Crash")(b"", metadata=(("x-request-id", "r42"),)))
     assert error.code() == grpc.StatusCode.INTERNAL
+    assert (error.details() or "").endswith("under request id r42")
     assert "secret" not in (error.details() or "")
     assert "Traceback" not in (error.details() or "")
 
