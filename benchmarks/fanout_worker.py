@@ -19,7 +19,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from redis.asyncio import Redis
 
 from services.bootstrap.settings import Settings
-from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.store import RedisTimelineStore
@@ -56,7 +56,7 @@ async def main(name: str) -> None:
     service = TimedTimelines(
         store,
         GrpcGraph(grpc.aio.insecure_channel(settings.graph_addr)),
-        GrpcTweets(grpc.aio.insecure_channel(settings.tweets_addr)),
+        CachedTweets(redis, grpc.aio.insecure_channel(settings.tweets_addr)),
         celebrity_threshold=NO_THRESHOLD,
         length=LENGTH,
     )

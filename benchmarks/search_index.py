@@ -32,6 +32,7 @@ from chirp.users.v1 import user_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.bootstrap.ids import compose
+from services.bootstrap.tweet_cache import ReadyTweet, ready_of
 from services.search.index import TEXT_ANALYZER, TweetIndex, UserIndex
 from services.search.service import SearchService
 
@@ -121,6 +122,9 @@ class InMemoryTweets:
 
     async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
         return [tweet_pb2.Tweet(id=i) for i in ids]
+
+    async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
+        return [ready_of(tweet) for tweet in await self.batch_get(ids)]
 
     async def stream(self) -> AsyncIterator[list[tweet_pb2.Tweet]]:
         for _ in ():

@@ -49,8 +49,8 @@ from benchmarks.report import Report
 from devstack.paths import PYTHON, ROOT
 from services.bootstrap.events import STREAM
 from services.bootstrap.settings import GRPC_PORTS, Settings
+from services.bootstrap.tweet_cache import tweet_key
 from services.timelines.store import SENTINEL, home_key, member, recent_key
-from services.tweets.cache import tweet_key
 
 TIMELINES = f"127.0.0.1:{GRPC_PORTS['timelines']}"
 TWEETS = f"127.0.0.1:{GRPC_PORTS['tweets']}"

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
-from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
+from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+
+from services.bootstrap.tweet_cache import ReadyTweets
 
 #: How long a unary call waits (full scans have no deadline).
 TIMEOUT_SECONDS = 5.0
@@ -20,9 +22,9 @@ def _chunks(ids: Sequence[int]) -> list[list[int]]:
     return [list(ids[i : i + BATCH]) for i in range(0, len(ids), BATCH)]
 
 
-class GrpcTweets:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self._stub = tweets_service_pb2_grpc.TweetsServiceStub(channel)
+class GrpcTweets(ReadyTweets):
+    """The tweets service, and the tweet cache itself for what a search shows
+    (``ReadyTweets``)."""
 
     async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
         found: list[tweet_pb2.Tweet] = []

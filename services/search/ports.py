@@ -9,11 +9,17 @@ from typing import Protocol
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 
+from services.bootstrap.tweet_cache import ReadyTweet
+
 
 class Tweets(Protocol):
     async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
         """Readable tweets in request order (any number of ids); deleted and unknown ids are
         left out."""
+        ...
+
+    async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
+        """The same, serialized as sent (from the tweet cache where it has them)."""
         ...
 
     def stream(self) -> AsyncIterator[list[tweet_pb2.Tweet]]:

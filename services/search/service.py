@@ -21,6 +21,7 @@ from chirp.users.v1 import user_pb2
 from google.protobuf.message import DecodeError
 
 from services.bootstrap.errors import Aborted, InvalidArgument
+from services.bootstrap.tweet_cache import ReadyTweet
 from services.search.index import Candidate, TweetIndex, UserIndex, tweet_document, user_document
 from services.search.paging import decode_token, encode_token, fingerprint
 from services.search.ports import Graph, Tweets, Users
@@ -119,7 +120,7 @@ class SearchService:
 
     async def search_tweets(
         self, q: str, order: str, size: int, token: str
-    ) -> tuple[list[tweet_pb2.Tweet], str]:
+    ) -> tuple[list[ReadyTweet], str]:
         query = parse(q)
         order = parse_order(order)
         bound = fingerprint("tweets", q, order)
@@ -136,10 +137,10 @@ class SearchService:
             next_token = encode_token(bound, offset + size) if len(ranked) > offset + size else ""
         return await self._hydrate(ids), next_token
 
-    async def _hydrate(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
-        """In the given order; tweets deleted since they were indexed are left out."""
-        found = {t.id: t for t in _originals(await self._tweets.batch_get(ids))}
-        return [found[i] for i in ids if i in found]
+    async def _hydrate(self, ids: Sequence[int]) -> list[ReadyTweet]:
+        """In the given order, ready to send; tweets deleted since they were indexed (and any
+        retweet, which is not indexed as a tweet) are left out."""
+        return [t for t in await self._tweets.ready(ids) if t.original_id == t.id]
 
     async def search_users(self, q: str, size: int, token: str) -> tuple[list[user_pb2.User], str]:
         text = q.strip().removeprefix("@")

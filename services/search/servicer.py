@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
+from chirp.search.v1 import search_service_pb2
 
+from services.bootstrap import wire
 from services.bootstrap.paging import page_size
 from services.search.service import SearchService
 from services.search.trends import TrendService
@@ -14,19 +15,27 @@ from services.search.trends import TrendService
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-class SearchServicer(search_service_pb2_grpc.SearchServiceServicer):
+#: Answered with a serialized message assembled from the tweet cache's bytes, so the servicer
+#: does not inherit the generated base class, whose types say messages.
+SENT_AS_BYTES = frozenset({"SearchTweets"})
+#: ``tweets`` and ``next_page_token`` of SearchTweetsResponse.
+TWEETS_FIELD, NEXT_PAGE_TOKEN_FIELD = 1, 2
+
+
+class SearchServicer:
     def __init__(self, search: SearchService, trends: TrendService) -> None:
         self._search = search
         self._trends = trends
 
     async def SearchTweets(
         self, request: search_service_pb2.SearchTweetsRequest, _context: Context
-    ) -> search_service_pb2.SearchTweetsResponse:
+    ) -> bytes:
         size = page_size(request.page_size)
         tweets, token = await self._search.search_tweets(
             request.q, request.order, size, request.page_token
         )
-        return search_service_pb2.SearchTweetsResponse(tweets=tweets, next_page_token=token)
+        found = wire.repeated(TWEETS_FIELD, (tweet.data for tweet in tweets))
+        return found + wire.text(NEXT_PAGE_TOKEN_FIELD, token)
 
     async def SearchUsers(
         self, request: search_service_pb2.SearchUsersRequest, _context: Context

@@ -10,17 +10,18 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
+from chirp.search.v1 import search_service_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
+from services.bootstrap.wire import bytes_handler
 from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.index import TweetIndex, UserIndex
 from services.search.indexer import Indexer
 from services.search.service import SearchService
-from services.search.servicer import SearchServicer
+from services.search.servicer import SENT_AS_BYTES, SearchServicer
 from services.search.trend_store import RedisTrendStore
 from services.search.trends import TrendParams, TrendService
 from services.search.trends_worker import TrendsWorker
@@ -57,7 +58,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         search = SearchService(
             tweet_index,
             user_index,
-            GrpcTweets(channels[0]),
+            GrpcTweets(redis, channels[0]),
             GrpcUsers(channels[1]),
             GrpcGraph(channels[2]),
         )
@@ -72,7 +73,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         async with in_background(indexer.run), in_background(counter.run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
-                search_service_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server)
+                handler = bytes_handler(SERVICE, servicer, SENT_AS_BYTES)
+                server.add_generic_rpc_handlers((handler,))
 
             yield [Registration(SERVICE.full_name, add_to_server)]
     finally:

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
-from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
+from chirp.tweets.v1 import tweets_service_pb2
+
+from services.bootstrap.tweet_cache import ReadyTweets
 
 #: How long a unary call waits (streams of followers have no deadline).
 TIMEOUT_SECONDS = 5.0
@@ -48,9 +50,8 @@ class GrpcGraph:
                 return found
 
 
-class GrpcTweets:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self._stub = tweets_service_pb2_grpc.TweetsServiceStub(channel)
+class CachedTweets(ReadyTweets):
+    """The tweets service, and the tweet cache itself for hydration (``ReadyTweets``)."""
 
     async def recent_ids(self, author_ids: Sequence[int], max_results: int) -> list[int]:
         response = await self._stub.ListRecentTweetIds(
@@ -60,11 +61,3 @@ class GrpcTweets:
             timeout=TIMEOUT_SECONDS,
         )
         return list(response.tweet_ids)
-
-    async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
-        if not ids:
-            return []
-        response = await self._stub.BatchGetTweets(
-            tweets_service_pb2.BatchGetTweetsRequest(ids=list(ids)), timeout=TIMEOUT_SECONDS
-        )
-        return list(response.tweets)

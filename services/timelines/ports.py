@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from chirp.tweets.v1 import tweet_pb2
+from services.bootstrap.tweet_cache import ReadyTweet
 
 
 class Graph(Protocol):
@@ -24,10 +24,24 @@ class Tweets(Protocol):
         """Newest first, merged across the authors, tweets and retweets."""
         ...
 
-    async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
-        """Readable tweets in request order; deleted/unknown ids (and retweets of deleted
-        tweets) are left out. At most 100 ids."""
+    async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
+        """Readable tweets in request order, serialized as sent; deleted/unknown ids (and
+        retweets of deleted tweets) are left out. At most 100 ids."""
         ...
+
+
+class IdLists(Protocol):
+    """Lists of ids by owner. A fill writes an owner's list only if nothing changed since the
+    read it is based on (the stamp that read gave for it), so a fill that raced ``forget``
+    never puts stale ids back."""
+
+    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, str]]:
+        """The lists held; for the other owners, a stamp to give back to ``fill``."""
+        ...
+
+    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, str]) -> None: ...
+
+    async def forget(self, owners: Sequence[int]) -> None: ...
 
 
 class TimelineStore(Protocol):
@@ -51,16 +65,18 @@ class TimelineStore(Protocol):
 
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None: ...
 
-    async def cached_recent(
-        self, author_ids: Sequence[int]
-    ) -> tuple[dict[int, list[int]], dict[int, str]]:
-        """Cached recent ids of (celebrity) authors; for the others, a stamp of what the
-        cache held, to give back to ``cache_recent``."""
+    @property
+    def recent(self) -> IdLists:
+        """Each celebrity's newest tweet ids (the merge on read), briefly."""
         ...
 
-    async def cache_recent(self, recent: dict[int, list[int]], stamps: dict[int, str]) -> None:
-        """Caches each author's ids only if the cache still holds what its stamp says (so a
-        fill that raced ``forget_recent`` never puts stale ids back)."""
+    @property
+    def celebrities_followed(self) -> IdLists:
+        """Each reader's followed celebrities, so a read need not ask graph: forgotten when the
+        reader follows or unfollows, and for all followers of an author crossing the
+        threshold."""
         ...
 
-    async def forget_recent(self, author_id: int) -> None: ...
+    async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
+        """Records whether the author is a celebrity now; True if that changed."""
+        ...

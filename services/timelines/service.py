@@ -7,8 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chirp.tweets.v1 import tweet_pb2
-
+from services.bootstrap.tweet_cache import ReadyTweet
 from services.timelines.ports import Graph, TimelineStore, Tweets
 
 #: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a
@@ -26,7 +25,7 @@ AUTHOR_CHUNK = 5000
 
 @dataclass(frozen=True)
 class Page:
-    tweets: list[tweet_pb2.Tweet]
+    tweets: list[ReadyTweet]
     next_before: int | None  # None: the end
 
 
@@ -34,11 +33,6 @@ def merge_ids(*lists: Sequence[int], before: int | None) -> list[int]:
     """Distinct ids below ``before``, newest first."""
     merged = {i for ids in lists for i in ids if before is None or i < before}
     return sorted(merged, reverse=True)
-
-
-def original_id(tweet: tweet_pb2.Tweet) -> int:
-    """The id a tweet shows: its own, or the retweeted original's."""
-    return tweet.retweet_of.id if tweet.HasField("retweet_of") else tweet.id
 
 
 class TimelineService:
@@ -63,7 +57,7 @@ class TimelineService:
         """A page of ``user_id``'s home timeline, ids < before, newest first."""
         celebrities_task = asyncio.ensure_future(self._celebrity_ids(user_id))
         try:
-            shown: list[tweet_pb2.Tweet] = []
+            shown: list[ReadyTweet] = []
             seen: set[int] = set()
             cursor = before
             for _ in range(MAX_ROUNDS):
@@ -92,24 +86,24 @@ class TimelineService:
             celebrities_task.cancel()
 
     async def _fill(
-        self, shown: list[tweet_pb2.Tweet], seen: set[int], candidates: list[int], size: int
+        self, shown: list[ReadyTweet], seen: set[int], candidates: list[int], size: int
     ) -> int:
         """Hydrates candidates in order into ``shown`` until it has ``size``; the last id
         consumed (the next page continues below it)."""
         consumed = candidates[-1]
         for start in range(0, len(candidates), HYDRATE_CHUNK):
             chunk = candidates[start : start + HYDRATE_CHUNK]
-            found = {t.id: t for t in await self._tweets.batch_get(chunk)}
+            found = {t.id: t for t in await self._tweets.ready(chunk)}
             for tweet_id in chunk:
                 tweet = found.get(tweet_id)
-                if tweet is not None and original_id(tweet) not in seen:
-                    seen.add(original_id(tweet))
+                if tweet is not None and tweet.original_id not in seen:
+                    seen.add(tweet.original_id)
                     shown.append(tweet)
                 if len(shown) >= size:
                     return tweet_id
         return consumed
 
-    async def newer(self, user_id: int, after: int, limit: int) -> list[tweet_pb2.Tweet]:
+    async def newer(self, user_id: int, after: int, limit: int) -> list[ReadyTweet]:
         """Up to ``limit`` tweets newer than ``after`` (fanned out and celebrity), newest
         first: what a stream sends before the live entries."""
         home, exists = await self._store.read(user_id, None, limit)
@@ -120,27 +114,37 @@ class TimelineService:
         ids = [i for i in merge_ids(home, celebrity, before=None) if i > after][:limit]
         return await self.hydrate(ids)
 
-    async def hydrate(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
-        found: list[tweet_pb2.Tweet] = []
+    async def hydrate(self, ids: Sequence[int]) -> list[ReadyTweet]:
+        found: list[ReadyTweet] = []
         for start in range(0, len(ids), HYDRATE_CHUNK):
-            found.extend(await self._tweets.batch_get(ids[start : start + HYDRATE_CHUNK]))
+            found.extend(await self._tweets.ready(ids[start : start + HYDRATE_CHUNK]))
         return found
 
     async def _celebrity_ids(self, user_id: int) -> list[int]:
         """Recent tweet ids of the celebrities ``user_id`` follows (cached per celebrity)."""
-        celebrities = await self._graph.following_ids(user_id, self._threshold + 1)
+        celebrities = await self._celebrities_followed(user_id)
         if not celebrities:
             return []
-        recent, stamps = await self._store.cached_recent(celebrities)
+        recent, stamps = await self._store.recent.get(celebrities)
         missing = [c for c in celebrities if c not in recent]
         if missing:
             fetched = await asyncio.gather(
                 *(self._tweets.recent_ids([c], self._length) for c in missing)
             )
             fresh = dict(zip(missing, fetched, strict=True))
-            await self._store.cache_recent(fresh, stamps)
+            await self._store.recent.fill(fresh, stamps)
             recent.update(fresh)
         return [i for ids in recent.values() for i in ids]
+
+    async def _celebrities_followed(self, user_id: int) -> list[int]:
+        """The celebrities ``user_id`` follows: kept in the store (see ``followed``), asked of
+        graph only when the store has forgotten them."""
+        kept, stamps = await self._store.celebrities_followed.get([user_id])
+        if user_id in kept:
+            return kept[user_id]
+        celebrities = await self._graph.following_ids(user_id, self._threshold + 1)
+        await self._store.celebrities_followed.fill({user_id: celebrities}, stamps)
+        return celebrities
 
     # Cold timelines ---------------------------------------------------------------------------
 
@@ -163,7 +167,7 @@ class TimelineService:
     async def fan_out(self, tweet_id: int, author_id: int) -> int:
         """Puts a new tweet or retweet into its author's timeline and, unless the author is a
         celebrity, into every follower's that exists. Idempotent. Returns timelines written."""
-        await self._store.forget_recent(author_id)
+        await self._store.recent.forget([author_id])
         delivered = await self._store.push([author_id], [tweet_id])
         if await self._graph.follower_count(author_id) > self._threshold:
             return delivered
@@ -173,22 +177,35 @@ class TimelineService:
 
     async def take_out(self, tweet_id: int, author_id: int) -> None:
         """A deleted tweet leaves its author's and followers' timelines. Idempotent."""
-        await self._store.forget_recent(author_id)
+        await self._store.recent.forget([author_id])
         await self._store.remove([author_id], [tweet_id])
         async for followers in self._graph.stream_followers(author_id, FANOUT_BATCH):
             await self._store.remove(followers, [tweet_id])
 
     async def followed(self, follower_id: int, followee_id: int) -> None:
         """The followee's recent tweets join the follower's timeline (celebrities' are merged
-        on read instead)."""
-        if await self._graph.follower_count(followee_id) > self._threshold:
+        on read instead); the celebrities the follower follows are asked of graph again."""
+        await self._store.celebrities_followed.forget([follower_id])
+        if await self._celebrity_now(followee_id):
             return
         ids = await self._tweets.recent_ids([followee_id], self._length)
         await self._store.push([follower_id], ids)
 
     async def unfollowed(self, follower_id: int, followee_id: int) -> None:
         """The followee's recent tweets leave the follower's timeline."""
+        await self._store.celebrities_followed.forget([follower_id])
+        await self._celebrity_now(followee_id)
         if follower_id == followee_id:
             return
         ids = await self._tweets.recent_ids([followee_id], self._length)
         await self._store.remove([follower_id], ids)
+
+    async def _celebrity_now(self, author_id: int) -> bool:
+        """Whether the author is a celebrity now. One whose follower count just crossed the
+        threshold is a celebrity for their followers' reads from now on, or no longer one:
+        every follower's kept celebrities are forgotten (once, by whoever saw the change)."""
+        is_celebrity = await self._graph.follower_count(author_id) > self._threshold
+        if await self._store.mark_celebrity(author_id, is_celebrity=is_celebrity):
+            async for followers in self._graph.stream_followers(author_id, FANOUT_BATCH):
+                await self._store.celebrities_followed.forget(followers)
+        return is_celebrity

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
+from chirp.timelines.v1 import timelines_service_pb2
+from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
+from services.bootstrap import wire
 from services.bootstrap.auth import require_caller
 from services.bootstrap.background import rounds
 from services.bootstrap.errors import InvalidArgument
 from services.bootstrap.paging import page_size
+from services.bootstrap.tweet_cache import ReadyTweet
 from services.timelines.paging import decode_token, encode_token
 from services.timelines.service import TimelineService
 from services.timelines.store import live_channel, parse_live
@@ -26,7 +29,14 @@ CATCH_UP = 100
 HEARTBEAT_SECONDS = 15.0
 
 
-class TimelinesServicer(timelines_service_pb2_grpc.TimelinesServiceServicer):
+#: Answered with a serialized message assembled from the tweet cache's bytes, so the servicer
+#: does not inherit the generated base class, whose types say messages.
+SENT_AS_BYTES = frozenset({"ListHomeTimeline"})
+#: ``tweets`` and ``next_page_token`` of ListHomeTimelineResponse.
+TWEETS_FIELD, NEXT_PAGE_TOKEN_FIELD = 1, 2
+
+
+class TimelinesServicer:
     def __init__(
         self, timelines: TimelineService, redis: Redis, heartbeat_seconds: float = HEARTBEAT_SECONDS
     ) -> None:
@@ -36,14 +46,13 @@ class TimelinesServicer(timelines_service_pb2_grpc.TimelinesServiceServicer):
 
     async def ListHomeTimeline(
         self, request: timelines_service_pb2.ListHomeTimelineRequest, _context: Context
-    ) -> timelines_service_pb2.ListHomeTimelineResponse:
+    ) -> bytes:
         caller = require_caller()
         size = page_size(request.page_size)
         page = await self._timelines.page(caller.user_id, size, decode_token(request.page_token))
-        return timelines_service_pb2.ListHomeTimelineResponse(
-            tweets=page.tweets,
-            next_page_token="" if page.next_before is None else encode_token(page.next_before),
-        )
+        token = "" if page.next_before is None else encode_token(page.next_before)
+        tweets = wire.repeated(TWEETS_FIELD, (tweet.data for tweet in page.tweets))
+        return tweets + wire.text(NEXT_PAGE_TOKEN_FIELD, token)
 
     async def StreamHomeTimeline(
         self, request: timelines_service_pb2.StreamHomeTimelineRequest, _context: Context
@@ -64,7 +73,7 @@ class TimelinesServicer(timelines_service_pb2_grpc.TimelinesServiceServicer):
                 sent.update(t.id for t in tweets)
             # Sent at once, even empty (a heartbeat): the gateway starts the HTTP response
             # only with the first message.
-            yield timelines_service_pb2.StreamHomeTimelineResponse(tweets=tweets)
+            yield timelines_service_pb2.StreamHomeTimelineResponse(tweets=_messages(tweets))
             quiet_since = time.monotonic()
             for _ in rounds():
                 message = await pubsub.get_message(
@@ -82,7 +91,12 @@ class TimelinesServicer(timelines_service_pb2_grpc.TimelinesServiceServicer):
                 if tweets or removed:
                     quiet_since = time.monotonic()
                     yield timelines_service_pb2.StreamHomeTimelineResponse(
-                        tweets=tweets, removed_tweet_ids=removed
+                        tweets=_messages(tweets), removed_tweet_ids=removed
                     )
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _messages(tweets: list[ReadyTweet]) -> list[tweet_pb2.Tweet]:
+    """A stream's few tweets, decoded (the stream is not a hot path)."""
+    return [tweet_pb2.Tweet.FromString(tweet.data) for tweet in tweets]

@@ -10,7 +10,13 @@ Keys (this service's; nothing here that cannot be rebuilt):
   rebuilt) and fanout writes only to existing keys (a Lua script: EXISTS, ZADD, trim).
 * ``chirp:timelines:recent:<author id>``: a celebrity's newest tweet ids (8-byte big-endian
   ints), cached for the merge on read; or, after the author tweeted, a unique ``!<uuid>`` mark
-  (a miss), which a fill must find unchanged to write (compare-and-set in Lua).
+  (a miss), which a fill must find unchanged to write (compare-and-set in Lua; ``RedisIdLists``).
+* ``chirp:timelines:celebrities-followed:<user id>``: the celebrities a reader follows, in the
+  same form (ids, or a mark after a forget), kept for the active window: a home read finds them
+  here instead of asking graph. Forgotten when the reader follows or unfollows anyone, and for
+  every follower of an author whose follower count crosses the threshold.
+* ``chirp:timelines:celebrities``: a set of the authors the worker last saw above the threshold
+  (so it can tell when one crosses it).
 * Channel ``chirp:timelines:live:<user id>``: ``+id,id`` when ids enter a timeline, ``-id,id``
   when they leave (``StreamHomeTimeline``).
 """
@@ -57,8 +63,13 @@ def home_key(user_id: int) -> str:
     return f"chirp:timelines:home:{user_id}"
 
 
+RECENT_PREFIX = "chirp:timelines:recent:"
+FOLLOWED_PREFIX = "chirp:timelines:celebrities-followed:"
+CELEBRITIES = "chirp:timelines:celebrities"
+
+
 def recent_key(author_id: int) -> str:
-    return f"chirp:timelines:recent:{author_id}"
+    return f"{RECENT_PREFIX}{author_id}"
 
 
 def live_channel(user_id: int) -> str:
@@ -83,10 +94,10 @@ class RedisTimelineStore:
         self._redis = redis
         self._length = length
         self._active_seconds = active_seconds
-        self._recent_ttl = recent_ttl_seconds
         self._push = redis.register_script(_PUSH)
         self._remove = redis.register_script(_REMOVE)
-        self._fill = redis.register_script(_FILL)
+        self.recent = RedisIdLists(redis, RECENT_PREFIX, recent_ttl_seconds)
+        self.celebrities_followed = RedisIdLists(redis, FOLLOWED_PREFIX, active_seconds)
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         key = home_key(user_id)
@@ -136,36 +147,56 @@ class RedisTimelineStore:
                 )
             await pipe.execute()
 
-    async def cached_recent(
-        self, author_ids: Sequence[int]
-    ) -> tuple[dict[int, list[int]], dict[int, str]]:
-        values = await self._redis.mget([recent_key(a) for a in author_ids])
+    async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
+        if is_celebrity:
+            return bool(await self._redis.sadd(CELEBRITIES, str(author_id)))
+        return bool(await self._redis.srem(CELEBRITIES, str(author_id)))
+
+
+class RedisIdLists:
+    """Lists of ids by owner under ``<prefix><owner id>``: 8-byte big-endian ints, or after a
+    ``forget`` a unique ``!<uuid>`` mark (a miss; its length is no multiple of 8, so it is no
+    list), which a fill must find unchanged to write (compare-and-set in Lua)."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+        self._fill = redis.register_script(_FILL)
+
+    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, str]]:
+        if not owners:
+            return {}, {}
+        values = await self._redis.mget([f"{self._prefix}{owner}" for owner in owners])
         found: dict[int, list[int]] = {}
         stamps: dict[int, str] = {}
-        for author_id, value in zip(author_ids, values, strict=True):
+        for owner, value in zip(owners, values, strict=True):
             if isinstance(value, bytes) and len(value) % 8 == 0:
-                found[author_id] = list(struct.unpack(f">{len(value) // 8}q", value))
+                found[owner] = list(struct.unpack(f">{len(value) // 8}q", value))
             else:  # missing, or the mark a forget left
-                stamps[author_id] = value.decode() if isinstance(value, bytes) else _ABSENT
+                stamps[owner] = value.decode() if isinstance(value, bytes) else _ABSENT
         return found, stamps
 
-    async def cache_recent(self, recent: dict[int, list[int]], stamps: dict[int, str]) -> None:
-        if not recent:
+    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, str]) -> None:
+        if not lists:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for author_id, ids in recent.items():
+            for owner, ids in lists.items():
                 await self._fill(
-                    keys=[recent_key(author_id)],
+                    keys=[f"{self._prefix}{owner}"],
                     args=[
                         struct.pack(f">{len(ids)}q", *ids),
-                        stamps.get(author_id, _ABSENT),
-                        self._recent_ttl,
+                        stamps.get(owner, _ABSENT),
+                        self._ttl,
                     ],
                     client=pipe,
                 )
             await pipe.execute()
 
-    async def forget_recent(self, author_id: int) -> None:
-        """Leaves a unique mark (its length is no multiple of 8, so it is no id list): a fill
-        begun before this sees the mark changed and does not write."""
-        await self._redis.set(recent_key(author_id), f"!{uuid.uuid4().hex}", ex=self._recent_ttl)
+    async def forget(self, owners: Sequence[int]) -> None:
+        if not owners:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for owner in owners:
+                pipe.set(f"{self._prefix}{owner}", f"!{uuid.uuid4().hex}", ex=self._ttl)
+            await pipe.execute()

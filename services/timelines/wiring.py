@@ -6,16 +6,17 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
+from chirp.timelines.v1 import timelines_service_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
-from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.bootstrap.wire import bytes_handler
+from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
-from services.timelines.servicer import TimelinesServicer
+from services.timelines.servicer import SENT_AS_BYTES, TimelinesServicer
 from services.timelines.store import RedisTimelineStore
 
 SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
@@ -36,7 +37,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         timelines = TimelineService(
             store,
             GrpcGraph(graph),
-            GrpcTweets(tweets),
+            CachedTweets(redis, tweets),
             celebrity_threshold=settings.celebrity_follower_threshold,
             length=settings.timeline_length,
         )
@@ -45,7 +46,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         async with in_background(worker.run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
-                timelines_service_pb2_grpc.add_TimelinesServiceServicer_to_server(servicer, server)
+                handler = bytes_handler(SERVICE, servicer, SENT_AS_BYTES)
+                server.add_generic_rpc_handlers((handler,))
 
             yield [Registration(SERVICE.full_name, add_to_server)]
     finally:

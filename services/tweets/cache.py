@@ -1,13 +1,8 @@
-"""The Redis tweet cache, which the timelines service hydrates from too.
+"""The Redis tweet cache, which the timelines service reads too.
 
-Keys and values (the contract for readers outside this service):
-
-* ``chirp:tweets:tweet:<id>`` holds a serialized ``chirp.tweets.v1.Tweet``: author in the BASIC
-  view, text, entities, times, counts as of when it was written. A **retweet** is stored with
-  ``retweet_of`` holding only the original's id: read the original from its own key (its counts
-  live there only, and a retweet of a deleted tweet must not be shown).
-* An **empty value is a tombstone**: the tweet is deleted; show nothing and do not ask the
-  tweets service. A missing key says nothing: ask ``TweetsService.BatchGetTweets``.
+Keys and values are the contract in ``services/bootstrap/tweet_cache.py`` (shared with the
+readers): a serialized, hydrated ``chirp.tweets.v1.Tweet`` per id, a retweet holding only its
+original's id, an empty value for a deleted tweet.
 
 Entries are written when a tweet is posted or edited, dropped when its counts change (the next
 read refills them; dropped again a second later, in case a read that raced the change refilled
@@ -28,20 +23,16 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.bootstrap.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
 
 TWEET_TTL_SECONDS = 15 * 60
 TOMBSTONE_TTL_SECONDS = 24 * 3600
-TOMBSTONE = b""
 #: How long after a change its entries are dropped a second time (see ``forget``).
 REFORGET_SECONDS = 1.0
 
 log = structlog.get_logger()
-
-
-def tweet_key(tweet_id: int) -> str:
-    return f"chirp:tweets:tweet:{tweet_id}"
 
 
 class RedisTweetCache:
@@ -63,6 +54,9 @@ class RedisTweetCache:
             elif isinstance(value, bytes):
                 found[tweet_id] = shallow_view_of(tweet_pb2.Tweet.FromString(value))
         return found
+
+    async def ready(self, ids: Sequence[int]) -> CacheLookup:
+        return await read_ready(self._redis, ids)
 
     async def put(self, views: Sequence[TweetView], *, only_if_absent: bool = False) -> None:
         await self._set(

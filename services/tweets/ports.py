@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from services.bootstrap.tweet_cache import CacheLookup
 from services.tweets.model import (
     Author,
     Counts,
@@ -128,6 +129,10 @@ class TweetCache(Protocol):
 
     async def get(self, ids: Sequence[int]) -> dict[int, TweetView | None]:
         """Hits only: a view, or None for a tombstone."""
+        ...
+
+    async def ready(self, ids: Sequence[int]) -> CacheLookup:
+        """The entries as they are sent, retweets with their originals."""
         ...
 
     async def put(self, views: Sequence[TweetView], *, only_if_absent: bool = False) -> None: ...

@@ -46,6 +46,7 @@ from services.bootstrap.errors import (
 from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
 from services.bootstrap.paging import encode_token
 from services.tweets import rules, text
+from services.tweets.convert import tweet_message
 from services.tweets.model import (
     Author,
     Counts,
@@ -195,17 +196,29 @@ class TweetService:
 
     # Reading.
 
-    async def get(self, tweet_id: int) -> TweetView:
-        view = (await self.views([tweet_id])).get(tweet_id)
-        if view is None:
+    async def get(self, tweet_id: int) -> bytes:
+        found = (await self.ready([tweet_id])).get(tweet_id)
+        if found is None:
             raise NotFound(f"tweet {tweet_id} not found")
-        return view
+        return found
 
-    async def batch_get(self, ids: Sequence[int]) -> list[TweetView]:
+    async def batch_get(self, ids: Sequence[int]) -> list[bytes]:
         rules.check_batch(ids, rules.MAX_BATCH_TWEETS, "ids")
         unique = list(dict.fromkeys(ids))
-        found = await self.views(unique)
+        found = await self.ready(unique)
         return [found[tweet_id] for tweet_id in unique if tweet_id in found]
+
+    async def ready(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """Readable tweets by id as serialized ``Tweet`` messages, ready to send (a retweet with
+        its original in it): what the cache holds as it is, without decoding it into views and
+        encoding it again (the cost of every read before, issue #15); the rest through
+        ``views``, which fills the cache."""
+        lookup = await self._cache.ready(ids)
+        found = {tweet_id: tweet.data for tweet_id, tweet in lookup.ready.items()}
+        if lookup.missing:
+            views = await self.views(lookup.missing)
+            found.update((i, tweet_message(view).SerializeToString()) for i, view in views.items())
+        return found
 
     async def views(self, ids: Sequence[int]) -> dict[int, TweetView]:
         """Readable tweets by id: deleted and unknown ids, and retweets of deleted tweets, are
@@ -438,7 +451,7 @@ class TweetService:
 
     async def liked_tweets(
         self, username: str, caller_id: int | None, size: int, token: str
-    ) -> Page[TweetView]:
+    ) -> Page[bytes]:
         user_id = await self._user_id(username, caller_id)
 
         async def fetch(before: str | None, limit: int) -> tuple[list[int], str | None]:
@@ -497,7 +510,7 @@ class TweetService:
 
     # Replies and timelines.
 
-    async def replies(self, tweet_id: int, size: int, token: str) -> Page[TweetView]:
+    async def replies(self, tweet_id: int, size: int, token: str) -> Page[bytes]:
         parent = await self._original(tweet_id, "tweet_id")
 
         async def fetch(after: int | None, limit: int) -> tuple[list[int], int | None]:
@@ -509,7 +522,7 @@ class TweetService:
 
     async def user_tweets(
         self, username: str, caller_id: int | None, size: int, token: str
-    ) -> Page[TweetView]:
+    ) -> Page[bytes]:
         user_id = await self._user_id(username, caller_id)
 
         async def fetch(before: int | None, limit: int) -> tuple[list[int], int | None]:
@@ -526,12 +539,12 @@ class TweetService:
         cursor: C | None,
         size: int,
         fetch: Callable[[C | None, int], Awaitable[tuple[list[int], C | None]]],
-    ) -> Page[TweetView]:
+    ) -> Page[bytes]:
         """A page of readable tweets from a list of ids, reading on past deleted ones."""
-        shown: list[TweetView] = []
+        shown: list[bytes] = []
         for _ in range(MAX_FILL_ROUNDS):
             ids, cursor = await fetch(cursor, size - len(shown))
-            found = await self.views(ids)
+            found = await self.ready(ids)
             shown += [found[tweet_id] for tweet_id in ids if tweet_id in found]
             if cursor is None or len(shown) >= size:
                 break

@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
+from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from google.protobuf import empty_pb2
 
+from services.bootstrap import wire
 from services.bootstrap.auth import current_caller, require_caller
 from services.bootstrap.errors import InvalidArgument
 from services.bootstrap.paging import bounded, page_size
 from services.bootstrap.ratelimit import RateLimiter
 from services.tweets import convert, rules
+from services.tweets.paging import Page
 from services.tweets.service import Draft, TweetService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -25,12 +27,31 @@ def _id(value: int, field: str = "id") -> int:
     return value
 
 
+#: ``tweets`` in ListRepliesResponse, ListUserTweetsResponse, ListLikedTweetsResponse and
+#: BatchGetTweetsResponse; ``next_page_token`` in the first three.
+TWEETS_FIELD, NEXT_PAGE_TOKEN_FIELD = 1, 2
+
+
+def _tweet_page(page: Page[bytes]) -> bytes:
+    return wire.repeated(TWEETS_FIELD, page.items) + wire.text(
+        NEXT_PAGE_TOKEN_FIELD, page.next_token
+    )
+
+
 def _caller_id() -> int | None:
     caller = current_caller()
     return None if caller is None else caller.user_id
 
 
-class TweetsServicer(tweets_service_pb2_grpc.TweetsServiceServicer):
+#: The hot reads: they answer with serialized messages assembled from the cache's bytes, so the
+#: servicer does not inherit the generated base class, whose types say messages
+#: (``wire.bytes_handler`` registers every method, and fails at start-up if one is missing).
+SENT_AS_BYTES = frozenset(
+    {"GetTweet", "BatchGetTweets", "ListReplies", "ListUserTweets", "ListLikedTweets"}
+)
+
+
+class TweetsServicer:
     def __init__(self, tweets: TweetService, posts: RateLimiter) -> None:
         self._tweets = tweets
         self._posts = posts
@@ -49,8 +70,37 @@ class TweetsServicer(tweets_service_pb2_grpc.TweetsServiceServicer):
 
     async def GetTweet(
         self, request: tweets_service_pb2.GetTweetRequest, _context: Context
-    ) -> tweet_pb2.Tweet:
-        return convert.tweet_message(await self._tweets.get(_id(request.id)))
+    ) -> bytes:
+        return await self._tweets.get(_id(request.id))
+
+    async def BatchGetTweets(
+        self, request: tweets_service_pb2.BatchGetTweetsRequest, _context: Context
+    ) -> bytes:
+        return wire.repeated(TWEETS_FIELD, await self._tweets.batch_get(list(request.ids)))
+
+    async def ListReplies(
+        self, request: tweets_service_pb2.ListRepliesRequest, _context: Context
+    ) -> bytes:
+        page = await self._tweets.replies(
+            _id(request.tweet_id, "tweet_id"), page_size(request.page_size), request.page_token
+        )
+        return _tweet_page(page)
+
+    async def ListUserTweets(
+        self, request: tweets_service_pb2.ListUserTweetsRequest, _context: Context
+    ) -> bytes:
+        page = await self._tweets.user_tweets(
+            request.username, _caller_id(), page_size(request.page_size), request.page_token
+        )
+        return _tweet_page(page)
+
+    async def ListLikedTweets(
+        self, request: tweets_service_pb2.ListLikedTweetsRequest, _context: Context
+    ) -> bytes:
+        page = await self._tweets.liked_tweets(
+            request.username, _caller_id(), page_size(request.page_size), request.page_token
+        )
+        return _tweet_page(page)
 
     async def UpdateTweet(
         self, request: tweets_service_pb2.UpdateTweetRequest, _context: Context
@@ -114,47 +164,6 @@ class TweetsServicer(tweets_service_pb2_grpc.TweetsServiceServicer):
         return tweets_service_pb2.ListLikingUsersResponse(
             users=[convert.user_message(user) for user in page.items],
             next_page_token=page.next_token,
-        )
-
-    async def ListReplies(
-        self, request: tweets_service_pb2.ListRepliesRequest, _context: Context
-    ) -> tweets_service_pb2.ListRepliesResponse:
-        page = await self._tweets.replies(
-            _id(request.tweet_id, "tweet_id"), page_size(request.page_size), request.page_token
-        )
-        return tweets_service_pb2.ListRepliesResponse(
-            tweets=[convert.tweet_message(view) for view in page.items],
-            next_page_token=page.next_token,
-        )
-
-    async def ListUserTweets(
-        self, request: tweets_service_pb2.ListUserTweetsRequest, _context: Context
-    ) -> tweets_service_pb2.ListUserTweetsResponse:
-        page = await self._tweets.user_tweets(
-            request.username, _caller_id(), page_size(request.page_size), request.page_token
-        )
-        return tweets_service_pb2.ListUserTweetsResponse(
-            tweets=[convert.tweet_message(view) for view in page.items],
-            next_page_token=page.next_token,
-        )
-
-    async def ListLikedTweets(
-        self, request: tweets_service_pb2.ListLikedTweetsRequest, _context: Context
-    ) -> tweets_service_pb2.ListLikedTweetsResponse:
-        page = await self._tweets.liked_tweets(
-            request.username, _caller_id(), page_size(request.page_size), request.page_token
-        )
-        return tweets_service_pb2.ListLikedTweetsResponse(
-            tweets=[convert.tweet_message(view) for view in page.items],
-            next_page_token=page.next_token,
-        )
-
-    async def BatchGetTweets(
-        self, request: tweets_service_pb2.BatchGetTweetsRequest, _context: Context
-    ) -> tweets_service_pb2.BatchGetTweetsResponse:
-        views = await self._tweets.batch_get(list(request.ids))
-        return tweets_service_pb2.BatchGetTweetsResponse(
-            tweets=[convert.tweet_message(view) for view in views]
         )
 
     async def ListRecentTweetIds(

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
+from chirp.tweets.v1 import tweets_service_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap import cql
@@ -16,12 +16,13 @@ from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay,
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
+from services.bootstrap.wire import bytes_handler
 from services.tweets.cache import RedisTweetCache
 from services.tweets.cleanup import DeletedTweetsCleanup
 from services.tweets.directory import GrpcUserDirectory
 from services.tweets.library import GrpcMediaLibrary
 from services.tweets.service import TweetService
-from services.tweets.servicer import TweetsServicer
+from services.tweets.servicer import SENT_AS_BYTES, TweetsServicer
 from services.tweets.store import CassandraTweetStore
 
 SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
@@ -50,7 +51,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             async with in_background(cleanup.run):
 
                 def add_to_server(server: grpc.aio.Server) -> None:
-                    tweets_service_pb2_grpc.add_TweetsServiceServicer_to_server(servicer, server)
+                    handler = bytes_handler(SERVICE, servicer, SENT_AS_BYTES)
+                    server.add_generic_rpc_handlers((handler,))
 
                 yield [Registration(SERVICE.full_name, add_to_server)]
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 from nats.js.api import ConsumerConfig
+from redis.asyncio import Redis
 
 from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.index import TweetIndex, UserIndex
@@ -27,7 +28,9 @@ async def main(name: str, root: Path) -> None:
     search = SearchService(
         TweetIndex(root),
         UserIndex(root),
-        GrpcTweets(grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
+        GrpcTweets(
+            Redis.from_url(SETTINGS.redis_url), grpc.aio.insecure_channel(SETTINGS.tweets_addr)
+        ),
         GrpcUsers(grpc.aio.insecure_channel(SETTINGS.users_addr)),
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
     )

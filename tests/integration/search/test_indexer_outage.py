@@ -17,6 +17,7 @@ import httpx
 import nats
 import pytest
 from chirp.tweets.v1 import tweet_pb2
+from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
 from services.bootstrap.events import STREAM
@@ -35,8 +36,8 @@ from tests.polling import eventually
 class Outage(GrpcTweets):
     """The tweets service, unreachable for its first ``failures`` calls."""
 
-    def __init__(self, channel: grpc.aio.Channel, failures: int) -> None:
-        super().__init__(channel)
+    def __init__(self, redis: Redis, channel: grpc.aio.Channel, failures: int) -> None:
+        super().__init__(redis, channel)
         self.failures = failures
 
     async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
@@ -87,9 +88,13 @@ def _search(
 
 
 async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
-    tmp_path: Path, consumer: str, channels: list[grpc.aio.Channel], index: TweetIndex
+    tmp_path: Path,
+    consumer: str,
+    channels: list[grpc.aio.Channel],
+    index: TweetIndex,
+    redis: Redis,
 ) -> None:
-    tweets = Outage(channels[0], failures=3)
+    tweets = Outage(redis, channels[0], failures=3)
     search = _search(tmp_path, index, tweets, channels)
     # The consumer's ack wait is 3 s: the outage (retries after 1.5 s, 1.5 s, 1.5 s) outlasts it.
     indexer = Indexer(
@@ -110,10 +115,14 @@ async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
 
 
 async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
-    tmp_path: Path, consumer: str, channels: list[grpc.aio.Channel], index: TweetIndex
+    tmp_path: Path,
+    consumer: str,
+    channels: list[grpc.aio.Channel],
+    index: TweetIndex,
+    redis: Redis,
 ) -> None:
     """Cancelled at moments spread over a post's way through it: fetch, apply, commit."""
-    search = _search(tmp_path, index, GrpcTweets(channels[0]), channels)
+    search = _search(tmp_path, index, GrpcTweets(redis, channels[0]), channels)
     indexer = Indexer(
         SETTINGS.nats_url, search, commit_seconds=0.05, config=killable_consumer(consumer)
     )

@@ -13,7 +13,7 @@ from nats.js.api import ConsumerConfig
 from redis.asyncio import Redis
 
 from services.timelines import service as service_module
-from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.store import RedisTimelineStore
@@ -42,7 +42,7 @@ async def main(name: str) -> None:
     service = TimelineService(
         store,
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
-        GrpcTweets(grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
+        CachedTweets(redis, grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
         celebrity_threshold=10**9,
         length=800,
     )

@@ -18,7 +18,7 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
-from services.timelines.clients import GrpcGraph, GrpcTweets
+from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.store import RedisTimelineStore
@@ -137,7 +137,11 @@ async def test_fanout_handlers_are_idempotent(http: httpx.AsyncClient, redis: Re
     tweets = grpc.aio.insecure_channel(SETTINGS.tweets_addr)
     store = RedisTimelineStore(redis, length=800, active_seconds=3600, recent_ttl_seconds=5)
     service = TimelineService(
-        store, GrpcGraph(graph), GrpcTweets(tweets), celebrity_threshold=THRESHOLD, length=800
+        store,
+        GrpcGraph(graph),
+        CachedTweets(redis, tweets),
+        celebrity_threshold=THRESHOLD,
+        length=800,
     )
     worker = FanoutWorker(SETTINGS.nats_url, service)
     event = tweet_events_pb2.TweetCreatedEvent(

@@ -80,28 +80,28 @@ async def test_recent_ids_of_celebrities_are_cached_and_forgotten(
     store: RedisTimelineStore, redis: Redis
 ) -> None:
     star, other, unknown = random_user_id(), random_user_id(), random_user_id()
-    found, stamps = await store.cached_recent([star, other])
+    found, stamps = await store.recent.get([star, other])
     assert found == {}
-    await store.cache_recent({star: [BIG + 2, BIG + 1], other: []}, stamps)
-    assert await store.cached_recent([star, other, unknown]) == (
+    await store.recent.fill({star: [BIG + 2, BIG + 1], other: []}, stamps)
+    assert await store.recent.get([star, other, unknown]) == (
         {star: [BIG + 2, BIG + 1], other: []},
         {unknown: "-"},
     )
     assert 0 < await redis.ttl(recent_key(star)) <= 30
-    await store.forget_recent(star)
-    found, stamps = await store.cached_recent([star])
+    await store.recent.forget([star])
+    found, stamps = await store.recent.get([star])
     assert found == {}
 
 
 async def test_a_fill_that_raced_a_forget_does_not_write(store: RedisTimelineStore) -> None:
     star = random_user_id()
-    _, stale = await store.cached_recent([star])  # a reader misses, asks tweets...
-    await store.forget_recent(star)  # ...meanwhile the star tweets
-    await store.cache_recent({star: [1]}, stale)  # the reader's (stale) answer
-    found, fresh = await store.cached_recent([star])
+    _, stale = await store.recent.get([star])  # a reader misses, asks tweets...
+    await store.recent.forget([star])  # ...meanwhile the star tweets
+    await store.recent.fill({star: [1]}, stale)  # the reader's (stale) answer
+    found, fresh = await store.recent.get([star])
     assert found == {}
-    await store.cache_recent({star: [2, 1]}, fresh)  # the next reader's fill
-    assert (await store.cached_recent([star]))[0] == {star: [2, 1]}
-    await store.forget_recent(star)
-    await store.cache_recent({star: [1]}, fresh)  # an old stamp never matches a new mark
-    assert (await store.cached_recent([star]))[0] == {}
+    await store.recent.fill({star: [2, 1]}, fresh)  # the next reader's fill
+    assert (await store.recent.get([star]))[0] == {star: [2, 1]}
+    await store.recent.forget([star])
+    await store.recent.fill({star: [1]}, fresh)  # an old stamp never matches a new mark
+    assert (await store.recent.get([star]))[0] == {}

@@ -8,12 +8,12 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.ids import compose, wall_clock_ms
+from services.bootstrap.tweet_cache import tweet_key
 from services.tweets.cache import (
     REFORGET_SECONDS,
     TOMBSTONE_TTL_SECONDS,
     TWEET_TTL_SECONDS,
     RedisTweetCache,
-    tweet_key,
 )
 from services.tweets.model import Author, Counts, Tweet, TweetView
 from tests.polling import eventually

@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 from chirp.tweets.v1 import tweet_pb2
 
+from services.bootstrap.tweet_cache import ReadyTweet
+
 
 @dataclass
 class MemoryGraph:
     follows: set[tuple[int, int]] = field(default_factory=set)  # (follower, followee)
+    following_calls: int = 0
 
     def followers(self, user_id: int) -> list[int]:
         return sorted(a for a, b in self.follows if b == user_id)
@@ -24,6 +27,7 @@ class MemoryGraph:
             yield found[start : start + batch_size]
 
     async def following_ids(self, user_id: int, min_follower_count: int) -> list[int]:
+        self.following_calls += 1
         return sorted(
             b
             for a, b in self.follows
@@ -51,11 +55,11 @@ class MemoryTweets:
         ]
         return sorted(ids, reverse=True)[:max_results]
 
-    async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
+    async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
         assert len(ids) <= 100
         self.batch_calls += 1
         return [
-            self.tweets[i]
+            ReadyTweet(i, self.tweets[i].retweet_of.id or i, self.tweets[i].SerializeToString())
             for i in ids
             if i in self.tweets
             and i not in self.deleted
@@ -64,11 +68,32 @@ class MemoryTweets:
 
 
 @dataclass
+class MemoryIdLists:
+    lists: dict[int, list[int]] = field(default_factory=dict)
+    forgotten: dict[int, int] = field(default_factory=dict)
+
+    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, str]]:
+        found = {o: self.lists[o] for o in owners if o in self.lists}
+        return found, {o: str(self.forgotten.get(o, 0)) for o in owners if o not in found}
+
+    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, str]) -> None:
+        for owner, ids in lists.items():
+            if stamps.get(owner) == str(self.forgotten.get(owner, 0)):
+                self.lists[owner] = ids
+
+    async def forget(self, owners: Sequence[int]) -> None:
+        for owner in owners:
+            self.lists.pop(owner, None)
+            self.forgotten[owner] = self.forgotten.get(owner, 0) + 1
+
+
+@dataclass
 class MemoryStore:
     length: int = 800
     timelines: dict[int, set[int]] = field(default_factory=dict)
-    recent: dict[int, list[int]] = field(default_factory=dict)
-    forgotten: dict[int, int] = field(default_factory=dict)
+    recent: MemoryIdLists = field(default_factory=MemoryIdLists)
+    celebrities_followed: MemoryIdLists = field(default_factory=MemoryIdLists)
+    celebrities: set[int] = field(default_factory=set)
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         if user_id not in self.timelines:
@@ -97,20 +122,11 @@ class MemoryStore:
         for user_id in user_ids:
             self.timelines.get(user_id, set()).difference_update(ids)
 
-    async def cached_recent(
-        self, author_ids: Sequence[int]
-    ) -> tuple[dict[int, list[int]], dict[int, str]]:
-        found = {a: self.recent[a] for a in author_ids if a in self.recent}
-        return found, {a: str(self.forgotten.get(a, 0)) for a in author_ids if a not in found}
-
-    async def cache_recent(self, recent: dict[int, list[int]], stamps: dict[int, str]) -> None:
-        for author, ids in recent.items():
-            if stamps.get(author) == str(self.forgotten.get(author, 0)):
-                self.recent[author] = ids
-
-    async def forget_recent(self, author_id: int) -> None:
-        self.recent.pop(author_id, None)
-        self.forgotten[author_id] = self.forgotten.get(author_id, 0) + 1
+    async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
+        changed = (author_id in self.celebrities) != is_celebrity
+        if changed:
+            self.celebrities ^= {author_id}
+        return changed
 
     def _trim(self, user_id: int) -> None:
         self.timelines[user_id] = set(sorted(self.timelines[user_id])[-self.length :])

@@ -53,10 +53,10 @@ async def test_fanout_reaches_active_followers_and_the_author_but_not_for_celebr
     assert store.timelines[READER] == {100}
     assert 50 not in store.timelines  # not active: rebuilt on read instead
     tweets.post(101, STAR)
-    store.recent[STAR] = [1]
+    store.recent.lists[STAR] = [1]
     assert await service.fan_out(101, STAR) == 0  # celebrity, and has no timeline itself
     assert store.timelines[READER] == {100}
-    assert STAR not in store.recent  # its cached recent ids are dropped
+    assert STAR not in store.recent.lists  # its cached recent ids are dropped
 
 
 async def test_pages_merge_celebrities_in_id_order_and_end(
@@ -127,3 +127,44 @@ async def test_a_delete_leaves_every_timeline(service: TimelineService, store: M
     await store.store(PLAIN, [70])
     await service.take_out(70, PLAIN)
     assert store.timelines == {READER: {71}, PLAIN: set()}
+
+
+async def _shown(service: TimelineService) -> list[int]:
+    return [t.id for t in (await service.page(READER, 20, None)).tweets]
+
+
+async def test_a_read_finds_the_celebrities_followed_kept_not_asked_of_graph(
+    service: TimelineService, graph: MemoryGraph, tweets: MemoryTweets, store: MemoryStore
+) -> None:
+    await service.rebuild(READER)
+    tweets.post(100, STAR)
+    assert await _shown(service) == [100]
+    asked = graph.following_calls
+    assert await _shown(service) == [100]
+    assert graph.following_calls == asked  # kept from the first read
+    # The reader follows another celebrity: what they follow is asked of graph again.
+    other = 4
+    graph.follows |= {(READER, other), (50, other), (51, other)}
+    tweets.post(101, other)
+    await service.followed(READER, other)
+    assert await _shown(service) == [101, 100]
+    assert store.celebrities_followed.lists[READER] == [STAR, other]
+
+
+async def test_an_author_crossing_the_threshold_is_merged_for_followers_from_then_on(
+    service: TimelineService, graph: MemoryGraph, tweets: MemoryTweets, store: MemoryStore
+) -> None:
+    await service.rebuild(READER)
+    assert await _shown(service) == []
+    assert store.celebrities_followed.lists[READER] == [STAR]
+    # PLAIN gains followers past the threshold; the worker handles the follow that did it.
+    graph.follows |= {(60, PLAIN), (61, PLAIN)}
+    await service.followed(61, PLAIN)
+    assert READER not in store.celebrities_followed.lists  # every follower's was forgotten
+    tweets.post(102, PLAIN)
+    await service.fan_out(102, PLAIN)  # a celebrity now: not pushed...
+    assert await _shown(service) == [102]  # ...but merged on read
+    # And back below: the reader's kept celebrities are forgotten again.
+    graph.follows -= {(60, PLAIN), (61, PLAIN)}
+    await service.unfollowed(61, PLAIN)
+    assert READER not in store.celebrities_followed.lists
