@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import grpc
 import structlog
+import uvloop
 from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FileDescriptor, ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -71,14 +72,15 @@ def load_wiring(name: ServiceName) -> Wiring:
 
 
 def run_service(name: ServiceName) -> None:
-    """Entry point of ``python -m services.<name>``: one process, or ``CHIRP_WORKERS`` of them."""
+    """Entry point of ``python -m services.<name>``: one process, or ``CHIRP_WORKERS`` of them,
+    each on uvloop (measured in benchmarks/results/RESULTS.md: issue #15)."""
     settings = load_settings(name)
     configure_logging(name, settings.log_level)
     if settings.environment != "production":
         ensure_dev_key_pair(settings.private_key_path, settings.public_key_path)
     if settings.workers == 1:
         start_http_server(settings.bound_metrics_port, addr=settings.grpc_host)
-        asyncio.run(serve(settings, load_wiring(name)))
+        uvloop.run(serve(settings, load_wiring(name)))
     else:
         _run_workers(settings)
 
@@ -132,7 +134,7 @@ async def serve(settings: Settings, wiring: Wiring) -> None:
 def _worker_main(name: ServiceName) -> None:
     settings = load_settings(name)
     configure_logging(name, settings.log_level)
-    asyncio.run(serve(settings, load_wiring(name)))
+    uvloop.run(serve(settings, load_wiring(name)))
 
 
 def _run_workers(settings: Settings) -> None:
