@@ -19,9 +19,8 @@ import grpc
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
+from services.bootstrap import wire
 from services.bootstrap.errors import InvalidArgument
-
-_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 
 @dataclass(frozen=True)
@@ -98,49 +97,18 @@ def _explain(descriptor: Descriptor | None, data: bytes) -> InvalidArgument:
 def _bad_string(descriptor: Descriptor, data: memoryview, prefix: str) -> str | None:
     """The path of the first string field of ``data`` that is not UTF-8, or None. Raises
     IndexError or ValueError where the wire format itself is broken."""
-    position = 0
-    while position < len(data):
-        key, position = _varint(data, position)
-        if key & 7 != _LENGTH_DELIMITED:
-            position = _skip(data, position, key & 7)
-            continue
-        length, position = _varint(data, position)
-        value, position = data[position : position + length], position + length
-        if position > len(data):
-            raise ValueError("truncated")
-        field = descriptor.fields_by_number.get(key >> 3)
-        if field is None:
+    for number, wire_type, _, value, end in wire.fields(data):
+        field = descriptor.fields_by_number.get(number)
+        if field is None or wire_type != wire.LENGTH_DELIMITED:
             continue
         path = prefix + field.name
         if field.type == FieldDescriptor.TYPE_STRING:
             try:
-                bytes(value).decode("utf-8")
+                bytes(data[value:end]).decode("utf-8")
             except UnicodeDecodeError:
                 return path
         elif field.message_type is not None and (
-            found := _bad_string(field.message_type, value, path + ".")
+            found := _bad_string(field.message_type, data[value:end], path + ".")
         ):
             return found
     return None
-
-
-def _skip(data: memoryview, position: int, wire_type: int) -> int:
-    """The position after a value of ``wire_type`` (other than length-delimited)."""
-    if wire_type == _VARINT:
-        return _varint(data, position)[1]
-    if wire_type in {_FIXED64, _FIXED32}:
-        return position + (8 if wire_type == _FIXED64 else 4)
-    raise ValueError(f"wire type {wire_type}")
-
-
-def _varint(data: memoryview, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, position
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")

@@ -12,8 +12,8 @@ only for what is missing. The contract:
 
 ``read_ready`` answers a list of ids in two round trips at most (the entries, then the
 originals of retweets not among them), decoding each entry only to learn whether it is a
-retweet (upb, in C: about a microsecond) and never re-encoding: a retweet is its bytes followed
-by its original as field 7 (``retweet_of``), which a parser merges into the id already there.
+retweet (upb, in C: about a microsecond) and never re-encoding: a retweet is its bytes with its
+original's put in as field 7 (``retweet_of``) in place of the id there.
 ``ReadyTweets`` is the readers' adapter: the cache first, ``TweetsService.BatchGetTweets`` for
 what it misses (which fills it).
 """
@@ -82,7 +82,7 @@ async def read_ready(redis: Redis, ids: Sequence[int]) -> CacheLookup:
         elif original_id == tweet_id:
             lookup.ready[tweet_id] = ReadyTweet(tweet_id, tweet_id, value)
         else:
-            data = value + wire.field(RETWEET_OF_FIELD, original)
+            data = wire.with_field(value, RETWEET_OF_FIELD, original)
             lookup.ready[tweet_id] = ReadyTweet(tweet_id, original_id, data)
     return lookup
 

@@ -59,6 +59,13 @@ class GraphStore(Protocol):
         ...
 
 
+class FollowingsChanges(Protocol):
+    """Counts changes of a user's followings where readers that keep what they derived from
+    them look (``services/bootstrap/followings.py``)."""
+
+    async def changed(self, user_id: int) -> None: ...
+
+
 class UserDirectory(Protocol):
     """The users service. A lookup that cannot be answered raises ``Unavailable``."""
 

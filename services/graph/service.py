@@ -10,7 +10,7 @@ from services.bootstrap.errors import InvalidArgument, NotFound
 from services.bootstrap.paging import encode_token
 from services.graph.model import Cursor, FollowCounts, Page, Relationship
 from services.graph.paging import decode_token
-from services.graph.ports import GraphStore, UserDirectory
+from services.graph.ports import FollowingsChanges, GraphStore, UserDirectory
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).
 MAX_SUGGESTIONS = 100
@@ -19,9 +19,12 @@ MAX_CHECK_EDGES = 1000
 
 
 class GraphService:
-    def __init__(self, store: GraphStore, directory: UserDirectory) -> None:
+    def __init__(
+        self, store: GraphStore, directory: UserDirectory, followings: FollowingsChanges
+    ) -> None:
         self._store = store
         self._directory = directory
+        self._followings = followings
 
     async def user_id(self, username: str, field: str = "username") -> int:
         """The id of ``username`` (``@`` and case ignored); NOT_FOUND if there is none."""
@@ -37,13 +40,17 @@ class GraphService:
         target = await self.user_id(username)
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot follow yourself")
-        return (await self._store.follow(caller_id, target)).relationship
+        relationship = (await self._store.follow(caller_id, target)).relationship
+        await self._followings.changed(caller_id)
+        return relationship
 
     async def unfollow(self, caller_id: int, username: str) -> Relationship:
         target = await self.user_id(username)
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot unfollow yourself")
-        return (await self._store.unfollow(caller_id, target)).relationship
+        relationship = (await self._store.unfollow(caller_id, target)).relationship
+        await self._followings.changed(caller_id)
+        return relationship
 
     async def followers(self, username: str, size: int, token: str) -> Page[user_pb2.User]:
         return await self._list("followers", username, size, token)

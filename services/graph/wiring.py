@@ -11,6 +11,7 @@ from neo4j import AsyncGraphDatabase
 from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
+from services.bootstrap.followings import RedisFollowingsChanges
 from services.bootstrap.outbox import OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
@@ -36,7 +37,11 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     try:
         outbox = Neo4jOutboxStore(driver)
         relay = OutboxRelay(outbox, outbox, settings.nats_url)
-        graph = GraphService(Neo4jGraphStore(driver, outbox), GrpcUserDirectory(users))
+        graph = GraphService(
+            Neo4jGraphStore(driver, outbox),
+            GrpcUserDirectory(users),
+            RedisFollowingsChanges(redis),
+        )
         follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)
         servicer = GraphServicer(graph, follows)
         async with running_relay(relay), in_background(NewAccounts(settings.nats_url, graph).run):

@@ -35,16 +35,21 @@ class IdLists(Protocol):
     read it is based on (the stamp that read gave for it), so a fill that raced ``forget``
     never puts stale ids back."""
 
-    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, str]]:
-        """The lists held; for the other owners, a stamp to give back to ``fill``."""
+    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, bytes]]:
+        """The lists held, and for every owner a stamp to give back to ``fill``."""
         ...
 
-    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, str]) -> None: ...
+    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, bytes]) -> None: ...
 
     async def forget(self, owners: Sequence[int]) -> None: ...
 
 
 class TimelineStore(Protocol):
+    async def followings_changes(self, user_id: int) -> int:
+        """How many times ``user_id``'s followings have changed (graph counts them:
+        ``services/bootstrap/followings.py``)."""
+        ...
+
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         """Newest first, ids < before; and whether the timeline exists. Reading marks the
         owner active (keeps the timeline alive for the active window)."""

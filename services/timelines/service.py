@@ -137,13 +137,19 @@ class TimelineService:
         return [i for ids in recent.values() for i in ids]
 
     async def _celebrities_followed(self, user_id: int) -> list[int]:
-        """The celebrities ``user_id`` follows: kept in the store (see ``followed``), asked of
-        graph only when the store has forgotten them."""
-        kept, stamps = await self._store.celebrities_followed.get([user_id])
-        if user_id in kept:
-            return kept[user_id]
+        """The celebrities ``user_id`` follows, kept in the store with the count of changes of
+        their followings they were computed at; asked of graph again when the count has moved
+        on (the reader followed or unfollowed someone: it shows at once) or the store forgot
+        them (see ``followed`` and ``_celebrity_now``)."""
+        (kept, stamps), changes = await asyncio.gather(
+            self._store.celebrities_followed.get([user_id]),
+            self._store.followings_changes(user_id),
+        )
+        found = kept.get(user_id)
+        if found and found[0] == changes:
+            return found[1:]
         celebrities = await self._graph.following_ids(user_id, self._threshold + 1)
-        await self._store.celebrities_followed.fill({user_id: celebrities}, stamps)
+        await self._store.celebrities_followed.fill({user_id: [changes, *celebrities]}, stamps)
         return celebrities
 
     # Cold timelines ---------------------------------------------------------------------------

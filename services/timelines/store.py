@@ -13,8 +13,11 @@ Keys (this service's; nothing here that cannot be rebuilt):
   (a miss), which a fill must find unchanged to write (compare-and-set in Lua; ``RedisIdLists``).
 * ``chirp:timelines:celebrities-followed:<user id>``: the celebrities a reader follows, in the
   same form (ids, or a mark after a forget), kept for the active window: a home read finds them
-  here instead of asking graph. Forgotten when the reader follows or unfollows anyone, and for
-  every follower of an author whose follower count crosses the threshold.
+  here instead of asking graph. The first id is the count of changes of the reader's
+  followings the list was computed at (``services/bootstrap/followings.py``: graph counts each
+  follow and unfollow before answering), so a reader's own follow shows at their next read.
+  Forgotten when the reader follows or unfollows anyone (the event, in case a count was lost),
+  and for every follower of an author whose follower count crosses the threshold.
 * ``chirp:timelines:celebrities``: a set of the authors the worker last saw above the threshold
   (so it can tell when one crosses it).
 * Channel ``chirp:timelines:live:<user id>``: ``+id,id`` when ids enter a timeline, ``-id,id``
@@ -28,6 +31,8 @@ import uuid
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+
+from services.bootstrap.followings import RedisFollowingsChanges
 
 SENTINEL = "0" * 19
 _PUSH = """
@@ -48,7 +53,7 @@ if (held == false and ARGV[2] == '-') or held == ARGV[2] then
 end
 return 0
 """
-_ABSENT = "-"
+_ABSENT = b"-"
 _REMOVE = """
 local removed = {}
 for i = 2, #ARGV do
@@ -96,6 +101,7 @@ class RedisTimelineStore:
         self._active_seconds = active_seconds
         self._push = redis.register_script(_PUSH)
         self._remove = redis.register_script(_REMOVE)
+        self._followings = RedisFollowingsChanges(redis)
         self.recent = RedisIdLists(redis, RECENT_PREFIX, recent_ttl_seconds)
         self.celebrities_followed = RedisIdLists(redis, FOLLOWED_PREFIX, active_seconds)
 
@@ -147,6 +153,9 @@ class RedisTimelineStore:
                 )
             await pipe.execute()
 
+    async def followings_changes(self, user_id: int) -> int:
+        return await self._followings.count(user_id)
+
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         if is_celebrity:
             return bool(await self._redis.sadd(CELEBRITIES, str(author_id)))
@@ -164,20 +173,20 @@ class RedisIdLists:
         self._ttl = ttl_seconds
         self._fill = redis.register_script(_FILL)
 
-    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, str]]:
+    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, bytes]]:
         if not owners:
             return {}, {}
         values = await self._redis.mget([f"{self._prefix}{owner}" for owner in owners])
         found: dict[int, list[int]] = {}
-        stamps: dict[int, str] = {}
+        stamps: dict[int, bytes] = {}
         for owner, value in zip(owners, values, strict=True):
+            # The stamp is what is held: a list, the mark a forget left, or nothing.
+            stamps[owner] = value if isinstance(value, bytes) else _ABSENT
             if isinstance(value, bytes) and len(value) % 8 == 0:
                 found[owner] = list(struct.unpack(f">{len(value) // 8}q", value))
-            else:  # missing, or the mark a forget left
-                stamps[owner] = value.decode() if isinstance(value, bytes) else _ABSENT
         return found, stamps
 
-    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, str]) -> None:
+    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, bytes]) -> None:
         if not lists:
             return
         async with self._redis.pipeline(transaction=False) as pipe:

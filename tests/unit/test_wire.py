@@ -32,16 +32,20 @@ def test_a_page_of_serialized_tweets_is_the_response_protobuf_builds() -> None:
     assert wire.text(2, "") == b""
 
 
-def test_a_retweet_is_its_shallow_entry_followed_by_its_original() -> None:
+def test_a_retweet_is_its_shallow_entry_with_its_original_in_place() -> None:
     original = _tweet(10, "the original")
     shallow = _tweet(11)
     shallow.retweet_of.id = 10
-    spliced = shallow.SerializeToString() + wire.field(
-        RETWEET_OF_FIELD, original.SerializeToString()
+    shallow.like_count = 3  # a field after retweet_of
+    spliced = wire.with_field(
+        shallow.SerializeToString(), RETWEET_OF_FIELD, original.SerializeToString()
     )
     full = _tweet(11)
+    full.like_count = 3
     full.retweet_of.CopyFrom(original)
-    assert tweet_pb2.Tweet.FromString(spliced) == full
+    # Byte for byte what protobuf sends: retweet_of once, in its place (Envoy's transcoder
+    # refuses a singular field given twice, which parsers would merge).
+    assert spliced == full.SerializeToString()
 
 
 def test_a_servicer_missing_a_method_fails_at_start_up() -> None:

@@ -117,15 +117,37 @@ class MemoryDirectory:
         return {i: user_pb2.User(id=i, username=known[i]) for i in ids if i in known}
 
 
+class CountedChanges:
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+
+    async def changed(self, user_id: int) -> None:
+        self.counts[user_id] = self.counts.get(user_id, 0) + 1
+
+
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
 
 
 @pytest.fixture
-def graph(store: MemoryStore) -> GraphService:
+def changes() -> CountedChanges:
+    return CountedChanges()
+
+
+@pytest.fixture
+def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
     names = {f"user{i}": i for i in range(1, 300)}
-    return GraphService(store, MemoryDirectory(names))
+    return GraphService(store, MemoryDirectory(names), changes)
+
+
+async def test_follows_and_unfollows_count_as_changes_of_the_followers_followings(
+    graph: GraphService, changes: CountedChanges
+) -> None:
+    await graph.follow(1, "user2")
+    await graph.unfollow(1, "user2")
+    await graph.follow(3, "user2")
+    assert changes.counts == {1: 2, 3: 1}
 
 
 async def test_following_yourself_is_refused(graph: GraphService) -> None:

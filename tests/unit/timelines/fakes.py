@@ -72,14 +72,17 @@ class MemoryIdLists:
     lists: dict[int, list[int]] = field(default_factory=dict)
     forgotten: dict[int, int] = field(default_factory=dict)
 
-    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, str]]:
+    async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, bytes]]:
         found = {o: self.lists[o] for o in owners if o in self.lists}
-        return found, {o: str(self.forgotten.get(o, 0)) for o in owners if o not in found}
+        return found, {o: self._stamp(o) for o in owners}
 
-    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, str]) -> None:
+    async def fill(self, lists: dict[int, list[int]], stamps: dict[int, bytes]) -> None:
         for owner, ids in lists.items():
-            if stamps.get(owner) == str(self.forgotten.get(owner, 0)):
+            if stamps.get(owner) == self._stamp(owner):
                 self.lists[owner] = ids
+
+    def _stamp(self, owner: int) -> bytes:
+        return f"{self.forgotten.get(owner, 0)}:{self.lists.get(owner)}".encode()
 
     async def forget(self, owners: Sequence[int]) -> None:
         for owner in owners:
@@ -94,6 +97,7 @@ class MemoryStore:
     recent: MemoryIdLists = field(default_factory=MemoryIdLists)
     celebrities_followed: MemoryIdLists = field(default_factory=MemoryIdLists)
     celebrities: set[int] = field(default_factory=set)
+    followings_changed: dict[int, int] = field(default_factory=dict)
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         if user_id not in self.timelines:
@@ -121,6 +125,9 @@ class MemoryStore:
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
         for user_id in user_ids:
             self.timelines.get(user_id, set()).difference_update(ids)
+
+    async def followings_changes(self, user_id: int) -> int:
+        return self.followings_changed.get(user_id, 0)
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         changed = (author_id in self.celebrities) != is_celebrity
