@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +67,22 @@ def test_every_services_verifier_accepts_a_fresh_token_and_refuses_an_old_one() 
         verifier.verify(issuer.issue(ADA, now - timedelta(hours=2)).token)
     with pytest.raises(Unauthenticated, match="Invalid issuer"):
         TokenVerifier(key.public_key(), "elsewhere").verify(issuer.issue(ADA, now).token)
+
+
+def test_a_kept_token_is_refused_once_it_expires_and_a_tampered_one_is_never_kept() -> None:
+    key = Ed25519PrivateKey.generate()
+    verifier = TokenVerifier(key.public_key(), "chirp")
+    issued = JwtIssuer(key, "chirp", timedelta(seconds=1)).issue(ADA, datetime.now(UTC))
+    assert verifier.verify(issued.token) == Caller(117, "Ada")
+    assert verifier.verify(issued.token) == Caller(117, "Ada")  # kept: no second verification
+    time.sleep(max(issued.expire_time.timestamp() - time.time(), 0) + 0.05)
+    with pytest.raises(Unauthenticated, match="Signature has expired"):
+        verifier.verify(issued.token)
+    head, claims, signature = issued.token.split(".")
+    tampered = f"{head}.{claims}.{signature[:-4]}AAAA"
+    for _ in range(2):
+        with pytest.raises(Unauthenticated, match="Signature verification failed"):
+            verifier.verify(tampered)
 
 
 def test_the_signing_key_must_match_the_published_public_key(tmp_path: Path) -> None:
