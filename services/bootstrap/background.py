@@ -13,6 +13,10 @@ turns some cancellations into ``ConnectionClosedError``). Hence three rules, in 
 - ``in_background`` runs a loop for the life of a context and, on the way out, waits at most
   ``STOP_SECONDS`` for it to stop; a loop that does not is an error naming it, with its stack
   logged, instead of a hang.
+
+A thread cannot be cancelled: ``in_thread`` runs blocking work in one and, when cancelled, waits
+for the work to end before raising, so a lock held around it is not released while it still
+runs (a cancelled Tantivy commit must not overlap the next write, nor the index's close).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import itertools
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 
 log = structlog.get_logger()
+T = TypeVar("T")
+P = ParamSpec("P")
 
 #: How long a cancelled background task may take to stop before that is an error.
 STOP_SECONDS = 5.0
@@ -60,6 +66,19 @@ async def wait_set(event: asyncio.Event, seconds: float) -> bool:
             await event.wait()
         return True
     return False
+
+
+async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``asyncio.to_thread``, except that a cancellation takes effect once the call has
+    returned (and its result is dropped)."""
+    future = asyncio.ensure_future(asyncio.to_thread(function, *args, **kwargs))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({future})
+        raise
 
 
 async def pause(seconds: float) -> None:

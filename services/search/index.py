@@ -24,6 +24,7 @@ import tantivy
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 
+from services.bootstrap.background import in_thread
 from services.bootstrap.errors import Aborted
 from services.search.query import Clause, Kind, TweetQuery
 
@@ -164,11 +165,11 @@ class TantivyIndex:
             if self._shadow is not None:
                 self._touched.update(deletes)
                 self._touched.update(doc_id for doc_id, _ in upserts)
-            await asyncio.to_thread(_write, [t.writer for t in targets], upserts, deletes)
+            await in_thread(_write, [t.writer for t in targets], upserts, deletes)
 
     async def commit(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(_commit, self._live)
+            await in_thread(_commit, self._live)
 
     async def begin_rebuild(self) -> None:
         """Starts a new generation that live writes also go to; ABORTED if one is running."""
@@ -177,7 +178,7 @@ class TantivyIndex:
                 raise Aborted(f"a rebuild of the {self._name} index is already running")
             number = self._live.number + 1
             shutil.rmtree(self._root / f"{self._name}-{number}", ignore_errors=True)
-            self._shadow = await asyncio.to_thread(self._open, number)
+            self._shadow = await in_thread(self._open, number)
             self._touched = set()
 
     async def add_rebuilt(self, documents: Sequence[tuple[int, tantivy.Document]]) -> int:
@@ -188,7 +189,7 @@ class TantivyIndex:
             if shadow is None:
                 raise RuntimeError("no rebuild is running")
             fresh = [(i, d) for i, d in documents if i not in self._touched]
-            await asyncio.to_thread(_write, [shadow.writer], fresh, [])
+            await in_thread(_write, [shadow.writer], fresh, [])
             return len(fresh)
 
     async def finish_rebuild(self) -> None:
@@ -197,25 +198,25 @@ class TantivyIndex:
             shadow = self._shadow
             if shadow is None:
                 raise RuntimeError("no rebuild is running")
-            await asyncio.to_thread(_commit, shadow)
+            await in_thread(_commit, shadow)
             temporary = self._pointer.with_suffix(".tmp")
             temporary.write_text(f"{shadow.number}\n")
             temporary.replace(self._pointer)
             old, self._live, self._shadow = self._live, shadow, None
             self._touched = set()
-        await asyncio.to_thread(_close, old, remove=True)
+        await in_thread(_close, old, remove=True)
 
     async def abandon_rebuild(self) -> None:
         async with self._lock:
             shadow, self._shadow = self._shadow, None
             self._touched = set()
         if shadow is not None:
-            await asyncio.to_thread(_close, shadow, remove=True)
+            await in_thread(_close, shadow, remove=True)
 
     async def close(self) -> None:
         await self.abandon_rebuild()
         async with self._lock:
-            await asyncio.to_thread(_close, self._live, remove=False)
+            await in_thread(_close, self._live, remove=False)
 
 
 def _write(
@@ -330,13 +331,11 @@ class TweetIndex:
             compiled = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, compiled), (tantivy.Occur.Must, older)]
             )
-        return await asyncio.to_thread(_latest, self.store.searcher(), compiled, limit)
+        return await in_thread(_latest, self.store.searcher(), compiled, limit)
 
     async def candidates(self, query: TweetQuery, pool: int = TOP_POOL) -> list[Candidate]:
         """The ``pool`` best matches by BM25, with their creation time and engagement."""
-        return await asyncio.to_thread(
-            _candidates, self.store.searcher(), self.compile(query), pool
-        )
+        return await in_thread(_candidates, self.store.searcher(), self.compile(query), pool)
 
 
 def _latest(searcher: tantivy.Searcher, query: tantivy.Query, limit: int) -> list[int]:
@@ -405,7 +404,7 @@ class UserIndex:
             if len(words) == 1
             else None
         )
-        return await asyncio.to_thread(
+        return await in_thread(
             _users, self.store.searcher(), tantivy.Query.boolean_query(clauses), exact, limit
         )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 
 import pytest
 
 from services.bootstrap import background
-from services.bootstrap.background import DidNotStop, in_background, rounds, wait_set
+from services.bootstrap.background import DidNotStop, in_background, in_thread, rounds, wait_set
 from tests.cancellation import stops_every_time
 
 
@@ -85,3 +87,28 @@ async def test_a_background_task_that_failed_raises_its_error_on_exit() -> None:
     with pytest.raises(ValueError, match="broken"):
         async with in_background(failing):
             await asyncio.sleep(0.01)
+
+
+async def test_work_in_a_thread_ends_before_its_cancellation_does() -> None:
+    """A lock around it is then held until the thread has really finished."""
+    finished = threading.Event()
+
+    def work() -> int:
+        time.sleep(0.2)
+        finished.set()
+        return 1
+
+    lock = asyncio.Lock()
+
+    async def guarded() -> int:
+        async with lock:
+            return await in_thread(work)
+
+    task = asyncio.ensure_future(guarded())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert finished.is_set()
+    assert not lock.locked()
+    assert await in_thread(lambda: 2) == 2
