@@ -16,6 +16,7 @@ import structlog
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 
 from services.bootstrap.errors import Unavailable
+from services.bootstrap.usernames import UsernameIds
 from services.tweets.convert import author_of
 from services.tweets.model import Author
 from services.tweets.text import fold
@@ -32,6 +33,15 @@ _R = TypeVar("_R")
 class GrpcUserDirectory:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
+        self._ids = UsernameIds(self._lookup)
+
+    async def id_of(self, folded: str) -> int | None:
+        """Remembered once found (``services/bootstrap/usernames.py``)."""
+        return await self._ids.id_of(folded)
+
+    async def _lookup(self, folded: str) -> int | None:
+        found = (await self.by_usernames([folded])).get(folded)
+        return None if found is None else found.id
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Author]:
         found: dict[int, Author] = {}

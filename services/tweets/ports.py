@@ -144,6 +144,10 @@ class UserDirectory(Protocol):
     """The users service. A lookup that cannot be answered raises ``Unavailable``."""
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Author]: ...
+    async def id_of(self, folded: str) -> int | None:
+        """The account of a folded username, or None."""
+        ...
+
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, Author]:
         """Found users by folded username."""
         ...

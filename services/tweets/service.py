@@ -555,11 +555,10 @@ class TweetService:
             if caller_id is None:
                 raise Unauthenticated("'me' needs an access token: Authorization: Bearer <token>")
             return caller_id
-        folded = text.fold(username)
-        user = (await self._users.by_usernames([folded])).get(folded)
-        if user is None:
+        user_id = await self._users.id_of(text.fold(username))
+        if user_id is None:
             raise NotFound(f"user {username!r} not found")
-        return user.id
+        return user_id
 
     # Internal reads.
 

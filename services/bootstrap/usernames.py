@@ -1,0 +1,41 @@
+"""Usernames to account ids, remembered: usernames never change and accounts are never deleted
+(UpdateUser changes only display_name and bio), so a name found is an id for good.
+
+``UsernameIds`` keeps the answers of a lookup in a bounded LRU (``CACHED_NAMES``) and makes
+concurrent lookups of one name share one call: a burst of follows of one account, or of reads
+of one account's tweets, asks the users service once. Names not found are not remembered (they
+may be registered a moment later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+#: How many username -> id answers a process remembers.
+CACHED_NAMES = 50_000
+
+
+class UsernameIds:
+    def __init__(self, lookup: Callable[[str], Awaitable[int | None]]) -> None:
+        """``lookup`` answers a folded username with its account's id, or None."""
+        self._lookup = lookup
+        self._ids: OrderedDict[str, int] = OrderedDict()
+        self._asking: dict[str, asyncio.Future[int | None]] = {}
+
+    async def id_of(self, folded: str) -> int | None:
+        if (known := self._ids.get(folded)) is not None:
+            self._ids.move_to_end(folded)
+            return known
+        if (asking := self._asking.get(folded)) is None:
+            asking = asyncio.ensure_future(self._lookup(folded))
+            self._asking[folded] = asking
+            asking.add_done_callback(lambda _: self._asking.pop(folded, None))
+        user_id = await asyncio.shield(asking)
+        if user_id is not None:
+            self._ids[folded] = user_id
+            self._ids.move_to_end(folded)
+            while len(self._ids) > CACHED_NAMES:
+                self._ids.popitem(last=False)
+        return user_id
