@@ -4,6 +4,8 @@ Keys and values are the contract in ``services/bootstrap/tweet_cache.py`` (share
 readers): a serialized, hydrated ``chirp.tweets.v1.Tweet`` per id, a retweet holding only its
 original's id, an empty value for a deleted tweet.
 
+User timelines' newest ids are kept too (``RedisUserTimelines``, below).
+
 Entries are written when a tweet is posted or edited, dropped when its counts change (the next
 read refills them; dropped again a second later, in case a read that raced the change refilled
 the old counts), buried when it is deleted, and filled on read misses only where no entry
@@ -15,6 +17,7 @@ fails, reads miss and writes are skipped, with a warning.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -26,6 +29,7 @@ from redis.exceptions import RedisError
 from services.bootstrap.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
+from services.tweets.ports import KeptIds
 
 TWEET_TTL_SECONDS = 15 * 60
 TOMBSTONE_TTL_SECONDS = 24 * 3600
@@ -110,3 +114,68 @@ class RedisTweetCache:
                 await pipeline.execute()
         except RedisError:
             log.warning("tweet cache write failed", exc_info=True)
+
+
+#: How long they are kept: also how long a write whose process died before it counted the write
+#: can stay unseen in its author's first pages (a retry of the post counts it).
+RECENT_TTL_SECONDS = 60
+#: How long a count of writes outlives its last write: far longer than any ids kept under it,
+#: so a count that expired and started again cannot come back to the count of kept ids.
+WRITES_TTL_SECONDS = 24 * 3600
+_HEAD = struct.Struct(">qq")  # the count of writes the ids were read at, and "complete" (0/1)
+
+
+def user_timeline_key(user_id: int) -> str:
+    return f"chirp:tweets:user-timeline:{user_id}"
+
+
+def user_writes_key(user_id: int) -> str:
+    return f"chirp:tweets:user-timeline-writes:{user_id}"
+
+
+class RedisUserTimelines:
+    """The newest ids of each user timeline read lately (``service.RECENT_KEPT``), so the
+    first pages of ``ListUserTweets`` do not read Cassandra. Each write to a user timeline (a
+    post, retweet, delete or undone retweet) counts itself in ``...-writes:<user>`` once it is
+    stored; the ids are kept with the count they were read at, and are used only while it is
+    still the count, so a write shows at the next read. Redis failing means reading the store."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
+        try:
+            kept, writes = await self._redis.mget(
+                [user_timeline_key(user_id), user_writes_key(user_id)]
+            )
+        except RedisError:
+            log.warning("user timeline cache read failed", exc_info=True)
+            return None, -1
+        count = int(writes or 0)
+        if not isinstance(kept, bytes) or len(kept) < _HEAD.size:
+            return None, count
+        read_at, complete = _HEAD.unpack_from(kept)
+        if read_at != count:
+            return None, count
+        ids = struct.unpack_from(f">{(len(kept) - _HEAD.size) // 8}q", kept, _HEAD.size)
+        return KeptIds(list(ids), complete=bool(complete)), count
+
+    async def keep(self, user_id: int, writes: int, recent: KeptIds) -> None:
+        if writes < 0:
+            return  # the count could not be read: nothing to keep it under
+        value = _HEAD.pack(writes, int(recent.complete)) + struct.pack(
+            f">{len(recent.ids)}q", *recent.ids
+        )
+        try:
+            await self._redis.set(user_timeline_key(user_id), value, ex=RECENT_TTL_SECONDS)
+        except RedisError:
+            log.warning("user timeline cache write failed", exc_info=True)
+
+    async def wrote(self, user_id: int) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.incr(user_writes_key(user_id))
+                pipe.expire(user_writes_key(user_id), WRITES_TTL_SECONDS)
+                await pipe.execute()
+        except RedisError:
+            log.warning("user timeline write not counted", user_id=user_id, exc_info=True)

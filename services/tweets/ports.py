@@ -140,6 +140,31 @@ class TweetCache(Protocol):
     async def forget(self, ids: Sequence[int]) -> None: ...
 
 
+@dataclass(frozen=True)
+class KeptIds:
+    """A user timeline's newest ids, newest first; ``complete`` when they are all of it."""
+
+    ids: list[int]
+    complete: bool
+
+
+class UserTimelines(Protocol):
+    """The newest ids of user timelines, kept where reads find them before the store."""
+
+    async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
+        """The kept ids if they are current, and the count of writes to that timeline (to give
+        back to ``keep``; negative when it could not be read)."""
+        ...
+
+    async def keep(self, user_id: int, writes: int, recent: KeptIds) -> None:
+        """Keeps ids read from the store after ``writes`` writes."""
+        ...
+
+    async def wrote(self, user_id: int) -> None:
+        """Counts a write to the user's timeline, once it is stored."""
+        ...
+
+
 class UserDirectory(Protocol):
     """The users service. A lookup that cannot be answered raises ``Unavailable``."""
 

@@ -64,8 +64,16 @@ from services.tweets.model import (
     VersionView,
 )
 from services.tweets.paging import Page, int_cursor, str_cursor
-from services.tweets.ports import Listed, MediaLibrary, TweetCache, TweetStore, UserDirectory
-from services.tweets.timeline import read_slice
+from services.tweets.ports import (
+    KeptIds,
+    Listed,
+    MediaLibrary,
+    TweetCache,
+    TweetStore,
+    UserDirectory,
+    UserTimelines,
+)
+from services.tweets.timeline import Slice, read_slice
 
 log = structlog.get_logger()
 
@@ -73,6 +81,8 @@ log = structlog.get_logger()
 IDEMPOTENCY_WAIT_SECONDS = 3.0
 #: Reads a list page makes at most to fill itself past deleted entries.
 MAX_FILL_ROUNDS = 5
+#: How many of a user timeline's newest ids are kept in Redis (five pages of 20).
+RECENT_KEPT = 100
 #: Authors read at once by ListRecentTweetIds.
 RECENT_CONCURRENCY = 32
 
@@ -103,6 +113,7 @@ class TweetService:
         self,
         store: TweetStore,
         cache: TweetCache,
+        user_timelines: UserTimelines,
         users: UserDirectory,
         media: MediaLibrary,
         ids: IdGenerator,
@@ -110,6 +121,7 @@ class TweetService:
     ) -> None:
         self._store = store
         self._cache = cache
+        self._user_timelines = user_timelines
         self._users = users
         self._media = media
         self._ids = ids
@@ -142,6 +154,8 @@ class TweetService:
             fresh = tweet_id
             tweet_id = await self._store.claim_idempotency_key(author_id, key, fresh)
             if tweet_id != fresh and (finished := await self._finished(tweet_id)):
+                # The first request may have died before counting its write.
+                await self._user_timelines.wrote(author_id)
                 return finished
         # The media service checks the photos (the author's, not on another tweet) and claims
         # them for this id before the tweet is written; a retry with the same id attaches again.
@@ -163,6 +177,7 @@ class TweetService:
     async def _post(self, tweet: Tweet, photos: tuple[Photo, ...] = ()) -> TweetView:
         view = TweetView(tweet, await self._author(tweet.author_id), media=photos)
         await self._store.create(tweet, TweetCreated(new_event_id(), self._clock(), view))
+        await self._user_timelines.wrote(tweet.author_id)
         parent = tweet.reply_to_id
         await asyncio.gather(
             self._store.add_tweet_count(tweet.author_id, 1),
@@ -385,6 +400,7 @@ class TweetService:
         now = self._clock()
         event = TweetDeleted(new_event_id(), now, tweet.id, tweet.author_id, tweet.reply_to_id)
         await self._store.remove(tweet, event)
+        await self._user_timelines.wrote(tweet.author_id)
         if await self._store.mark_deleted(tweet.id, now):
             await asyncio.gather(
                 self._store.add_tweet_count(tweet.author_id, -1),
@@ -472,6 +488,7 @@ class TweetService:
                 user_id, original.counts.retweets + 1,
             )  # fmt: skip
             await self._store.create(retweet, event)
+            await self._user_timelines.wrote(user_id)
             if await self._store.mark_counted("retweet", original.id, user_id, claim.ref):
                 await asyncio.gather(
                     self._store.add_counts(original.id, retweets=1),
@@ -499,6 +516,7 @@ class TweetService:
             max(count - 1, 0),
         )  # fmt: skip
         await self._store.remove(retweet, event)
+        await self._user_timelines.wrote(retweet.author_id)
         await self._store.mark_deleted(retweet.id, now)
         if await self._store.release("retweet", original_id, retweet.author_id, str(retweet.id)):
             await asyncio.gather(
@@ -526,7 +544,7 @@ class TweetService:
         user_id = await self._user_id(username, caller_id)
 
         async def fetch(before: int | None, limit: int) -> tuple[list[int], int | None]:
-            found = await read_slice(self._store, user_id, limit=limit, before=before)
+            found = await self._user_timeline(user_id, limit, before)
             return found.ids, found.next_before
 
         cursor = int_cursor(token, "user_tweets", user_id)
@@ -549,6 +567,22 @@ class TweetService:
             if cursor is None or len(shown) >= size:
                 break
         return Page(shown, "" if cursor is None else encode_token(kind, scope, cursor))
+
+    async def _user_timeline(self, user_id: int, limit: int, before: int | None) -> Slice:
+        """Up to ``limit`` ids of the user's timeline below ``before``: from the newest ids
+        kept in Redis where they reach (refilled from the store when a write made them out of
+        date), from the store's buckets below them."""
+        kept, writes = await self._user_timelines.recent(user_id)
+        if kept is None:
+            newest = await read_slice(self._store, user_id, limit=RECENT_KEPT)
+            kept = KeptIds(newest.ids, complete=newest.next_before is None)
+            await self._user_timelines.keep(user_id, writes, kept)
+        below = [i for i in kept.ids if before is None or i < before]
+        if len(below) > limit:
+            return Slice(below[:limit], below[limit - 1])
+        if kept.complete:
+            return Slice(below, None)
+        return await read_slice(self._store, user_id, limit=limit, before=before)
 
     async def _user_id(self, username: str, caller_id: int | None) -> int:
         if username == "me":

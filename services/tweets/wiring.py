@@ -17,7 +17,7 @@ from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.bootstrap.wire import bytes_handler
-from services.tweets.cache import RedisTweetCache
+from services.tweets.cache import RedisTweetCache, RedisUserTimelines
 from services.tweets.cleanup import DeletedTweetsCleanup
 from services.tweets.directory import GrpcUserDirectory
 from services.tweets.library import GrpcMediaLibrary
@@ -41,6 +41,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             tweets = TweetService(
                 CassandraTweetStore(session, outbox),
                 RedisTweetCache(redis),
+                RedisUserTimelines(redis),
                 GrpcUserDirectory(users),
                 GrpcMediaLibrary(media),
                 ids,
