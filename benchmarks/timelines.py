@@ -439,9 +439,10 @@ def run(options: Options, data: Dataset, report: Report) -> None:
     report.section(
         "Redis baseline: the commands of one home read (redis-benchmark, 8 clients)",
         redis_table(redis)
-        + "\n\nA push read is one pipelined ZREVRANGEBYLEX + EXPIRE round trip, then "
-        "BatchGetTweets (an MGET of the tweet cache); a pull read adds ListFollowingIds, the "
-        "MGET of the celebrities' recent ids, and a merge. Memory: one 800-entry home "
+        + "\n\nA push read is one pipelined ZREVRANGEBYLEX + EXPIRE round trip, then the "
+        "timelines process's own MGET of the tweet cache (its bytes sent as they are); a pull "
+        "read adds the reader's kept followed celebrities, the MGET of their recent ids, and a "
+        "merge. Memory: one 800-entry home "
         f"timeline (19-digit ids as members, score 0, listpack/skiplist as Redis chooses) "
         f"takes {home_bytes:,} bytes (MEMORY USAGE), {home_bytes / 800:.0f} bytes per entry.",
     )
