@@ -178,6 +178,10 @@ class RequestContextInterceptor(ScopeInterceptor):
     ) -> AsyncIterator[None]:
         metadata = dict(context.invocation_metadata() or ())
         request_id = str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)
+        # Read now: a stream the client left is closed by the event loop's async generator
+        # finalizer after grpc has freed the call, and the peer read then is a NULL pointer
+        # in cygrpc (a segfault of the whole process).
+        peer = context.peer()
         started = time.perf_counter()
         error: BaseException | None = None
         with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc.full_name):
@@ -194,7 +198,7 @@ class RequestContextInterceptor(ScopeInterceptor):
                     "rpc",
                     grpc_code=final_code(context, error).name,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                    peer=context.peer(),
+                    peer=peer,
                 )
 
 
