@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from services.bootstrap.followings import RedisFollowingsChanges
+from services.bootstrap.followings import followings_changes
 
 SENTINEL = "0" * 19
 _PUSH = """
@@ -101,7 +101,7 @@ class RedisTimelineStore:
         self._active_seconds = active_seconds
         self._push = redis.register_script(_PUSH)
         self._remove = redis.register_script(_REMOVE)
-        self._followings = RedisFollowingsChanges(redis)
+        self._followings = followings_changes(redis)
         self.recent = RedisIdLists(redis, RECENT_PREFIX, recent_ttl_seconds)
         self.celebrities_followed = RedisIdLists(redis, FOLLOWED_PREFIX, active_seconds)
 

@@ -26,6 +26,7 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.bootstrap.changes import RedisChangeCounts
 from services.bootstrap.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
@@ -119,9 +120,10 @@ class RedisTweetCache:
 #: How long they are kept: also how long a write whose process died before it counted the write
 #: can stay unseen in its author's first pages (a retry of the post counts it).
 RECENT_TTL_SECONDS = 60
-#: How long a count of writes outlives its last write: far longer than any ids kept under it,
-#: so a count that expired and started again cannot come back to the count of kept ids.
+#: How long a count of writes outlives its last write: far longer than any ids kept under it
+#: (``services/bootstrap/changes.py``).
 WRITES_TTL_SECONDS = 24 * 3600
+WRITES_PREFIX = "chirp:tweets:user-timeline-writes:"
 _HEAD = struct.Struct(">qq")  # the count of writes the ids were read at, and "complete" (0/1)
 
 
@@ -130,7 +132,7 @@ def user_timeline_key(user_id: int) -> str:
 
 
 def user_writes_key(user_id: int) -> str:
-    return f"chirp:tweets:user-timeline-writes:{user_id}"
+    return f"{WRITES_PREFIX}{user_id}"
 
 
 class RedisUserTimelines:
@@ -142,6 +144,7 @@ class RedisUserTimelines:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._writes = RedisChangeCounts(redis, WRITES_PREFIX, WRITES_TTL_SECONDS)
 
     async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
         try:
@@ -172,10 +175,4 @@ class RedisUserTimelines:
             log.warning("user timeline cache write failed", exc_info=True)
 
     async def wrote(self, user_id: int) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(user_writes_key(user_id))
-                pipe.expire(user_writes_key(user_id), WRITES_TTL_SECONDS)
-                await pipe.execute()
-        except RedisError:
-            log.warning("user timeline write not counted", user_id=user_id, exc_info=True)
+        await self._writes.changed(user_id)
