@@ -59,11 +59,12 @@ class GraphStore(Protocol):
         ...
 
 
-class FollowingsChanges(Protocol):
-    """Counts changes of a user's followings where readers that keep what they derived from
-    them look (``services/bootstrap/followings.py``)."""
+class FollowChanges(Protocol):
+    """Counts a follow or unfollow as a change of the follower's followings and the followee's
+    followers, where readers that keep what they derived from them look
+    (``services/bootstrap/followings.py``)."""
 
-    async def changed(self, user_id: int) -> None: ...
+    async def changed(self, follower_id: int, followee_id: int) -> None: ...
 
 
 class UserDirectory(Protocol):

@@ -10,7 +10,7 @@ from services.bootstrap.errors import InvalidArgument, NotFound
 from services.bootstrap.paging import encode_token
 from services.graph.model import Cursor, FollowCounts, Page, Relationship
 from services.graph.paging import decode_token
-from services.graph.ports import FollowingsChanges, GraphStore, UserDirectory
+from services.graph.ports import FollowChanges, GraphStore, UserDirectory
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).
 MAX_SUGGESTIONS = 100
@@ -19,12 +19,10 @@ MAX_CHECK_EDGES = 1000
 
 
 class GraphService:
-    def __init__(
-        self, store: GraphStore, directory: UserDirectory, followings: FollowingsChanges
-    ) -> None:
+    def __init__(self, store: GraphStore, directory: UserDirectory, changes: FollowChanges) -> None:
         self._store = store
         self._directory = directory
-        self._followings = followings
+        self._changes = changes
 
     async def user_id(self, username: str, field: str = "username") -> int:
         """The id of ``username`` (``@`` and case ignored); NOT_FOUND if there is none."""
@@ -41,7 +39,7 @@ class GraphService:
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot follow yourself")
         relationship = (await self._store.follow(caller_id, target)).relationship
-        await self._followings.changed(caller_id)
+        await self._changes.changed(caller_id, target)
         return relationship
 
     async def unfollow(self, caller_id: int, username: str) -> Relationship:
@@ -49,7 +47,7 @@ class GraphService:
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot unfollow yourself")
         relationship = (await self._store.unfollow(caller_id, target)).relationship
-        await self._followings.changed(caller_id)
+        await self._changes.changed(caller_id, target)
         return relationship
 
     async def followers(self, username: str, size: int, token: str) -> Page[user_pb2.User]:

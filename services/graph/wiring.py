@@ -11,7 +11,7 @@ from neo4j import AsyncGraphDatabase
 from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
-from services.bootstrap.followings import followings_changes
+from services.bootstrap.followings import RedisFollowChanges
 from services.bootstrap.outbox import OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
@@ -40,7 +40,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         graph = GraphService(
             Neo4jGraphStore(driver, outbox),
             GrpcUserDirectory(users),
-            followings_changes(redis),
+            RedisFollowChanges(redis),
         )
         follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)
         servicer = GraphServicer(graph, follows)

@@ -26,7 +26,7 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.bootstrap.changes import RedisChangeCounts
+from services.bootstrap.timeline_writes import timeline_writes
 from services.bootstrap.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
@@ -120,19 +120,11 @@ class RedisTweetCache:
 #: How long they are kept: also how long a write whose process died before it counted the write
 #: can stay unseen in its author's first pages (a retry of the post counts it).
 RECENT_TTL_SECONDS = 60
-#: How long a count of writes outlives its last write: far longer than any ids kept under it
-#: (``services/bootstrap/changes.py``).
-WRITES_TTL_SECONDS = 24 * 3600
-WRITES_PREFIX = "chirp:tweets:user-timeline-writes:"
 _HEAD = struct.Struct(">qq")  # the count of writes the ids were read at, and "complete" (0/1)
 
 
 def user_timeline_key(user_id: int) -> str:
     return f"chirp:tweets:user-timeline:{user_id}"
-
-
-def user_writes_key(user_id: int) -> str:
-    return f"{WRITES_PREFIX}{user_id}"
 
 
 class RedisUserTimelines:
@@ -144,12 +136,12 @@ class RedisUserTimelines:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._writes = RedisChangeCounts(redis, WRITES_PREFIX, WRITES_TTL_SECONDS)
+        self._writes = timeline_writes(redis)
 
     async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
         try:
             kept, writes = await self._redis.mget(
-                [user_timeline_key(user_id), user_writes_key(user_id)]
+                [user_timeline_key(user_id), self._writes.key(user_id)]
             )
         except RedisError:
             log.warning("user timeline cache read failed", exc_info=True)

@@ -161,7 +161,8 @@ class UserTimelines(Protocol):
         ...
 
     async def wrote(self, user_id: int) -> None:
-        """Counts a write to the user's timeline, once it is stored."""
+        """Counts a write to the user's timeline, once it and the tweet count it changes are
+        stored."""
         ...
 
 

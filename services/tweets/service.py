@@ -177,12 +177,12 @@ class TweetService:
     async def _post(self, tweet: Tweet, photos: tuple[Photo, ...] = ()) -> TweetView:
         view = TweetView(tweet, await self._author(tweet.author_id), media=photos)
         await self._store.create(tweet, TweetCreated(new_event_id(), self._clock(), view))
-        await self._user_timelines.wrote(tweet.author_id)
         parent = tweet.reply_to_id
         await asyncio.gather(
             self._store.add_tweet_count(tweet.author_id, 1),
             *([self._store.add_counts(parent, replies=1)] if parent else []),
         )
+        await self._user_timelines.wrote(tweet.author_id)
         await self._cache.put(_cacheable([view]))
         if parent:
             await self._cache.forget([parent])
@@ -400,7 +400,6 @@ class TweetService:
         now = self._clock()
         event = TweetDeleted(new_event_id(), now, tweet.id, tweet.author_id, tweet.reply_to_id)
         await self._store.remove(tweet, event)
-        await self._user_timelines.wrote(tweet.author_id)
         if await self._store.mark_deleted(tweet.id, now):
             await asyncio.gather(
                 self._store.add_tweet_count(tweet.author_id, -1),
@@ -410,6 +409,7 @@ class TweetService:
                     else []
                 ),
             )
+        await self._user_timelines.wrote(tweet.author_id)
         await self._cache.bury([tweet.id])
         if tweet.reply_to_id:
             await self._cache.forget([tweet.reply_to_id])
@@ -488,12 +488,12 @@ class TweetService:
                 user_id, original.counts.retweets + 1,
             )  # fmt: skip
             await self._store.create(retweet, event)
-            await self._user_timelines.wrote(user_id)
             if await self._store.mark_counted("retweet", original.id, user_id, claim.ref):
                 await asyncio.gather(
                     self._store.add_counts(original.id, retweets=1),
                     self._store.add_tweet_count(user_id, 1),
                 )
+            await self._user_timelines.wrote(user_id)
             await self._cache.forget([original.id])
         view = TweetView(retweet, await self._author(user_id))
         await self._cache.put(_cacheable([view]))
@@ -516,13 +516,13 @@ class TweetService:
             max(count - 1, 0),
         )  # fmt: skip
         await self._store.remove(retweet, event)
-        await self._user_timelines.wrote(retweet.author_id)
         await self._store.mark_deleted(retweet.id, now)
         if await self._store.release("retweet", original_id, retweet.author_id, str(retweet.id)):
             await asyncio.gather(
                 self._store.add_counts(original_id, retweets=-1),
                 self._store.add_tweet_count(retweet.author_id, -1),
             )
+        await self._user_timelines.wrote(retweet.author_id)
         await self._cache.bury([retweet.id])
         await self._cache.forget([original_id])
 

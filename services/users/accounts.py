@@ -159,7 +159,9 @@ class TokenIssuer(Protocol):
 
 
 class SocialCounts(Protocol):
-    """Counts and relationships owned by the graph and tweets services."""
+    """Counts and relationships owned by the graph and tweets services. A user left out of an
+    answer could not be answered for (an owner is down): shown with zero counts and no
+    relationship, and nothing about them is kept."""
 
     async def counts(self, user_ids: Sequence[int]) -> dict[int, Counts]: ...
 

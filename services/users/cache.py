@@ -1,5 +1,5 @@
-"""The Redis cache of user summaries (BASIC ``chirp.users.v1.User`` protobufs) and of ids by
-folded username.
+"""The Redis cache of user summaries (BASIC ``chirp.users.v1.User`` protobufs), of ids by
+folded username, and of the counts and relationships of profiles (``RedisSocialCache``).
 
 Keys:
 
@@ -16,6 +16,7 @@ therefore fails fast instead of retrying for seconds as a default client does.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -26,10 +27,16 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from services.bootstrap.followings import followers_changes, followings_changes
+from services.bootstrap.timeline_writes import timeline_writes
 from services.users import convert
-from services.users.accounts import User
+from services.users.accounts import Counts, Relationship, SocialCounts, User
 
 USER_TTL_SECONDS = 3600
+#: How long a profile's counts or a relationship is kept; far shorter than the change counts it
+#: is kept under live (``services/bootstrap/changes.py``), and the longest a change whose count
+#: was lost to a Redis failure can stay unseen.
+SOCIAL_TTL_SECONDS = 600
 ID_TTL_SECONDS = 24 * 3600
 #: How long one cache round trip may take before the store is asked instead.
 TIMEOUT_SECONDS = 0.5
@@ -131,3 +138,131 @@ class RedisUserCache:
                 await pipe.execute()
         except RedisError:
             log.warning("user id cache write failed", exc_info=True)
+
+
+_COUNTS = struct.Struct(">qqqqqq")  # followings, followers and timeline changes; the 3 counts
+_RELATIONSHIP = struct.Struct(">qq??")  # both users' followings changes; the 2 flags
+
+
+def counts_key(user_id: int) -> str:
+    return f"chirp:users:counts:{user_id}"
+
+
+def relationship_key(caller_id: int, user_id: int) -> str:
+    return f"chirp:users:relationship:{caller_id}:{user_id}"
+
+
+class RedisSocialCache:
+    """Counts and relationships from ``source`` (the services that own them), kept in Redis
+    so a profile read does not call them. Each copy is kept with the counts of changes it was
+    read after: a profile's counts under its user's followings, followers and timeline changes
+    (``services/bootstrap/followings.py``, ``timeline_writes.py``), a relationship under both
+    users' followings changes. The owners count a change once it is stored and before they
+    answer, and a copy is used only while its counts are still the counts, so a follow, post
+    or delete shows at the next read. Redis failing means asking the owners."""
+
+    def __init__(self, redis: Redis, source: SocialCounts) -> None:
+        self._redis = redis
+        self._source = source
+        self._followings = followings_changes(redis)
+        self._followers = followers_changes(redis)
+        self._writes = timeline_writes(redis)
+
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, Counts]:
+        keys = [
+            key
+            for user_id in user_ids
+            for key in (
+                counts_key(user_id),
+                self._followings.key(user_id),
+                self._followers.key(user_id),
+                self._writes.key(user_id),
+            )
+        ]
+        values = await self._read(keys)
+        if values is None:
+            return await self._source.counts(user_ids)
+        found: dict[int, Counts] = {}
+        stale: dict[int, tuple[int, ...]] = {}
+        for index, user_id in enumerate(user_ids):
+            kept, *changes = values[4 * index : 4 * index + 4]
+            stamp = tuple(int(change or 0) for change in changes)
+            if isinstance(kept, bytes) and len(kept) == _COUNTS.size:
+                *kept_stamp, followers, following, tweets = _COUNTS.unpack(kept)
+                if tuple(kept_stamp) == stamp:
+                    found[user_id] = Counts(followers, following, tweets)
+                    continue
+            stale[user_id] = stamp
+        if stale:
+            loaded = await self._source.counts(list(stale))
+            found.update(loaded)
+            await self._keep(
+                {
+                    counts_key(user_id): _COUNTS.pack(
+                        *stale[user_id],
+                        counts.follower_count,
+                        counts.following_count,
+                        counts.tweet_count,
+                    )
+                    for user_id, counts in loaded.items()
+                }
+            )
+        return found
+
+    async def relationships(
+        self, caller_id: int, user_ids: Sequence[int]
+    ) -> dict[int, Relationship]:
+        keys = [self._followings.key(caller_id)] + [
+            key
+            for user_id in user_ids
+            for key in (relationship_key(caller_id, user_id), self._followings.key(user_id))
+        ]
+        values = await self._read(keys)
+        if values is None:
+            return await self._source.relationships(caller_id, user_ids)
+        caller_changes = int(values[0] or 0)
+        found: dict[int, Relationship] = {}
+        stale: dict[int, int] = {}
+        for index, user_id in enumerate(user_ids):
+            kept, changes = values[1 + 2 * index : 3 + 2 * index]
+            user_changes = int(changes or 0)
+            if isinstance(kept, bytes) and len(kept) == _RELATIONSHIP.size:
+                kept_caller, kept_user, follows, followed = _RELATIONSHIP.unpack(kept)
+                if (kept_caller, kept_user) == (caller_changes, user_changes):
+                    found[user_id] = Relationship(follows, followed)
+                    continue
+            stale[user_id] = user_changes
+        if stale:
+            loaded = await self._source.relationships(caller_id, list(stale))
+            found.update(loaded)
+            await self._keep(
+                {
+                    relationship_key(caller_id, user_id): _RELATIONSHIP.pack(
+                        caller_changes,
+                        stale[user_id],
+                        relationship.caller_follows,
+                        relationship.follows_caller,
+                    )
+                    for user_id, relationship in loaded.items()
+                }
+            )
+        return found
+
+    async def _read(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        try:
+            values = await self._redis.mget(keys)
+        except RedisError:
+            log.warning("profile cache read failed; asking the services", exc_info=True)
+            return None
+        return [value if isinstance(value, bytes) else None for value in values]
+
+    async def _keep(self, copies: Mapping[str, bytes]) -> None:
+        if not copies:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in copies.items():
+                    pipe.set(key, value, ex=SOCIAL_TTL_SECONDS)
+                await pipe.execute()
+        except RedisError:
+            log.warning("profile cache write failed", exc_info=True)

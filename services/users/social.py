@@ -1,9 +1,8 @@
 """Profile counts and relationship flags from the services that own them: follower and
 following counts and follow edges from graph, tweet counts from tweets.
 
-A profile is still worth showing when one of them cannot answer: its counts then read 0 and
-its relationship flags are left out. UNIMPLEMENTED (a service whose issue has not landed) is
-expected and logged at debug; any other failure is logged as a warning.
+A profile is still worth showing when one of them cannot answer: its counts and relationship
+flags are then left out of the answer (the profile shows zeros and no flags), with a warning.
 """
 
 from __future__ import annotations
@@ -50,10 +49,10 @@ class GrpcSocialCounts:
                 ),
             ),
         )
-        by_user = {entry.user_id: entry for entry in follows.counts} if follows else {}
-        tweet_counts = (
-            {entry.user_id: entry.tweet_count for entry in tweets.counts} if tweets else {}
-        )
+        if follows is None or tweets is None:
+            return {}
+        by_user = {entry.user_id: entry for entry in follows.counts}
+        tweet_counts = {entry.user_id: entry.tweet_count for entry in tweets.counts}
         none = graph_service_pb2.FollowCounts()
         return {
             user_id: Counts(
@@ -102,8 +101,5 @@ async def _answer(rpc: str, call: Awaitable[_R]) -> _R | None:
     try:
         return await call
     except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-            log.debug("profile counts not available yet", rpc=rpc)
-        else:
-            log.warning("profile counts unavailable", rpc=rpc, code=error.code().name)
+        log.warning("profile counts unavailable", rpc=rpc, code=error.code().name)
         return None

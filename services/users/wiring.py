@@ -17,7 +17,7 @@ from services.bootstrap.ratelimit import Limits, RedisRateLimiter
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.users.accounts import Accounts
-from services.users.cache import RedisUserCache, cache_client
+from services.users.cache import RedisSocialCache, RedisUserCache, cache_client
 from services.users.passwords import Argon2Passwords
 from services.users.servicer import UsersServicer
 from services.users.social import GrpcSocialCounts
@@ -50,7 +50,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 cache=RedisUserCache(cache_redis),
                 passwords=Argon2Passwords(),
                 tokens=issuer,
-                social=GrpcSocialCounts(graph, tweets),
+                social=RedisSocialCache(cache_redis, GrpcSocialCounts(graph, tweets)),
                 ids=ids,
                 sign_ins=RedisRateLimiter(redis, Limits.from_settings(settings).sign_ins),
             )

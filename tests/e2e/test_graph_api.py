@@ -62,6 +62,11 @@ async def test_follow_rules_and_their_errors(http: httpx.AsyncClient) -> None:
     )
     _error(await http.get("/v1/users/me/suggestions"), 401, grpc.StatusCode.UNAUTHENTICATED)
 
+    # Read (and so cached) before the follows: they must show at the next read all the same.
+    profile = (await http.get(f"/v1/users/{bob.username}", headers=ada.headers)).json()
+    assert (profile["followerCount"], profile["followingCount"]) == ("0", "0")
+    assert (profile["callerFollows"], profile["followsCaller"]) == (False, False)
+
     first = await _follow(http, ada.headers, bob.username.upper())
     assert first == {
         "sourceUserId": str(ada.id),

@@ -374,6 +374,29 @@ def test_me_is_the_callers_full_profile(client: httpx.Client, account: Account) 
     }
 
 
+def test_a_profile_read_before_a_post_a_retweet_and_a_delete_counts_each_at_the_next_read(
+    client: httpx.Client, account: Account
+) -> None:
+    other = _account(client)
+    path = f"/v1/users/{account.user['username']}"
+
+    def tweet_count() -> str:
+        response = client.get(path, headers=other.headers)
+        assert response.status_code == 200, response.text
+        return str(response.json()["tweetCount"])
+
+    assert tweet_count() == "0"
+    posted = client.post("/v1/tweets", json={"text": "counted"}, headers=account.headers).json()
+    assert tweet_count() == "1"
+    theirs = client.post("/v1/tweets", json={"text": "theirs"}, headers=other.headers).json()
+    retweet = client.post(f"/v1/tweets/{theirs['id']}:retweet", json={}, headers=account.headers)
+    assert retweet.status_code == 200, retweet.text
+    assert tweet_count() == "2"
+    deleted = client.delete(f"/v1/tweets/{posted['id']}", headers=account.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert tweet_count() == "1"
+
+
 def test_a_profile_is_found_by_username_in_any_case(client: httpx.Client, account: Account) -> None:
     response = client.get(f"/v1/users/{account.username.upper()}")
     assert response.status_code == 200

@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 from redis.asyncio import Redis
 
-from services.tweets.cache import user_timeline_key, user_writes_key
+from services.bootstrap.timeline_writes import PREFIX as WRITES_PREFIX
+from services.tweets.cache import user_timeline_key
 from tests.integration.graph.support import Account, register
 
 
@@ -51,7 +52,7 @@ async def test_every_write_shows_at_the_next_read_of_the_kept_ids(
     assert await _pages(http, ada, 20) == [[first]]
     # A cache: losing it loses nothing (the count of writes included: the ids then kept are
     # read again from the store).
-    await redis.delete(user_timeline_key(ada.id), user_writes_key(ada.id))
+    await redis.delete(user_timeline_key(ada.id), f"{WRITES_PREFIX}{ada.id}")
     assert await _pages(http, ada, 20) == [[first]]
 
 

@@ -119,10 +119,12 @@ class MemoryDirectory:
 
 class CountedChanges:
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        self.followings: dict[int, int] = {}
+        self.followers: dict[int, int] = {}
 
-    async def changed(self, user_id: int) -> None:
-        self.counts[user_id] = self.counts.get(user_id, 0) + 1
+    async def changed(self, follower_id: int, followee_id: int) -> None:
+        self.followings[follower_id] = self.followings.get(follower_id, 0) + 1
+        self.followers[followee_id] = self.followers.get(followee_id, 0) + 1
 
 
 @pytest.fixture
@@ -141,13 +143,15 @@ def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
     return GraphService(store, MemoryDirectory(names), changes)
 
 
-async def test_follows_and_unfollows_count_as_changes_of_the_followers_followings(
+async def test_follows_and_unfollows_count_as_changes_of_followings_and_followers(
     graph: GraphService, changes: CountedChanges
 ) -> None:
     await graph.follow(1, "user2")
     await graph.unfollow(1, "user2")
     await graph.follow(3, "user2")
-    assert changes.counts == {1: 2, 3: 1}
+    await graph.follow(3, "user4")
+    assert changes.followings == {1: 2, 3: 2}
+    assert changes.followers == {2: 3, 4: 1}
 
 
 async def test_following_yourself_is_refused(graph: GraphService) -> None:
