@@ -11,7 +11,17 @@ import time
 import traceback
 from collections.abc import Callable
 
-from benchmarks import capacity, dataset, graph, scaling, search, timelines, tweets, workload
+from benchmarks import (
+    capacity,
+    dataset,
+    graph,
+    scaling,
+    search,
+    timelines,
+    tweets,
+    users,
+    workload,
+)
 from benchmarks.common import Options
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
@@ -20,6 +30,7 @@ from benchmarks.report import Report
 #: scaling runs after the single-RPC scenarios.
 BENCHMARKS: dict[str, Callable[[Options, Dataset, Report], None]] = {
     "tweets": tweets.run,
+    "users": users.run,
     "graph": graph.run,
     "timelines": timelines.run,
     "workload": workload.run,

@@ -1,28 +1,23 @@
 """The social-network mix of DeathStarBench through Envoy: 60% home timeline reads
-(``GET /v1/timelines/home``), 30% user timeline reads (``GET /v1/users/{username}/tweets``),
-10% posts (``POST /v1/tweets``), with real tokens of dataset accounts, at several constant
-offered rates, next to the same mix through a second Envoy with the very same configuration
-whose service clusters point at the no-op services (``benchmarks/noop.py``): the gateway's own
-ceiling on this machine.
+(``GET /v1/timelines/home``) by ``HOME_READERS`` dataset accounts (each follows about 20),
+30% user timeline reads (``GET /v1/users/{username}/tweets``) over ``USER_PAGES`` accounts, 10%
+posts (``POST /v1/tweets``) by ``POSTERS`` accounts drawn anew at every rate, all with real
+tokens, at offered rates rising by ``RATE_STEP`` until the baseline itself saturates: the same
+mix through a second Envoy with the very same configuration whose service clusters point at the
+no-op services (``benchmarks/noop.py``), the gateway's own ceiling on this machine.
 
-The load tool is h2load (``nghttp2-client``; HTTP/2 over cleartext, as a mobile client behind a
-load balancer would be): one h2load process per request class and caller, each paced with
-``--rps`` (per client connection) for the whole measurement. That is open-loop up to
-``STREAMS`` outstanding requests per connection: a slow answer does not delay the next
-request, so queueing shows up as latency until the knee, beyond which the achieved rate falls
-below the offered one. h2load cannot vary the token per request, so the home reads come from
-``HOME_READERS`` processes (accounts drawn from the dataset), the posts from ``POSTERS``
-processes whose accounts are drawn anew at every rate (no account meets a per-account limit),
-and the user timeline reads cycle over ``USER_PAGES`` accounts' pages. Latencies are h2load's
-per-request log (``--log-file``): request start to end of response.
+The load tool is wrk with ``mix.lua`` over ``CONNECTIONS`` HTTP/1.1 connections: the script
+sends each request with its own token and paces the run at the offered rate, open-loop up to
+one outstanding request per connection (a slow answer does not delay the other connections'
+requests); past that, the achieved rate falls below the offered one. Latency is wrk's: request
+sent to response read. The knee of a target is the highest offered rate it serves in full
+(``KNEE_SHARE`` of it achieved) with no error and a p99 within ``KNEE_P99_MS``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import random
-import statistics
 import subprocess
 import time
 from collections import Counter
@@ -43,115 +38,109 @@ from devstack.paths import VENV_BIN
 GATEWAY = "http://127.0.0.1:8080"
 #: The clusters the mix reaches; the baseline gateway points them at the no-op services.
 NOOP_CLUSTERS = ("tweets", "timelines", "graph", "search")
-STREAMS = 32
-HOME_READERS = 4
-POSTERS = 10  # at 800/s, 8 posts/s each: far under the per-account post limit per run
+SCRIPT = Path(__file__).with_name("mix.lua")
+CONNECTIONS = 32
+HOME_READERS = 240
+POSTERS = 100  # at 6,400/s, 64 posts/s each for 10 s: far under the per-account post limit
 USER_PAGES = 100
-MIX = {"home": 0.6, "user": 0.3, "post": 0.1}
-RATES = [25, 50, 100, 200, 400, 800]
-QUICK_RATES = [50, 200, 800]
+#: One cycle of the mix: its requests in a fixed shuffled order (60% / 30% / 10%).
+CYCLE = {"home": 600, "user": 300, "post": 100}
+FIRST_RATE, QUICK_FIRST_RATE = 100, 200
+RATE_STEP, QUICK_RATE_STEP = 2**0.5, 2.0
+MAX_RATE = 12_800
+KNEE_SHARE = 0.95
+KNEE_P99_MS = 250.0
 
 
 @dataclass(frozen=True)
-class Stream:
-    """One h2load process: its share of the offered rate, its URIs, its caller."""
+class Point:
+    """One measured rate of one target."""
 
-    kind: str
-    share: float
-    uris: list[str]
-    token: str
-    body: dict[str, str] | None = None
+    offered: int
+    result: ghz.Result
+    statuses: Counter[str]
+
+    @property
+    def served(self) -> bool:
+        return (
+            self.result.rps >= KNEE_SHARE * self.offered
+            and self.result.errors == 0
+            and self.result.p99_ms <= KNEE_P99_MS
+        )
 
 
-def streams(data: Dataset, base: str, round_: int) -> list[Stream]:
+def requests(data: Dataset, round_: int) -> list[str]:
+    """The lines of ``mix.lua``'s request file (method, path, token, body), one cycle."""
     rng = random.Random(round_)  # noqa: S311 (reproducible test data)
     readers = rng.sample(data.accounts, HOME_READERS)
     # posters drawn anew in every run, so repeated runs rarely post as the same accounts
     posters = random.sample(data.accounts, POSTERS)
-    pages = [f"{base}/v1/users/{a[1]}/tweets?page_size=20" for a in data.accounts[:USER_PAGES]]
-    rng.shuffle(pages)
-    home = f"{base}/v1/timelines/home?page_size=20"
-    return [
-        *(Stream("home", MIX["home"] / HOME_READERS, [home], data.token(r)) for r in readers),
-        Stream("user", MIX["user"], pages, data.token(readers[0])),
-        *(
-            Stream(
-                "post",
-                MIX["post"] / POSTERS,
-                [f"{base}/v1/tweets"],
-                data.token(poster),
-                {"text": f"mix post by {poster[1]} {' '.join(data.words[:5])} #{data.hashtags[1]}"},
-            )
-            for poster in posters
-        ),
-    ]
+    pages = [f"/v1/users/{account[1]}/tweets?page_size=20" for account in data.accounts]
+    kinds = [kind for kind, count in CYCLE.items() for _ in range(count)]
+    rng.shuffle(kinds)
+    tokens = {account: data.token(account) for account in {*readers, *posters}}
+    hashtag = data.hashtags[1]
+    lines = []
+    for index, kind in enumerate(kinds):
+        reader = readers[index % HOME_READERS]
+        if kind == "home":
+            lines.append(f"GET\t/v1/timelines/home?page_size=20\t{tokens[reader]}\t")
+        elif kind == "user":
+            page = pages[index % USER_PAGES]
+            lines.append(f"GET\t{page}\t{tokens[reader]}\t")
+        else:
+            poster = posters[index % POSTERS]
+            text = f"mix post by {poster[1]} {' '.join(data.words[:5])} #{hashtag}"
+            body = json.dumps({"text": text})
+            lines.append(f"POST\t/v1/tweets\t{tokens[poster]}\t{body}")
+    return lines
 
 
-def _h2load(
-    stream: Stream, rate: float, seconds: int, work: Path, index: int
-) -> subprocess.Popen[bytes]:
-    clients = max(1, math.ceil(rate / 100))
-    uris = work / f"uris-{index}.txt"
-    uris.write_text("\n".join(stream.uris) + "\n")
-    argv = [
-        "h2load",
-        f"--duration={seconds}",
-        f"--clients={clients}",
-        f"--max-concurrent-streams={STREAMS}",
-        f"--rps={rate / clients:.3f}",
-        f"--header=authorization: Bearer {stream.token}",
-        f"--log-file={work / f'log-{index}.tsv'}",
-        f"--input-file={uris}",
-    ]
-    if stream.body is not None:
-        body = work / f"body-{index}.json"
-        body.write_text(json.dumps(stream.body))
-        argv += [f"--data={body}", "--header=content-type: application/json"]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _percentile(values: list[float], q: int) -> float:
-    if not values:
-        return float("nan")
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-        if len(values) > 1
-        else values[0]
-    )
-
-
-def run_mix(
-    data: Dataset, base: str, rate: int, seconds: int, round_: int
-) -> tuple[ghz.Result, Counter[str]]:
-    """The mix at ``rate`` requests/s against the gateway at ``base`` for ``seconds``: the
-    result and the count of each HTTP status."""
-    work = DIRECTORY / "h2load"
+def run_mix(data: Dataset, base: str, rate: int, seconds: int, round_: int) -> Point:
+    """The mix at ``rate`` requests/s against the gateway at ``base`` for ``seconds``."""
+    work = DIRECTORY / "wrk"
     work.mkdir(parents=True, exist_ok=True)
-    for old in work.glob("log-*.tsv"):
-        old.unlink()
-    processes = [
-        _h2load(stream, rate * stream.share, seconds, work, index)
-        for index, stream in enumerate(streams(data, base, round_))
-    ]
-    for process in processes:
-        process.wait(timeout=seconds + 120)
-    latencies: list[float] = []
-    statuses: Counter[str] = Counter()
-    for log in work.glob("log-*.tsv"):
-        for line in log.read_text().splitlines():
-            _, status, micros = line.split("\t")[:3]
-            latencies.append(int(micros) / 1000)
-            statuses[status] += 1
-    errors = sum(count for status, count in statuses.items() if not status.startswith("2"))
+    path = work / "requests.tsv"
+    path.write_text("\n".join(requests(data, round_)) + "\n")
+    threads = 1
+    output = subprocess.run(
+        ["wrk", f"--threads={threads}", f"--connections={CONNECTIONS}",
+         f"--duration={seconds}s", "--timeout=10s", f"--script={SCRIPT}", base,
+         "--", str(path), str(rate), str(threads)],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    line = next(line for line in output.splitlines() if line.startswith("chirp-mix "))
+    measured = json.loads(line.removeprefix("chirp-mix "))
+    statuses = Counter({status: int(n) for status, n in measured["statuses"].items()})
+    if measured["socket_errors"]:
+        statuses["socket error"] = measured["socket_errors"]
+    errors = sum(n for status, n in statuses.items() if not status.startswith(("2", "3")))
     result = ghz.Result(
-        requests=len(latencies),
-        rps=len(latencies) / seconds,
-        p50_ms=_percentile(latencies, 50),
-        p95_ms=_percentile(latencies, 95),
-        p99_ms=_percentile(latencies, 99),
+        requests=measured["requests"],
+        rps=measured["requests"] / (measured["duration_us"] / 1e6),
+        p50_ms=measured["p50_us"] / 1000,
+        p95_ms=measured["p95_us"] / 1000,
+        p99_ms=measured["p99_us"] / 1000,
         errors=errors,
     )
-    return result, statuses
+    return Point(rate, result, statuses)
+
+
+def rates(*, quick: bool) -> list[int]:
+    """The offered rates, lowest first, up to ``MAX_RATE``."""
+    rate, step = (
+        (float(QUICK_FIRST_RATE), QUICK_RATE_STEP) if quick else (float(FIRST_RATE), RATE_STEP)
+    )
+    found = []
+    while rate <= MAX_RATE:
+        found.append(round(rate))
+        rate *= step
+    return found
+
+
+def knee(points: list[Point]) -> int | None:
+    """The highest offered rate served in full, if any."""
+    return max((point.offered for point in points if point.served), default=None)
 
 
 def baseline_config(gateway_port: int, admin_port: int, noop_port: int) -> dict[str, Any]:
@@ -196,33 +185,48 @@ def baseline_gateway(noop_address: str) -> Iterator[str]:
 
 
 def run(options: Options, data: Dataset, report: Report) -> None:
-    rates = QUICK_RATES if options.quick else RATES
     rows: list[Row] = []
     lines = ["| offered rps | target | HTTP statuses |", "|---|---|---|"]
+    points: dict[str, list[Point]] = {"baseline": [], "chirp": []}
     with common.baseline_server() as noop, baseline_gateway(noop) as base:
-        for round_, rate in enumerate(rates):
+        for round_, rate in enumerate(rates(quick=options.quick)):
             background: common.CpuSpent | None = None
             for target, url in (("baseline", base), ("chirp", GATEWAY)):
-                (result, statuses), spent = common.cpu_during(
+                point, spent = common.cpu_during(
                     partial(run_mix, data, url, rate, options.seconds, round_)
                 )
+                points[target].append(point)
                 cpu = (
-                    common.cpu_per_request(spent, background, result.requests) if background else {}
+                    common.cpu_per_request(spent, background, point.result.requests)
+                    if background
+                    else {}
                 )
                 background = background or spent
                 rows.append(
-                    Row(
-                        "DSB mix via Envoy",
-                        "60/30/10 mix",
-                        target,
-                        result,
-                        "Envoy -> no-op",
-                        rate,
-                        cpu,
-                    )
+                    Row("DSB mix via Envoy", "60/30/10 mix", target, point.result,
+                        "Envoy -> no-op", rate, cpu)
+                )  # fmt: skip
+                counts = ", ".join(
+                    f"{status}: {n:,}" for status, n in sorted(point.statuses.items())
                 )
-                counts = ", ".join(f"{status}: {n:,}" for status, n in sorted(statuses.items()))
                 lines.append(f"| {rate:,} | {target} | {counts} |")
-                print(f"  {target} at {rate}/s: {result.rps:.0f}/s, {counts}", flush=True)
+                print(f"  {target} at {rate}/s: {point.result.rps:.0f}/s, {counts}", flush=True)
+            if points["baseline"][-1].result.rps < KNEE_SHARE * rate:
+                break  # the gateway's own ceiling: beyond it the ratio says nothing more
     report.add(rows)
     report.section("DSB mix: HTTP statuses per offered rate", "\n".join(lines))
+    knees = {target: knee(measured) for target, measured in points.items()}
+    ratio = (
+        f"{knees['chirp'] / knees['baseline']:.2f}x"
+        if knees["chirp"] and knees["baseline"]
+        else "n/a"
+    )
+    report.section(
+        "DSB mix: knees",
+        "The knee is the highest offered rate served in full: at least "
+        f"{KNEE_SHARE:.0%} of it achieved, no error, p99 within {KNEE_P99_MS:.0f} ms "
+        f"({CONNECTIONS} connections, {HOME_READERS} home readers).\n\n"
+        "| target | knee (offered rps) |\n|---|---|\n"
+        + "".join(f"| {target} | {value or 'none'} |\n" for target, value in knees.items())
+        + f"| chirp / baseline | {ratio} |",
+    )

@@ -71,9 +71,9 @@ def debian_packages() -> None:
         missing.append("openjdk-17-jre-headless")
     if shutil.which("mvn") is None:
         missing.append("maven")
-    # the benchmarks' load tools: h2load (the mix through Envoy) and redis-benchmark
-    if shutil.which("h2load") is None:
-        missing.append("nghttp2-client")
+    # the benchmarks' load tools: wrk (the mix through Envoy) and redis-benchmark
+    if shutil.which("wrk") is None:
+        missing.append("wrk")
     if shutil.which("redis-benchmark") is None:
         missing.append("redis-tools")
     _apt_install(missing)
