@@ -4,8 +4,11 @@ A write adds its event to the ``outbox`` table in the same logged batch as its d
 (``Outbox.add``), so once the write is acknowledged its event is stored, whatever NATS is doing
 at that moment. A relay in every service process (``OutboxRelay``) publishes the rows to
 JetStream, with the event id as ``Nats-Msg-Id`` so a row published twice is stored once, and
-deletes them after JetStream acknowledged. It wakes at once when its own process wrote, and
-polls for rows other processes (or a crashed one) left behind.
+deletes them after JetStream acknowledged. The rows its own process committed are handed to it
+in memory (``Outbox.committed``), so publishing them reads nothing; at most once a second it
+also reads the store for rows other processes (or a crashed one) left behind. Reading the store
+on every write cost more than the write itself: each read of the Cassandra table scans the
+tombstones of the rows published in the last ``REPLAY_WINDOW_SECONDS``.
 
 Rows are sharded by the key of the thing they describe (a tweet id, a user id), so the events
 of one thing are published in the order they were written.
@@ -19,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,6 +42,10 @@ SHARDS = 16
 #: How far behind its last published event the relay looks again, for rows whose batch
 #: committed after a later row of the same shard (event ids are taken before the write).
 REPLAY_WINDOW_SECONDS = 60.0
+#: Committed rows a relay holds in memory at most (more while NATS is away are left to its scan
+#: of the store), and how many published event ids it remembers so as not to publish twice.
+HANDED_MAX = 10_000
+PUBLISHED_REMEMBERED = 10_000
 
 log = structlog.get_logger()
 
@@ -55,24 +63,6 @@ def new_event_id() -> str:
     return str(uuid.uuid1())
 
 
-class Outbox:
-    def __init__(self, session: Session) -> None:
-        self._insert = session.prepare(
-            "INSERT INTO outbox (shard, event_id, subject, payload) VALUES (?, ?, ?, ?)"
-        )
-        self.written = asyncio.Event()
-
-    def add(self, batch: BatchStatement, subject: str, key: int, event: Event) -> None:
-        """Adds ``event`` to ``batch``; call ``committed()`` once the batch is written."""
-        batch.add(
-            self._insert,
-            (key % SHARDS, uuid.UUID(event.event_id), subject, event.SerializeToString()),
-        )
-
-    def committed(self) -> None:
-        self.written.set()
-
-
 @dataclass(frozen=True)
 class PendingEvent:
     """An outbox row waiting to be published; ``partition`` is where the store keeps it (the
@@ -82,6 +72,32 @@ class PendingEvent:
     subject: str
     payload: bytes
     partition: int = 0
+
+
+class Outbox:
+    def __init__(self, session: Session) -> None:
+        self._insert = session.prepare(
+            "INSERT INTO outbox (shard, event_id, subject, payload) VALUES (?, ?, ?, ?)"
+        )
+        self.written = asyncio.Event()
+        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
+
+    def add(self, batch: BatchStatement, subject: str, key: int, event: Event) -> PendingEvent:
+        """Adds ``event`` to ``batch``; pass what it returns to ``committed()`` once the batch
+        is written."""
+        row = PendingEvent(event.event_id, subject, event.SerializeToString(), key % SHARDS)
+        batch.add(self._insert, (row.partition, uuid.UUID(row.event_id), subject, row.payload))
+        return row
+
+    def committed(self, *rows: PendingEvent) -> None:
+        """Hands the rows of an acknowledged batch to this process's relay and wakes it."""
+        self._handed.extend(rows)
+        self.written.set()
+
+    def take(self) -> list[PendingEvent]:
+        rows = list(self._handed)
+        self._handed.clear()
+        return rows
 
 
 class OutboxStore(Protocol):
@@ -101,6 +117,11 @@ class Wakeup(Protocol):
     """Set by the writers of this process when they committed an outbox row."""
 
     written: asyncio.Event
+
+    def take(self) -> list[PendingEvent]:
+        """The rows committed in this process since the last call, if the writers hand them
+        over (otherwise the relay reads the store)."""
+        ...
 
 
 class CassandraOutboxStore:
@@ -152,6 +173,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._connection: NatsClient | None = None
+        self._published: OrderedDict[str, None] = OrderedDict()
 
     async def _jetstream(self) -> nats.js.JetStreamContext:
         if self._connection is None or self._connection.is_closed:
@@ -163,23 +185,43 @@ class OutboxRelay:
         return self._connection.jetstream(timeout=5)
 
     async def drain(self) -> int:
-        """Publishes every row there is now; returns how many were published."""
+        """Publishes every row the store holds now; returns how many were published."""
+        return await self._publish(await self._store.pending(self._batch_size))
+
+    async def _publish(self, rows: Iterable[PendingEvent]) -> int:
+        """Publishes ``rows`` in order, each removed once acknowledged; those this relay
+        published lately (a row handed over may also have been read from the store) are only
+        removed."""
         jetstream = await self._jetstream()
         published = 0
-        for row in await self._store.pending(self._batch_size):
-            await jetstream.publish(row.subject, row.payload, headers={"Nats-Msg-Id": row.event_id})
+        for row in rows:
+            if row.event_id not in self._published:
+                headers = {"Nats-Msg-Id": row.event_id}
+                await jetstream.publish(row.subject, row.payload, headers=headers)
+                published += 1
+                self._published[row.event_id] = None
+                if len(self._published) > PUBLISHED_REMEMBERED:
+                    self._published.popitem(last=False)
             await self._store.remove(row)
-            published += 1
         return published
 
     async def run(self) -> None:
         backoff = 0.5
+        loop = asyncio.get_running_loop()
+        read_at = float("-inf")  # when the store was last read
         for _ in rounds():
+            woken = self._outbox.written.is_set()
             self._outbox.written.clear()
+            handed = self._outbox.take()
             try:
-                published = await self.drain()
+                published = await self._publish(handed)
+                # Read the store when it is time, or when woken by writers that hand nothing.
+                if loop.time() - read_at >= self._idle_poll_seconds or (woken and not handed):
+                    read_at = loop.time()
+                    published += await self.drain()
                 backoff = 0.5
             except Exception:
+                # What was handed over is in the store: the next reading of it publishes it.
                 log.warning("outbox relay cannot publish yet; retrying", exc_info=True)
                 await pause(backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -40,5 +40,9 @@ class Neo4jOutboxStore:
             for record in records
         ]
 
+    def take(self) -> list[PendingEvent]:
+        """Nothing is handed over: a wakeup reads the store (one indexed query)."""
+        return []
+
     async def remove(self, row: PendingEvent) -> None:
         await self._driver.execute_query(_REMOVE, {"event_id": row.event_id})

@@ -240,9 +240,9 @@ class CassandraTweetStore:
         for statement, parameters in rows:
             batch.add(statement, parameters)
         subject, key, message = event_message(event)
-        self._outbox.add(batch, subject, key, message)
+        row = self._outbox.add(batch, subject, key, message)
         await execute(self._session, batch)
-        self._outbox.committed()
+        self._outbox.committed(row)
 
     # Reads.
 

@@ -90,14 +90,14 @@ class CassandraUserStore:
             occur_time=convert.timestamp(user.create_time),
             user=convert.basic(user),
         )
-        self._outbox.add(batch, "users.created", user.id, event)
+        row = self._outbox.add(batch, "users.created", user.id, event)
         try:
             await execute(self._session, batch)
         except (ReplicasUnavailable, NoHostAvailable, RequestValidationException) as error:
             # Refused before anything was applied. A timeout is not among these: a logged
             # batch that timed out may still be applied from the batch log.
             raise NotWritten(str(error)) from error
-        self._outbox.committed()
+        self._outbox.committed(row)
 
     async def update_profile(self, user: User, changed: Sequence[str]) -> None:
         batch = self._batch()
@@ -116,9 +116,9 @@ class CassandraUserStore:
             user=convert.basic(user),
             update_mask=FieldMask(paths=list(changed)),
         )
-        self._outbox.add(batch, "users.updated", user.id, event)
+        row = self._outbox.add(batch, "users.updated", user.id, event)
         await execute(self._session, batch)
-        self._outbox.committed()
+        self._outbox.committed(row)
 
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
         results = await asyncio.gather(

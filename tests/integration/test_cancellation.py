@@ -46,6 +46,9 @@ class EmptyOutbox:
     async def remove(self, row: PendingEvent) -> None:
         raise AssertionError(f"nothing was pending, yet {row} was removed")
 
+    def take(self) -> list[PendingEvent]:
+        return []
+
 
 async def test_the_outbox_relay_stops_when_cancelled_as_a_write_wakes_it() -> None:
     """On the old code (``wait_for`` around the idle wait) this hung in the first round: the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import nats
 import pytest
@@ -23,6 +23,7 @@ from services.bootstrap.outbox import (
     CassandraOutboxStore,
     Outbox,
     OutboxRelay,
+    PendingEvent,
     new_event_id,
     running_relay,
 )
@@ -95,9 +96,9 @@ def _event(user_id: int) -> user_events_pb2.UserUpdatedEvent:
 
 async def _write(session: Session, outbox: Outbox, event: user_events_pb2.UserUpdatedEvent) -> None:
     batch = BatchStatement(batch_type=BatchType.LOGGED)
-    outbox.add(batch, SUBJECT, event.user.id, event)
+    row = outbox.add(batch, SUBJECT, event.user.id, event)
     await cql.execute(session, batch)
-    outbox.committed()
+    outbox.committed(row)
 
 
 async def _rows_for(session: Session, event: user_events_pb2.UserUpdatedEvent) -> int:
@@ -161,3 +162,35 @@ async def test_a_running_relay_publishes_as_soon_as_a_write_commits(
         async with asyncio.timeout(10):
             while waiting:  # shards are published one after another, so in any order
                 waiting.discard((await received.get()).event_id)
+
+
+class CountedReads(CassandraOutboxStore):
+    """The Cassandra outbox store, counting how often the relay reads it."""
+
+    reads = 0
+    read = asyncio.Event()
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        self.reads += 1
+        self.read.set()
+        return await super().pending(limit)
+
+
+async def test_rows_committed_in_the_relays_own_process_are_published_without_reading_the_store(
+    session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
+) -> None:
+    outbox = Outbox(session)
+    store = CountedReads(session)
+    relay = OutboxRelay(store, outbox, SETTINGS.nats_url, idle_poll_seconds=30)
+    async with running_relay(relay):
+        async with asyncio.timeout(10):  # the first round reads what other processes left
+            await store.read.wait()
+        events = [_event(uuid.uuid4().int >> 80) for _ in range(20)]
+        for event in events:
+            await _write(session, outbox, event)
+        waiting = {event.event_id for event in events}
+        async with asyncio.timeout(10):
+            while waiting:
+                waiting.discard((await received.get()).event_id)
+    assert store.reads == 1
+    assert [await _rows_for(session, event) for event in events] == [0] * len(events)
