@@ -14,6 +14,7 @@ from collections.abc import Callable
 from benchmarks import (
     capacity,
     dataset,
+    edge,
     graph,
     scaling,
     search,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Options, Dataset, Report], None]] = {
     "graph": graph.run,
     "timelines": timelines.run,
     "workload": workload.run,
+    "edge": edge.run,
     "scaling": scaling.run,
     "search": search.run,
 }

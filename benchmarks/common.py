@@ -122,10 +122,21 @@ class Row:
     cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server process a benchmark started: where it listens, and its pid (for its CPU)."""
+
+    address: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.pid)
+
+
 @contextmanager
 def server(
     argv: list[str], env: dict[str, str], address: str, timeout: float = 60
-) -> Iterator[str]:
+) -> Iterator[Served]:
     """A gRPC server process (``argv`` run with the virtualenv's Python, ``env`` added to this
     process's environment, its output in ``.data/bench/server.log``), for as long as the
     context lasts, once its health check answers SERVING at ``address``."""
@@ -141,7 +152,7 @@ def server(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{' '.join(argv)} did not start serving at {address}")
             time.sleep(0.2)
-        yield address
+        yield Served(address, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -151,13 +162,21 @@ def server(
 def baseline_server(streamed_followers: int = 0) -> Iterator[str]:
     """The no-op services (``benchmarks/noop.py``) on their own port, for as long as the context
     lasts; their StreamFollowers streams ``streamed_followers`` ids."""
+    with noop_server(streamed_followers) as served:
+        yield served.address
+
+
+@contextmanager
+def noop_server(streamed_followers: int = 0, without: str = "") -> Iterator[Served]:
+    """``baseline_server``'s process, optionally ``without`` some of the server interceptors
+    (their class names, comma-separated)."""
     with server(
-        ["-m", "benchmarks.noop", str(BASELINE_PORT), str(streamed_followers)],
+        ["-m", "benchmarks.noop", str(BASELINE_PORT), str(streamed_followers), without],
         {"CHIRP_METRICS_PORT": "9199"},
         f"127.0.0.1:{BASELINE_PORT}",
         timeout=20,
-    ) as address:
-        yield address
+    ) as served:
+        yield served
 
 
 def free_port() -> int:

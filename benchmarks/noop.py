@@ -12,18 +12,20 @@ StreamFollowers streams ``STREAMED_FOLLOWERS`` ids (default 0) whatever user is 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import grpc
+import uvloop
 from chirp.graph.v1 import graph_service_pb2
 from chirp.search.v1 import search_service_pb2, trend_pb2
 from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from chirp.users.v1 import user_pb2, users_service_pb2
 
+from services.bootstrap.auth import TokenVerifier
+from services.bootstrap.interceptors import default_interceptors
 from services.bootstrap.logging import configure_logging
 from services.bootstrap.server import Registration, serve
 from services.bootstrap.settings import Settings
@@ -253,11 +255,19 @@ def _tweets_handlers() -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
     }
 
 
-def main(port: int, streamed: int) -> None:
+def main(port: int, streamed: int, without: set[str]) -> None:
+    """Serves on the services' own event loop (uvloop), with their interceptors but those
+    named in ``without`` (``benchmarks/edge.py`` measures what each costs)."""
     settings = Settings(service="tweets", grpc_port=port, log_level="warning")
     configure_logging("noop", settings.log_level)
-    asyncio.run(serve(settings, wiring(streamed)))
+
+    def interceptors(verifier: TokenVerifier) -> list[grpc.aio.ServerInterceptor]:
+        chosen = default_interceptors(verifier)
+        return [each for each in chosen if type(each).__name__ not in without]
+
+    uvloop.run(serve(settings, wiring(streamed), interceptors))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    arguments = [*sys.argv[1:], "0", ""][:3]
+    main(int(arguments[0]), int(arguments[1]), set(filter(None, arguments[2].split(","))))

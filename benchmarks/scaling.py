@@ -56,9 +56,9 @@ def measure(service: str, scenario: Scenario, workers: int, load: ghz.Load, toke
         "CHIRP_WORKERS": str(workers),
         "CHIRP_LOG_LEVEL": "warning",
     }
-    with common.server(["-m", f"services.{service}"], env, f"127.0.0.1:{port}") as address:
+    with common.server(["-m", f"services.{service}"], env, f"127.0.0.1:{port}") as served:
         result = ghz.run(
-            address, scenario.method, scenario.data, load, metadata=common.bearer(token)
+            served.address, scenario.method, scenario.data, load, metadata=common.bearer(token)
         )
     target = "baseline" if workers == 1 else f"{service}, {workers} workers"
     return Row("scaling", scenario.name, target, result, baseline="same RPC, 1 worker")

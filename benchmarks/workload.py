@@ -21,7 +21,7 @@ import random
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -98,10 +98,16 @@ def requests(data: Dataset, round_: int) -> list[str]:
 
 def run_mix(data: Dataset, base: str, rate: int, seconds: int, round_: int) -> Point:
     """The mix at ``rate`` requests/s against the gateway at ``base`` for ``seconds``."""
+    return run_wrk(base, requests(data, round_), rate, seconds)
+
+
+def run_wrk(base: str, lines: list[str], rate: float, seconds: int) -> Point:
+    """``lines`` (``mix.lua``'s request file) sent in turn at ``rate`` requests/s for
+    ``seconds`` over ``CONNECTIONS`` connections to ``base``."""
     work = DIRECTORY / "wrk"
     work.mkdir(parents=True, exist_ok=True)
     path = work / "requests.tsv"
-    path.write_text("\n".join(requests(data, round_)) + "\n")
+    path.write_text("\n".join(lines) + "\n")
     threads = 1
     output = subprocess.run(
         ["wrk", f"--threads={threads}", f"--connections={CONNECTIONS}",
@@ -123,7 +129,7 @@ def run_mix(data: Dataset, base: str, rate: int, seconds: int, round_: int) -> P
         p99_ms=measured["p99_us"] / 1000,
         errors=errors,
     )
-    return Point(rate, result, statuses)
+    return Point(round(rate), result, statuses)
 
 
 def rates(*, quick: bool) -> list[int]:
@@ -143,13 +149,22 @@ def knee(points: list[Point]) -> int | None:
     return max((point.offered for point in points if point.served), default=None)
 
 
-def baseline_config(gateway_port: int, admin_port: int, noop_port: int) -> dict[str, Any]:
-    """The gateway's local configuration on other ports, the mix's clusters at the no-op."""
+def baseline_config(
+    gateway_port: int, admin_port: int, noop_port: int, without: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The gateway's local configuration on other ports, the mix's clusters at the no-op, and
+    without the HTTP filters named in ``without``."""
     import yaml  # noqa: PLC0415  (as devstack.envoy does)
 
     config: dict[str, Any] = envoy.localize(yaml.safe_load(envoy.SOURCE_CONFIG.read_text()))
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["port_value"] = gateway_port
+        for chain in listener["filter_chains"]:
+            for network_filter in chain["filters"]:
+                manager = network_filter["typed_config"]
+                manager["http_filters"] = [
+                    each for each in manager["http_filters"] if each["name"] not in without
+                ]
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     for cluster in config["static_resources"]["clusters"]:
         if cluster["name"] in NOOP_CLUSTERS:
@@ -160,13 +175,15 @@ def baseline_config(gateway_port: int, admin_port: int, noop_port: int) -> dict[
 
 
 @contextmanager
-def baseline_gateway(noop_address: str) -> Iterator[str]:
-    """A second Envoy with the gateway's configuration in front of the no-op services."""
+def baseline_gateway(noop_address: str, without: Sequence[str] = ()) -> Iterator[common.Served]:
+    """A second Envoy with the gateway's configuration (``without`` some HTTP filters) in front
+    of the no-op services."""
     import yaml  # noqa: PLC0415
 
     port, admin = common.free_port(), common.free_port()
     path = DIRECTORY / "envoy-baseline.yaml"
-    path.write_text(yaml.safe_dump(baseline_config(port, admin, int(noop_address.split(":")[1]))))
+    noop_port = int(noop_address.split(":")[1])
+    path.write_text(yaml.safe_dump(baseline_config(port, admin, noop_port, without)))
     process = subprocess.Popen(
         [str(VENV_BIN / "envoy"), "--config-path", str(path), "--disable-hot-restart",
          "--log-level", "error"],
@@ -178,7 +195,7 @@ def baseline_gateway(noop_address: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the baseline Envoy did not start")
             time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
+        yield common.Served(f"http://127.0.0.1:{port}", process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -188,7 +205,8 @@ def run(options: Options, data: Dataset, report: Report) -> None:
     rows: list[Row] = []
     lines = ["| offered rps | target | HTTP statuses |", "|---|---|---|"]
     points: dict[str, list[Point]] = {"baseline": [], "chirp": []}
-    with common.baseline_server() as noop, baseline_gateway(noop) as base:
+    with common.baseline_server() as noop, baseline_gateway(noop) as gateway:
+        base = gateway.address
         for round_, rate in enumerate(rates(quick=options.quick)):
             background: common.CpuSpent | None = None
             for target, url in (("baseline", base), ("chirp", GATEWAY)):

@@ -85,11 +85,19 @@ def run_service(name: ServiceName) -> None:
         _run_workers(settings)
 
 
-async def serve(settings: Settings, wiring: Wiring) -> None:
-    """Serves until SIGTERM or SIGINT, then drains: NOT_SERVING first, then a graceful stop."""
+Interceptors = Callable[[TokenVerifier], list[grpc.aio.ServerInterceptor]]
+
+
+async def serve(
+    settings: Settings,
+    wiring: Wiring,
+    interceptors: Interceptors = default_interceptors,
+) -> None:
+    """Serves until SIGTERM or SIGINT, then drains: NOT_SERVING first, then a graceful stop.
+    (``interceptors`` other than the default are for benchmarks that measure them.)"""
     verifier = TokenVerifier(load_public_key(settings.public_key_path), settings.jwt_issuer)
     server = grpc.aio.server(
-        interceptors=default_interceptors(verifier),
+        interceptors=interceptors(verifier),
         # Several worker processes share one port; the kernel spreads connections over them.
         options=[
             ("grpc.so_reuseport", 1),
