@@ -25,7 +25,7 @@ from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from chirp.users.v1 import user_pb2, users_service_pb2
 
 from services.bootstrap.auth import TokenVerifier
-from services.bootstrap.interceptors import default_interceptors
+from services.bootstrap.interceptors import ServerScopes, default_scopes
 from services.bootstrap.logging import configure_logging
 from services.bootstrap.server import Registration, serve
 from services.bootstrap.settings import Settings
@@ -262,8 +262,8 @@ def main(port: int, streamed: int, without: set[str]) -> None:
     configure_logging("noop", settings.log_level)
 
     def interceptors(verifier: TokenVerifier) -> list[grpc.aio.ServerInterceptor]:
-        chosen = default_interceptors(verifier)
-        return [each for each in chosen if type(each).__name__ not in without]
+        scopes = default_scopes(verifier)
+        return [ServerScopes(*(each for each in scopes if type(each).__name__ not in without))]
 
     uvloop.run(serve(settings, wiring(streamed), interceptors))
 
