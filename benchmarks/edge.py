@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 
 from benchmarks import common, ghz, workload
-from benchmarks.common import Options, Row, Served
+from benchmarks.common import Options, Served
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
 from benchmarks.tweets import SERVICE as TWEETS_SERVICE
@@ -67,20 +67,6 @@ def _table(group: str, measured: list[tuple[str, ghz.Result, float]], who: str) 
     return lines
 
 
-def _rows(group: str, measured: list[tuple[str, ghz.Result, float]], who: str) -> list[Row]:
-    return [
-        Row(
-            group,
-            name if name == "all" else f"{name}",
-            "baseline" if name == "all" else who,
-            result,
-            baseline="every one",
-            cpu_ms={who: cpu},
-        )
-        for name, result, cpu in measured
-    ]
-
-
 def _flat_out(address: str, line: str, seconds: int) -> ghz.Result:
     return workload.run_wrk(address, [line], AS_FAST_AS_IT_ANSWERS, seconds).result
 
@@ -120,8 +106,6 @@ def run(options: Options, data: Dataset, report: Report) -> None:
     token = data.token(data.push_reader)
     by_filter = filters(options, token)
     by_interceptor = interceptors(options, token)
-    report.add(_rows("edge: gateway filters", by_filter, "envoy"))
-    report.add(_rows("edge: server interceptors", by_interceptor, "noop"))
     report.section(
         "The edge's own cost",
         "\n".join(
