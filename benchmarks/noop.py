@@ -1,5 +1,6 @@
-"""``python -m benchmarks.noop PORT [STREAMED_FOLLOWERS]``: the baseline, a TweetsService, a
-GraphService, a TimelinesService, a SearchService and a UsersService that do no work.
+"""``python -m benchmarks.noop PORT [STREAMED_FOLLOWERS [WITHOUT]]``: the baseline, a
+TweetsService, a GraphService, a TimelinesService, a SearchService and a UsersService that do
+no work (``WITHOUT``: interceptors left out, their class names comma-separated).
 
 It runs the very bootstrap of the real services (interceptors, token verification, metrics,
 health), so what a benchmark compares is a service's own work against the cost of serving any
@@ -269,5 +270,5 @@ def main(port: int, streamed: int, without: set[str]) -> None:
 
 
 if __name__ == "__main__":
-    arguments = [*sys.argv[1:], "0", ""][:3]
-    main(int(arguments[0]), int(arguments[1]), set(filter(None, arguments[2].split(","))))
+    port, streamed, without = [*sys.argv[1:], "", ""][:3]
+    main(int(port), int(streamed or 0), set(filter(None, without.split(","))))

@@ -75,7 +75,9 @@ def requests(data: Dataset, round_: int) -> list[str]:
     readers = rng.sample(data.accounts, HOME_READERS)
     # posters drawn anew in every run, so repeated runs rarely post as the same accounts
     posters = random.sample(data.accounts, POSTERS)
-    pages = [f"/v1/users/{account[1]}/tweets?page_size=20" for account in data.accounts]
+    pages = [
+        f"/v1/users/{account[1]}/tweets?page_size=20" for account in data.accounts[:USER_PAGES]
+    ]
     kinds = [kind for kind, count in CYCLE.items() for _ in range(count)]
     rng.shuffle(kinds)
     tokens = {account: data.token(account) for account in {*readers, *posters}}

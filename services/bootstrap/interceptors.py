@@ -92,26 +92,14 @@ def final_code(
     return grpc.StatusCode.UNKNOWN
 
 
-class ScopeInterceptor(grpc.aio.ServerInterceptor, abc.ABC):
-    """Runs ``scope`` around every RPC, unary or streaming."""
+class ScopeInterceptor(abc.ABC):
+    """Runs ``scope`` around every RPC, unary or streaming, once ``ServerScopes`` makes a gRPC
+    interceptor of it (alone or with others)."""
 
     @abc.abstractmethod
     def scope(
         self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AbstractAsyncContextManager[None]: ...
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        rpc = RpcInfo.of(handler_call_details.method, handler)
-        return _wrap(self.prepare(handler), rpc, self.scope)
 
     def prepare(self, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         """The handler to run ``scope`` around: ``handler`` itself unless overridden."""

@@ -45,9 +45,10 @@ class IdLists(Protocol):
 
 
 class TimelineStore(Protocol):
-    async def followings_changes(self, user_id: int) -> int:
-        """How many times ``user_id``'s followings have changed (graph counts them:
-        ``services/bootstrap/followings.py``)."""
+    async def celebrities_kept(self, user_id: int) -> tuple[list[int] | None, bytes, int]:
+        """In one read: the list ``celebrities_followed`` keeps for ``user_id`` (if any), the
+        stamp to fill it with, and how many times the reader's followings have changed (graph
+        counts them: ``services/bootstrap/followings.py``)."""
         ...
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:

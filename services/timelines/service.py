@@ -141,15 +141,13 @@ class TimelineService:
         their followings they were computed at; asked of graph again when the count has moved
         on (the reader followed or unfollowed someone: it shows at once) or the store forgot
         them (see ``followed`` and ``_celebrity_now``)."""
-        (kept, stamps), changes = await asyncio.gather(
-            self._store.celebrities_followed.get([user_id]),
-            self._store.followings_changes(user_id),
-        )
-        found = kept.get(user_id)
-        if found and found[0] == changes:
-            return found[1:]
+        kept, stamp, changes = await self._store.celebrities_kept(user_id)
+        if kept and kept[0] == changes:
+            return kept[1:]
         celebrities = await self._graph.following_ids(user_id, self._threshold + 1)
-        await self._store.celebrities_followed.fill({user_id: [changes, *celebrities]}, stamps)
+        await self._store.celebrities_followed.fill(
+            {user_id: [changes, *celebrities]}, {user_id: stamp}
+        )
         return celebrities
 
     # Cold timelines ---------------------------------------------------------------------------

@@ -153,8 +153,12 @@ class RedisTimelineStore:
                 )
             await pipe.execute()
 
-    async def followings_changes(self, user_id: int) -> int:
-        return await self._followings.count(user_id)
+    async def celebrities_kept(self, user_id: int) -> tuple[list[int] | None, bytes, int]:
+        value, changes = await self._redis.mget(
+            [self.celebrities_followed.key(user_id), self._followings.key(user_id)]
+        )
+        kept, stamp = RedisIdLists.parse(value)
+        return kept, stamp, int(changes or 0)
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         if is_celebrity:
@@ -173,17 +177,29 @@ class RedisIdLists:
         self._ttl = ttl_seconds
         self._fill = redis.register_script(_FILL)
 
+    def key(self, owner: int) -> str:
+        return f"{self._prefix}{owner}"
+
+    @staticmethod
+    def parse(value: object) -> tuple[list[int] | None, bytes]:
+        """What a read of one owner's key found: its list (None if it holds none) and the
+        stamp, which is what is held: a list, the mark a forget left, or nothing."""
+        if not isinstance(value, bytes):
+            return None, _ABSENT
+        if len(value) % 8:
+            return None, value
+        return list(struct.unpack(f">{len(value) // 8}q", value)), value
+
     async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, bytes]]:
         if not owners:
             return {}, {}
-        values = await self._redis.mget([f"{self._prefix}{owner}" for owner in owners])
+        values = await self._redis.mget([self.key(owner) for owner in owners])
         found: dict[int, list[int]] = {}
         stamps: dict[int, bytes] = {}
         for owner, value in zip(owners, values, strict=True):
-            # The stamp is what is held: a list, the mark a forget left, or nothing.
-            stamps[owner] = value if isinstance(value, bytes) else _ABSENT
-            if isinstance(value, bytes) and len(value) % 8 == 0:
-                found[owner] = list(struct.unpack(f">{len(value) // 8}q", value))
+            ids, stamps[owner] = self.parse(value)
+            if ids is not None:
+                found[owner] = ids
         return found, stamps
 
     async def fill(self, lists: dict[int, list[int]], stamps: dict[int, bytes]) -> None:
@@ -192,7 +208,7 @@ class RedisIdLists:
         async with self._redis.pipeline(transaction=False) as pipe:
             for owner, ids in lists.items():
                 await self._fill(
-                    keys=[f"{self._prefix}{owner}"],
+                    keys=[self.key(owner)],
                     args=[
                         struct.pack(f">{len(ids)}q", *ids),
                         stamps.get(owner, _ABSENT),
@@ -207,5 +223,5 @@ class RedisIdLists:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for owner in owners:
-                pipe.set(f"{self._prefix}{owner}", f"!{uuid.uuid4().hex}", ex=self._ttl)
+                pipe.set(self.key(owner), f"!{uuid.uuid4().hex}", ex=self._ttl)
             await pipe.execute()

@@ -17,8 +17,11 @@ therefore fails fast instead of retrying for seconds as a default client does.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import structlog
 from chirp.users.v1 import user_pb2
@@ -129,19 +132,12 @@ class RedisUserCache:
         }
 
     async def put_ids(self, ids: Mapping[str, int]) -> None:
-        if not ids:
-            return
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for name, user_id in ids.items():
-                    pipe.set(id_key(name), user_id, ex=ID_TTL_SECONDS)
-                await pipe.execute()
-        except RedisError:
-            log.warning("user id cache write failed", exc_info=True)
+        await _set_all(
+            self._redis, {id_key(name): user_id for name, user_id in ids.items()}, ID_TTL_SECONDS
+        )
 
 
-_COUNTS = struct.Struct(">qqqqqq")  # followings, followers and timeline changes; the 3 counts
-_RELATIONSHIP = struct.Struct(">qq??")  # both users' followings changes; the 2 flags
+_V = TypeVar("_V")
 
 
 def counts_key(user_id: int) -> str:
@@ -150,6 +146,33 @@ def counts_key(user_id: int) -> str:
 
 def relationship_key(caller_id: int, user_id: int) -> str:
     return f"chirp:users:relationship:{caller_id}:{user_id}"
+
+
+@dataclass(frozen=True)
+class _Kept(Generic[_V]):
+    """How one kind of copy is kept: after the counts of changes it was read at (one ``q``
+    each), its values in ``layout``, and how a value becomes those fields and back."""
+
+    layout: struct.Struct
+    stamps: int
+    encode: Callable[[_V], tuple[Any, ...]]
+    decode: Callable[[tuple[Any, ...]], _V]
+
+
+# A profile's counts under its user's followings, followers and timeline changes.
+_COUNTS = _Kept[Counts](
+    struct.Struct(">qqqqqq"),
+    3,
+    lambda counts: (counts.follower_count, counts.following_count, counts.tweet_count),
+    lambda fields: Counts(*fields),
+)
+# A relationship under the caller's and the user's followings changes.
+_RELATIONSHIP = _Kept[Relationship](
+    struct.Struct(">qq??"),
+    2,
+    lambda relationship: (relationship.caller_follows, relationship.follows_caller),
+    lambda fields: Relationship(*fields),
+)
 
 
 class RedisSocialCache:
@@ -169,100 +192,77 @@ class RedisSocialCache:
         self._writes = timeline_writes(redis)
 
     async def counts(self, user_ids: Sequence[int]) -> dict[int, Counts]:
-        keys = [
-            key
-            for user_id in user_ids
-            for key in (
+        wanted = {
+            user_id: (
                 counts_key(user_id),
-                self._followings.key(user_id),
-                self._followers.key(user_id),
-                self._writes.key(user_id),
+                (
+                    self._followings.key(user_id),
+                    self._followers.key(user_id),
+                    self._writes.key(user_id),
+                ),
             )
-        ]
-        values = await self._read(keys)
-        if values is None:
-            return await self._source.counts(user_ids)
-        found: dict[int, Counts] = {}
-        stale: dict[int, tuple[int, ...]] = {}
-        for index, user_id in enumerate(user_ids):
-            kept, *changes = values[4 * index : 4 * index + 4]
-            stamp = tuple(int(change or 0) for change in changes)
-            if isinstance(kept, bytes) and len(kept) == _COUNTS.size:
-                *kept_stamp, followers, following, tweets = _COUNTS.unpack(kept)
-                if tuple(kept_stamp) == stamp:
-                    found[user_id] = Counts(followers, following, tweets)
-                    continue
-            stale[user_id] = stamp
-        if stale:
-            loaded = await self._source.counts(list(stale))
-            found.update(loaded)
-            await self._keep(
-                {
-                    counts_key(user_id): _COUNTS.pack(
-                        *stale[user_id],
-                        counts.follower_count,
-                        counts.following_count,
-                        counts.tweet_count,
-                    )
-                    for user_id, counts in loaded.items()
-                }
-            )
-        return found
+            for user_id in user_ids
+        }
+        return await self._through(wanted, _COUNTS, self._source.counts)
 
     async def relationships(
         self, caller_id: int, user_ids: Sequence[int]
     ) -> dict[int, Relationship]:
-        keys = [self._followings.key(caller_id)] + [
-            key
+        caller = self._followings.key(caller_id)
+        wanted = {
+            user_id: (relationship_key(caller_id, user_id), (caller, self._followings.key(user_id)))
             for user_id in user_ids
-            for key in (relationship_key(caller_id, user_id), self._followings.key(user_id))
-        ]
-        values = await self._read(keys)
-        if values is None:
-            return await self._source.relationships(caller_id, user_ids)
-        caller_changes = int(values[0] or 0)
-        found: dict[int, Relationship] = {}
-        stale: dict[int, int] = {}
-        for index, user_id in enumerate(user_ids):
-            kept, changes = values[1 + 2 * index : 3 + 2 * index]
-            user_changes = int(changes or 0)
-            if isinstance(kept, bytes) and len(kept) == _RELATIONSHIP.size:
-                kept_caller, kept_user, follows, followed = _RELATIONSHIP.unpack(kept)
-                if (kept_caller, kept_user) == (caller_changes, user_changes):
-                    found[user_id] = Relationship(follows, followed)
-                    continue
-            stale[user_id] = user_changes
-        if stale:
-            loaded = await self._source.relationships(caller_id, list(stale))
-            found.update(loaded)
-            await self._keep(
-                {
-                    relationship_key(caller_id, user_id): _RELATIONSHIP.pack(
-                        caller_changes,
-                        stale[user_id],
-                        relationship.caller_follows,
-                        relationship.follows_caller,
-                    )
-                    for user_id, relationship in loaded.items()
-                }
-            )
-        return found
+        }
+        return await self._through(
+            wanted, _RELATIONSHIP, partial(self._source.relationships, caller_id)
+        )
 
-    async def _read(self, keys: Sequence[str]) -> list[bytes | None] | None:
+    async def _through(
+        self,
+        wanted: Mapping[int, tuple[str, tuple[str, ...]]],
+        kept: _Kept[_V],
+        load: Callable[[list[int]], Awaitable[dict[int, _V]]],
+    ) -> dict[int, _V]:
+        """For each user in ``wanted`` (the key of its copy, the keys of the counts of changes
+        it is kept under), the kept copy while those counts are unchanged, else what ``load``
+        answers, kept under the counts read before it was asked."""
+        keys = [key for copy, stamps in wanted.values() for key in (copy, *stamps)]
         try:
             values = await self._redis.mget(keys)
         except RedisError:
             log.warning("profile cache read failed; asking the services", exc_info=True)
-            return None
-        return [value if isinstance(value, bytes) else None for value in values]
+            return await load(list(wanted))
+        width = 1 + kept.stamps
+        found: dict[int, _V] = {}
+        stale: dict[int, tuple[int, ...]] = {}
+        for index, user_id in enumerate(wanted):
+            copy, *changes = values[width * index : width * (index + 1)]
+            stamp = tuple(int(change or 0) for change in changes)
+            if isinstance(copy, bytes) and len(copy) == kept.layout.size:
+                fields = kept.layout.unpack(copy)
+                if fields[: kept.stamps] == stamp:
+                    found[user_id] = kept.decode(fields[kept.stamps :])
+                    continue
+            stale[user_id] = stamp
+        if stale:
+            loaded = await load(list(stale))
+            found.update(loaded)
+            copies = {
+                wanted[user_id][0]: kept.layout.pack(*stale[user_id], *kept.encode(value))
+                for user_id, value in loaded.items()
+            }
+            await _set_all(self._redis, copies, SOCIAL_TTL_SECONDS)
+        return found
 
-    async def _keep(self, copies: Mapping[str, bytes]) -> None:
-        if not copies:
-            return
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key, value in copies.items():
-                    pipe.set(key, value, ex=SOCIAL_TTL_SECONDS)
-                await pipe.execute()
-        except RedisError:
-            log.warning("profile cache write failed", exc_info=True)
+
+async def _set_all(redis: Redis, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:
+    """Caches ``values``, each for ``ttl_seconds``; a failure leaves them uncached."""
+    if not values:
+        return
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for key, value in values.items():
+                pipe.set(key, value, ex=ttl_seconds)
+            await pipe.execute()
+    except RedisError:
+        log.warning("cache write failed", keys=len(values), exc_info=True)

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from services.bootstrap.followings import followings_changes
 from services.timelines.store import (
     RedisTimelineStore,
     home_key,
@@ -117,3 +118,22 @@ async def test_a_held_list_is_replaced_only_by_a_fill_based_on_it(
     await store.celebrities_followed.fill({reader: [1, 7, 8]}, stamps)  # recomputed from it
     await store.celebrities_followed.fill({reader: [1, 9]}, stamps)  # a fill based on the old
     assert (await store.celebrities_followed.get([reader]))[0] == {reader: [1, 7, 8]}
+
+
+async def test_the_kept_celebrities_come_with_the_readers_followings_count_in_one_read(
+    store: RedisTimelineStore, redis: Redis
+) -> None:
+    reader = random_user_id()
+    kept, stamp, changes = await store.celebrities_kept(reader)
+    assert (kept, changes) == (None, 0)
+    await followings_changes(redis).changed(reader)
+    await store.celebrities_followed.fill({reader: [1, 7]}, {reader: stamp})
+    kept, stamp, changes = await store.celebrities_kept(reader)
+    assert (kept, changes) == ([1, 7], 1)
+    assert (await store.celebrities_followed.get([reader]))[1] == {reader: stamp}
+    await store.celebrities_followed.forget([reader])
+    kept, forgotten, _ = await store.celebrities_kept(reader)
+    assert kept is None
+    await store.celebrities_followed.fill({reader: [1, 9]}, {reader: stamp})  # based on the old
+    await store.celebrities_followed.fill({reader: [1, 8]}, {reader: forgotten})
+    assert (await store.celebrities_kept(reader))[0] == [1, 8]

@@ -12,7 +12,7 @@ import pytest
 from chirp.users.v1 import users_service_pb2
 
 from services.bootstrap.errors import Unavailable
-from services.bootstrap.interceptors import ExceptionToStatusInterceptor
+from services.bootstrap.interceptors import ExceptionToStatusInterceptor, ServerScopes
 from services.bootstrap.server import unimplemented_wiring
 from services.bootstrap.settings import Settings
 from services.tweets.directory import GrpcUserDirectory
@@ -25,7 +25,7 @@ async def unimplemented_users() -> AsyncIterator[str]:
     """A real gRPC server whose UsersService answers UNIMPLEMENTED, as every service did before
     its issue landed; yields its address."""
     service = users_service_pb2.DESCRIPTOR.services_by_name["UsersService"]
-    server = grpc.aio.server(interceptors=[ExceptionToStatusInterceptor()])
+    server = grpc.aio.server(interceptors=[ServerScopes(ExceptionToStatusInterceptor())])
     port = server.add_insecure_port("127.0.0.1:0")
     async with unimplemented_wiring(service)(Settings(service="users")) as registrations:
         for registration in registrations:

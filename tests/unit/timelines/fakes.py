@@ -126,8 +126,9 @@ class MemoryStore:
         for user_id in user_ids:
             self.timelines.get(user_id, set()).difference_update(ids)
 
-    async def followings_changes(self, user_id: int) -> int:
-        return self.followings_changed.get(user_id, 0)
+    async def celebrities_kept(self, user_id: int) -> tuple[list[int] | None, bytes, int]:
+        found, stamps = await self.celebrities_followed.get([user_id])
+        return found.get(user_id), stamps[user_id], self.followings_changed.get(user_id, 0)
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         changed = (author_id in self.celebrities) != is_celebrity
