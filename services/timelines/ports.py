@@ -44,13 +44,17 @@ class IdLists(Protocol):
     async def forget(self, owners: Sequence[int]) -> None: ...
 
 
-class TimelineStore(Protocol):
-    async def celebrities_kept(self, user_id: int) -> tuple[list[int] | None, bytes, int]:
-        """In one read: the list ``celebrities_followed`` keeps for ``user_id`` (if any), the
-        stamp to fill it with, and how many times the reader's followings have changed (graph
-        counts them: ``services/bootstrap/followings.py``)."""
+class CountedIdLists(IdLists, Protocol):
+    """Id lists derived from something graph counts the changes of
+    (``services/bootstrap/followings.py``)."""
+
+    async def kept(self, owner: int) -> tuple[list[int] | None, bytes, int]:
+        """In one read: the list kept for ``owner`` (if any), the stamp to fill it with, and
+        how many times what it derives from has changed."""
         ...
 
+
+class TimelineStore(Protocol):
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         """Newest first, ids < before; and whether the timeline exists. Reading marks the
         owner active (keeps the timeline alive for the active window)."""
@@ -77,10 +81,17 @@ class TimelineStore(Protocol):
         ...
 
     @property
-    def celebrities_followed(self) -> IdLists:
-        """Each reader's followed celebrities, so a read need not ask graph: forgotten when the
-        reader follows or unfollows, and for all followers of an author crossing the
-        threshold."""
+    def celebrities_followed(self) -> CountedIdLists:
+        """Each reader's followed celebrities, so a read need not ask graph: behind the count
+        of changes of the reader's followings; forgotten when the reader follows or unfollows,
+        and for all followers of an author crossing the threshold."""
+        ...
+
+    @property
+    def followers(self) -> CountedIdLists:
+        """Each author's follower count and (unless a celebrity) followers, so a fanout need
+        not ask graph: behind the count of changes of the author's followers; forgotten when
+        anyone follows or unfollows the author."""
         ...
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:

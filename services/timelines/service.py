@@ -141,7 +141,7 @@ class TimelineService:
         their followings they were computed at; asked of graph again when the count has moved
         on (the reader followed or unfollowed someone: it shows at once) or the store forgot
         them (see ``followed`` and ``_celebrity_now``)."""
-        kept, stamp, changes = await self._store.celebrities_kept(user_id)
+        kept, stamp, changes = await self._store.celebrities_followed.kept(user_id)
         if kept and kept[0] == changes:
             return kept[1:]
         celebrities = await self._graph.following_ids(user_id, self._threshold + 1)
@@ -173,11 +173,31 @@ class TimelineService:
         celebrity, into every follower's that exists. Idempotent. Returns timelines written."""
         await self._store.recent.forget([author_id])
         delivered = await self._store.push([author_id], [tweet_id])
-        if await self._graph.follower_count(author_id) > self._threshold:
-            return delivered
-        async for followers in self._graph.stream_followers(author_id, FANOUT_BATCH):
-            delivered += await self._store.push(followers, [tweet_id])
+        followers = await self._fanned_out_to(author_id)
+        for start in range(0, len(followers), FANOUT_BATCH):
+            delivered += await self._store.push(followers[start : start + FANOUT_BATCH], [tweet_id])
         return delivered
+
+    async def _fanned_out_to(self, author_id: int) -> list[int]:
+        """The followers a new tweet of ``author_id`` is pushed to: all of them, or none for a
+        celebrity. The follower count and (unless above the threshold) the followers are kept
+        in the store with the count of changes of the author's followers they were read at, so
+        an author who posts again is fanned out without asking graph; asked of graph again
+        when the count of changes has moved on (a new follower gets the next tweet), the store
+        forgot them (see ``followed``) or holds no ids for a count this threshold fans out."""
+        kept, stamp, changes = await self._store.followers.kept(author_id)
+        if kept and kept[0] == changes and (kept[1] > self._threshold or len(kept) == kept[1] + 2):
+            count, followers = kept[1], kept[2:]
+        else:
+            count = await self._graph.follower_count(author_id)
+            followers = []
+            if count <= self._threshold:
+                async for page in self._graph.stream_followers(author_id, FANOUT_BATCH):
+                    followers.extend(page)
+            await self._store.followers.fill(
+                {author_id: [changes, count, *followers]}, {author_id: stamp}
+            )
+        return [] if count > self._threshold else followers
 
     async def take_out(self, tweet_id: int, author_id: int) -> None:
         """A deleted tweet leaves its author's and followers' timelines. Idempotent."""
@@ -189,7 +209,7 @@ class TimelineService:
     async def followed(self, follower_id: int, followee_id: int) -> None:
         """The followee's recent tweets join the follower's timeline (celebrities' are merged
         on read instead); the celebrities the follower follows are asked of graph again."""
-        await self._store.celebrities_followed.forget([follower_id])
+        await self._forget_follows(follower_id, followee_id)
         if await self._celebrity_now(followee_id):
             return
         ids = await self._tweets.recent_ids([followee_id], self._length)
@@ -197,12 +217,20 @@ class TimelineService:
 
     async def unfollowed(self, follower_id: int, followee_id: int) -> None:
         """The followee's recent tweets leave the follower's timeline."""
-        await self._store.celebrities_followed.forget([follower_id])
+        await self._forget_follows(follower_id, followee_id)
         await self._celebrity_now(followee_id)
         if follower_id == followee_id:
             return
         ids = await self._tweets.recent_ids([followee_id], self._length)
         await self._store.remove([follower_id], ids)
+
+    async def _forget_follows(self, follower_id: int, followee_id: int) -> None:
+        """What is kept of the follower's followings and the followee's followers is forgotten
+        (graph's counts of changes already tell readers; this is for a count that was lost)."""
+        await asyncio.gather(
+            self._store.celebrities_followed.forget([follower_id]),
+            self._store.followers.forget([followee_id]),
+        )
 
     async def _celebrity_now(self, author_id: int) -> bool:
         """Whether the author is a celebrity now. One whose follower count just crossed the

@@ -18,6 +18,13 @@ Keys (this service's; nothing here that cannot be rebuilt):
   follow and unfollow before answering), so a reader's own follow shows at their next read.
   Forgotten when the reader follows or unfollows anyone (the event, in case a count was lost),
   and for every follower of an author whose follower count crosses the threshold.
+* ``chirp:timelines:followers:<author id>``: the author's follower count and followers, in the
+  same form, behind the count of changes of the author's followers they were read at (graph
+  counts those too), kept ``FOLLOWERS_TTL_SECONDS`` after they were read: an author who posts
+  again within the hour is fanned out without asking graph. The first id is that count of
+  changes, the second the follower count; a celebrity's list stops there (their tweets are
+  merged on read, not fanned out). Forgotten when anyone follows or unfollows the author (the
+  event, in case a count was lost).
 * ``chirp:timelines:celebrities``: a set of the authors the worker last saw above the threshold
   (so it can tell when one crosses it).
 * Channel ``chirp:timelines:live:<user id>``: ``+id,id`` when ids enter a timeline, ``-id,id``
@@ -32,7 +39,8 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-from services.bootstrap.followings import followings_changes
+from services.bootstrap.changes import RedisChangeCounts
+from services.bootstrap.followings import followers_changes, followings_changes
 
 SENTINEL = "0" * 19
 _PUSH = """
@@ -70,6 +78,8 @@ def home_key(user_id: int) -> str:
 
 RECENT_PREFIX = "chirp:timelines:recent:"
 FOLLOWED_PREFIX = "chirp:timelines:celebrities-followed:"
+FOLLOWERS_PREFIX = "chirp:timelines:followers:"
+FOLLOWERS_TTL_SECONDS = 3600
 CELEBRITIES = "chirp:timelines:celebrities"
 
 
@@ -101,9 +111,13 @@ class RedisTimelineStore:
         self._active_seconds = active_seconds
         self._push = redis.register_script(_PUSH)
         self._remove = redis.register_script(_REMOVE)
-        self._followings = followings_changes(redis)
         self.recent = RedisIdLists(redis, RECENT_PREFIX, recent_ttl_seconds)
-        self.celebrities_followed = RedisIdLists(redis, FOLLOWED_PREFIX, active_seconds)
+        self.celebrities_followed = RedisCountedIdLists(
+            redis, FOLLOWED_PREFIX, active_seconds, followings_changes(redis)
+        )
+        self.followers = RedisCountedIdLists(
+            redis, FOLLOWERS_PREFIX, FOLLOWERS_TTL_SECONDS, followers_changes(redis)
+        )
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         key = home_key(user_id)
@@ -152,13 +166,6 @@ class RedisTimelineStore:
                     keys=[home_key(user_id)], args=[live_channel(user_id), *members], client=pipe
                 )
             await pipe.execute()
-
-    async def celebrities_kept(self, user_id: int) -> tuple[list[int] | None, bytes, int]:
-        value, changes = await self._redis.mget(
-            [self.celebrities_followed.key(user_id), self._followings.key(user_id)]
-        )
-        kept, stamp = RedisIdLists.parse(value)
-        return kept, stamp, int(changes or 0)
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         if is_celebrity:
@@ -225,3 +232,19 @@ class RedisIdLists:
             for owner in owners:
                 pipe.set(self.key(owner), f"!{uuid.uuid4().hex}", ex=self._ttl)
             await pipe.execute()
+
+
+class RedisCountedIdLists(RedisIdLists):
+    """Id lists derived from something whose changes are counted (``changes.py``), each read
+    together with its owner's count of changes."""
+
+    def __init__(
+        self, redis: Redis, prefix: str, ttl_seconds: int, changes: RedisChangeCounts
+    ) -> None:
+        super().__init__(redis, prefix, ttl_seconds)
+        self._changes = changes
+
+    async def kept(self, owner: int) -> tuple[list[int] | None, bytes, int]:
+        value, changes = await self._redis.mget([self.key(owner), self._changes.key(owner)])
+        kept, stamp = self.parse(value)
+        return kept, stamp, int(changes or 0)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.followings import followings_changes
+from services.bootstrap.changes import RedisChangeCounts
+from services.bootstrap.followings import followers_changes, followings_changes
 from services.timelines.store import (
+    RedisCountedIdLists,
     RedisTimelineStore,
     home_key,
     live_channel,
@@ -120,20 +123,30 @@ async def test_a_held_list_is_replaced_only_by_a_fill_based_on_it(
     assert (await store.celebrities_followed.get([reader]))[0] == {reader: [1, 7, 8]}
 
 
-async def test_the_kept_celebrities_come_with_the_readers_followings_count_in_one_read(
-    store: RedisTimelineStore, redis: Redis
+@pytest.mark.parametrize(
+    ("lists", "counted"),
+    [("celebrities_followed", followings_changes), ("followers", followers_changes)],
+)
+async def test_a_kept_list_comes_with_its_owners_count_of_changes_in_one_read(
+    store: RedisTimelineStore,
+    redis: Redis,
+    lists: str,
+    counted: Callable[[Redis], RedisChangeCounts],
 ) -> None:
-    reader = random_user_id()
-    kept, stamp, changes = await store.celebrities_kept(reader)
+    """A reader's followed celebrities under the count of changes of their followings; an
+    author's followers under the count of changes of their followers."""
+    kept_lists: RedisCountedIdLists = getattr(store, lists)
+    owner = random_user_id()
+    kept, stamp, changes = await kept_lists.kept(owner)
     assert (kept, changes) == (None, 0)
-    await followings_changes(redis).changed(reader)
-    await store.celebrities_followed.fill({reader: [1, 7]}, {reader: stamp})
-    kept, stamp, changes = await store.celebrities_kept(reader)
+    await counted(redis).changed(owner)
+    await kept_lists.fill({owner: [1, 7]}, {owner: stamp})
+    kept, stamp, changes = await kept_lists.kept(owner)
     assert (kept, changes) == ([1, 7], 1)
-    assert (await store.celebrities_followed.get([reader]))[1] == {reader: stamp}
-    await store.celebrities_followed.forget([reader])
-    kept, forgotten, _ = await store.celebrities_kept(reader)
+    assert (await kept_lists.get([owner]))[1] == {owner: stamp}
+    await kept_lists.forget([owner])
+    kept, forgotten, _ = await kept_lists.kept(owner)
     assert kept is None
-    await store.celebrities_followed.fill({reader: [1, 9]}, {reader: stamp})  # based on the old
-    await store.celebrities_followed.fill({reader: [1, 8]}, {reader: forgotten})
-    assert (await store.celebrities_kept(reader))[0] == [1, 8]
+    await kept_lists.fill({owner: [1, 9]}, {owner: stamp})  # based on the old
+    await kept_lists.fill({owner: [1, 8]}, {owner: forgotten})
+    assert (await kept_lists.kept(owner))[0] == [1, 8]

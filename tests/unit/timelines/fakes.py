@@ -14,14 +14,17 @@ from services.bootstrap.tweet_cache import ReadyTweet
 class MemoryGraph:
     follows: set[tuple[int, int]] = field(default_factory=set)  # (follower, followee)
     following_calls: int = 0
+    follower_calls: int = 0
 
     def followers(self, user_id: int) -> list[int]:
         return sorted(a for a, b in self.follows if b == user_id)
 
     async def follower_count(self, user_id: int) -> int:
+        self.follower_calls += 1
         return len(self.followers(user_id))
 
     async def stream_followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
+        self.follower_calls += 1
         found = self.followers(user_id)
         for start in range(0, len(found), batch_size):
             yield found[start : start + batch_size]
@@ -91,13 +94,22 @@ class MemoryIdLists:
 
 
 @dataclass
+class MemoryCountedIdLists(MemoryIdLists):
+    changes: dict[int, int] = field(default_factory=dict)  # as graph counts them
+
+    async def kept(self, owner: int) -> tuple[list[int] | None, bytes, int]:
+        found, stamps = await self.get([owner])
+        return found.get(owner), stamps[owner], self.changes.get(owner, 0)
+
+
+@dataclass
 class MemoryStore:
     length: int = 800
     timelines: dict[int, set[int]] = field(default_factory=dict)
     recent: MemoryIdLists = field(default_factory=MemoryIdLists)
-    celebrities_followed: MemoryIdLists = field(default_factory=MemoryIdLists)
+    celebrities_followed: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
+    followers: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
     celebrities: set[int] = field(default_factory=set)
-    followings_changed: dict[int, int] = field(default_factory=dict)
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         if user_id not in self.timelines:
@@ -125,10 +137,6 @@ class MemoryStore:
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
         for user_id in user_ids:
             self.timelines.get(user_id, set()).difference_update(ids)
-
-    async def celebrities_kept(self, user_id: int) -> tuple[list[int] | None, bytes, int]:
-        found, stamps = await self.celebrities_followed.get([user_id])
-        return found.get(user_id), stamps[user_id], self.followings_changed.get(user_id, 0)
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         changed = (author_id in self.celebrities) != is_celebrity

@@ -57,6 +57,29 @@ async def test_fanout_reaches_active_followers_and_the_author_but_not_for_celebr
     assert await service.fan_out(101, STAR) == 0  # celebrity, and has no timeline itself
     assert store.timelines[READER] == {100}
     assert STAR not in store.recent.lists  # its cached recent ids are dropped
+    assert store.followers.lists[STAR] == [0, 3]  # kept: the count, no followers to push to
+
+
+async def test_an_author_posting_again_is_fanned_out_to_the_kept_followers(
+    service: TimelineService, store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets
+) -> None:
+    newcomer = 70
+    for user in (READER, newcomer):
+        await store.store(user, [])
+    await service.fan_out(tweets.post(100, PLAIN), PLAIN)
+    asked = graph.follower_calls
+    assert await service.fan_out(tweets.post(101, PLAIN), PLAIN) == 1
+    assert graph.follower_calls == asked  # the followers were kept from the first tweet
+    assert store.followers.lists[PLAIN] == [0, 1, READER]
+    # A new follower: graph counts the change before answering, so the next tweet reaches them
+    # (the follow's event, which forgets the followers too, may come later).
+    graph.follows.add((newcomer, PLAIN))
+    store.followers.changes[PLAIN] = 1
+    assert await service.fan_out(tweets.post(102, PLAIN), PLAIN) == 2
+    assert store.timelines[newcomer] == {102}
+    assert store.followers.lists[PLAIN] == [1, 2, READER, newcomer]
+    await service.followed(newcomer, PLAIN)
+    assert PLAIN not in store.followers.lists
 
 
 async def test_pages_merge_celebrities_in_id_order_and_end(
@@ -146,7 +169,7 @@ async def test_a_read_finds_the_celebrities_followed_kept_not_asked_of_graph(
     # next read asks graph again (the event, which forgets the list too, may come later).
     other = 4
     graph.follows |= {(READER, other), (50, other), (51, other)}
-    store.followings_changed[READER] = 1
+    store.celebrities_followed.changes[READER] = 1
     tweets.post(101, other)
     assert await _shown(service) == [101, 100]
     assert store.celebrities_followed.lists[READER] == [1, STAR, other]
