@@ -6,7 +6,9 @@ at that moment. A relay in every service process (``OutboxRelay``) publishes the
 JetStream, with the event id as ``Nats-Msg-Id`` so a row published twice is stored once, and
 deletes them after JetStream acknowledged. The rows its own process committed are handed to it
 in memory (``Outbox.committed``), so publishing them reads nothing; at most once a second it
-also reads the store for rows other processes (or a crashed one) left behind. Reading the store
+also reads the store for rows other processes (or a crashed one) left behind: rows older than
+``HANDOFF_SECONDS``, so that the relays of other processes sharing the table do not race its
+own for rows just handed to it (each would publish and delete them again). Reading the store
 on every write cost more than the write itself: each read of the Cassandra table scans the
 tombstones of the rows published in the last ``REPLAY_WINDOW_SECONDS``.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -31,7 +34,7 @@ import nats
 import structlog
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement
-from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
+from cassandra.util import max_uuid_from_time, min_uuid_from_time, unix_time_from_uuid1
 from nats.aio.client import Client as NatsClient
 
 from services.bootstrap.background import in_background, pause, rounds, wait_set
@@ -42,6 +45,9 @@ SHARDS = 16
 #: How far behind its last published event the relay looks again, for rows whose batch
 #: committed after a later row of the same shard (event ids are taken before the write).
 REPLAY_WINDOW_SECONDS = 60.0
+#: How old a row must be before the store's readers take it: younger ones are being published
+#: by the process that wrote them.
+HANDOFF_SECONDS = 2.0
 #: Committed rows a relay holds in memory at most (more while NATS is away are left to its scan
 #: of the store), and how many published event ids it remembers so as not to publish twice.
 HANDED_MAX = 10_000
@@ -126,21 +132,24 @@ class Wakeup(Protocol):
 
 class CassandraOutboxStore:
     """The ``outbox`` table: rows by shard, each shard read from a little before its last
-    published event (``REPLAY_WINDOW_SECONDS``)."""
+    published event (``REPLAY_WINDOW_SECONDS``) up to ``handoff_seconds`` ago."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, handoff_seconds: float = HANDOFF_SECONDS) -> None:
         self._session = session
+        self._handoff_seconds = handoff_seconds
         self._select = session.prepare(
-            "SELECT event_id, subject, payload FROM outbox WHERE shard = ? AND event_id > ? LIMIT ?"
+            "SELECT event_id, subject, payload FROM outbox "
+            "WHERE shard = ? AND event_id > ? AND event_id < ? LIMIT ?"
         )
         self._delete = session.prepare("DELETE FROM outbox WHERE shard = ? AND event_id = ?")
         self._floors = dict.fromkeys(range(SHARDS), 0.0)
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         found: list[PendingEvent] = []
+        until = max_uuid_from_time(time.time() - self._handoff_seconds)
         for shard in range(SHARDS):
             since = min_uuid_from_time(max(self._floors[shard] - REPLAY_WINDOW_SECONDS, 0))
-            rows = await execute(self._session, self._select, (shard, since, limit))
+            rows = await execute(self._session, self._select, (shard, since, until, limit))
             found.extend(
                 PendingEvent(str(row.event_id), row.subject, row.payload, shard) for row in rows
             )
@@ -173,7 +182,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._connection: NatsClient | None = None
-        self._published: OrderedDict[str, None] = OrderedDict()
+        #: Event ids published lately, each with whether its row was removed since.
+        self._published: OrderedDict[str, bool] = OrderedDict()
 
     async def _jetstream(self) -> nats.js.JetStreamContext:
         if self._connection is None or self._connection.is_closed:
@@ -189,20 +199,24 @@ class OutboxRelay:
         return await self._publish(await self._store.pending(self._batch_size))
 
     async def _publish(self, rows: Iterable[PendingEvent]) -> int:
-        """Publishes ``rows`` in order, each removed once acknowledged; those this relay
-        published lately (a row handed over may also have been read from the store) are only
-        removed."""
+        """Publishes ``rows`` in order, each removed once acknowledged. A row this relay
+        published lately (one handed over may also have been read from the store) is not
+        published again, and not removed again once it was."""
         jetstream = await self._jetstream()
         published = 0
         for row in rows:
-            if row.event_id not in self._published:
+            removed = self._published.get(row.event_id)
+            if removed:
+                continue
+            if removed is None:
                 headers = {"Nats-Msg-Id": row.event_id}
                 await jetstream.publish(row.subject, row.payload, headers=headers)
                 published += 1
-                self._published[row.event_id] = None
+                self._published[row.event_id] = False
                 if len(self._published) > PUBLISHED_REMEMBERED:
                     self._published.popitem(last=False)
             await self._store.remove(row)
+            self._published[row.event_id] = True
         return published
 
     async def run(self) -> None:

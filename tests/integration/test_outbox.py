@@ -19,6 +19,7 @@ from services.bootstrap.background import in_background, rounds
 from services.bootstrap.events import STREAM
 from services.bootstrap.migrate import migration_files, statements
 from services.bootstrap.outbox import (
+    HANDOFF_SECONDS,
     SHARDS,
     CassandraOutboxStore,
     Outbox,
@@ -126,12 +127,15 @@ async def test_an_event_survives_nats_being_unreachable_and_is_published_once(
     event = _event(uuid.uuid4().int >> 80)
     await _write(session, outbox, event)
 
-    unreachable = OutboxRelay(CassandraOutboxStore(session), outbox, "nats://127.0.0.1:1")
+    # Relays of processes that come later: rows are read at once, as after the handoff.
+    unreachable = OutboxRelay(
+        CassandraOutboxStore(session, handoff_seconds=0), outbox, "nats://127.0.0.1:1"
+    )
     with pytest.raises(Exception):  # noqa: B017, PT011  (any connection error)
         await unreachable.drain()
     assert await _rows_for(session, event) == 1  # kept for a later try
 
-    relay = OutboxRelay(CassandraOutboxStore(session), outbox, SETTINGS.nats_url)
+    relay = OutboxRelay(CassandraOutboxStore(session, handoff_seconds=0), outbox, SETTINGS.nats_url)
     try:
         assert await relay.drain() >= 1
         await _next(received, event.event_id)
@@ -165,15 +169,22 @@ async def test_a_running_relay_publishes_as_soon_as_a_write_commits(
 
 
 class CountedReads(CassandraOutboxStore):
-    """The Cassandra outbox store, counting how often the relay reads it."""
+    """The Cassandra outbox store, counting how often the relay reads it and removes rows."""
 
-    reads = 0
-    read = asyncio.Event()
+    def __init__(self, session: Session, *, handoff_seconds: float = HANDOFF_SECONDS) -> None:
+        super().__init__(session, handoff_seconds=handoff_seconds)
+        self.reads = 0
+        self.read = asyncio.Event()
+        self.removed: list[str] = []
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         self.reads += 1
         self.read.set()
         return await super().pending(limit)
+
+    async def remove(self, row: PendingEvent) -> None:
+        self.removed.append(row.event_id)
+        await super().remove(row)
 
 
 async def test_rows_committed_in_the_relays_own_process_are_published_without_reading_the_store(
@@ -194,3 +205,41 @@ async def test_rows_committed_in_the_relays_own_process_are_published_without_re
                 waiting.discard((await received.get()).event_id)
     assert store.reads == 1
     assert [await _rows_for(session, event) for event in events] == [0] * len(events)
+
+
+async def test_a_row_both_handed_over_and_read_from_the_store_is_published_and_removed_once(
+    session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
+) -> None:
+    outbox = Outbox(session)
+    store = CountedReads(session, handoff_seconds=0)  # the store's rows are read at once
+    relay = OutboxRelay(store, outbox, SETTINGS.nats_url, idle_poll_seconds=30)
+    event = _event(uuid.uuid4().int >> 80)
+    await _write(session, outbox, event)  # handed to the relay, which has not run yet
+    assert await relay.drain() >= 1  # read from the store: published and removed
+    store.read.clear()
+    async with running_relay(relay):  # its first round takes what was handed, then reads
+        async with asyncio.timeout(10):
+            await store.read.wait()
+            assert (await received.get()).event_id == event.event_id
+    assert store.removed.count(event.event_id) == 1
+
+
+async def test_the_store_gives_a_relay_only_rows_older_than_the_handoff(
+    session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
+) -> None:
+    """A row just written by another process is that process's relay's to publish (it was
+    handed over there); this relay takes it only once it is older than the handoff."""
+    elsewhere = Outbox(session)
+    relay = OutboxRelay(
+        CassandraOutboxStore(session, handoff_seconds=1.0), Outbox(session), SETTINGS.nats_url
+    )
+    event = _event(uuid.uuid4().int >> 80)
+    await _write(session, elsewhere, event)
+    await relay.drain()
+    assert await _rows_for(session, event) == 1
+    await asyncio.sleep(1.0)
+    await relay.drain()
+    assert await _rows_for(session, event) == 0
+    async with asyncio.timeout(10):
+        assert (await received.get()).event_id == event.event_id
+    await relay.close()
