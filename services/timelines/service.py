@@ -171,20 +171,24 @@ class TimelineService:
     async def fan_out(self, tweet_id: int, author_id: int) -> int:
         """Puts a new tweet or retweet into its author's timeline and, unless the author is a
         celebrity, into every follower's that exists. Idempotent. Returns timelines written."""
-        await self._store.recent.forget([author_id])
-        delivered = await self._store.push([author_id], [tweet_id])
         followers = await self._fanned_out_to(author_id)
-        for start in range(0, len(followers), FANOUT_BATCH):
-            delivered += await self._store.push(followers[start : start + FANOUT_BATCH], [tweet_id])
+        if followers is None:
+            # A celebrity's tweets are merged on read from their cached recent ids, which
+            # change now (a non-celebrity's are not read, or miss only tweets pushed anyway).
+            await self._store.recent.forget([author_id])
+        everyone = [author_id, *(followers or [])]
+        delivered = 0
+        for start in range(0, len(everyone), FANOUT_BATCH):
+            delivered += await self._store.push(everyone[start : start + FANOUT_BATCH], [tweet_id])
         return delivered
 
-    async def _fanned_out_to(self, author_id: int) -> list[int]:
-        """The followers a new tweet of ``author_id`` is pushed to: all of them, or none for a
-        celebrity. The follower count and (unless above the threshold) the followers are kept
-        in the store with the count of changes of the author's followers they were read at, so
-        an author who posts again is fanned out without asking graph; asked of graph again
-        when the count of changes has moved on (a new follower gets the next tweet), the store
-        forgot them (see ``followed``) or holds no ids for a count this threshold fans out."""
+    async def _fanned_out_to(self, author_id: int) -> list[int] | None:
+        """The followers a new tweet of ``author_id`` is pushed to; None for a celebrity.
+        The follower count and (unless above the threshold) the followers are kept in the store
+        with the count of changes of the author's followers they were read at, so an author who
+        posts again is fanned out without asking graph; asked of graph again when the count of
+        changes has moved on (a new follower gets the next tweet), the store forgot them (see
+        ``followed``) or holds no ids for a count this threshold fans out."""
         kept, stamp, changes = await self._store.followers.kept(author_id)
         if kept and kept[0] == changes and (kept[1] > self._threshold or len(kept) == kept[1] + 2):
             count, followers = kept[1], kept[2:]
@@ -197,7 +201,7 @@ class TimelineService:
             await self._store.followers.fill(
                 {author_id: [changes, count, *followers]}, {author_id: stamp}
             )
-        return [] if count > self._threshold else followers
+        return None if count > self._threshold else followers
 
     async def take_out(self, tweet_id: int, author_id: int) -> None:
         """A deleted tweet leaves its author's and followers' timelines. Idempotent."""
