@@ -4,6 +4,9 @@ and what the fanout worker does for each event. Plain Python over the ports."""
 from __future__ import annotations
 
 import asyncio
+import bisect
+import heapq
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,10 +32,21 @@ class Page:
     next_before: int | None  # None: the end
 
 
-def merge_ids(*lists: Sequence[int], before: int | None) -> list[int]:
-    """Distinct ids below ``before``, newest first."""
-    merged = {i for ids in lists for i in ids if before is None or i < before}
-    return sorted(merged, reverse=True)
+def merge_ids(lists: Sequence[Sequence[int]], *, before: int | None, limit: int) -> list[int]:
+    """The newest ``limit`` distinct ids below ``before`` of ``lists``, each newest first (a
+    celebrity's recent ids run to the timeline's length: each is entered where ``before``
+    falls and read no further than the page needs)."""
+    below = [
+        ids if before is None else ids[bisect.bisect_right(ids, -before, key=operator.neg) :]
+        for ids in lists
+    ]
+    merged: list[int] = []
+    for tweet_id in heapq.merge(*below, reverse=True):
+        if not merged or tweet_id != merged[-1]:
+            merged.append(tweet_id)
+            if len(merged) == limit:
+                break
+    return merged
 
 
 class TimelineService:
@@ -67,7 +81,7 @@ class TimelineService:
                     await self.rebuild(user_id)
                     home, _ = await self._store.read(user_id, cursor, want)
                 celebrity = await celebrities_task
-                candidates = merge_ids(home, celebrity, before=cursor)
+                candidates = merge_ids([home, *celebrity], before=cursor, limit=want)
                 home_more = len(home) >= want
                 if home_more:
                     # Below the last home id read there may be home ids not read yet.
@@ -76,7 +90,7 @@ class TimelineService:
                     return Page(shown, None)
                 consumed = await self._fill(shown, seen, candidates, size)
                 cursor = consumed
-                more = home_more or any(i < consumed for i in celebrity)
+                more = home_more or any(ids and ids[-1] < consumed for ids in celebrity)
                 if not more and consumed == candidates[-1]:
                     return Page(shown, None)
                 if len(shown) >= size:
@@ -111,7 +125,7 @@ class TimelineService:
             await self.rebuild(user_id)
             home, _ = await self._store.read(user_id, None, limit)
         celebrity = await self._celebrity_ids(user_id)
-        ids = [i for i in merge_ids(home, celebrity, before=None) if i > after][:limit]
+        ids = [i for i in merge_ids([home, *celebrity], before=None, limit=limit) if i > after]
         return await self.hydrate(ids)
 
     async def hydrate(self, ids: Sequence[int]) -> list[ReadyTweet]:
@@ -120,8 +134,9 @@ class TimelineService:
             found.extend(await self._tweets.ready(ids[start : start + HYDRATE_CHUNK]))
         return found
 
-    async def _celebrity_ids(self, user_id: int) -> list[int]:
-        """Recent tweet ids of the celebrities ``user_id`` follows (cached per celebrity)."""
+    async def _celebrity_ids(self, user_id: int) -> list[list[int]]:
+        """Recent tweet ids of each celebrity ``user_id`` follows, newest first (cached per
+        celebrity)."""
         celebrities = await self._celebrities_followed(user_id)
         if not celebrities:
             return []
@@ -134,7 +149,7 @@ class TimelineService:
             fresh = dict(zip(missing, fetched, strict=True))
             await self._store.recent.fill(fresh, stamps)
             recent.update(fresh)
-        return [i for ids in recent.values() for i in ids]
+        return list(recent.values())
 
     async def _celebrities_followed(self, user_id: int) -> list[int]:
         """The celebrities ``user_id`` follows, kept in the store with the count of changes of

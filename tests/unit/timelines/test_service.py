@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.timelines.service import TimelineService
+from services.timelines.service import TimelineService, merge_ids
 from tests.unit.timelines.fakes import MemoryGraph, MemoryStore, MemoryTweets
 
 THRESHOLD = 2
@@ -194,3 +194,10 @@ async def test_an_author_crossing_the_threshold_is_merged_for_followers_from_the
     graph.follows -= {(60, PLAIN), (61, PLAIN)}
     await service.unfollowed(61, PLAIN)
     assert READER not in store.celebrities_followed.lists
+
+
+def test_a_merge_takes_the_newest_distinct_ids_below_the_cursor_up_to_the_limit() -> None:
+    lists = [[9, 7, 5, 3], [8, 7, 6, 1], []]
+    assert merge_ids(lists, before=None, limit=10) == [9, 8, 7, 6, 5, 3, 1]
+    assert merge_ids(lists, before=7, limit=3) == [6, 5, 3]
+    assert merge_ids(lists, before=2, limit=3) == [1]
