@@ -52,7 +52,7 @@ class TimedTimelines(TimelineService):
 async def main(name: str) -> None:
     settings = Settings(service="timelines")
     redis = Redis.from_url(settings.redis_url)
-    store = RedisTimelineStore(redis, length=LENGTH, active_seconds=3600, recent_ttl_seconds=60)
+    store = RedisTimelineStore(redis, length=LENGTH, active_seconds=3600)
     service = TimedTimelines(
         store,
         GrpcGraph(grpc.aio.insecure_channel(settings.graph_addr)),

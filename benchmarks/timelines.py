@@ -50,7 +50,8 @@ from devstack.paths import PYTHON, ROOT
 from services.bootstrap.events import STREAM
 from services.bootstrap.settings import GRPC_PORTS, Settings
 from services.bootstrap.tweet_cache import tweet_key
-from services.timelines.store import SENTINEL, home_key, member, recent_key
+from services.bootstrap.user_timelines import user_timeline_key
+from services.timelines.store import SENTINEL, home_key, member
 
 TIMELINES = f"127.0.0.1:{GRPC_PORTS['timelines']}"
 TWEETS = f"127.0.0.1:{GRPC_PORTS['tweets']}"
@@ -208,7 +209,7 @@ async def _redis_keys(data: Dataset) -> RedisKeys:
     home = REDIS_PREFIX + "home"
     await redis.zadd(home, {member(tweet_id): 0 for tweet_id in range(10**17, 10**17 + 800)})
     recent = [REDIS_PREFIX + f"recent:{index}" for index in range(50)]
-    source = await redis.get(recent_key(data.most_followed()[0])) or b"1" * 200
+    source = await redis.get(user_timeline_key(data.most_followed()[0])) or b"1" * 200
     await redis.mset(dict.fromkeys(recent, source))
     tweets = [REDIS_PREFIX + f"tweet:{index}" for index in range(PAGE_SIZE)]
     cached = await redis.get(tweet_key(data.tweet_ids[-1])) or b"t" * 400

@@ -117,9 +117,6 @@ class Settings(StoreSettings):
     # in Redis (and keeps receiving fanout) after its owner's last home read.
     timeline_length: int = Field(default=800, ge=1, le=10_000)
     timeline_active_days: int = Field(default=30, ge=1)
-    # timelines: how long a celebrity's recent tweet ids stay cached in Redis (the fanout
-    # worker also drops the entry when the celebrity tweets, retweets or deletes).
-    celebrity_cache_seconds: int = Field(default=60, ge=1)
 
     # media (issue 8): the S3-compatible object store (MinIO locally, with the dev credentials
     # devstack gives it; production must set its own), the bucket created on start if missing,

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
+import structlog
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from chirp.tweets.v1 import tweets_service_pb2
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.bootstrap.tweet_cache import ReadyTweets
+from services.bootstrap.user_timelines import KEPT_IDS, RedisKeptTimelines
 
 #: How long a unary call waits (streams of followers have no deadline).
 TIMEOUT_SECONDS = 5.0
 FOLLOWING_PAGE = 5000
+
+log = structlog.get_logger()
 
 
 class GrpcGraph:
@@ -51,7 +58,23 @@ class GrpcGraph:
 
 
 class CachedTweets(ReadyTweets):
-    """The tweets service, and the tweet cache itself for hydration (``ReadyTweets``)."""
+    """The tweets service, and the tweets service's caches themselves: of tweets, for
+    hydration (``ReadyTweets``), and of user timelines' newest ids, for the celebrity merge."""
+
+    def __init__(self, redis: Redis, channel: grpc.aio.Channel) -> None:
+        super().__init__(redis, channel)
+        self._kept = RedisKeptTimelines(redis)
+
+    async def newest_ids(self, author_ids: Sequence[int]) -> list[list[int]]:
+        try:
+            kept, _ = await self._kept.get(author_ids)
+        except RedisError:
+            log.warning("user timeline cache read failed; asking tweets", exc_info=True)
+            kept = {}
+        missing = [a for a in author_ids if a not in kept]
+        fetched = await asyncio.gather(*(self.recent_ids([a], KEPT_IDS) for a in missing))
+        found = {a: k.ids for a, k in kept.items()} | dict(zip(missing, fetched, strict=True))
+        return [found[a] for a in author_ids]
 
     async def recent_ids(self, author_ids: Sequence[int], max_results: int) -> list[int]:
         response = await self._stub.ListRecentTweetIds(

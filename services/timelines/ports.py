@@ -24,6 +24,11 @@ class Tweets(Protocol):
         """Newest first, merged across the authors, tweets and retweets."""
         ...
 
+    async def newest_ids(self, author_ids: Sequence[int]) -> list[list[int]]:
+        """Each author's newest ids (as many as a home timeline holds), newest first, in
+        request order: a post shows in them at once."""
+        ...
+
     async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
         """Readable tweets in request order, serialized as sent; deleted/unknown ids (and
         retweets of deleted tweets) are left out. At most 100 ids."""
@@ -74,11 +79,6 @@ class TimelineStore(Protocol):
         ...
 
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None: ...
-
-    @property
-    def recent(self) -> IdLists:
-        """Each celebrity's newest tweet ids (the merge on read), briefly."""
-        ...
 
     @property
     def celebrities_followed(self) -> CountedIdLists:

@@ -135,21 +135,9 @@ class TimelineService:
         return found
 
     async def _celebrity_ids(self, user_id: int) -> list[list[int]]:
-        """Recent tweet ids of each celebrity ``user_id`` follows, newest first (cached per
-        celebrity)."""
+        """The newest ids of each celebrity ``user_id`` follows, newest first."""
         celebrities = await self._celebrities_followed(user_id)
-        if not celebrities:
-            return []
-        recent, stamps = await self._store.recent.get(celebrities)
-        missing = [c for c in celebrities if c not in recent]
-        if missing:
-            fetched = await asyncio.gather(
-                *(self._tweets.recent_ids([c], self._length) for c in missing)
-            )
-            fresh = dict(zip(missing, fetched, strict=True))
-            await self._store.recent.fill(fresh, stamps)
-            recent.update(fresh)
-        return list(recent.values())
+        return await self._tweets.newest_ids(celebrities) if celebrities else []
 
     async def _celebrities_followed(self, user_id: int) -> list[int]:
         """The celebrities ``user_id`` follows, kept in the store with the count of changes of
@@ -186,19 +174,14 @@ class TimelineService:
     async def fan_out(self, tweet_id: int, author_id: int) -> int:
         """Puts a new tweet or retweet into its author's timeline and, unless the author is a
         celebrity, into every follower's that exists. Idempotent. Returns timelines written."""
-        followers = await self._fanned_out_to(author_id)
-        if followers is None:
-            # A celebrity's tweets are merged on read from their cached recent ids, which
-            # change now (a non-celebrity's are not read, or miss only tweets pushed anyway).
-            await self._store.recent.forget([author_id])
-        everyone = [author_id, *(followers or [])]
+        everyone = [author_id, *await self._fanned_out_to(author_id)]
         delivered = 0
         for start in range(0, len(everyone), FANOUT_BATCH):
             delivered += await self._store.push(everyone[start : start + FANOUT_BATCH], [tweet_id])
         return delivered
 
-    async def _fanned_out_to(self, author_id: int) -> list[int] | None:
-        """The followers a new tweet of ``author_id`` is pushed to; None for a celebrity.
+    async def _fanned_out_to(self, author_id: int) -> list[int]:
+        """The followers a new tweet of ``author_id`` is pushed to: none for a celebrity.
         The follower count and (unless above the threshold) the followers are kept in the store
         with the count of changes of the author's followers they were read at, so an author who
         posts again is fanned out without asking graph; asked of graph again when the count of
@@ -216,11 +199,10 @@ class TimelineService:
             await self._store.followers.fill(
                 {author_id: [changes, count, *followers]}, {author_id: stamp}
             )
-        return None if count > self._threshold else followers
+        return [] if count > self._threshold else followers
 
     async def take_out(self, tweet_id: int, author_id: int) -> None:
         """A deleted tweet leaves its author's and followers' timelines. Idempotent."""
-        await self._store.recent.forget([author_id])
         await self._store.remove([author_id], [tweet_id])
         async for followers in self._graph.stream_followers(author_id, FANOUT_BATCH):
             await self._store.remove(followers, [tweet_id])

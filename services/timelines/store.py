@@ -8,11 +8,9 @@ Keys (this service's; nothing here that cannot be rebuilt):
   sentinel that makes an empty timeline exist. The key's TTL is the active window: every home
   read sets it again, so a key exists exactly for users active within the window (or just
   rebuilt) and fanout writes only to existing keys (a Lua script: EXISTS, ZADD, trim).
-* ``chirp:timelines:recent:<author id>``: a celebrity's newest tweet ids (8-byte big-endian
-  ints), cached for the merge on read; or, after the author tweeted, a unique ``!<uuid>`` mark
-  (a miss), which a fill must find unchanged to write (compare-and-set in Lua; ``RedisIdLists``).
-* ``chirp:timelines:celebrities-followed:<user id>``: the celebrities a reader follows, in the
-  same form (ids, or a mark after a forget), kept for the active window: a home read finds them
+* ``chirp:timelines:celebrities-followed:<user id>``: the celebrities a reader follows (8-byte
+  big-endian ints, or a unique ``!<uuid>`` mark after a forget, which a fill must find unchanged
+  to write: ``RedisIdLists``), kept for the active window: a home read finds them
   here instead of asking graph. The first id is the count of changes of the reader's
   followings the list was computed at (``services/bootstrap/followings.py``: graph counts each
   follow and unfollow before answering), so a reader's own follow shows at their next read.
@@ -27,6 +25,9 @@ Keys (this service's; nothing here that cannot be rebuilt):
   event, in case a count was lost).
 * ``chirp:timelines:celebrities``: a set of the authors the worker last saw above the threshold
   (so it can tell when one crosses it).
+
+A celebrity's newest ids, merged into their followers' pages, are the tweets service's kept ids
+of their user timeline (``services/bootstrap/user_timelines.py``), which a post updates in place.
 * Channel ``chirp:timelines:live:<user id>``: ``+id,id`` when ids enter a timeline, ``-id,id``
   when they leave (``StreamHomeTimeline``).
 """
@@ -76,15 +77,10 @@ def home_key(user_id: int) -> str:
     return f"chirp:timelines:home:{user_id}"
 
 
-RECENT_PREFIX = "chirp:timelines:recent:"
 FOLLOWED_PREFIX = "chirp:timelines:celebrities-followed:"
 FOLLOWERS_PREFIX = "chirp:timelines:followers:"
 FOLLOWERS_TTL_SECONDS = 3600
 CELEBRITIES = "chirp:timelines:celebrities"
-
-
-def recent_key(author_id: int) -> str:
-    return f"{RECENT_PREFIX}{author_id}"
 
 
 def live_channel(user_id: int) -> str:
@@ -103,15 +99,12 @@ def parse_live(message: bytes | str) -> tuple[list[int], list[int]]:
 
 
 class RedisTimelineStore:
-    def __init__(
-        self, redis: Redis, *, length: int, active_seconds: int, recent_ttl_seconds: int
-    ) -> None:
+    def __init__(self, redis: Redis, *, length: int, active_seconds: int) -> None:
         self._redis = redis
         self._length = length
         self._active_seconds = active_seconds
         self._push = redis.register_script(_PUSH)
         self._remove = redis.register_script(_REMOVE)
-        self.recent = RedisIdLists(redis, RECENT_PREFIX, recent_ttl_seconds)
         self.celebrities_followed = RedisCountedIdLists(
             redis, FOLLOWED_PREFIX, active_seconds, followings_changes(redis)
         )

@@ -32,7 +32,6 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             redis,
             length=settings.timeline_length,
             active_seconds=settings.timeline_active_days * 24 * 3600,
-            recent_ttl_seconds=settings.celebrity_cache_seconds,
         )
         timelines = TimelineService(
             store,

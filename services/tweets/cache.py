@@ -17,7 +17,6 @@ fails, reads miss and writes are skipped, with a warning.
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -26,11 +25,10 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.bootstrap.timeline_writes import timeline_writes
 from services.bootstrap.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
+from services.bootstrap.user_timelines import KeptIds, RedisKeptTimelines
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
-from services.tweets.ports import KeptIds
 
 TWEET_TTL_SECONDS = 15 * 60
 TOMBSTONE_TTL_SECONDS = 24 * 3600
@@ -117,54 +115,33 @@ class RedisTweetCache:
             log.warning("tweet cache write failed", exc_info=True)
 
 
-#: How long they are kept: also how long a write whose process died before it counted the write
-#: can stay unseen in its author's first pages (a retry of the post counts it).
-RECENT_TTL_SECONDS = 60
-_HEAD = struct.Struct(">qq")  # the count of writes the ids were read at, and "complete" (0/1)
-
-
-def user_timeline_key(user_id: int) -> str:
-    return f"chirp:tweets:user-timeline:{user_id}"
-
-
 class RedisUserTimelines:
-    """The newest ids of each user timeline read lately (``service.RECENT_KEPT``), so the
-    first pages of ``ListUserTweets`` do not read Cassandra. Each write to a user timeline (a
-    post, retweet, delete or undone retweet) counts itself in ``...-writes:<user>`` once it is
-    stored; the ids are kept with the count they were read at, and are used only while it is
-    still the count, so a write shows at the next read. Redis failing means reading the store."""
+    """The newest ids of each user timeline read lately, so the first pages of
+    ``ListUserTweets`` (and the celebrity merge of home pages) do not read Cassandra: the
+    contract is ``services/bootstrap/user_timelines.py``. Redis failing means reading the
+    store."""
 
     def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._writes = timeline_writes(redis)
+        self._kept = RedisKeptTimelines(redis)
 
     async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
         try:
-            kept, writes = await self._redis.mget(
-                [user_timeline_key(user_id), self._writes.key(user_id)]
-            )
+            kept, counts = await self._kept.get([user_id])
         except RedisError:
             log.warning("user timeline cache read failed", exc_info=True)
             return None, -1
-        count = int(writes or 0)
-        if not isinstance(kept, bytes) or len(kept) < _HEAD.size:
-            return None, count
-        read_at, complete = _HEAD.unpack_from(kept)
-        if read_at != count:
-            return None, count
-        ids = struct.unpack_from(f">{(len(kept) - _HEAD.size) // 8}q", kept, _HEAD.size)
-        return KeptIds(list(ids), complete=bool(complete)), count
+        return kept.get(user_id), counts[user_id]
 
     async def keep(self, user_id: int, writes: int, recent: KeptIds) -> None:
         if writes < 0:
             return  # the count could not be read: nothing to keep it under
-        value = _HEAD.pack(writes, int(recent.complete)) + struct.pack(
-            f">{len(recent.ids)}q", *recent.ids
-        )
         try:
-            await self._redis.set(user_timeline_key(user_id), value, ex=RECENT_TTL_SECONDS)
+            await self._kept.keep(user_id, writes, recent)
         except RedisError:
             log.warning("user timeline cache write failed", exc_info=True)
 
-    async def wrote(self, user_id: int) -> None:
-        await self._writes.changed(user_id)
+    async def wrote(self, user_id: int, added: int | None = None) -> None:
+        try:
+            await self._kept.wrote(user_id, added)
+        except RedisError:
+            log.warning("user timeline write not counted", user_id=user_id, exc_info=True)

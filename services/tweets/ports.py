@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from services.bootstrap.tweet_cache import CacheLookup
+from services.bootstrap.user_timelines import KeptIds
 from services.tweets.model import (
     Author,
     Counts,
@@ -140,14 +141,6 @@ class TweetCache(Protocol):
     async def forget(self, ids: Sequence[int]) -> None: ...
 
 
-@dataclass(frozen=True)
-class KeptIds:
-    """A user timeline's newest ids, newest first; ``complete`` when they are all of it."""
-
-    ids: list[int]
-    complete: bool
-
-
 class UserTimelines(Protocol):
     """The newest ids of user timelines, kept where reads find them before the store."""
 
@@ -160,9 +153,9 @@ class UserTimelines(Protocol):
         """Keeps ids read from the store after ``writes`` writes."""
         ...
 
-    async def wrote(self, user_id: int) -> None:
+    async def wrote(self, user_id: int, added: int | None = None) -> None:
         """Counts a write to the user's timeline, once it and the tweet count it changes are
-        stored."""
+        stored; ``added``, the id a post or retweet added, joins the kept ids in place."""
         ...
 
 

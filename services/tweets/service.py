@@ -45,6 +45,7 @@ from services.bootstrap.errors import (
 )
 from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
 from services.bootstrap.paging import encode_token
+from services.bootstrap.user_timelines import KEPT_IDS, KeptIds
 from services.tweets import rules, text
 from services.tweets.convert import tweet_message
 from services.tweets.model import (
@@ -65,7 +66,6 @@ from services.tweets.model import (
 )
 from services.tweets.paging import Page, int_cursor, str_cursor
 from services.tweets.ports import (
-    KeptIds,
     Listed,
     MediaLibrary,
     TweetCache,
@@ -82,7 +82,6 @@ IDEMPOTENCY_WAIT_SECONDS = 3.0
 #: Reads a list page makes at most to fill itself past deleted entries.
 MAX_FILL_ROUNDS = 5
 #: How many of a user timeline's newest ids are kept in Redis (five pages of 20).
-RECENT_KEPT = 100
 #: Authors read at once by ListRecentTweetIds.
 RECENT_CONCURRENCY = 32
 
@@ -155,7 +154,7 @@ class TweetService:
             tweet_id = await self._store.claim_idempotency_key(author_id, key, fresh)
             if tweet_id != fresh and (finished := await self._finished(tweet_id)):
                 # The first request may have died before counting its write.
-                await self._user_timelines.wrote(author_id)
+                await self._user_timelines.wrote(author_id, added=tweet_id)
                 return finished
         # The media service checks the photos (the author's, not on another tweet) and claims
         # them for this id before the tweet is written; a retry with the same id attaches again.
@@ -182,7 +181,7 @@ class TweetService:
             self._store.add_tweet_count(tweet.author_id, 1),
             *([self._store.add_counts(parent, replies=1)] if parent else []),
         )
-        await self._user_timelines.wrote(tweet.author_id)
+        await self._user_timelines.wrote(tweet.author_id, added=tweet.id)
         await self._cache.put(_cacheable([view]))
         if parent:
             await self._cache.forget([parent])
@@ -493,7 +492,7 @@ class TweetService:
                     self._store.add_counts(original.id, retweets=1),
                     self._store.add_tweet_count(user_id, 1),
                 )
-            await self._user_timelines.wrote(user_id)
+            await self._user_timelines.wrote(user_id, added=retweet.id)
             await self._cache.forget([original.id])
         view = TweetView(retweet, await self._author(user_id))
         await self._cache.put(_cacheable([view]))
@@ -574,11 +573,11 @@ class TweetService:
         date), from the store's buckets below them."""
         kept, writes = await self._user_timelines.recent(user_id)
         if kept is None:
-            newest = await read_slice(self._store, user_id, limit=RECENT_KEPT)
+            newest = await read_slice(self._store, user_id, limit=KEPT_IDS)
             kept = KeptIds(newest.ids, complete=newest.next_before is None)
             await self._user_timelines.keep(user_id, writes, kept)
         below = [i for i in kept.ids if before is None or i < before]
-        if len(below) > limit:
+        if len(below) > limit or (len(below) == limit and not kept.complete):
             return Slice(below[:limit], below[limit - 1])
         if kept.complete:
             return Slice(below, None)
@@ -607,6 +606,8 @@ class TweetService:
 
         async def newest(author_id: int) -> list[int]:
             async with gate:
+                if since is None:  # from the kept ids (kept for the next caller)
+                    return (await self._user_timeline(author_id, max_results, None)).ids
                 found = await read_slice(self._store, author_id, limit=max_results, since=since_id)
                 return found.ids
 

@@ -38,7 +38,7 @@ class SlowStore(RedisTimelineStore):
 async def main(name: str) -> None:
     service_module.FANOUT_BATCH = BATCH
     redis = Redis.from_url(SETTINGS.redis_url)
-    store = SlowStore(redis, length=800, active_seconds=3600, recent_ttl_seconds=5)
+    store = SlowStore(redis, length=800, active_seconds=3600)
     service = TimelineService(
         store,
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),

@@ -135,7 +135,7 @@ async def test_fanout_handlers_are_idempotent(http: httpx.AsyncClient, redis: Re
         await eventually(partial(stored, redis, reader.id), lambda ids: ids == [tweet_id])
     graph = grpc.aio.insecure_channel(SETTINGS.graph_addr)
     tweets = grpc.aio.insecure_channel(SETTINGS.tweets_addr)
-    store = RedisTimelineStore(redis, length=800, active_seconds=3600, recent_ttl_seconds=5)
+    store = RedisTimelineStore(redis, length=800, active_seconds=3600)
     service = TimelineService(
         store,
         GrpcGraph(graph),

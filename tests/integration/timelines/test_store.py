@@ -16,7 +16,6 @@ from services.timelines.store import (
     home_key,
     live_channel,
     parse_live,
-    recent_key,
 )
 from tests.integration.tweets.tokens import random_user_id
 
@@ -25,7 +24,7 @@ BIG = 2**62  # ids above 2^53, where a double score would round
 
 @pytest.fixture
 def store(redis: Redis) -> RedisTimelineStore:
-    return RedisTimelineStore(redis, length=5, active_seconds=600, recent_ttl_seconds=30)
+    return RedisTimelineStore(redis, length=5, active_seconds=600)
 
 
 async def test_fanout_writes_only_existing_timelines_and_keeps_the_newest(
@@ -80,34 +79,19 @@ async def test_remove_and_live_messages(store: RedisTimelineStore, redis: Redis)
     assert await store.read(user, None, 10) == ([30, 20], True)
 
 
-async def test_recent_ids_of_celebrities_are_cached_and_forgotten(
-    store: RedisTimelineStore, redis: Redis
-) -> None:
-    star, other, unknown = random_user_id(), random_user_id(), random_user_id()
-    found, stamps = await store.recent.get([star, other])
-    assert found == {}
-    await store.recent.fill({star: [BIG + 2, BIG + 1], other: []}, stamps)
-    found, stamps = await store.recent.get([star, other, unknown])
-    assert found == {star: [BIG + 2, BIG + 1], other: []}
-    assert stamps[unknown] == b"-"
-    assert 0 < await redis.ttl(recent_key(star)) <= 30
-    await store.recent.forget([star])
-    found, stamps = await store.recent.get([star])
-    assert found == {}
-
-
 async def test_a_fill_that_raced_a_forget_does_not_write(store: RedisTimelineStore) -> None:
-    star = random_user_id()
-    _, stale = await store.recent.get([star])  # a reader misses, asks tweets...
-    await store.recent.forget([star])  # ...meanwhile the star tweets
-    await store.recent.fill({star: [1]}, stale)  # the reader's (stale) answer
-    found, fresh = await store.recent.get([star])
+    reader = random_user_id()
+    _, stale = await store.celebrities_followed.get([reader])  # a read misses, asks graph...
+    await store.celebrities_followed.forget([reader])  # ...meanwhile the reader follows someone
+    await store.celebrities_followed.fill({reader: [1]}, stale)  # the (stale) answer
+    found, fresh = await store.celebrities_followed.get([reader])
     assert found == {}
-    await store.recent.fill({star: [2, 1]}, fresh)  # the next reader's fill
-    assert (await store.recent.get([star]))[0] == {star: [2, 1]}
-    await store.recent.forget([star])
-    await store.recent.fill({star: [1]}, fresh)  # an old stamp never matches a new mark
-    assert (await store.recent.get([star]))[0] == {}
+    await store.celebrities_followed.fill({reader: [2, 1]}, fresh)  # the next read's fill
+    assert (await store.celebrities_followed.get([reader]))[0] == {reader: [2, 1]}
+    await store.celebrities_followed.forget([reader])
+    # An old stamp never matches a new mark.
+    await store.celebrities_followed.fill({reader: [1]}, fresh)
+    assert (await store.celebrities_followed.get([reader]))[0] == {}
 
 
 async def test_a_held_list_is_replaced_only_by_a_fill_based_on_it(

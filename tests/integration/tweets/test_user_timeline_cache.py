@@ -1,6 +1,7 @@
-"""A user timeline's newest ids kept in Redis (``RedisUserTimelines``): every write shows at the
-next read, deeper pages continue from the store, and losing Redis loses nothing. Through the
-gateway, the real tweets service, Cassandra and Redis."""
+"""A user timeline's newest ids kept in Redis (``services/bootstrap/user_timelines.py``): a post
+joins them in place, every write shows at the next read, deeper pages continue from the store,
+and losing Redis loses nothing. Through the gateway, the real tweets service, Cassandra and
+Redis, and the adapter against the real Redis."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ import httpx
 from redis.asyncio import Redis
 
 from services.bootstrap.timeline_writes import PREFIX as WRITES_PREFIX
-from services.tweets.cache import user_timeline_key
+from services.bootstrap.user_timelines import (
+    KEPT_IDS,
+    TTL_SECONDS,
+    KeptIds,
+    RedisKeptTimelines,
+    user_timeline_key,
+)
 from tests.integration.graph.support import Account, register
+from tests.integration.tweets.tokens import random_user_id
+
+BIG = 2**62  # ids above 2^53, which Lua numbers (doubles) could not tell apart
 
 
 async def _post(http: httpx.AsyncClient, author: Account, text: str) -> str:
@@ -66,3 +76,36 @@ async def test_pages_go_on_from_the_kept_ids_into_the_store_without_repeats_or_g
         pages = await _pages(http, ada, size)
         assert [i for page in pages for i in page] == newest_first
         assert all(len(page) == size for page in pages[:-1])
+
+
+async def test_a_post_joins_the_kept_ids_in_place_and_other_writes_leave_them_out_of_date(
+    redis: Redis,
+) -> None:
+    kept = RedisKeptTimelines(redis)
+    user = random_user_id()
+    assert await kept.get([user]) == ({}, {user: 0})
+    await kept.keep(user, 0, KeptIds([BIG + 0x100, BIG + 0x7F], complete=True))
+    await kept.wrote(user, BIG + 0x1FF)  # newer than all
+    await kept.wrote(user, BIG + 0x80)  # an older post counted later lands in order
+    await kept.wrote(user, BIG + 0x80)  # the same counted again (a retry): kept once
+    found, counts = await kept.get([user])
+    ids = [BIG + 0x1FF, BIG + 0x100, BIG + 0x80, BIG + 0x7F]
+    assert found == {user: KeptIds(ids, complete=True)}
+    assert counts == {user: 3}
+    assert 0 < await redis.ttl(user_timeline_key(user)) <= TTL_SECONDS  # kept, not extended
+    await kept.wrote(user, None)  # a delete: the kept ids are out of date...
+    assert (await kept.get([user]))[0] == {}
+    await kept.wrote(user, BIG + 0x200)  # ...and stay so until read again from the store
+    assert (await kept.get([user]))[0] == {}
+
+
+async def test_kept_ids_stay_at_most_the_kept_number_and_are_then_incomplete(
+    redis: Redis,
+) -> None:
+    kept = RedisKeptTimelines(redis)
+    user = random_user_id()
+    full = [BIG + i for i in range(KEPT_IDS, 0, -1)]
+    await kept.keep(user, 0, KeptIds(full, complete=True))
+    await kept.wrote(user, BIG + KEPT_IDS + 1)
+    found, _ = await kept.get([user])
+    assert found == {user: KeptIds([BIG + KEPT_IDS + 1, *full[:-1]], complete=False)}

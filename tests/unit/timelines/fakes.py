@@ -58,6 +58,9 @@ class MemoryTweets:
         ]
         return sorted(ids, reverse=True)[:max_results]
 
+    async def newest_ids(self, author_ids: Sequence[int]) -> list[list[int]]:
+        return [await self.recent_ids([author], 800) for author in author_ids]
+
     async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
         assert len(ids) <= 100
         self.batch_calls += 1
@@ -106,7 +109,6 @@ class MemoryCountedIdLists(MemoryIdLists):
 class MemoryStore:
     length: int = 800
     timelines: dict[int, set[int]] = field(default_factory=dict)
-    recent: MemoryIdLists = field(default_factory=MemoryIdLists)
     celebrities_followed: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
     followers: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
     celebrities: set[int] = field(default_factory=set)
