@@ -16,9 +16,12 @@ of the post counts it).
 
 from __future__ import annotations
 
+import bisect
+import operator
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from redis.asyncio import Redis
 
@@ -66,12 +69,60 @@ def user_timeline_key(user_id: int) -> str:
     return f"chirp:tweets:user-timeline:{user_id}"
 
 
+class PackedIds(Sequence[int]):
+    """Ids as kept (8-byte big-endian), each unpacked only when it is looked at: a page reads a
+    few dozen of a celebrity's 800."""
+
+    __slots__ = ("_count", "_data", "_offset")
+
+    def __init__(self, data: bytes, offset: int = 0, count: int | None = None) -> None:
+        self._data = data
+        self._offset = offset
+        self._count = (len(data) - offset) // 8 if count is None else count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> PackedIds: ...
+    def __getitem__(self, index: int | slice) -> int | PackedIds:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._count)
+            if step != 1:
+                raise ValueError("kept ids are sliced in order only")
+            return PackedIds(self._data, self._offset + 8 * start, max(stop - start, 0))
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        return int(_ID.unpack_from(self._data, self._offset + 8 * index)[0])
+
+    def __iter__(self) -> Iterator[int]:
+        end = self._offset + 8 * self._count
+        return (i for (i,) in _ID.iter_unpack(self._data[self._offset : end]))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class KeptIds:
     """A user timeline's newest ids, newest first; ``complete`` when they are all of it."""
 
-    ids: list[int]
+    ids: Sequence[int]
     complete: bool
+
+
+def ids_below(ids: Sequence[int], before: int | None) -> Sequence[int]:
+    """The ids of a newest-first list that are below ``before`` (all for None), found by
+    bisection: the ids above are never looked at."""
+    if before is None:
+        return ids
+    return ids[bisect.bisect_right(ids, -before, key=operator.neg) :]
 
 
 def _current(value: object, writes: int) -> KeptIds | None:
@@ -80,8 +131,7 @@ def _current(value: object, writes: int) -> KeptIds | None:
     read_at, complete = _HEAD.unpack_from(value)
     if read_at != writes:
         return None
-    ids = struct.unpack_from(f">{(len(value) - _HEAD.size) // 8}q", value, _HEAD.size)
-    return KeptIds(list(ids), complete=bool(complete))
+    return KeptIds(PackedIds(value, _HEAD.size), complete=bool(complete))
 
 
 class RedisKeptTimelines:

@@ -65,7 +65,7 @@ class CachedTweets(ReadyTweets):
         super().__init__(redis, channel)
         self._kept = RedisKeptTimelines(redis)
 
-    async def newest_ids(self, author_ids: Sequence[int]) -> list[list[int]]:
+    async def newest_ids(self, author_ids: Sequence[int]) -> list[Sequence[int]]:
         try:
             kept, _ = await self._kept.get(author_ids)
         except RedisError:
@@ -73,7 +73,8 @@ class CachedTweets(ReadyTweets):
             kept = {}
         missing = [a for a in author_ids if a not in kept]
         fetched = await asyncio.gather(*(self.recent_ids([a], KEPT_IDS) for a in missing))
-        found = {a: k.ids for a, k in kept.items()} | dict(zip(missing, fetched, strict=True))
+        found: dict[int, Sequence[int]] = {a: k.ids for a, k in kept.items()}
+        found.update(zip(missing, fetched, strict=True))
         return [found[a] for a in author_ids]
 
     async def recent_ids(self, author_ids: Sequence[int], max_results: int) -> list[int]:

@@ -24,7 +24,7 @@ class Tweets(Protocol):
         """Newest first, merged across the authors, tweets and retweets."""
         ...
 
-    async def newest_ids(self, author_ids: Sequence[int]) -> list[list[int]]:
+    async def newest_ids(self, author_ids: Sequence[int]) -> list[Sequence[int]]:
         """Each author's newest ids (as many as a home timeline holds), newest first, in
         request order: a post shows in them at once."""
         ...

@@ -4,13 +4,12 @@ and what the fanout worker does for each event. Plain Python over the ports."""
 from __future__ import annotations
 
 import asyncio
-import bisect
 import heapq
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.bootstrap.tweet_cache import ReadyTweet
+from services.bootstrap.user_timelines import ids_below
 from services.timelines.ports import Graph, TimelineStore, Tweets
 
 #: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a
@@ -36,12 +35,8 @@ def merge_ids(lists: Sequence[Sequence[int]], *, before: int | None, limit: int)
     """The newest ``limit`` distinct ids below ``before`` of ``lists``, each newest first (a
     celebrity's recent ids run to the timeline's length: each is entered where ``before``
     falls and read no further than the page needs)."""
-    below = [
-        ids if before is None else ids[bisect.bisect_right(ids, -before, key=operator.neg) :]
-        for ids in lists
-    ]
     merged: list[int] = []
-    for tweet_id in heapq.merge(*below, reverse=True):
+    for tweet_id in heapq.merge(*(ids_below(ids, before) for ids in lists), reverse=True):
         if not merged or tweet_id != merged[-1]:
             merged.append(tweet_id)
             if len(merged) == limit:
@@ -134,7 +129,7 @@ class TimelineService:
             found.extend(await self._tweets.ready(ids[start : start + HYDRATE_CHUNK]))
         return found
 
-    async def _celebrity_ids(self, user_id: int) -> list[list[int]]:
+    async def _celebrity_ids(self, user_id: int) -> list[Sequence[int]]:
         """The newest ids of each celebrity ``user_id`` follows, newest first."""
         celebrities = await self._celebrities_followed(user_id)
         return await self._tweets.newest_ids(celebrities) if celebrities else []

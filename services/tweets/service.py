@@ -45,7 +45,7 @@ from services.bootstrap.errors import (
 )
 from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
 from services.bootstrap.paging import encode_token
-from services.bootstrap.user_timelines import KEPT_IDS, KeptIds
+from services.bootstrap.user_timelines import KEPT_IDS, KeptIds, ids_below
 from services.tweets import rules, text
 from services.tweets.convert import tweet_message
 from services.tweets.model import (
@@ -576,11 +576,11 @@ class TweetService:
             newest = await read_slice(self._store, user_id, limit=KEPT_IDS)
             kept = KeptIds(newest.ids, complete=newest.next_before is None)
             await self._user_timelines.keep(user_id, writes, kept)
-        below = [i for i in kept.ids if before is None or i < before]
+        below = ids_below(kept.ids, before)
         if len(below) > limit or (len(below) == limit and not kept.complete):
-            return Slice(below[:limit], below[limit - 1])
+            return Slice(list(below[:limit]), below[limit - 1])
         if kept.complete:
-            return Slice(below, None)
+            return Slice(list(below), None)
         return await read_slice(self._store, user_id, limit=limit, before=before)
 
     async def _user_id(self, username: str, caller_id: int | None) -> int:

@@ -58,7 +58,7 @@ class MemoryTweets:
         ]
         return sorted(ids, reverse=True)[:max_results]
 
-    async def newest_ids(self, author_ids: Sequence[int]) -> list[list[int]]:
+    async def newest_ids(self, author_ids: Sequence[int]) -> list[Sequence[int]]:
         return [await self.recent_ids([author], 800) for author in author_ids]
 
     async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
