@@ -5,12 +5,14 @@ A write adds its event to the ``outbox`` table in the same logged batch as its d
 at that moment. A relay in every service process (``OutboxRelay``) publishes the rows to
 JetStream, with the event id as ``Nats-Msg-Id`` so a row published twice is stored once, and
 deletes them after JetStream acknowledged. The rows its own process committed are handed to it
-in memory (``Outbox.committed``), so publishing them reads nothing; at most once a second it
-also reads the store for rows other processes (or a crashed one) left behind: rows older than
-``HANDOFF_SECONDS``, so that the relays of other processes sharing the table do not race its
-own for rows just handed to it (each would publish and delete them again). Reading the store
-on every write cost more than the write itself: each read of the Cassandra table scans the
-tombstones of the rows published in the last ``REPLAY_WINDOW_SECONDS``.
+in memory (``Outbox.committed``), so publishing them reads nothing; every
+``STORE_READ_SECONDS`` it also reads the store for rows other processes (or a crashed one) left
+behind: rows older than ``HANDOFF_SECONDS``, so that the relays of other processes sharing the
+table do not race its own for rows just handed to it (each would publish and delete them
+again). Reading the Cassandra table scans the tombstones of the rows published lately, so it is
+read seldom, and from a little before the newest row known published or found absent: never
+from the oldest tombstone a shard still holds (an hour of them, which a relay that publishes
+little from a shard used to scan every second).
 
 Rows are sharded by the key of the thing they describe (a tweet id, a user id), so the events
 of one thing are published in the order they were written.
@@ -45,6 +47,9 @@ SHARDS = 16
 #: How far behind its last published event the relay looks again, for rows whose batch
 #: committed after a later row of the same shard (event ids are taken before the write).
 REPLAY_WINDOW_SECONDS = 60.0
+#: How often a relay reads the store for rows its own process did not hand over (another
+#: process's, or its own that a failure dropped: those are read at the next round).
+STORE_READ_SECONDS = 5.0
 #: How old a row must be before the store's readers take it: younger ones are being published
 #: by the process that wrote them.
 HANDOFF_SECONDS = 2.0
@@ -131,8 +136,9 @@ class Wakeup(Protocol):
 
 
 class CassandraOutboxStore:
-    """The ``outbox`` table: rows by shard, each shard read from a little before its last
-    published event (``REPLAY_WINDOW_SECONDS``) up to ``handoff_seconds`` ago."""
+    """The ``outbox`` table: rows by shard, each shard read from a little
+    (``REPLAY_WINDOW_SECONDS``) before the newest event this process published from it or
+    found nothing unpublished below, up to ``handoff_seconds`` ago."""
 
     def __init__(self, session: Session, *, handoff_seconds: float = HANDOFF_SECONDS) -> None:
         self._session = session
@@ -146,10 +152,15 @@ class CassandraOutboxStore:
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         found: list[PendingEvent] = []
-        until = max_uuid_from_time(time.time() - self._handoff_seconds)
+        until_time = time.time() - self._handoff_seconds
+        until = max_uuid_from_time(until_time)
         for shard in range(SHARDS):
             since = min_uuid_from_time(max(self._floors[shard] - REPLAY_WINDOW_SECONDS, 0))
-            rows = await execute(self._session, self._select, (shard, since, until, limit))
+            rows = list(await execute(self._session, self._select, (shard, since, until, limit)))
+            if not rows:
+                # Nothing below ``until`` is left: later reads start a window before it, not
+                # from the oldest tombstone the shard still holds (an hour of them).
+                self._floors[shard] = max(self._floors[shard], until_time)
             found.extend(
                 PendingEvent(str(row.event_id), row.subject, row.payload, shard) for row in rows
             )
@@ -174,7 +185,7 @@ class OutboxRelay:
         nats_url: str,
         *,
         batch_size: int = 200,
-        idle_poll_seconds: float = 1.0,
+        idle_poll_seconds: float = STORE_READ_SECONDS,
     ) -> None:
         self._store = store
         self._outbox = wakeup
@@ -235,8 +246,9 @@ class OutboxRelay:
                     published += await self.drain()
                 backoff = 0.5
             except Exception:
-                # What was handed over is in the store: the next reading of it publishes it.
+                # What was handed over is in the store: the next round reads it from there.
                 log.warning("outbox relay cannot publish yet; retrying", exc_info=True)
+                read_at = float("-inf")
                 await pause(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
