@@ -1,4 +1,5 @@
-"""The users service as the graph sees it: usernames to ids, ids to BASIC user summaries.
+"""The users service as the graph sees it: usernames to ids, ids to BASIC user summaries (from
+its cache itself where it has them: ``services/bootstrap/user_cache.py``).
 
 Any failure to answer (UNIMPLEMENTED included: the graph cannot resolve a name without it)
 raises ``Unavailable``, so a follow fails with 503 rather than 404 when users is down.
@@ -14,22 +15,23 @@ from typing import TypeVar
 
 import grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+from redis.asyncio import Redis
 
 from services.bootstrap.errors import Unavailable
+from services.bootstrap.user_cache import BasicUsers
 from services.bootstrap.usernames import UsernameIds
 
 #: How long a call waits for the users service.
 TIMEOUT_SECONDS = 2.0
-#: BatchGetUsers takes at most this many ids per call.
-CHUNK = 100
 
 _R = TypeVar("_R")
 
 
 class GrpcUserDirectory:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: Redis, channel: grpc.aio.Channel) -> None:
         self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
         self._ids = UsernameIds(self._ask)
+        self._users = BasicUsers(redis, self._fetch)
 
     async def id_of(self, username: str) -> int | None:
         return await self._ids.id_of(username.lower())
@@ -44,15 +46,13 @@ class GrpcUserDirectory:
         return response.users[0].id if response.users else None
 
     async def users(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
-        found: dict[int, user_pb2.User] = {}
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), CHUNK):
-            request = users_service_pb2.BatchGetUsersRequest(
-                ids=unique[start : start + CHUNK], view=user_pb2.USER_VIEW_BASIC
-            )
-            response = await _answer(self._stub.BatchGetUsers(request, timeout=TIMEOUT_SECONDS))
-            found.update((user.id, user) for user in response.users)
-        return found
+        """From the users service's cache itself; the service is asked for what it misses."""
+        return await self._users.get(ids)
+
+    async def _fetch(self, ids: list[int]) -> Sequence[user_pb2.User]:
+        request = users_service_pb2.BatchGetUsersRequest(ids=ids, view=user_pb2.USER_VIEW_BASIC)
+        response = await _answer(self._stub.BatchGetUsers(request, timeout=TIMEOUT_SECONDS))
+        return response.users
 
 
 async def _answer(call: Awaitable[_R]) -> _R:

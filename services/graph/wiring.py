@@ -39,7 +39,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         relay = OutboxRelay(outbox, outbox, settings.nats_url)
         graph = GraphService(
             Neo4jGraphStore(driver, outbox),
-            GrpcUserDirectory(users),
+            GrpcUserDirectory(redis, users),
             RedisFollowChanges(redis),
         )
         follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)

@@ -1,4 +1,5 @@
-"""The users service as the tweets domain sees it: authors by id, mentions by username.
+"""The users service as the tweets domain sees it: authors by id (from its cache itself where
+it has them: ``services/bootstrap/user_cache.py``), mentions by username.
 
 UNIMPLEMENTED (the users service before its issue lands) answers as if no user matched: tweets
 then show their authors by id alone and mentions stay plain text. Any other failure raises
@@ -14,8 +15,10 @@ from typing import TypeVar
 import grpc
 import structlog
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+from redis.asyncio import Redis
 
 from services.bootstrap.errors import Unavailable
+from services.bootstrap.user_cache import BasicUsers
 from services.bootstrap.usernames import UsernameIds
 from services.tweets.convert import author_of
 from services.tweets.model import Author
@@ -31,9 +34,10 @@ _R = TypeVar("_R")
 
 
 class GrpcUserDirectory:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: Redis, channel: grpc.aio.Channel) -> None:
         self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
         self._ids = UsernameIds(self._lookup)
+        self._users = BasicUsers(redis, self._fetch)
 
     async def id_of(self, folded: str) -> int | None:
         """Remembered once found (``services/bootstrap/usernames.py``)."""
@@ -44,17 +48,15 @@ class GrpcUserDirectory:
         return None if found is None else found.id
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Author]:
-        found: dict[int, Author] = {}
-        for start in range(0, len(ids), CHUNK):
-            request = users_service_pb2.BatchGetUsersRequest(
-                ids=ids[start : start + CHUNK], view=user_pb2.USER_VIEW_BASIC
-            )
-            response = await _answer(
-                "BatchGetUsers", self._stub.BatchGetUsers(request, timeout=TIMEOUT_SECONDS)
-            )
-            if response is not None:
-                found.update((user.id, author_of(user)) for user in response.users)
-        return found
+        """From the users service's cache itself; the service is asked for what it misses."""
+        return {user_id: author_of(user) for user_id, user in (await self._users.get(ids)).items()}
+
+    async def _fetch(self, ids: list[int]) -> Sequence[user_pb2.User]:
+        request = users_service_pb2.BatchGetUsersRequest(ids=ids, view=user_pb2.USER_VIEW_BASIC)
+        response = await _answer(
+            "BatchGetUsers", self._stub.BatchGetUsers(request, timeout=TIMEOUT_SECONDS)
+        )
+        return [] if response is None else response.users
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, Author]:
         found: dict[str, Author] = {}

@@ -42,7 +42,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 CassandraTweetStore(session, outbox),
                 RedisTweetCache(redis),
                 RedisUserTimelines(redis),
-                GrpcUserDirectory(users),
+                GrpcUserDirectory(redis, users),
                 GrpcMediaLibrary(media),
                 ids,
             )

@@ -4,7 +4,8 @@ folded username, and of the counts and relationships of profiles (``RedisSocialC
 Keys:
 
 * ``chirp:users:user:<id>``: a hash, ``user`` = the serialized BASIC User, ``version`` = its
-  ``update_time`` in milliseconds; kept ``USER_TTL_SECONDS`` after its last write.
+  ``update_time`` in milliseconds; kept ``USER_TTL_SECONDS`` after its last write. Other
+  services read it too (``services/bootstrap/user_cache.py``, the contract).
 * ``chirp:users:id:<folded username>``: the id as a decimal string; usernames never change and
   accounts are never deleted, so this only expires to bound memory (``ID_TTL_SECONDS``).
 
@@ -32,6 +33,7 @@ from redis.exceptions import RedisError
 
 from services.bootstrap.followings import followers_changes, followings_changes
 from services.bootstrap.timeline_writes import timeline_writes
+from services.bootstrap.user_cache import read_cached, user_key
 from services.users import convert
 from services.users.accounts import Counts, Relationship, SocialCounts, User
 
@@ -57,10 +59,6 @@ return 1
 """
 
 
-def user_key(user_id: int) -> str:
-    return f"chirp:users:user:{user_id}"
-
-
 def id_key(username_folded: str) -> str:
     return f"chirp:users:id:{username_folded}"
 
@@ -81,24 +79,17 @@ class RedisUserCache:
         self._put_if_newer = redis.register_script(_PUT_IF_NEWER)
 
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
-        if not user_ids:
-            return {}
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for user_id in user_ids:
-                    pipe.hmget(user_key(user_id), ["version", "user"])
-                entries = await pipe.execute()
+            cached = await read_cached(self._redis, user_ids)
         except RedisError:
             log.warning("user cache read failed; reading the store", exc_info=True)
             return {}
-        found = {}
-        for version, payload in entries:
-            if version is None or payload is None:
-                continue
-            update_time = datetime.fromtimestamp(int(version) / 1000, UTC)
-            user = convert.from_basic(user_pb2.User.FromString(payload), update_time)
-            found[user.id] = user
-        return found
+        return {
+            user_id: convert.from_basic(
+                user_pb2.User.FromString(payload), datetime.fromtimestamp(version / 1000, UTC)
+            )
+            for user_id, (version, payload) in cached.items()
+        }
 
     async def put_many(self, users: Sequence[User]) -> None:
         if not users:

@@ -32,7 +32,7 @@ from redis import Redis
 
 from devstack.paths import ROOT
 from services.bootstrap.settings import Settings
-from services.users.cache import user_key
+from services.bootstrap.user_cache import user_key
 from tests.integration.users.events import find_event
 
 GATEWAY = "http://127.0.0.1:8080"

@@ -10,6 +10,7 @@ import grpc
 import httpx
 import pytest
 from chirp.users.v1 import users_service_pb2
+from redis.asyncio import Redis
 
 from services.bootstrap.errors import Unavailable
 from services.bootstrap.interceptors import ExceptionToStatusInterceptor, ServerScopes
@@ -36,24 +37,24 @@ async def unimplemented_users() -> AsyncIterator[str]:
 
 
 async def test_a_users_service_that_has_not_landed_matches_nobody(
-    unimplemented_users: str,
+    unimplemented_users: str, redis: Redis
 ) -> None:
     async with grpc.aio.insecure_channel(unimplemented_users) as channel:
-        directory = GrpcUserDirectory(channel)
+        directory = GrpcUserDirectory(redis, channel)
         assert await directory.by_ids([1, 2]) == {}
         assert await directory.by_usernames(["ada"]) == {}
 
 
-async def test_an_unreachable_users_service_is_unavailable() -> None:
+async def test_an_unreachable_users_service_is_unavailable(redis: Redis) -> None:
     async with grpc.aio.insecure_channel("127.0.0.1:1") as channel:
-        directory = GrpcUserDirectory(channel)
+        directory = GrpcUserDirectory(redis, channel)
         with pytest.raises(Unavailable):
             await directory.by_ids([1])
         with pytest.raises(Unavailable):
             await directory.by_usernames(["ada"])
 
 
-async def test_the_real_users_service_resolves_ids_and_usernames() -> None:
+async def test_the_real_users_service_resolves_ids_and_usernames(redis: Redis) -> None:
     username = "dir" + uuid.uuid4().hex[:10]
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=10) as http:
         created = await http.post(
@@ -63,7 +64,7 @@ async def test_the_real_users_service_resolves_ids_and_usernames() -> None:
     assert created.status_code == 200, created.text
     user_id = int(created.json()["id"])
     async with grpc.aio.insecure_channel(Settings(service="tweets").users_addr) as channel:
-        directory = GrpcUserDirectory(channel)
+        directory = GrpcUserDirectory(redis, channel)
         by_name = await directory.by_usernames([username.upper().lower(), "nobody_" + username])
         assert list(by_name) == [username]
         assert (by_name[username].id, by_name[username].display_name) == (user_id, "Dir")

@@ -13,6 +13,7 @@ from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.settings import StoreSettings
+from services.bootstrap.user_cache import user_key
 from services.users.accounts import User
 from services.users.cache import (
     ID_TTL_SECONDS,
@@ -20,7 +21,6 @@ from services.users.cache import (
     RedisUserCache,
     cache_client,
     id_key,
-    user_key,
 )
 
 SETTINGS = StoreSettings()
