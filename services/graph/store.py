@@ -68,19 +68,23 @@ REMOVE a._lock, b._lock
 CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
                       create_time: $sequence})
 """
+# Reads of many rows return their columns as lists in one record: the driver decodes a list
+# element about ten times faster than a record.
 _FOLLOWERS = """
 MATCH (:User {id: $id})<-[f:FOLLOWS]-(x:User)
 WHERE $t IS NULL OR f.create_time < $t OR (f.create_time = $t AND x.id < $x)
-RETURN x.id AS id, f.create_time AS t
+WITH x.id AS id, f.create_time AS t
 ORDER BY t DESC, id DESC
 LIMIT $limit
+RETURN collect(id) AS ids, collect(t) AS times
 """
 _FOLLOWING = """
 MATCH (:User {id: $id})-[f:FOLLOWS]->(x:User)
 WHERE $t IS NULL OR f.create_time < $t OR (f.create_time = $t AND x.id < $x)
-RETURN x.id AS id, f.create_time AS t
+WITH x.id AS id, f.create_time AS t
 ORDER BY t DESC, id DESC
 LIMIT $limit
+RETURN collect(id) AS ids, collect(t) AS times
 """
 _STREAM_FOLLOWERS = """
 MATCH (:User {id: $id})<-[f:FOLLOWS]-(x:User)
@@ -93,15 +97,16 @@ RETURN ids[i..i + $batch] AS batch
 _COUNTS = """
 UNWIND $ids AS id
 MATCH (u:User {id: id})
-RETURN u.id AS id, coalesce(u.follower_count, 0) AS followers,
-       coalesce(u.following_count, 0) AS following
+RETURN collect(u.id) AS ids, collect(coalesce(u.follower_count, 0)) AS followers,
+       collect(coalesce(u.following_count, 0)) AS following
 """
 _CHECK = """
 UNWIND range(0, size($pairs) - 1) AS i
 WITH i, $pairs[i] AS pair
 OPTIONAL MATCH (a:User {id: pair[0]})-[f:FOLLOWS]->(b:User {id: pair[1]})
-RETURN i, f IS NOT NULL AS follows
+WITH i, f IS NOT NULL AS follows
 ORDER BY i
+RETURN collect(follows) AS follows
 """
 _FOLLOWING_IDS = """
 MATCH (:User {id: $id})-[:FOLLOWS]->(x:User)
@@ -196,20 +201,23 @@ class Neo4jGraphStore:
             x=None if before is None else before.user_id,
             limit=limit,
         )
-        return [Listed(record["id"], record["t"]) for record in records]
+        (record,) = records
+        return [Listed(*row) for row in zip(record["ids"], record["times"], strict=True)]
 
     async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
-        records = await self._read(_COUNTS, ids=list(user_ids))
+        (record,) = await self._read(_COUNTS, ids=list(user_ids))
         return {
-            record["id"]: FollowCounts(record["id"], record["followers"], record["following"])
-            for record in records
+            user_id: FollowCounts(user_id, followers, following)
+            for user_id, followers, following in zip(
+                record["ids"], record["followers"], record["following"], strict=True
+            )
         }
 
     async def check(self, pairs: Sequence[tuple[int, int]]) -> list[bool]:
         if not pairs:
             return []
-        records = await self._read(_CHECK, pairs=[list(pair) for pair in pairs])
-        return [record["follows"] for record in records]
+        (record,) = await self._read(_CHECK, pairs=[list(pair) for pair in pairs])
+        return list(record["follows"])
 
     async def following_ids(
         self, user_id: int, min_follower_count: int, after: int | None, limit: int
