@@ -111,9 +111,10 @@ RETURN collect(follows) AS follows
 _FOLLOWING_IDS = """
 MATCH (:User {id: $id})-[:FOLLOWS]->(x:User)
 WHERE ($after IS NULL OR x.id > $after) AND coalesce(x.follower_count, 0) >= $min
-RETURN x.id AS id
+WITH x.id AS id
 ORDER BY id
 LIMIT $limit
+RETURN collect(id) AS ids
 """
 _FRIENDS_OF_FRIENDS = """
 MATCH (me:User {id: $id})-[mine:FOLLOWS]->(friend:User)
@@ -128,17 +129,19 @@ CALL (me, friend) {
 }
 WITH me, candidate, count(*) AS followed_by_friends
 WHERE NOT EXISTS { (me)-[:FOLLOWS]->(candidate) }
-RETURN candidate.id AS id
-ORDER BY followed_by_friends DESC, coalesce(candidate.follower_count, 0) DESC, id DESC
+WITH candidate.id AS id, followed_by_friends, coalesce(candidate.follower_count, 0) AS count
+ORDER BY followed_by_friends DESC, count DESC, id DESC
 LIMIT $limit
+RETURN collect(id) AS ids
 """
 _MOST_FOLLOWED = """
 MATCH (s:User)
 WHERE s.follower_count > 0 AND s.id <> $id
   AND NOT EXISTS { (:User {id: $id})-[:FOLLOWS]->(s) }
-RETURN s.id AS id
-ORDER BY s.follower_count DESC, id DESC
+WITH s.id AS id, s.follower_count AS count
+ORDER BY count DESC, id DESC
 LIMIT $limit
+RETURN collect(id) AS ids
 """
 
 
@@ -160,6 +163,11 @@ class Neo4jGraphStore:
     async def _read(self, query: str, **parameters: Any) -> list[Any]:
         records, _, _ = await self._driver.execute_query(query, parameters, routing_="r")
         return records
+
+    async def _ids(self, query: str, **parameters: Any) -> list[int]:
+        """The ``ids`` list a query returns in its one record."""
+        (record,) = await self._read(query, **parameters)
+        return list(record["ids"])
 
     async def ensure_user(self, user_id: int) -> None:
         await self._driver.execute_query("MERGE (:User {id: $id})", {"id": user_id})
@@ -222,10 +230,9 @@ class Neo4jGraphStore:
     async def following_ids(
         self, user_id: int, min_follower_count: int, after: int | None, limit: int
     ) -> list[int]:
-        records = await self._read(
+        return await self._ids(
             _FOLLOWING_IDS, id=user_id, after=after, min=min_follower_count, limit=limit
         )
-        return [record["id"] for record in records]
 
     async def stream_followers(self, user_id: int, batch_size: int) -> AsyncIterator[list[int]]:
         """One auto-commit read of the follows made up to the stream's start: a follow made
@@ -241,18 +248,16 @@ class Neo4jGraphStore:
                     yield list(record["batch"])
 
     async def friends_of_friends(self, user_id: int, limit: int) -> list[int]:
-        records = await self._read(
+        return await self._ids(
             _FRIENDS_OF_FRIENDS,
             id=user_id,
             followees=SUGGESTION_FOLLOWEES,
             fanout=SUGGESTION_FANOUT,
             limit=limit,
         )
-        return [record["id"] for record in records]
 
     async def most_followed(self, user_id: int, limit: int) -> list[int]:
-        records = await self._read(_MOST_FOLLOWED, id=user_id, limit=limit)
-        return [record["id"] for record in records]
+        return await self._ids(_MOST_FOLLOWED, id=user_id, limit=limit)
 
 
 async def _change(
