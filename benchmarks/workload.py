@@ -48,6 +48,7 @@ HOME_READERS = 240
 POSTERS = 100  # at 6,400/s, 64 posts/s each for 10 s: far under the per-account post limit
 USER_PAGES = 100
 READERS_SEED = 7
+HOME_PAGE = "/v1/timelines/home?page_size=20"
 #: One cycle of the mix: its requests in a fixed shuffled order (60% / 30% / 10%).
 CYCLE = {"home": 600, "user": 300, "post": 100}
 FIRST_RATE, QUICK_FIRST_RATE = 100, 200
@@ -80,9 +81,7 @@ def requests(data: Dataset, round_: int) -> list[str]:
     readers = home_readers(data)
     # posters drawn anew in every run, so repeated runs rarely post as the same accounts
     posters = random.sample(data.accounts, POSTERS)
-    pages = [
-        f"/v1/users/{account[1]}/tweets?page_size=20" for account in data.accounts[:USER_PAGES]
-    ]
+    pages = [user_page(account[1]) for account in data.accounts[:USER_PAGES]]
     kinds = [kind for kind, count in CYCLE.items() for _ in range(count)]
     rng.shuffle(kinds)
     tokens = {account: data.token(account) for account in {*readers, *posters}}
@@ -91,7 +90,7 @@ def requests(data: Dataset, round_: int) -> list[str]:
     for index, kind in enumerate(kinds):
         reader = readers[index % HOME_READERS]
         if kind == "home":
-            lines.append(f"GET\t/v1/timelines/home?page_size=20\t{tokens[reader]}\t")
+            lines.append(f"GET\t{HOME_PAGE}\t{tokens[reader]}\t")
         elif kind == "user":
             page = pages[index % USER_PAGES]
             lines.append(f"GET\t{page}\t{tokens[reader]}\t")
@@ -101,6 +100,10 @@ def requests(data: Dataset, round_: int) -> list[str]:
             body = json.dumps({"text": text})
             lines.append(f"POST\t/v1/tweets\t{tokens[poster]}\t{body}")
     return lines
+
+
+def user_page(username: str) -> str:
+    return f"/v1/users/{username}/tweets?page_size=20"
 
 
 def home_readers(data: Dataset) -> list[tuple[int, str]]:
@@ -114,11 +117,10 @@ def warm_up(data: Dataset) -> None:
     with httpx.Client(base_url=GATEWAY, timeout=30) as client:
         for reader in readers:
             headers = {"Authorization": f"Bearer {data.token(reader)}"}
-            client.get("/v1/timelines/home?page_size=20", headers=headers).raise_for_status()
+            client.get(HOME_PAGE, headers=headers).raise_for_status()
         headers = {"Authorization": f"Bearer {data.token(readers[0])}"}
         for account in data.accounts[:USER_PAGES]:
-            path = f"/v1/users/{account[1]}/tweets?page_size=20"
-            client.get(path, headers=headers).raise_for_status()
+            client.get(user_page(account[1]), headers=headers).raise_for_status()
 
 
 def run_mix(data: Dataset, base: str, rate: int, seconds: int, round_: int) -> Point:

@@ -1,7 +1,9 @@
 """Counts of changes in Redis, for readers that keep something derived from what changed: the
 writer counts each change once it is stored, a reader keeps its copy with the count it was made
-at and uses it only while the count is unchanged. Two uses: the followings of each user
-(``followings.py``) and the writes to each user timeline (``services/tweets/cache.py``).
+at and uses it only while the count is unchanged (readers fetch the count with their copy, by
+``key``). Two uses: the followings and followers of each user (``followings.py``) and the
+writes to each user timeline (``timeline_writes.py``; the tweets service counts those in the
+script that also updates its kept ids, ``user_timelines.py``).
 
 A count is kept ``ttl_seconds`` after its last change, which must be far longer than any copy
 kept under it, so a count that expired and started again cannot come back to a kept copy's.
@@ -37,7 +39,3 @@ class RedisChangeCounts:
                 await pipe.execute()
         except RedisError:
             log.warning("change not counted", key=self.key(owner), exc_info=True)
-
-    async def count(self, owner: int) -> int:
-        """How many changes there have been (0 when none is recorded)."""
-        return int(await self._redis.get(self.key(owner)) or 0)

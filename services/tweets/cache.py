@@ -124,13 +124,12 @@ class RedisUserTimelines:
     def __init__(self, redis: Redis) -> None:
         self._kept = RedisKeptTimelines(redis)
 
-    async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
+    async def recent(self, user_ids: Sequence[int]) -> tuple[dict[int, KeptIds], dict[int, int]]:
         try:
-            kept, counts = await self._kept.get([user_id])
+            return await self._kept.get(user_ids)
         except RedisError:
             log.warning("user timeline cache read failed", exc_info=True)
-            return None, -1
-        return kept.get(user_id), counts[user_id]
+            return {}, dict.fromkeys(user_ids, -1)
 
     async def keep(self, user_id: int, writes: int, recent: KeptIds) -> None:
         if writes < 0:

@@ -144,9 +144,9 @@ class TweetCache(Protocol):
 class UserTimelines(Protocol):
     """The newest ids of user timelines, kept where reads find them before the store."""
 
-    async def recent(self, user_id: int) -> tuple[KeptIds | None, int]:
-        """The kept ids if they are current, and the count of writes to that timeline (to give
-        back to ``keep``; negative when it could not be read)."""
+    async def recent(self, user_ids: Sequence[int]) -> tuple[dict[int, KeptIds], dict[int, int]]:
+        """The kept ids of those timelines whose ids are current, and every timeline's count of
+        writes (to give back to ``keep``; negative when it could not be read)."""
         ...
 
     async def keep(self, user_id: int, writes: int, recent: KeptIds) -> None:

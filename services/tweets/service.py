@@ -568,14 +568,28 @@ class TweetService:
         return Page(shown, "" if cursor is None else encode_token(kind, scope, cursor))
 
     async def _user_timeline(self, user_id: int, limit: int, before: int | None) -> Slice:
-        """Up to ``limit`` ids of the user's timeline below ``before``: from the newest ids
-        kept in Redis where they reach (refilled from the store when a write made them out of
-        date), from the store's buckets below them."""
-        kept, writes = await self._user_timelines.recent(user_id)
-        if kept is None:
-            newest = await read_slice(self._store, user_id, limit=KEPT_IDS)
-            kept = KeptIds(newest.ids, complete=newest.next_before is None)
-            await self._user_timelines.keep(user_id, writes, kept)
+        kept = await self._kept([user_id])
+        return await self._below(user_id, kept[user_id], limit, before)
+
+    async def _kept(self, user_ids: Sequence[int]) -> dict[int, KeptIds]:
+        """The newest ids of each user's timeline: those kept in Redis (one read for all, used
+        while no write made them out of date), the others read from the store (at most
+        ``RECENT_CONCURRENCY`` at a time) and kept."""
+        kept, writes = await self._user_timelines.recent(user_ids)
+        gate = asyncio.Semaphore(RECENT_CONCURRENCY)
+
+        async def load(user_id: int) -> None:
+            async with gate:
+                newest = await read_slice(self._store, user_id, limit=KEPT_IDS)
+            kept[user_id] = KeptIds(newest.ids, complete=newest.next_before is None)
+            await self._user_timelines.keep(user_id, writes[user_id], kept[user_id])
+
+        await asyncio.gather(*(load(user_id) for user_id in user_ids if user_id not in kept))
+        return kept
+
+    async def _below(self, user_id: int, kept: KeptIds, limit: int, before: int | None) -> Slice:
+        """Up to ``limit`` ids of the user's timeline below ``before``: from the kept ids where
+        they reach, from the store's buckets below them."""
         below = ids_below(kept.ids, before)
         if len(below) > limit or (len(below) == limit and not kept.complete):
             return Slice(list(below[:limit]), below[limit - 1])
@@ -602,16 +616,21 @@ class TweetService:
         since_id = 0
         if since is not None:
             since_id = compose(max(int(since.timestamp() * 1000), CHIRP_EPOCH_MS), 0, 0)
-        gate = asyncio.Semaphore(RECENT_CONCURRENCY)
+        authors = list(dict.fromkeys(author_ids))
+        if since is None:  # from the kept ids (those read from the store are kept)
+            kept = await self._kept(authors)
+            per_author = [(await self._below(a, kept[a], max_results, None)).ids for a in authors]
+        else:
+            gate = asyncio.Semaphore(RECENT_CONCURRENCY)
 
-        async def newest(author_id: int) -> list[int]:
-            async with gate:
-                if since is None:  # from the kept ids (kept for the next caller)
-                    return (await self._user_timeline(author_id, max_results, None)).ids
-                found = await read_slice(self._store, author_id, limit=max_results, since=since_id)
-                return found.ids
+            async def newest(author_id: int) -> list[int]:
+                async with gate:
+                    found = await read_slice(
+                        self._store, author_id, limit=max_results, since=since_id
+                    )
+                    return found.ids
 
-        per_author = await asyncio.gather(*(newest(a) for a in dict.fromkeys(author_ids)))
+            per_author = await asyncio.gather(*(newest(a) for a in authors))
         return heapq.nlargest(max_results, (i for ids in per_author for i in ids))
 
     async def stream(self, batch_size: int) -> AsyncIterator[list[TweetView]]:
