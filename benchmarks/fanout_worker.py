@@ -16,8 +16,8 @@ import time
 
 import grpc
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import Settings
 from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
@@ -51,17 +51,20 @@ class TimedTimelines(TimelineService):
 
 async def main(name: str) -> None:
     settings = Settings(service="timelines")
-    redis = Redis.from_url(settings.redis_url)
-    store = RedisTimelineStore(redis, length=LENGTH, active_seconds=3600)
+    resp = Resp.from_url(settings.redis_url)
+    store = RedisTimelineStore(resp, length=LENGTH, active_seconds=3600)
     service = TimedTimelines(
         store,
         GrpcGraph(grpc.aio.insecure_channel(settings.graph_addr)),
-        CachedTweets(redis, grpc.aio.insecure_channel(settings.tweets_addr)),
+        CachedTweets(resp, grpc.aio.insecure_channel(settings.tweets_addr)),
         celebrity_threshold=NO_THRESHOLD,
         length=LENGTH,
     )
     print(json.dumps({"running": name}), flush=True)
-    await FanoutWorker(settings.nats_url, service, config=bench_consumer(name)).run()
+    try:
+        await FanoutWorker(settings.nats_url, service, config=bench_consumer(name)).run()
+    finally:
+        await resp.aclose()
 
 
 if __name__ == "__main__":

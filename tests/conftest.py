@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from services.bootstrap import cql
 from services.bootstrap.background import awaiting_stack
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import StoreSettings
 
 #: The local stack's gateway.
@@ -33,6 +34,15 @@ def session() -> Iterator[Session]:
 async def redis() -> AsyncIterator[Redis]:
     """A client of the local stack's Redis."""
     client = Redis.from_url(StoreSettings().redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def resp() -> AsyncIterator[Resp]:
+    """The product's own Redis client (``services/bootstrap/resp.py``) on the local stack's
+    Redis."""
+    client = Resp.from_url(StoreSettings().redis_url)
     yield client
     await client.aclose()
 

@@ -14,14 +14,15 @@ change's event or when their copy expires.
 from __future__ import annotations
 
 import structlog
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.bootstrap.resp import Resp
 
 log = structlog.get_logger()
 
 
 class RedisChangeCounts:
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: Resp, prefix: str, ttl_seconds: int) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
@@ -33,9 +34,7 @@ class RedisChangeCounts:
     async def changed(self, owner: int) -> None:
         """Counts a change of ``owner``'s."""
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(self.key(owner))
-                pipe.expire(self.key(owner), self._ttl)
-                await pipe.execute()
+            key = self.key(owner)
+            await self._redis.pipeline([("INCR", key), ("EXPIRE", key, self._ttl)])
         except RedisError:
             log.warning("change not counted", key=self.key(owner), exc_info=True)

@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
 from services.bootstrap.changes import RedisChangeCounts
+from services.bootstrap.resp import Resp
 
 FOLLOWINGS_PREFIX = "chirp:graph:followings-changed:"
 FOLLOWERS_PREFIX = "chirp:graph:followers-changed:"
 TTL_SECONDS = 30 * 24 * 3600
 
 
-def followings_changes(redis: Redis) -> RedisChangeCounts:
+def followings_changes(redis: Resp) -> RedisChangeCounts:
     return RedisChangeCounts(redis, FOLLOWINGS_PREFIX, TTL_SECONDS)
 
 
-def followers_changes(redis: Redis) -> RedisChangeCounts:
+def followers_changes(redis: Resp) -> RedisChangeCounts:
     return RedisChangeCounts(redis, FOLLOWERS_PREFIX, TTL_SECONDS)
 
 
 class RedisFollowChanges:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Resp) -> None:
         self._followings = followings_changes(redis)
         self._followers = followers_changes(redis)
 

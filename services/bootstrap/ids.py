@@ -21,10 +21,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import structlog
-from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background, pause, rounds
 from services.bootstrap.errors import Unavailable
+from services.bootstrap.resp import Resp, Script
 
 #: 2026-01-01T00:00:00Z: ids start small and last 69 years from here.
 CHIRP_EPOCH_MS = 1_767_225_600_000
@@ -107,25 +107,25 @@ class Snowflake:
 
 
 # Renews only a lease this process still owns, and records how far its ids have gone.
-_RENEW = """
+_RENEW = Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('SET', KEYS[2], ARGV[3])
   return 1
 end
 return 0
-"""
-_RELEASE = """
+""")
+_RELEASE = Script("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-"""
+""")
 
 
 class WorkerLease:
     """A worker id leased in Redis, renewed in the background while it is held."""
 
     def __init__(
-        self, redis: Redis, namespace: str, ttl_ms: int = 10_000, renew_every_ms: int = 3_000
+        self, redis: Resp, namespace: str, ttl_ms: int = 10_000, renew_every_ms: int = 3_000
     ) -> None:
         self._redis = redis
         self._namespace = namespace
@@ -153,10 +153,11 @@ class WorkerLease:
         """Takes a free worker id and returns the millisecond its ids must start after."""
         for worker in random.sample(range(MAX_WORKER + 1), MAX_WORKER + 1):
             asked = time.monotonic()
-            if await self._redis.set(self._key(worker), self._token, nx=True, px=self._ttl_ms):
+            taken = ("SET", self._key(worker), self._token, "NX", "PX", self._ttl_ms)
+            if await self._redis.call(*taken):
                 self.worker = worker
                 self._valid_until = asked + (self._ttl_ms - self._renew_every_ms) / 1000
-                recorded = await self._redis.get(self._high_water_key(worker))
+                recorded = await self._redis.call("GET", self._high_water_key(worker))
                 return int(recorded) if recorded else 0
         raise Unavailable("all 1,024 worker ids are leased")
 
@@ -164,10 +165,11 @@ class WorkerLease:
         """Extends the lease and records a high-water mark for the next holder of this id: the
         last millisecond used plus one renewal period, since ids go on until the next renewal."""
         asked = time.monotonic()
-        renewed = await self._redis.eval(
-            _RENEW, 2, self._key(self.worker), self._high_water_key(self.worker),
-            self._token, self._ttl_ms, last_ms + self._renew_every_ms,
-        )  # fmt: skip
+        renewed = await self._redis.run(
+            _RENEW,
+            [self._key(self.worker), self._high_water_key(self.worker)],
+            [self._token, self._ttl_ms, last_ms + self._renew_every_ms],
+        )
         if renewed:
             self._valid_until = asked + (self._ttl_ms - self._renew_every_ms) / 1000
         else:
@@ -176,12 +178,12 @@ class WorkerLease:
 
     async def release(self) -> None:
         self._valid_until = 0.0
-        await self._redis.eval(_RELEASE, 1, self._key(self.worker), self._token)
+        await self._redis.run(_RELEASE, [self._key(self.worker)], [self._token])
 
 
 @contextlib.asynccontextmanager
 async def leased_snowflake(
-    redis: Redis, namespace: str = "chirp:snowflake", *, renew_every_ms: int = 3_000
+    redis: Resp, namespace: str = "chirp:snowflake", *, renew_every_ms: int = 3_000
 ) -> AsyncIterator[Snowflake]:
     """A Snowflake generator on a leased worker id, renewed until the context exits.
 

@@ -17,16 +17,15 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from redis.asyncio import Redis
-
 from services.bootstrap.errors import ResourceExhausted
+from services.bootstrap.resp import Resp, Script
 from services.bootstrap.settings import Settings
 
 KEY_PREFIX = "ratelimit"
 
 # One round trip, atomic: count the action, start the window on the first one, and return the
 # count with the time left (a key left without expiry, which should not happen, is given one).
-_HIT = """
+_HIT = Script("""
 local count = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
@@ -34,7 +33,7 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {count, ttl}
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -109,14 +108,14 @@ def redis_key(limit: Limit, subject: str) -> str:
 class RedisRateLimiter:
     """``RateLimiter`` on Redis: one counter per subject, expiring with its window."""
 
-    def __init__(self, redis: Redis, limit: Limit) -> None:
-        self._hit = redis.register_script(_HIT)
+    def __init__(self, redis: Resp, limit: Limit) -> None:
+        self._redis = redis
         self.limit = limit
 
     async def hit(self, subject: str) -> None:
         key = redis_key(self.limit, subject)
         count, ttl_ms = cast(
-            "list[int]", await self._hit(keys=[key], args=[self.limit.window_seconds * 1000])
+            "list[int]", await self._redis.run(_HIT, [key], [self.limit.window_seconds * 1000])
         )
         if count > self.limit.requests:
             raise exhausted(self.limit, ttl_ms / 1000)

@@ -11,13 +11,12 @@ write.
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from services.bootstrap.changes import RedisChangeCounts
+from services.bootstrap.resp import Resp
 
 PREFIX = "chirp:tweets:user-timeline-writes:"
 TTL_SECONDS = 24 * 3600
 
 
-def timeline_writes(redis: Redis) -> RedisChangeCounts:
+def timeline_writes(redis: Resp) -> RedisChangeCounts:
     return RedisChangeCounts(redis, PREFIX, TTL_SECONDS)

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 import grpc
 import structlog
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.bootstrap import wire
+from services.bootstrap.resp import Resp
 
 TOMBSTONE = b""
 #: ``chirp.tweets.v1.Tweet.retweet_of``
@@ -61,7 +61,7 @@ class CacheLookup:
     missing: list[int] = field(default_factory=list)
 
 
-async def read_ready(redis: Redis, ids: Sequence[int]) -> CacheLookup:
+async def read_ready(redis: Resp, ids: Sequence[int]) -> CacheLookup:
     """What the cache holds of ``ids``; when Redis fails, everything is missing."""
     unique = list(dict.fromkeys(ids))
     lookup = CacheLookup()
@@ -87,14 +87,14 @@ async def read_ready(redis: Redis, ids: Sequence[int]) -> CacheLookup:
     return lookup
 
 
-async def _entries(redis: Redis, ids: list[int]) -> tuple[dict[int, bytes | None], dict[int, int]]:
+async def _entries(redis: Resp, ids: list[int]) -> tuple[dict[int, bytes | None], dict[int, int]]:
     """The entries of ``ids`` and of the originals of the retweets among them (None where
     there is none), and the original id of each retweet."""
     values: dict[int, bytes | None] = {}
     originals: dict[int, int] = {}
     wanted = ids
     while wanted:
-        found = await redis.mget(list(map(tweet_key, wanted)))
+        found = await redis.call("MGET", *map(tweet_key, wanted))
         for tweet_id, entry in zip(wanted, found, strict=True):
             value = values[tweet_id] = entry if isinstance(entry, bytes) else None
             if value and (original := tweet_pb2.Tweet.FromString(value).retweet_of.id):
@@ -114,7 +114,7 @@ class ReadyTweets:
     """Readable tweets, ready to send: from the cache itself, and from the tweets service only
     what the cache misses."""
 
-    def __init__(self, redis: Redis, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: Resp, channel: grpc.aio.Channel) -> None:
         self._redis = redis
         self._stub = tweets_service_pb2_grpc.TweetsServiceStub(channel)
 

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from chirp.users.v1 import user_pb2
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.bootstrap.resp import Resp
 
 #: BatchGetUsers takes at most this many ids per call.
 BATCH = 100
@@ -27,15 +28,14 @@ def user_key(user_id: int) -> str:
     return f"chirp:users:user:{user_id}"
 
 
-async def read_cached(redis: Redis, user_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+async def read_cached(redis: Resp, user_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
     """The cached entries of those users that have one: version and serialized summary, in one
     round trip. Redis errors reach the caller."""
     if not user_ids:
         return {}
-    async with redis.pipeline(transaction=False) as pipe:
-        for user_id in user_ids:
-            pipe.hmget(user_key(user_id), ["version", "user"])
-        entries = await pipe.execute()
+    entries = await redis.pipeline(
+        [("HMGET", user_key(user_id), "version", "user") for user_id in user_ids]
+    )
     return {
         user_id: (int(version), payload)
         for user_id, (version, payload) in zip(user_ids, entries, strict=True)
@@ -50,7 +50,7 @@ class BasicUsers:
     the users service for all of them."""
 
     def __init__(
-        self, redis: Redis, fetch: Callable[[list[int]], Awaitable[Sequence[user_pb2.User]]]
+        self, redis: Resp, fetch: Callable[[list[int]], Awaitable[Sequence[user_pb2.User]]]
     ) -> None:
         self._redis = redis
         self._fetch = fetch

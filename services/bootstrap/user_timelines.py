@@ -23,9 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from redis.asyncio import Redis
-
 from services.bootstrap import timeline_writes
+from services.bootstrap.resp import Resp, Script
 
 #: As many as a home timeline holds by default: a merged celebrity reaches as deep as it.
 KEPT_IDS = 800
@@ -36,7 +35,7 @@ _ID = struct.Struct(">q")
 # KEYS: the kept ids, the count of writes. ARGV: the id written (8 bytes; empty for a write
 # that removes), the count's TTL, KEPT_IDS. Ids are compared byte by byte (big-endian, positive:
 # the byte order is the number order), not as Lua numbers, which are doubles.
-_WROTE = """
+_WROTE = Script("""
 local count = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 if ARGV[1] == '' then return count end
@@ -62,7 +61,7 @@ if #ids > tonumber(ARGV[3]) * 8 then
 end
 redis.call('SET', KEYS[1], struct.pack('>i8>i8', count, complete) .. ids, 'KEEPTTL')
 return count
-"""
+""")
 
 
 def user_timeline_key(user_id: int) -> str:
@@ -138,16 +137,15 @@ class RedisKeptTimelines:
     """Reads and writes of the kept ids. Redis errors reach the caller (a cache's callers
     decide what a failure means: a miss, or a write not counted)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Resp) -> None:
         self._redis = redis
         self._writes = timeline_writes.timeline_writes(redis)
-        self._wrote = redis.register_script(_WROTE)
 
     async def get(self, user_ids: Sequence[int]) -> tuple[dict[int, KeptIds], dict[int, int]]:
         """In one round trip: the current kept ids of those timelines that have them, and
         every timeline's count of writes (to keep ids read from the store under)."""
         keys = [user_timeline_key(u) for u in user_ids] + [self._writes.key(u) for u in user_ids]
-        values = await self._redis.mget(keys)
+        values = await self._redis.call("MGET", *keys)
         counts = {u: int(values[len(user_ids) + i] or 0) for i, u in enumerate(user_ids)}
         kept = {u: _current(values[i], counts[u]) for i, u in enumerate(user_ids)}
         return {u: ids for u, ids in kept.items() if ids is not None}, counts
@@ -157,12 +155,13 @@ class RedisKeptTimelines:
         value = _HEAD.pack(writes, int(kept.complete)) + struct.pack(
             f">{len(kept.ids)}q", *kept.ids
         )
-        await self._redis.set(user_timeline_key(user_id), value, ex=TTL_SECONDS)
+        await self._redis.call("SET", user_timeline_key(user_id), value, "EX", TTL_SECONDS)
 
     async def wrote(self, user_id: int, added: int | None) -> None:
         """Counts a write to the user's timeline; ``added``, the id a post or retweet added,
         goes into the kept ids if they were current."""
-        await self._wrote(
-            keys=[user_timeline_key(user_id), self._writes.key(user_id)],
-            args=[b"" if added is None else _ID.pack(added), timeline_writes.TTL_SECONDS, KEPT_IDS],
+        await self._redis.run(
+            _WROTE,
+            [user_timeline_key(user_id), self._writes.key(user_id)],
+            [b"" if added is None else _ID.pack(added), timeline_writes.TTL_SECONDS, KEPT_IDS],
         )

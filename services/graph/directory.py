@@ -15,9 +15,9 @@ from typing import TypeVar
 
 import grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
-from redis.asyncio import Redis
 
 from services.bootstrap.errors import Unavailable
+from services.bootstrap.resp import Resp
 from services.bootstrap.user_cache import BasicUsers
 from services.bootstrap.usernames import UsernameIds
 
@@ -28,7 +28,7 @@ _R = TypeVar("_R")
 
 
 class GrpcUserDirectory:
-    def __init__(self, redis: Redis, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: Resp, channel: grpc.aio.Channel) -> None:
         self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
         self._ids = UsernameIds(self._ask)
         self._users = BasicUsers(redis, self._fetch)

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
-from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
 from services.bootstrap.followings import RedisFollowChanges
 from services.bootstrap.outbox import OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.graph.accounts import NewAccounts
@@ -33,7 +33,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
     )
     users = grpc.aio.insecure_channel(settings.users_addr)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Resp.from_url(settings.redis_url)
     try:
         outbox = Neo4jOutboxStore(driver)
         relay = OutboxRelay(outbox, outbox, settings.nats_url)

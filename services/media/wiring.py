@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
-from redis.asyncio import Redis
 
 from services.bootstrap import cql
 from services.bootstrap.background import in_background
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.ratelimit import Limits as RateLimits
 from services.bootstrap.ratelimit import RedisRateLimiter
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.media.cleanup import DeletedTweetMedia, UnattachedSweep
@@ -37,7 +37,7 @@ def limits(settings: Settings) -> Limits:
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Resp.from_url(settings.redis_url)
     try:
         async with s3_client(settings) as s3, leased_snowflake(redis) as ids:
             objects = S3ObjectStore(s3, settings.s3_bucket)

@@ -14,6 +14,7 @@ from chirp.search.v1 import search_service_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.bootstrap.wire import bytes_handler
@@ -49,7 +50,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     heap = settings.search_writer_heap_mb * 1_000_000
     tweet_index = TweetIndex(root, heap_bytes=heap)
     user_index = UserIndex(root)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url)  # trend counts: transactions
+    resp = Resp.from_url(settings.redis_url)
     channels = [
         grpc.aio.insecure_channel(address)
         for address in (settings.tweets_addr, settings.users_addr, settings.graph_addr)
@@ -58,7 +60,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         search = SearchService(
             tweet_index,
             user_index,
-            GrpcTweets(redis, channels[0]),
+            GrpcTweets(resp, channels[0]),
             GrpcUsers(channels[1]),
             GrpcGraph(channels[2]),
         )
@@ -80,6 +82,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     finally:
         for channel in channels:
             await channel.close()
+        await resp.aclose()
         await redis.aclose()
         await tweet_index.store.close()
         await user_index.store.close()

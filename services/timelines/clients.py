@@ -9,9 +9,9 @@ import grpc
 import structlog
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from chirp.tweets.v1 import tweets_service_pb2
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.bootstrap.resp import Resp
 from services.bootstrap.tweet_cache import ReadyTweets
 from services.bootstrap.user_timelines import KEPT_IDS, RedisKeptTimelines
 
@@ -61,7 +61,7 @@ class CachedTweets(ReadyTweets):
     """The tweets service, and the tweets service's caches themselves: of tweets, for
     hydration (``ReadyTweets``), and of user timelines' newest ids, for the celebrity merge."""
 
-    def __init__(self, redis: Redis, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: Resp, channel: grpc.aio.Channel) -> None:
         super().__init__(redis, channel)
         self._kept = RedisKeptTimelines(redis)
 

@@ -38,13 +38,12 @@ import struct
 import uuid
 from collections.abc import Sequence
 
-from redis.asyncio import Redis
-
 from services.bootstrap.changes import RedisChangeCounts
 from services.bootstrap.followings import followers_changes, followings_changes
+from services.bootstrap.resp import Resp, Script
 
 SENTINEL = "0" * 19
-_PUSH = """
+_PUSH = Script("""
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local added = {}
 for i = 3, #ARGV do
@@ -53,24 +52,24 @@ end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
 if #added > 0 then redis.call('PUBLISH', ARGV[2], '+' .. table.concat(added, ',')) end
 return #added
-"""
-_FILL = """
+""")
+_FILL = Script("""
 local held = redis.call('GET', KEYS[1])
 if (held == false and ARGV[2] == '-') or held == ARGV[2] then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
   return 1
 end
 return 0
-"""
+""")
 _ABSENT = b"-"
-_REMOVE = """
+_REMOVE = Script("""
 local removed = {}
 for i = 2, #ARGV do
   if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end
 end
 if #removed > 0 then redis.call('PUBLISH', ARGV[1], '-' .. table.concat(removed, ',')) end
 return #removed
-"""
+""")
 
 
 def home_key(user_id: int) -> str:
@@ -99,12 +98,10 @@ def parse_live(message: bytes | str) -> tuple[list[int], list[int]]:
 
 
 class RedisTimelineStore:
-    def __init__(self, redis: Redis, *, length: int, active_seconds: int) -> None:
+    def __init__(self, redis: Resp, *, length: int, active_seconds: int) -> None:
         self._redis = redis
         self._length = length
         self._active_seconds = active_seconds
-        self._push = redis.register_script(_PUSH)
-        self._remove = redis.register_script(_REMOVE)
         self.celebrities_followed = RedisCountedIdLists(
             redis, FOLLOWED_PREFIX, active_seconds, followings_changes(redis)
         )
@@ -115,55 +112,59 @@ class RedisTimelineStore:
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         key = home_key(user_id)
         top = "+" if before is None else f"({member(before)}"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrangebylex(key, top, f"({SENTINEL}", start=0, num=limit)
-            pipe.expire(key, self._active_seconds)  # 1 if it exists: marks the owner active
-            members, exists = await pipe.execute()
+        members, exists = await self._redis.pipeline(
+            [
+                ("ZREVRANGEBYLEX", key, top, f"({SENTINEL}", "LIMIT", 0, limit),
+                ("EXPIRE", key, self._active_seconds),  # 1 if it exists: marks the owner active
+            ]
+        )
         return [int(m) for m in members], bool(exists)
 
     async def newer(self, user_id: int, after: int, limit: int) -> list[int]:
-        members = await self._redis.zrevrangebylex(
-            home_key(user_id), "+", f"({member(max(after, 0))}", start=0, num=limit
+        members = await self._redis.call(
+            "ZREVRANGEBYLEX", home_key(user_id), "+", f"({member(max(after, 0))}", "LIMIT", 0, limit
         )
         return [int(m) for m in members]
 
     async def store(self, user_id: int, ids: Sequence[int]) -> None:
         key = home_key(user_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {SENTINEL: 0, **{member(i): 0 for i in ids}})
-            pipe.zremrangebyrank(key, 1, -(self._length + 1))
-            pipe.expire(key, self._active_seconds)
-            await pipe.execute()
+        scored = [part for i in ids for part in (0, member(i))]
+        await self._redis.pipeline(
+            [
+                ("MULTI",),
+                ("ZADD", key, 0, SENTINEL, *scored),
+                ("ZREMRANGEBYRANK", key, 1, -(self._length + 1)),
+                ("EXPIRE", key, self._active_seconds),
+                ("EXEC",),
+            ]
+        )
 
     async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
         if not user_ids or not ids:
             return 0
         members = [member(i) for i in ids]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                await self._push(
-                    keys=[home_key(user_id)],
-                    args=[self._length, live_channel(user_id), *members],
-                    client=pipe,
-                )
-            results = await pipe.execute()
+        results = await self._redis.run_each(
+            _PUSH,
+            [
+                ([home_key(user_id)], [self._length, live_channel(user_id), *members])
+                for user_id in user_ids
+            ],
+        )
         return sum(1 for result in results if result >= 0)
 
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
         if not user_ids or not ids:
             return
         members = [member(i) for i in ids]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                await self._remove(
-                    keys=[home_key(user_id)], args=[live_channel(user_id), *members], client=pipe
-                )
-            await pipe.execute()
+        await self._redis.run_each(
+            _REMOVE,
+            [([home_key(user_id)], [live_channel(user_id), *members]) for user_id in user_ids],
+        )
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         if is_celebrity:
-            return bool(await self._redis.sadd(CELEBRITIES, str(author_id)))
-        return bool(await self._redis.srem(CELEBRITIES, str(author_id)))
+            return bool(await self._redis.call("SADD", CELEBRITIES, author_id))
+        return bool(await self._redis.call("SREM", CELEBRITIES, author_id))
 
 
 class RedisIdLists:
@@ -171,11 +172,10 @@ class RedisIdLists:
     ``forget`` a unique ``!<uuid>`` mark (a miss; its length is no multiple of 8, so it is no
     list), which a fill must find unchanged to write (compare-and-set in Lua)."""
 
-    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: Resp, prefix: str, ttl_seconds: int) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
-        self._fill = redis.register_script(_FILL)
 
     def key(self, owner: int) -> str:
         return f"{self._prefix}{owner}"
@@ -193,7 +193,7 @@ class RedisIdLists:
     async def get(self, owners: Sequence[int]) -> tuple[dict[int, list[int]], dict[int, bytes]]:
         if not owners:
             return {}, {}
-        values = await self._redis.mget([self.key(owner) for owner in owners])
+        values = await self._redis.call("MGET", *map(self.key, owners))
         found: dict[int, list[int]] = {}
         stamps: dict[int, bytes] = {}
         for owner, value in zip(owners, values, strict=True):
@@ -205,26 +205,23 @@ class RedisIdLists:
     async def fill(self, lists: dict[int, list[int]], stamps: dict[int, bytes]) -> None:
         if not lists:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for owner, ids in lists.items():
-                await self._fill(
-                    keys=[self.key(owner)],
-                    args=[
-                        struct.pack(f">{len(ids)}q", *ids),
-                        stamps.get(owner, _ABSENT),
-                        self._ttl,
-                    ],
-                    client=pipe,
+        await self._redis.run_each(
+            _FILL,
+            [
+                (
+                    [self.key(owner)],
+                    [struct.pack(f">{len(ids)}q", *ids), stamps.get(owner, _ABSENT), self._ttl],
                 )
-            await pipe.execute()
+                for owner, ids in lists.items()
+            ],
+        )
 
     async def forget(self, owners: Sequence[int]) -> None:
         if not owners:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for owner in owners:
-                pipe.set(self.key(owner), f"!{uuid.uuid4().hex}", ex=self._ttl)
-            await pipe.execute()
+        await self._redis.pipeline(
+            [("SET", self.key(owner), f"!{uuid.uuid4().hex}", "EX", self._ttl) for owner in owners]
+        )
 
 
 class RedisCountedIdLists(RedisIdLists):
@@ -232,12 +229,12 @@ class RedisCountedIdLists(RedisIdLists):
     together with its owner's count of changes."""
 
     def __init__(
-        self, redis: Redis, prefix: str, ttl_seconds: int, changes: RedisChangeCounts
+        self, redis: Resp, prefix: str, ttl_seconds: int, changes: RedisChangeCounts
     ) -> None:
         super().__init__(redis, prefix, ttl_seconds)
         self._changes = changes
 
     async def kept(self, owner: int) -> tuple[list[int] | None, bytes, int]:
-        value, changes = await self._redis.mget([self.key(owner), self._changes.key(owner)])
+        value, changes = await self._redis.call("MGET", self.key(owner), self._changes.key(owner))
         kept, stamp = self.parse(value)
         return kept, stamp, int(changes or 0)

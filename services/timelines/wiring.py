@@ -10,6 +10,7 @@ from chirp.timelines.v1 import timelines_service_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.bootstrap.wire import bytes_handler
@@ -24,19 +25,20 @@ SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
 
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url)  # the live channels' pub/sub
+    resp = Resp.from_url(settings.redis_url)
     graph = grpc.aio.insecure_channel(settings.graph_addr)
     tweets = grpc.aio.insecure_channel(settings.tweets_addr)
     try:
         store = RedisTimelineStore(
-            redis,
+            resp,
             length=settings.timeline_length,
             active_seconds=settings.timeline_active_days * 24 * 3600,
         )
         timelines = TimelineService(
             store,
             GrpcGraph(graph),
-            CachedTweets(redis, tweets),
+            CachedTweets(resp, tweets),
             celebrity_threshold=settings.celebrity_follower_threshold,
             length=settings.timeline_length,
         )
@@ -52,4 +54,5 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     finally:
         await graph.close()
         await tweets.close()
+        await resp.aclose()
         await redis.aclose()

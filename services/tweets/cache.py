@@ -22,9 +22,9 @@ from dataclasses import replace
 
 import structlog
 from chirp.tweets.v1 import tweet_pb2
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.bootstrap.resp import Resp
 from services.bootstrap.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
 from services.bootstrap.user_timelines import KeptIds, RedisKeptTimelines
 from services.tweets.convert import shallow_view_of, tweet_message
@@ -39,14 +39,14 @@ log = structlog.get_logger()
 
 
 class RedisTweetCache:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Resp) -> None:
         self._redis = redis
         #: Second deletes not yet done (held so that they are not garbage-collected).
         self._pending: set[asyncio.Task[None]] = set()
 
     async def get(self, ids: Sequence[int]) -> dict[int, TweetView | None]:
         try:
-            values = await self._redis.mget([tweet_key(tweet_id) for tweet_id in ids])
+            values = await self._redis.call("MGET", *map(tweet_key, ids))
         except RedisError:
             log.warning("tweet cache read failed; reading the store", exc_info=True)
             return {}
@@ -99,7 +99,7 @@ class RedisTweetCache:
 
     async def _delete(self, ids: Sequence[int]) -> None:
         try:
-            await self._redis.delete(*map(tweet_key, ids))
+            await self._redis.call("DEL", *map(tweet_key, ids))
         except RedisError:
             log.warning("tweet cache delete failed", exc_info=True)
 
@@ -107,10 +107,10 @@ class RedisTweetCache:
         if not values:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipeline:
-                for key, value in values.items():
-                    pipeline.set(key, value, ex=ttl, nx=only_if_absent)
-                await pipeline.execute()
+            absent = ("NX",) if only_if_absent else ()
+            await self._redis.pipeline(
+                [("SET", key, value, "EX", ttl, *absent) for key, value in values.items()]
+            )
         except RedisError:
             log.warning("tweet cache write failed", exc_info=True)
 
@@ -121,7 +121,7 @@ class RedisUserTimelines:
     contract is ``services/bootstrap/user_timelines.py``. Redis failing means reading the
     store."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Resp) -> None:
         self._kept = RedisKeptTimelines(redis)
 
     async def recent(self, user_ids: Sequence[int]) -> tuple[dict[int, KeptIds], dict[int, int]]:

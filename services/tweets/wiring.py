@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.tweets.v1 import tweets_service_pb2
-from redis.asyncio import Redis
 
 from services.bootstrap import cql
 from services.bootstrap.background import in_background
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.bootstrap.wire import bytes_handler
@@ -31,7 +31,7 @@ SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Resp.from_url(settings.redis_url)
     users = grpc.aio.insecure_channel(settings.users_addr)
     media = grpc.aio.insecure_channel(settings.media_addr)
     try:

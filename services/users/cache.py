@@ -26,12 +26,10 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from chirp.users.v1 import user_pb2
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from services.bootstrap.followings import followers_changes, followings_changes
+from services.bootstrap.resp import Resp, Script
 from services.bootstrap.timeline_writes import timeline_writes
 from services.bootstrap.user_cache import read_cached, user_key
 from services.users import convert
@@ -50,33 +48,27 @@ log = structlog.get_logger()
 
 # Writes the entry unless the cached one has a higher version; refreshes its TTL either way
 # when it wrote.
-_PUT_IF_NEWER = """
+_PUT_IF_NEWER = Script("""
 local cached = redis.call('HGET', KEYS[1], 'version')
 if cached and tonumber(cached) > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'user', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
-"""
+""")
 
 
 def id_key(username_folded: str) -> str:
     return f"chirp:users:id:{username_folded}"
 
 
-def cache_client(url: str) -> Redis:
-    """A Redis client for the cache: one quick retry, then a miss."""
-    return Redis.from_url(
-        url,
-        socket_timeout=TIMEOUT_SECONDS,
-        socket_connect_timeout=TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), retries=1),
-    )
+def cache_client(url: str) -> Resp:
+    """A Redis client for the cache: no retry, a miss after ``TIMEOUT_SECONDS``."""
+    return Resp.from_url(url, timeout=TIMEOUT_SECONDS)
 
 
 class RedisUserCache:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Resp) -> None:
         self._redis = redis
-        self._put_if_newer = redis.register_script(_PUT_IF_NEWER)
 
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
         try:
@@ -95,16 +87,20 @@ class RedisUserCache:
         if not users:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for user in users:
-                    version = int(user.update_time.timestamp() * 1000)
-                    payload = convert.basic(user).SerializeToString()
-                    await self._put_if_newer(
-                        keys=[user_key(user.id)],
-                        args=[version, payload, USER_TTL_SECONDS],
-                        client=pipe,
+            await self._redis.run_each(
+                _PUT_IF_NEWER,
+                [
+                    (
+                        [user_key(user.id)],
+                        [
+                            int(user.update_time.timestamp() * 1000),
+                            convert.basic(user).SerializeToString(),
+                            USER_TTL_SECONDS,
+                        ],
                     )
-                await pipe.execute()
+                    for user in users
+                ],
+            )
         except RedisError:
             log.warning("user cache write failed; entries expire on their own", exc_info=True)
 
@@ -112,7 +108,7 @@ class RedisUserCache:
         if not usernames_folded:
             return {}
         try:
-            values = await self._redis.mget([id_key(name) for name in usernames_folded])
+            values = await self._redis.call("MGET", *map(id_key, usernames_folded))
         except RedisError:
             log.warning("user id cache read failed; reading the store", exc_info=True)
             return {}
@@ -175,7 +171,7 @@ class RedisSocialCache:
     answer, and a copy is used only while its counts are still the counts, so a follow, post
     or delete shows at the next read. Redis failing means asking the owners."""
 
-    def __init__(self, redis: Redis, source: SocialCounts) -> None:
+    def __init__(self, redis: Resp, source: SocialCounts) -> None:
         self._redis = redis
         self._source = source
         self._followings = followings_changes(redis)
@@ -219,7 +215,7 @@ class RedisSocialCache:
         answers, kept under the counts read before it was asked."""
         keys = [key for copy, stamps in wanted.values() for key in (copy, *stamps)]
         try:
-            values = await self._redis.mget(keys)
+            values = await self._redis.call("MGET", *keys)
         except RedisError:
             log.warning("profile cache read failed; asking the services", exc_info=True)
             return await load(list(wanted))
@@ -246,14 +242,13 @@ class RedisSocialCache:
         return found
 
 
-async def _set_all(redis: Redis, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:
+async def _set_all(redis: Resp, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:
     """Caches ``values``, each for ``ttl_seconds``; a failure leaves them uncached."""
     if not values:
         return
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for key, value in values.items():
-                pipe.set(key, value, ex=ttl_seconds)
-            await pipe.execute()
+        await redis.pipeline(
+            [("SET", key, value, "EX", ttl_seconds) for key, value in values.items()]
+        )
     except RedisError:
         log.warning("cache write failed", keys=len(values), exc_info=True)

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import grpc
 from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
-from redis.asyncio import Redis
 
 from services.bootstrap import cql
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.bootstrap.ratelimit import Limits, RedisRateLimiter
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.users.accounts import Accounts
@@ -35,7 +35,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         timedelta(seconds=settings.session_ttl_seconds),
     )
     session = cql.connect(settings)
-    redis = Redis.from_url(settings.redis_url)
+    redis = Resp.from_url(settings.redis_url)
     cache_redis = cache_client(settings.redis_url)
     graph = grpc.aio.insecure_channel(settings.graph_addr)
     tweets = grpc.aio.insecure_channel(settings.tweets_addr)

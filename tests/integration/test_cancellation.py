@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from services.bootstrap.consumers import DurableConsumer
 from services.bootstrap.ids import leased_snowflake
 from services.bootstrap.outbox import OutboxRelay, PendingEvent, new_event_id
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import StoreSettings
 from services.search.trend_store import RedisTrendStore
 from services.search.trends import TrendService
@@ -115,11 +116,13 @@ async def test_the_trends_worker_stops_when_cancelled_as_it_recomputes(redis: Re
     await _delete_under(redis, prefix)
 
 
-async def test_the_id_lease_renewer_stops_when_cancelled_as_it_renews(redis: Redis) -> None:
+async def test_the_id_lease_renewer_stops_when_cancelled_as_it_renews(
+    resp: Resp, redis: Redis
+) -> None:
     namespace = f"test:snowflake:{uuid.uuid4().hex}"
 
     async def leased() -> None:
-        async with leased_snowflake(redis, namespace, renew_every_ms=1) as generator:
+        async with leased_snowflake(resp, namespace, renew_every_ms=1) as generator:
             generator.next_id()
             await asyncio.Event().wait()
 

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.bootstrap.ids import WorkerLease, leased_snowflake, timestamp_ms
+from services.bootstrap.resp import Resp
 
 
 @pytest.fixture
@@ -21,16 +22,16 @@ async def namespace(redis: Redis) -> AsyncIterator[str]:
         await redis.delete(*keys)
 
 
-async def test_live_leases_never_share_a_worker_id(redis: Redis, namespace: str) -> None:
-    leases = [WorkerLease(redis, namespace) for _ in range(50)]
+async def test_live_leases_never_share_a_worker_id(resp: Resp, namespace: str) -> None:
+    leases = [WorkerLease(resp, namespace) for _ in range(50)]
     await asyncio.gather(*(lease.acquire() for lease in leases))
     assert len({lease.worker for lease in leases}) == 50
     assert all(lease.is_valid() for lease in leases)
     await asyncio.gather(*(lease.release() for lease in leases))
 
 
-async def test_a_lease_taken_over_is_not_renewed(redis: Redis, namespace: str) -> None:
-    lease = WorkerLease(redis, namespace, ttl_ms=5_000, renew_every_ms=1_000)
+async def test_a_lease_taken_over_is_not_renewed(resp: Resp, redis: Redis, namespace: str) -> None:
+    lease = WorkerLease(resp, namespace, ttl_ms=5_000, renew_every_ms=1_000)
     await lease.acquire()
     await redis.set(f"{namespace}:worker:{lease.worker}", "someone-else")
     assert not await lease.renew(last_ms=0)
@@ -38,22 +39,24 @@ async def test_a_lease_taken_over_is_not_renewed(redis: Redis, namespace: str) -
 
 
 async def test_the_next_holder_starts_after_the_recorded_high_water_mark(
-    redis: Redis, namespace: str
+    resp: Resp, redis: Redis, namespace: str
 ) -> None:
-    first = WorkerLease(redis, namespace, ttl_ms=5_000, renew_every_ms=1_000)
+    first = WorkerLease(resp, namespace, ttl_ms=5_000, renew_every_ms=1_000)
     await first.acquire()
     far_ahead = 10**13
     assert await first.renew(last_ms=far_ahead)
     await first.release()
     # Only that worker id is free now that every other one is taken by someone else.
     await redis.mset({f"{namespace}:worker:{w}": "other" for w in range(1024) if w != first.worker})
-    second = WorkerLease(redis, namespace)
+    second = WorkerLease(resp, namespace)
     assert await second.acquire() == far_ahead + 1_000
     assert second.worker == first.worker
 
 
-async def test_a_leased_generator_issues_unique_ordered_ids(redis: Redis, namespace: str) -> None:
-    async with leased_snowflake(redis, namespace) as generator:
+async def test_a_leased_generator_issues_unique_ordered_ids(
+    resp: Resp, redis: Redis, namespace: str
+) -> None:
+    async with leased_snowflake(resp, namespace) as generator:
         ids = [generator.next_id() for _ in range(10_000)]
     assert ids == sorted(set(ids))
     assert abs(timestamp_ms(ids[-1]) - timestamp_ms(ids[0])) < 60_000

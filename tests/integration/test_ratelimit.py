@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from services.bootstrap.errors import ResourceExhausted
 from services.bootstrap.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import Settings
 
 
@@ -19,8 +20,8 @@ def _limit(requests: int, window_seconds: int) -> Limit:
     return Limit(f"test_{uuid.uuid4().hex[:8]}", "test actions", requests, window_seconds)
 
 
-async def test_a_subject_over_its_limit_is_refused_with_the_time_left(redis: Redis) -> None:
-    limiter = RedisRateLimiter(redis, _limit(3, 600))
+async def test_a_subject_over_its_limit_is_refused_with_the_time_left(resp: Resp) -> None:
+    limiter = RedisRateLimiter(resp, _limit(3, 600))
     for _ in range(3):
         await limiter.hit("ada")
     with pytest.raises(ResourceExhausted) as refused:
@@ -32,19 +33,19 @@ async def test_a_subject_over_its_limit_is_refused_with_the_time_left(redis: Red
     )
     # Another subject, and another limit for the same subject, are not affected.
     await limiter.hit("bob")
-    await RedisRateLimiter(redis, _limit(1, 600)).hit("ada")
+    await RedisRateLimiter(resp, _limit(1, 600)).hit("ada")
 
 
-async def test_concurrent_hits_are_counted_exactly(redis: Redis) -> None:
-    limiter = RedisRateLimiter(redis, _limit(10, 600))
+async def test_concurrent_hits_are_counted_exactly(resp: Resp) -> None:
+    limiter = RedisRateLimiter(resp, _limit(10, 600))
     results = await asyncio.gather(*(limiter.hit("ada") for _ in range(25)), return_exceptions=True)
     assert sum(result is None for result in results) == 10
     assert all(isinstance(r, ResourceExhausted) for r in results if r is not None)
 
 
-async def test_the_counter_expires_with_its_window(redis: Redis) -> None:
+async def test_the_counter_expires_with_its_window(resp: Resp, redis: Redis) -> None:
     limit = _limit(1, 1)
-    limiter = RedisRateLimiter(redis, limit)
+    limiter = RedisRateLimiter(resp, limit)
     await limiter.hit("ada")
     with pytest.raises(ResourceExhausted) as refused:
         await limiter.hit("ada")

@@ -11,6 +11,7 @@ import httpx
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import Settings
 from services.bootstrap.user_cache import BasicUsers, user_key
 from tests.integration.tweets.tokens import random_user_id
@@ -29,7 +30,7 @@ async def _registered() -> tuple[int, str]:
 
 
 async def test_summaries_come_from_the_cache_and_only_misses_from_the_users_service(
-    redis: Redis,
+    resp: Resp, redis: Redis
 ) -> None:
     user_id, username = await _registered()
     unknown = random_user_id()
@@ -42,7 +43,7 @@ async def test_summaries_come_from_the_cache_and_only_misses_from_the_users_serv
             request = users_service_pb2.BatchGetUsersRequest(ids=ids, view=user_pb2.USER_VIEW_BASIC)
             return (await stub.BatchGetUsers(request)).users
 
-        users = BasicUsers(redis, fetch)
+        users = BasicUsers(resp, fetch)
         await redis.delete(user_key(user_id))
         first = await users.get([user_id, user_id, unknown])
         assert asked == [[user_id, unknown]]
@@ -52,7 +53,7 @@ async def test_summaries_come_from_the_cache_and_only_misses_from_the_users_serv
         assert asked == [[user_id, unknown]]
         assert second == {user_id: first[user_id]}
 
-        unreachable = Redis.from_url("redis://127.0.0.1:1")
+        unreachable = Resp.from_url("redis://127.0.0.1:1")
         assert await BasicUsers(unreachable, fetch).get([user_id]) == second  # asked instead
         assert asked[-1] == [user_id]
         await unreachable.aclose()

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from cassandra.cluster import Session
-from redis.asyncio import Redis
 
 from services.bootstrap.ids import Snowflake, leased_snowflake
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import Settings
 from services.media.objects import S3ObjectStore, s3_client
 from services.media.service import MediaService
@@ -33,12 +33,12 @@ async def objects() -> AsyncIterator[S3ObjectStore]:
 
 @pytest.fixture(scope="module")
 async def ids() -> AsyncIterator[Snowflake]:
-    redis = Redis.from_url(SETTINGS.redis_url)
+    resp = Resp.from_url(SETTINGS.redis_url)
     try:
-        async with leased_snowflake(redis) as generator:
+        async with leased_snowflake(resp) as generator:
             yield generator
     finally:
-        await redis.aclose()
+        await resp.aclose()
 
 
 @pytest.fixture(scope="module")

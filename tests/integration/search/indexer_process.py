@@ -10,8 +10,8 @@ from pathlib import Path
 
 import grpc
 from nats.js.api import ConsumerConfig
-from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.index import TweetIndex, UserIndex
 from services.search.indexer import Indexer
@@ -25,18 +25,20 @@ def killable_consumer(name: str) -> ConsumerConfig:
 
 
 async def main(name: str, root: Path) -> None:
+    resp = Resp.from_url(SETTINGS.redis_url)
     search = SearchService(
         TweetIndex(root),
         UserIndex(root),
-        GrpcTweets(
-            Redis.from_url(SETTINGS.redis_url), grpc.aio.insecure_channel(SETTINGS.tweets_addr)
-        ),
+        GrpcTweets(resp, grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
         GrpcUsers(grpc.aio.insecure_channel(SETTINGS.users_addr)),
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
     )
     config = killable_consumer(name)
     print("running", flush=True)
-    await Indexer(SETTINGS.nats_url, search, commit_seconds=0.5, config=config).run()
+    try:
+        await Indexer(SETTINGS.nats_url, search, commit_seconds=0.5, config=config).run()
+    finally:
+        await resp.aclose()
 
 
 if __name__ == "__main__":

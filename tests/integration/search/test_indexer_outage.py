@@ -17,10 +17,10 @@ import httpx
 import nats
 import pytest
 from chirp.tweets.v1 import tweet_pb2
-from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
 from services.bootstrap.events import STREAM
+from services.bootstrap.resp import Resp
 from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.index import TweetIndex, UserIndex
 from services.search.indexer import Indexer
@@ -36,7 +36,7 @@ from tests.polling import eventually
 class Outage(GrpcTweets):
     """The tweets service, unreachable for its first ``failures`` calls."""
 
-    def __init__(self, redis: Redis, channel: grpc.aio.Channel, failures: int) -> None:
+    def __init__(self, redis: Resp, channel: grpc.aio.Channel, failures: int) -> None:
         super().__init__(redis, channel)
         self.failures = failures
 
@@ -92,9 +92,9 @@ async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
     consumer: str,
     channels: list[grpc.aio.Channel],
     index: TweetIndex,
-    redis: Redis,
+    resp: Resp,
 ) -> None:
-    tweets = Outage(redis, channels[0], failures=3)
+    tweets = Outage(resp, channels[0], failures=3)
     search = _search(tmp_path, index, tweets, channels)
     # The consumer's ack wait is 3 s: the outage (retries after 1.5 s, 1.5 s, 1.5 s) outlasts it.
     indexer = Indexer(
@@ -119,10 +119,10 @@ async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
     consumer: str,
     channels: list[grpc.aio.Channel],
     index: TweetIndex,
-    redis: Redis,
+    resp: Resp,
 ) -> None:
     """Cancelled at moments spread over a post's way through it: fetch, apply, commit."""
-    search = _search(tmp_path, index, GrpcTweets(redis, channels[0]), channels)
+    search = _search(tmp_path, index, GrpcTweets(resp, channels[0]), channels)
     indexer = Indexer(
         SETTINGS.nats_url, search, commit_seconds=0.05, config=killable_consumer(consumer)
     )

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import grpc
 from nats.js.api import ConsumerConfig
-from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.timelines import service as service_module
 from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
@@ -37,17 +37,20 @@ class SlowStore(RedisTimelineStore):
 
 async def main(name: str) -> None:
     service_module.FANOUT_BATCH = BATCH
-    redis = Redis.from_url(SETTINGS.redis_url)
-    store = SlowStore(redis, length=800, active_seconds=3600)
+    resp = Resp.from_url(SETTINGS.redis_url)
+    store = SlowStore(resp, length=800, active_seconds=3600)
     service = TimelineService(
         store,
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
-        CachedTweets(redis, grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
+        CachedTweets(resp, grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
         celebrity_threshold=10**9,
         length=800,
     )
     print("running", flush=True)
-    await FanoutWorker(SETTINGS.nats_url, service, config=killable_consumer(name)).run()
+    try:
+        await FanoutWorker(SETTINGS.nats_url, service, config=killable_consumer(name)).run()
+    finally:
+        await resp.aclose()
 
 
 if __name__ == "__main__":

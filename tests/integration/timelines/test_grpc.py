@@ -18,6 +18,7 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.timelines.clients import CachedTweets, GrpcGraph
 from services.timelines.fanout import FanoutWorker
 from services.timelines.service import TimelineService
@@ -123,7 +124,9 @@ async def test_the_stream_through_envoy_is_a_growing_json_array(http: httpx.Asyn
     assert [t["id"] for m in messages for t in m["tweets"]] == [str(tweet_id)]
 
 
-async def test_fanout_handlers_are_idempotent(http: httpx.AsyncClient, redis: Redis) -> None:
+async def test_fanout_handlers_are_idempotent(
+    http: httpx.AsyncClient, resp: Resp, redis: Redis
+) -> None:
     """A redelivered event (here: applied twice, by a second worker) changes nothing."""
     author = await register(http, "tn")
     readers = [anonymous() for _ in range(THRESHOLD)]
@@ -135,11 +138,11 @@ async def test_fanout_handlers_are_idempotent(http: httpx.AsyncClient, redis: Re
         await eventually(partial(stored, redis, reader.id), lambda ids: ids == [tweet_id])
     graph = grpc.aio.insecure_channel(SETTINGS.graph_addr)
     tweets = grpc.aio.insecure_channel(SETTINGS.tweets_addr)
-    store = RedisTimelineStore(redis, length=800, active_seconds=3600)
+    store = RedisTimelineStore(resp, length=800, active_seconds=3600)
     service = TimelineService(
         store,
         GrpcGraph(graph),
-        CachedTweets(redis, tweets),
+        CachedTweets(resp, tweets),
         celebrity_threshold=THRESHOLD,
         length=800,
     )

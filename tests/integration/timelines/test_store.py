@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from services.bootstrap.changes import RedisChangeCounts
 from services.bootstrap.followings import followers_changes, followings_changes
+from services.bootstrap.resp import Resp
 from services.timelines.store import (
     RedisCountedIdLists,
     RedisTimelineStore,
@@ -23,8 +24,8 @@ BIG = 2**62  # ids above 2^53, where a double score would round
 
 
 @pytest.fixture
-def store(redis: Redis) -> RedisTimelineStore:
-    return RedisTimelineStore(redis, length=5, active_seconds=600)
+def store(resp: Resp) -> RedisTimelineStore:
+    return RedisTimelineStore(resp, length=5, active_seconds=600)
 
 
 async def test_fanout_writes_only_existing_timelines_and_keeps_the_newest(
@@ -113,9 +114,9 @@ async def test_a_held_list_is_replaced_only_by_a_fill_based_on_it(
 )
 async def test_a_kept_list_comes_with_its_owners_count_of_changes_in_one_read(
     store: RedisTimelineStore,
-    redis: Redis,
+    resp: Resp,
     lists: str,
-    counted: Callable[[Redis], RedisChangeCounts],
+    counted: Callable[[Resp], RedisChangeCounts],
 ) -> None:
     """A reader's followed celebrities under the count of changes of their followings; an
     author's followers under the count of changes of their followers."""
@@ -123,7 +124,7 @@ async def test_a_kept_list_comes_with_its_owners_count_of_changes_in_one_read(
     owner = random_user_id()
     kept, stamp, changes = await kept_lists.kept(owner)
     assert (kept, changes) == (None, 0)
-    await counted(redis).changed(owner)
+    await counted(resp).changed(owner)
     await kept_lists.fill({owner: [1, 7]}, {owner: stamp})
     kept, stamp, changes = await kept_lists.kept(owner)
     assert (kept, changes) == ([1, 7], 1)

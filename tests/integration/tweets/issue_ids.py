@@ -8,21 +8,20 @@ import asyncio
 import sys
 import time
 
-from redis.asyncio import Redis
-
 from services.bootstrap.ids import leased_snowflake
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import StoreSettings
 
 
 async def main(count: int, start_at: float) -> None:
-    redis = Redis.from_url(StoreSettings().redis_url)
+    resp = Resp.from_url(StoreSettings().redis_url)
     try:
-        async with leased_snowflake(redis) as generator:
+        async with leased_snowflake(resp) as generator:
             await asyncio.sleep(max(start_at - time.time(), 0))
             ids = [generator.next_id() for _ in range(count)]
             worker = generator.worker
     finally:
-        await redis.aclose()
+        await resp.aclose()
     sys.stdout.write("\n".join(map(str, [worker, *ids])) + "\n")
 
 

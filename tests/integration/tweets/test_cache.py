@@ -8,6 +8,7 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
 from services.bootstrap.ids import compose, wall_clock_ms
+from services.bootstrap.resp import Resp
 from services.bootstrap.tweet_cache import tweet_key
 from services.tweets.cache import (
     REFORGET_SECONDS,
@@ -25,8 +26,8 @@ def _view(text: str = "cached", retweet_of_id: int = 0) -> TweetView:
     return TweetView(tweet, Author(7, "ada"), Counts(3, 2, 1))
 
 
-async def test_views_round_trip_with_a_ttl(redis: Redis) -> None:
-    cache = RedisTweetCache(redis)
+async def test_views_round_trip_with_a_ttl(resp: Resp, redis: Redis) -> None:
+    cache = RedisTweetCache(resp)
     view = _view()
     assert await cache.get([view.id]) == {}
     await cache.put([view])
@@ -36,8 +37,8 @@ async def test_views_round_trip_with_a_ttl(redis: Redis) -> None:
     assert await cache.get([view.id]) == {}
 
 
-async def test_a_fill_that_raced_a_count_change_is_dropped_again(redis: Redis) -> None:
-    cache = RedisTweetCache(redis)
+async def test_a_fill_that_raced_a_count_change_is_dropped_again(resp: Resp) -> None:
+    cache = RedisTweetCache(resp)
     old = _view()
     await cache.forget([old.id])  # the counts changed
     await cache.put([old], only_if_absent=True)  # a read that fetched them before refills
@@ -46,8 +47,10 @@ async def test_a_fill_that_raced_a_count_change_is_dropped_again(redis: Redis) -
     await eventually(lambda: cache.get([old.id]), lambda found: found == {}, REFORGET_SECONDS + 10)
 
 
-async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(redis: Redis) -> None:
-    cache = RedisTweetCache(redis)
+async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(
+    resp: Resp, redis: Redis
+) -> None:
+    cache = RedisTweetCache(resp)
     view = _view()
     await cache.bury([view.id])
     await cache.put([view], only_if_absent=True)  # a read fill racing the delete
@@ -61,8 +64,8 @@ async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(redis: R
     await cache.forget([view.id])
 
 
-async def test_a_retweet_is_stored_shallow_for_other_readers(redis: Redis) -> None:
-    cache = RedisTweetCache(redis)
+async def test_a_retweet_is_stored_shallow_for_other_readers(resp: Resp, redis: Redis) -> None:
+    cache = RedisTweetCache(resp)
     original = _view("the original")
     retweet = _view("", retweet_of_id=original.id)
     await cache.put([TweetView(retweet.tweet, retweet.author, retweet_of=original)])
@@ -76,7 +79,7 @@ async def test_a_retweet_is_stored_shallow_for_other_readers(redis: Redis) -> No
 
 
 async def test_a_dead_redis_means_misses_not_failures() -> None:
-    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    dead = Resp.from_url("redis://127.0.0.1:1/0", timeout=0.5)
     cache = RedisTweetCache(dead)
     view = _view()
     assert await cache.get([view.id]) == {}

@@ -10,10 +10,10 @@ import grpc
 import httpx
 import pytest
 from chirp.users.v1 import users_service_pb2
-from redis.asyncio import Redis
 
 from services.bootstrap.errors import Unavailable
 from services.bootstrap.interceptors import ExceptionToStatusInterceptor, ServerScopes
+from services.bootstrap.resp import Resp
 from services.bootstrap.server import unimplemented_wiring
 from services.bootstrap.settings import Settings
 from services.tweets.directory import GrpcUserDirectory
@@ -37,24 +37,24 @@ async def unimplemented_users() -> AsyncIterator[str]:
 
 
 async def test_a_users_service_that_has_not_landed_matches_nobody(
-    unimplemented_users: str, redis: Redis
+    unimplemented_users: str, resp: Resp
 ) -> None:
     async with grpc.aio.insecure_channel(unimplemented_users) as channel:
-        directory = GrpcUserDirectory(redis, channel)
+        directory = GrpcUserDirectory(resp, channel)
         assert await directory.by_ids([1, 2]) == {}
         assert await directory.by_usernames(["ada"]) == {}
 
 
-async def test_an_unreachable_users_service_is_unavailable(redis: Redis) -> None:
+async def test_an_unreachable_users_service_is_unavailable(resp: Resp) -> None:
     async with grpc.aio.insecure_channel("127.0.0.1:1") as channel:
-        directory = GrpcUserDirectory(redis, channel)
+        directory = GrpcUserDirectory(resp, channel)
         with pytest.raises(Unavailable):
             await directory.by_ids([1])
         with pytest.raises(Unavailable):
             await directory.by_usernames(["ada"])
 
 
-async def test_the_real_users_service_resolves_ids_and_usernames(redis: Redis) -> None:
+async def test_the_real_users_service_resolves_ids_and_usernames(resp: Resp) -> None:
     username = "dir" + uuid.uuid4().hex[:10]
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=10) as http:
         created = await http.post(
@@ -64,7 +64,7 @@ async def test_the_real_users_service_resolves_ids_and_usernames(redis: Redis) -
     assert created.status_code == 200, created.text
     user_id = int(created.json()["id"])
     async with grpc.aio.insecure_channel(Settings(service="tweets").users_addr) as channel:
-        directory = GrpcUserDirectory(redis, channel)
+        directory = GrpcUserDirectory(resp, channel)
         by_name = await directory.by_usernames([username.upper().lower(), "nobody_" + username])
         assert list(by_name) == [username]
         assert (by_name[username].id, by_name[username].display_name) == (user_id, "Dir")

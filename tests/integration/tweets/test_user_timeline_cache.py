@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.bootstrap.timeline_writes import PREFIX as WRITES_PREFIX
 from services.bootstrap.user_timelines import (
     KEPT_IDS,
@@ -79,9 +80,9 @@ async def test_pages_go_on_from_the_kept_ids_into_the_store_without_repeats_or_g
 
 
 async def test_a_post_joins_the_kept_ids_in_place_and_other_writes_leave_them_out_of_date(
-    redis: Redis,
+    resp: Resp, redis: Redis
 ) -> None:
-    kept = RedisKeptTimelines(redis)
+    kept = RedisKeptTimelines(resp)
     user = random_user_id()
     assert await kept.get([user]) == ({}, {user: 0})
     await kept.keep(user, 0, KeptIds([BIG + 0x100, BIG + 0x7F], complete=True))
@@ -100,9 +101,9 @@ async def test_a_post_joins_the_kept_ids_in_place_and_other_writes_leave_them_ou
 
 
 async def test_kept_ids_stay_at_most_the_kept_number_and_are_then_incomplete(
-    redis: Redis,
+    resp: Resp,
 ) -> None:
-    kept = RedisKeptTimelines(redis)
+    kept = RedisKeptTimelines(resp)
     user = random_user_id()
     full = [BIG + i for i in range(KEPT_IDS, 0, -1)]
     await kept.keep(user, 0, KeptIds(full, complete=True))

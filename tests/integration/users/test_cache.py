@@ -12,6 +12,7 @@ import pytest
 from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import StoreSettings
 from services.bootstrap.user_cache import user_key
 from services.users.accounts import User
@@ -28,7 +29,8 @@ CREATED = datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=UTC)
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
+async def resp() -> AsyncIterator[Resp]:
+    """The users service's client of its cache (``cache_client``) on the local stack's Redis."""
     client = cache_client(SETTINGS.redis_url)
     yield client
     await client.aclose()
@@ -38,8 +40,8 @@ def _user(display_name: str = "Cached", bio: str = "bio") -> User:
     return User(uuid.uuid4().int >> 66, "cache_user", display_name, bio, CREATED, CREATED)
 
 
-async def test_users_round_trip_as_basic_protobufs_with_a_ttl(redis: Redis) -> None:
-    cache = RedisUserCache(redis)
+async def test_users_round_trip_as_basic_protobufs_with_a_ttl(resp: Resp, redis: Redis) -> None:
+    cache = RedisUserCache(resp)
     ada, bob = _user(), _user(bio="")
     await cache.put_many([ada, bob])
     assert await cache.get_many([bob.id, 1, ada.id]) == {ada.id: ada, bob.id: bob}
@@ -50,8 +52,8 @@ async def test_users_round_trip_as_basic_protobufs_with_a_ttl(redis: Redis) -> N
     await redis.delete(user_key(ada.id), user_key(bob.id))
 
 
-async def test_an_older_version_never_replaces_a_newer_one(redis: Redis) -> None:
-    cache = RedisUserCache(redis)
+async def test_an_older_version_never_replaces_a_newer_one(resp: Resp, redis: Redis) -> None:
+    cache = RedisUserCache(resp)
     old = _user(display_name="Old")
     new = replace(old, display_name="New", update_time=CREATED + timedelta(seconds=1))
     await cache.put_many([new])
@@ -63,8 +65,8 @@ async def test_an_older_version_never_replaces_a_newer_one(redis: Redis) -> None
     await redis.delete(user_key(old.id))
 
 
-async def test_ids_by_folded_username(redis: Redis) -> None:
-    cache = RedisUserCache(redis)
+async def test_ids_by_folded_username(resp: Resp, redis: Redis) -> None:
+    cache = RedisUserCache(resp)
     name = f"cache_{uuid.uuid4().hex[:8]}"
     await cache.put_ids({name: 42})
     assert await cache.get_ids([name, "nobody_" + name]) == {name: 42}

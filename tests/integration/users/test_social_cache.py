@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.bootstrap.followings import RedisFollowChanges
+from services.bootstrap.resp import Resp
 from services.bootstrap.settings import StoreSettings
 from services.bootstrap.timeline_writes import timeline_writes
 from services.users.accounts import Counts, Relationship
@@ -56,7 +57,8 @@ class Owners:
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
+async def resp() -> AsyncIterator[Resp]:
+    """The users service's client of its cache (``cache_client``) on the local stack's Redis."""
     client = cache_client(SETTINGS.redis_url)
     yield client
     await client.aclose()
@@ -66,10 +68,10 @@ def _ids(count: int) -> list[int]:
     return [uuid.uuid4().int >> 66 for _ in range(count)]
 
 
-async def test_counts_are_kept_until_their_owner_counts_a_change(redis: Redis) -> None:
+async def test_counts_are_kept_until_their_owner_counts_a_change(resp: Resp, redis: Redis) -> None:
     ada, bob, cy = _ids(3)
     owners = Owners({ada: Counts(1, 2, 3), bob: Counts(4, 5, 6)})
-    cache = RedisSocialCache(redis, owners)
+    cache = RedisSocialCache(resp, owners)
     assert await cache.counts([ada, bob]) == {ada: Counts(1, 2, 3), bob: Counts(4, 5, 6)}
     assert await cache.counts([ada, bob]) == {ada: Counts(1, 2, 3), bob: Counts(4, 5, 6)}
     assert owners.asked == [ada, bob]
@@ -77,7 +79,7 @@ async def test_counts_are_kept_until_their_owner_counts_a_change(redis: Redis) -
 
     # cy follows ada: ada's followers and cy's followings changed, bob's counts did not.
     owners.counts_of[ada] = Counts(2, 2, 3)
-    await RedisFollowChanges(redis).changed(cy, ada)
+    await RedisFollowChanges(resp).changed(cy, ada)
     assert await cache.counts([ada, bob, cy]) == {
         ada: Counts(2, 2, 3),
         bob: Counts(4, 5, 6),
@@ -87,21 +89,21 @@ async def test_counts_are_kept_until_their_owner_counts_a_change(redis: Redis) -
 
     # bob follows someone, then posts: each shows at the next read.
     owners.counts_of[bob] = Counts(4, 6, 6)
-    await RedisFollowChanges(redis).changed(bob, cy)
+    await RedisFollowChanges(resp).changed(bob, cy)
     assert (await cache.counts([bob]))[bob] == Counts(4, 6, 6)
     owners.counts_of[bob] = Counts(4, 6, 7)
-    await timeline_writes(redis).changed(bob)
+    await timeline_writes(resp).changed(bob)
     assert (await cache.counts([bob]))[bob] == Counts(4, 6, 7)
     assert (await cache.counts([bob]))[bob] == Counts(4, 6, 7)
     assert owners.asked[4:] == [bob, bob]
 
 
 async def test_relationships_are_kept_until_either_side_follows_or_unfollows(
-    redis: Redis,
+    resp: Resp, redis: Redis
 ) -> None:
     ada, bob, cy = _ids(3)
     owners = Owners(follows={(ada, bob)})
-    cache = RedisSocialCache(redis, owners)
+    cache = RedisSocialCache(resp, owners)
     expected = {bob: FOLLOWS, cy: NONE}
     assert await cache.relationships(ada, [bob, cy]) == expected
     assert await cache.relationships(ada, [bob, cy]) == expected
@@ -109,13 +111,13 @@ async def test_relationships_are_kept_until_either_side_follows_or_unfollows(
     assert 0 < await redis.ttl(relationship_key(ada, bob)) <= SOCIAL_TTL_SECONDS
 
     owners.follows.add((bob, ada))  # a change of bob's followings
-    await RedisFollowChanges(redis).changed(bob, ada)
+    await RedisFollowChanges(resp).changed(bob, ada)
     assert await cache.relationships(ada, [bob, cy]) == {
         bob: BOTH,
         cy: NONE,
     }
     owners.follows.add((ada, cy))  # a change of the caller's followings: all are read again
-    await RedisFollowChanges(redis).changed(ada, cy)
+    await RedisFollowChanges(resp).changed(ada, cy)
     assert await cache.relationships(ada, [bob, cy]) == {
         bob: BOTH,
         cy: FOLLOWS,
@@ -123,10 +125,10 @@ async def test_relationships_are_kept_until_either_side_follows_or_unfollows(
     assert owners.asked == [bob, cy, bob, bob, cy]
 
 
-async def test_what_the_owners_could_not_answer_is_not_kept(redis: Redis) -> None:
+async def test_what_the_owners_could_not_answer_is_not_kept(resp: Resp) -> None:
     ada, bob = _ids(2)
     owners = Owners({ada: Counts(1, 1, 1)}, down=True)
-    cache = RedisSocialCache(redis, owners)
+    cache = RedisSocialCache(resp, owners)
     assert await cache.counts([ada]) == {}
     assert await cache.relationships(ada, [bob]) == {}
     owners.down = False
