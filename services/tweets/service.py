@@ -140,7 +140,7 @@ class TweetService:
         # A key used before answers with its tweet; one whose first request died is reused.
         key = draft.idempotency_key
         reserved = await self._store.idempotent_tweet(author_id, key) if key else None
-        if reserved is not None and (finished := await self._finished(reserved)):
+        if reserved is not None and (finished := await self._repeated(author_id, reserved)):
             return finished
 
         reply_to_id = 0
@@ -152,9 +152,7 @@ class TweetService:
         if key and reserved is None:
             fresh = tweet_id
             tweet_id = await self._store.claim_idempotency_key(author_id, key, fresh)
-            if tweet_id != fresh and (finished := await self._finished(tweet_id)):
-                # The first request may have died before counting its write.
-                await self._user_timelines.wrote(author_id, added=tweet_id)
+            if tweet_id != fresh and (finished := await self._repeated(author_id, tweet_id)):
                 return finished
         # The media service checks the photos (the author's, not on another tweet) and claims
         # them for this id before the tweet is written; a retry with the same id attaches again.
@@ -186,6 +184,15 @@ class TweetService:
         if parent:
             await self._cache.forget([parent])
         return view
+
+    async def _repeated(self, author_id: int, tweet_id: int) -> TweetView | None:
+        """``_finished``, with the write counted again: the first request may have died between
+        storing the tweet and counting it, which would leave it out of its author's kept ids
+        (counting a write twice only makes readers read again)."""
+        finished = await self._finished(tweet_id)
+        if finished is not None:
+            await self._user_timelines.wrote(author_id, added=tweet_id)
+        return finished
 
     async def _finished(self, tweet_id: int) -> TweetView | None:
         """The tweet an earlier request with the same idempotency key created, once it is

@@ -9,7 +9,6 @@ of 127.0.0.0/8 to loopback, so clients bound to 127.0.0.3, .4, ... are distinct 
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,19 +27,13 @@ from services.bootstrap.ratelimit import Limit, Limits, redis_key
 from services.bootstrap.settings import Settings
 from tests.e2e.edge import GATEWAY, PASSWORD, UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
+from tests.ports import free_port
 
 LIMITS = Limits.from_settings(Settings(service="users"))
 EXEMPT = "127.0.0.2"
 ANONYMOUS_BURST = 3
 ACCOUNT_BURST = 5
 REFILL_SECONDS = 600  # no token comes back during a test
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def limited_gateway_config(port: int, admin_port: int) -> dict[str, Any]:
@@ -68,7 +61,7 @@ def limited_gateway_config(port: int, admin_port: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second gateway, started for this module; its base URL."""
-    port, admin_port = _free_port(), _free_port()
+    port, admin_port = free_port(), free_port()
     config_path: Path = tmp_path_factory.mktemp("edge") / "envoy.yaml"
     config_path.write_text(yaml.safe_dump(limited_gateway_config(port, admin_port)))
     log = (config_path.parent / "envoy.log").open("wb")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,18 +17,12 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 from devstack.paths import PYTHON, ROOT
 from services.bootstrap.healthcheck import not_serving_reason
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 class ServiceProcess:
     def __init__(self, tmp_path: Path, workers: int) -> None:
-        self.grpc_port, self.metrics_port = _free_port(), _free_port()
+        self.grpc_port, self.metrics_port = free_port(), free_port()
         self.log = tmp_path / "graph.log"
         env = {
             **os.environ,
