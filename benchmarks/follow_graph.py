@@ -42,6 +42,10 @@ import httpx
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
 from services.bootstrap.settings import StoreSettings
+from services.graph.store import follow_rank
+
+#: A row of a load query: ids, counts, times and ranks.
+Row = Sequence[int | str]
 
 GATEWAY = "http://127.0.0.1:8080"
 BENCH_ID_BASE = 9_000_000_000_000_000
@@ -148,7 +152,7 @@ _EDGES: LiteralString = """
 UNWIND $rows AS row
 MATCH (a:User {id: row[0]})
 MATCH (b:User {id: row[1]})
-CREATE (a)-[:FOLLOWS {create_time: row[2]}]->(b)
+CREATE (a)-[:FOLLOWS {create_time: row[2], followee: row[1], rank: row[3]}]->(b)
 """
 _META: LiteralString = """
 CREATE (:BenchGraph {users: $users, follows: $follows, seed: $seed, alpha: $alpha,
@@ -213,12 +217,12 @@ def register_accounts(count: int) -> list[tuple[int, str]]:
         return list(pool.map(lambda _: register(client), range(count)))
 
 
-def _batches(rows: Iterator[list[int]], size: int) -> Iterator[list[list[int]]]:
+def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     while batch := list(itertools.islice(rows, size)):
         yield batch
 
 
-def _write(tx: ManagedTransaction, query: LiteralString, rows: list[list[int]]) -> None:
+def _write(tx: ManagedTransaction, query: LiteralString, rows: list[Row]) -> None:
     tx.run(query, rows=rows).consume()
 
 
@@ -244,8 +248,13 @@ def load(neo4j: Driver, graph: FollowGraph, accounts: dict[int, tuple[int, str]]
             session.execute_write(_write, _NODES, batch)
         nodes_done = time.monotonic()
         print(f"  {users:,} nodes in {nodes_done - started:.1f}s")
-        edge_rows = (
-            [ids[graph.followers[i]], ids[graph.followees[i]], graph.create_times[i]]
+        edge_rows: Iterator[Row] = (
+            [
+                ids[graph.followers[i]],
+                ids[graph.followees[i]],
+                graph.create_times[i],
+                follow_rank(graph.create_times[i], ids[graph.followers[i]]),
+            ]
             for i in range(len(graph.followers))
         )
         for number, batch in enumerate(_batches(edge_rows, EDGE_BATCH), start=1):

@@ -91,8 +91,9 @@ def migrate_neo4j(settings: StoreSettings) -> list[int]:
         for version, path in migration_files("neo4j"):
             if version in applied:
                 continue
-            for statement in statements(path):
-                driver.execute_query(statement)
+            with driver.session() as session:  # auto-commit: a backfill commits by batches
+                for statement in statements(path):
+                    session.run(statement).consume()
             driver.execute_query(
                 "MERGE (m:SchemaMigration {version: $version}) "
                 "SET m.name = $name, m.applied_at = datetime()",

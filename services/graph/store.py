@@ -1,4 +1,4 @@
-"""The follow graph in Neo4j: ``(:User {id})-[:FOLLOWS {create_time}]->(:User)``.
+"""The follow graph in Neo4j: ``(:User {id})-[:FOLLOWS {create_time, followee, rank}]->(:User)``.
 
 Counts live on the nodes (``follower_count``, ``following_count``; absent means 0) and change in
 the transaction that changes the edge, together with the event's ``(:OutboxEvent)`` node (see
@@ -8,6 +8,12 @@ first (so transactions never wait on each other in a cycle; a deadlock Neo4j rep
 a transient error the driver retries), then reads the edge, so the check and the change cannot
 interleave with another transaction on the same pair: a repeated follow finds the edge and
 changes nothing, and the counts move only with the edge.
+
+An account's followers are paged newest first off the ``(followee, rank)`` index of FOLLOWS edges
+(``follow_rank``), in the index's order: a page reads its own edges and no others, so the
+first page and the five-thousandth of an account with a million followers cost the same as a
+page of an account with ten (a sort of every incoming edge per page cost 185 ms of Neo4j CPU for
+96k followers). A following list is bounded by the follow limits and sorted per page.
 
 Every query is parameterised; none is built from strings.
 """
@@ -52,7 +58,7 @@ RETURN EXISTS { (a)-[:FOLLOWS]->(b) } AS following, EXISTS { (b)-[:FOLLOWS]->(a)
 """
 _FOLLOW = """
 MATCH (a:User {id: $a}), (b:User {id: $b})
-CREATE (a)-[:FOLLOWS {create_time: $create_time}]->(b)
+CREATE (a)-[:FOLLOWS {create_time: $create_time, followee: $b, rank: $rank}]->(b)
 SET a.following_count = coalesce(a.following_count, 0) + 1,
     b.follower_count = coalesce(b.follower_count, 0) + 1
 REMOVE a._lock, b._lock
@@ -70,13 +76,14 @@ CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: 
 """
 # Reads of many rows return their columns as lists in one record: the driver decodes a list
 # element about ten times faster than a record.
-_FOLLOWERS = """
-MATCH (:User {id: $id})<-[f:FOLLOWS]-(x:User)
-WHERE $t IS NULL OR f.create_time < $t OR (f.create_time = $t AND x.id < $x)
-WITH x.id AS id, f.create_time AS t
-ORDER BY t DESC, id DESC
+# One page of followers, newest first, read off the (followee, rank) index in its order.
+FOLLOWERS_PAGE = """
+MATCH ()-[f:FOLLOWS]->()
+WHERE f.followee = $id AND f.rank < $before
+WITH f.rank AS rank
+ORDER BY f.followee DESC, f.rank DESC
 LIMIT $limit
-RETURN collect(id) AS ids, collect(t) AS times
+RETURN collect(rank) AS ranks
 """
 _FOLLOWING = """
 MATCH (:User {id: $id})-[f:FOLLOWS]->(x:User)
@@ -145,6 +152,22 @@ RETURN collect(id) AS ids
 """
 
 
+#: Above every rank: where the first page of followers starts.
+_NEWEST = "~"
+
+
+def follow_rank(create_time: int, follower_id: int) -> str:
+    """A FOLLOWS edge's place among its followee's followers: the creation millisecond and the
+    follower's id, zero-padded so that their order as strings is their order as numbers
+    (migration 0003 computes the same in Cypher for edges made before it)."""
+    return f"{create_time:013d}:{follower_id:019d}"
+
+
+def _ranked(rank: str) -> Listed:
+    create_time, follower_id = rank.split(":")
+    return Listed(int(follower_id), int(create_time))
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -194,7 +217,9 @@ class Neo4jGraphStore:
         )
 
     async def followers(self, user_id: int, before: Cursor | None, limit: int) -> list[Listed]:
-        return await self._list(_FOLLOWERS, user_id, before, limit)
+        start = _NEWEST if before is None else follow_rank(before.create_time, before.user_id)
+        (record,) = await self._read(FOLLOWERS_PAGE, id=user_id, before=start, limit=limit)
+        return [_ranked(rank) for rank in record["ranks"]]
 
     async def following(self, user_id: int, before: Cursor | None, limit: int) -> list[Listed]:
         return await self._list(_FOLLOWING, user_id, before, limit)
@@ -296,6 +321,7 @@ async def _change(
                 a=follower_id,
                 b=followee_id,
                 create_time=create_time,
+                rank=follow_rank(create_time, follower_id),
                 event_id=event_id,
                 subject=FOLLOWED if follow else UNFOLLOWED,
                 payload=event.SerializeToString(),

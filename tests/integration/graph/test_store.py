@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
 from neo4j import AsyncDriver
 
+from services.bootstrap.migrate import SCHEMA, statements
 from services.graph.model import Relationship
 from services.graph.outbox import Neo4jOutboxStore
-from services.graph.store import Neo4jGraphStore
+from services.graph.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank
 from tests.integration.graph.support import count_edges
 from tests.integration.tweets.tokens import random_user_id
 
@@ -27,12 +29,16 @@ async def _bulk_follow(driver: AsyncDriver, followee: int, followers: list[int],
     """Edges made directly (fast set-up), with counts as the store keeps them."""
     await driver.execute_query(
         "MERGE (u:User {id: $followee}) "
-        "WITH u UNWIND $followers AS id "
-        "MERGE (f:User {id: id}) "
-        "CREATE (f)-[:FOLLOWS {create_time: $t}]->(u) "
+        "WITH u UNWIND $followers AS row "
+        "MERGE (f:User {id: row[0]}) "
+        "CREATE (f)-[:FOLLOWS {create_time: $t, followee: $followee, rank: row[1]}]->(u) "
         "SET f.following_count = coalesce(f.following_count, 0) + 1, "
         "    u.follower_count = coalesce(u.follower_count, 0) + 1",
-        {"followee": followee, "followers": followers, "t": t},
+        {
+            "followee": followee,
+            "followers": [[follower, follow_rank(t, follower)] for follower in followers],
+            "t": t,
+        },
     )
 
 
@@ -119,6 +125,53 @@ async def test_pages_neither_repeat_nor_skip_while_follows_arrive(
     await asyncio.gather(arrive(), page_through())
     assert len(seen) == len(set(seen))  # nothing twice
     assert existing <= set(seen)  # nobody who followed before was skipped
+
+
+async def test_a_followers_page_reads_its_own_edges_at_any_depth(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    target = random_user_id()
+    fans = [random_user_id() for _ in range(3000)]
+    for start in range(0, len(fans), 1000):
+        await _bulk_follow(driver, target, fans[start : start + 1000], 1_700_000_000_000 + start)
+    deep = (await store.followers(target, None, 2000))[-1].cursor
+
+    for before in (None, deep):
+        below = "~" if before is None else follow_rank(before.create_time, before.user_id)
+        profiled = await driver.execute_query(
+            "PROFILE " + FOLLOWERS_PAGE, {"id": target, "before": below, "limit": 20}
+        )
+        hits = _db_hits(profiled.summary.profile)
+        assert hits <= 100, f"a page of 20 of 3,000 followers cost {hits} db hits"
+    assert len(await store.followers(target, deep, 20)) == 20
+
+
+def _db_hits(plan: dict[str, Any] | None) -> int:
+    assert plan is not None
+    return int(plan.get("dbHits", 0)) + sum(_db_hits(child) for child in plan.get("children", []))
+
+
+async def test_edges_made_before_the_rank_get_it_from_the_migration(
+    store: Neo4jGraphStore, driver: AsyncDriver
+) -> None:
+    target, old, new = random_user_id(), random_user_id(), random_user_id()
+    await driver.execute_query(
+        "CREATE (:User {id: $old})-[:FOLLOWS {create_time: 1700000000123}]->(:User {id: $id})",
+        {"id": target, "old": old},
+    )
+    await store.follow(new, target)
+
+    for statement in statements(SCHEMA / "neo4j" / "0003_follower_pages.cypher"):
+        async with driver.session() as session:
+            await (await session.run(statement)).consume()
+
+    rows = await store.followers(target, None, 10)
+    assert [row.user_id for row in rows] == [new, old]
+    assert rows[1].create_time == 1700000000123
+    records, _, _ = await driver.execute_query(
+        "MATCH (:User {id: $old})-[f:FOLLOWS]->() RETURN f.rank AS rank", {"old": old}
+    )
+    assert records[0]["rank"] == follow_rank(1700000000123, old)
 
 
 async def test_following_lists_newest_first_and_following_ids_filter(

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from services.graph.store import follow_rank
 from services.timelines.store import SENTINEL, home_key, member
 from tests.integration.graph.support import neo4j_driver
 from tests.integration.streams import temporary_consumer
@@ -66,13 +67,18 @@ async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_onc
     followers = [random_user_id() for _ in range(FOLLOWERS)]
     active, away = followers[::2], followers[1::2]
     driver = neo4j_driver()
+    now = int(time.time() * 1000) - 1000
     try:
         await driver.execute_query(
-            "MERGE (b:User {id: $author}) SET b.follower_count = size($ids) "
-            "WITH b UNWIND $ids AS id "
-            "CREATE (a:User {id: id, following_count: 1}) "
-            "CREATE (a)-[:FOLLOWS {create_time: $now}]->(b)",
-            {"author": author.id, "ids": followers, "now": int(time.time() * 1000) - 1000},
+            "MERGE (b:User {id: $author}) SET b.follower_count = size($rows) "
+            "WITH b UNWIND $rows AS row "
+            "CREATE (a:User {id: row[0], following_count: 1}) "
+            "CREATE (a)-[:FOLLOWS {create_time: $now, followee: $author, rank: row[1]}]->(b)",
+            {
+                "author": author.id,
+                "rows": [[follower, follow_rank(now, follower)] for follower in followers],
+                "now": now,
+            },
         )
         async with redis.pipeline(transaction=False) as pipe:
             for user in active:
