@@ -217,13 +217,14 @@ def register_accounts(count: int) -> list[tuple[int, str]]:
         return list(pool.map(lambda _: register(client), range(count)))
 
 
-def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+def batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     while batch := list(itertools.islice(rows, size)):
         yield batch
 
 
-def _write(tx: ManagedTransaction, query: LiteralString, rows: list[Row]) -> None:
-    tx.run(query, rows=rows).consume()
+def write(tx: ManagedTransaction, /, query: LiteralString, rows: list[Row], **params: int) -> None:
+    """One load batch: ``query`` on ``$rows`` (and ``params``) in a transaction of its own."""
+    tx.run(query, {"rows": rows, **params}).consume()
 
 
 def load(neo4j: Driver, graph: FollowGraph, accounts: dict[int, tuple[int, str]]) -> Loaded:
@@ -244,8 +245,8 @@ def load(neo4j: Driver, graph: FollowGraph, accounts: dict[int, tuple[int, str]]
             [ids[user], graph.follower_counts[user], graph.following_counts[user]]
             for user in range(users)
         )
-        for batch in _batches(node_rows, NODE_BATCH):
-            session.execute_write(_write, _NODES, batch)
+        for batch in batches(node_rows, NODE_BATCH):
+            session.execute_write(write, _NODES, batch)
         nodes_done = time.monotonic()
         print(f"  {users:,} nodes in {nodes_done - started:.1f}s")
         edge_rows: Iterator[Row] = (
@@ -257,8 +258,8 @@ def load(neo4j: Driver, graph: FollowGraph, accounts: dict[int, tuple[int, str]]
             ]
             for i in range(len(graph.followers))
         )
-        for number, batch in enumerate(_batches(edge_rows, EDGE_BATCH), start=1):
-            session.execute_write(_write, _EDGES, batch)
+        for number, batch in enumerate(batches(edge_rows, EDGE_BATCH), start=1):
+            session.execute_write(write, _EDGES, batch)
             if number % 40 == 0:
                 done = number * EDGE_BATCH
                 print(f"  {done:,} follows, {done / (time.monotonic() - nodes_done):,.0f}/s")
@@ -307,7 +308,7 @@ SET u.follower_count = COUNT { (u)<-[:FOLLOWS]-() },
 """
 
 
-def _delete_in_batches(neo4j: Driver, query: LiteralString) -> int:
+def _delete_inbatches(neo4j: Driver, query: LiteralString) -> int:
     """Runs ``query`` (which deletes at most $batch things) until it deletes nothing; one
     transaction per batch keeps each within Neo4j's memory pool."""
     total = 0
@@ -322,10 +323,10 @@ def _delete_in_batches(neo4j: Driver, query: LiteralString) -> int:
 def drop(neo4j: Driver) -> None:
     """Removes the bench graph and nothing else: the follows between :BenchUser nodes, the
     generated nodes, and the bench label of the real accounts (whose counts are recounted)."""
-    follows = _delete_in_batches(neo4j, _DROP_FOLLOWS)
-    users = _delete_in_batches(neo4j, _DROP_USERS)
+    follows = _delete_inbatches(neo4j, _DROP_FOLLOWS)
+    users = _delete_inbatches(neo4j, _DROP_USERS)
     neo4j.execute_query(_UNMARK_ACCOUNTS)
-    neo4j.execute_query("MATCH (g:BenchGraph) DELETE g")
+    neo4j.execute_query("MATCH (g:BenchGraph|BenchCelebrity) DELETE g")
     print(f"dropped {follows:,} follows and {users:,} generated users")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 
-from benchmarks import common, follow_graph, tokens
+from benchmarks import celebrity, common, follow_graph, tokens
 from benchmarks.common import Options, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
@@ -40,21 +40,33 @@ class StreamRow:
         return self.followers / self.median if self.median else float("nan")
 
 
-def prepare() -> tuple[follow_graph.Loaded, int]:
-    """The loaded bench graph (generated and loaded first if missing) and the follower count
-    of its most followed account."""
+@dataclass(frozen=True)
+class Prepared:
+    graph: follow_graph.Loaded
+    #: Follower count of the bench graph's most followed account.
+    top_followers: int
+    celebrity: celebrity.Celebrity
+    #: The page token of the celebrity's followers page ``celebrity.DEEP_PAGE``.
+    deep_token: str
+
+
+def prepare() -> Prepared:
+    """The loaded bench graph and celebrity (generated and loaded first if missing)."""
     with follow_graph.driver() as neo4j:
         graph = follow_graph.loaded(neo4j)
         if graph is None:
             print("no bench graph in Neo4j: generating and loading the default one first")
             graph = follow_graph.generate_and_load(neo4j, follow_graph.Size())
+        star = celebrity.load(neo4j)
         records, _, _ = neo4j.execute_query(
             "MATCH (u:User {id: $id}) RETURN u.follower_count AS followers", id=graph.top_id
         )
-    return graph, int(records[0]["followers"])
+        deep_token = star.page_token(neo4j, celebrity.DEEP_PAGE, celebrity.PAGE_SIZE)
+    return Prepared(graph, int(records[0]["followers"]), star, deep_token)
 
 
-def scenarios(graph: follow_graph.Loaded, data: Dataset) -> list[Scenario]:
+def scenarios(prepared: Prepared, data: Dataset) -> list[Scenario]:
+    graph, star = prepared.graph, prepared.celebrity
     return [
         Scenario(
             "ListFollowers dataset top x100",
@@ -65,6 +77,16 @@ def scenarios(graph: follow_graph.Loaded, data: Dataset) -> list[Scenario]:
             "ListFollowers 100k-graph top x100",
             f"{SERVICE}/ListFollowers",
             {"username": graph.top_username, "page_size": 100},
+        ),
+        Scenario(
+            "ListFollowers 1M-follower account x100, page 1",
+            f"{SERVICE}/ListFollowers",
+            {"username": star.username, "page_size": 100},
+        ),
+        Scenario(
+            f"ListFollowers 1M-follower account x100, page {celebrity.DEEP_PAGE:,}",
+            f"{SERVICE}/ListFollowers",
+            {"username": star.username, "page_size": 100, "page_token": prepared.deep_token},
         ),
         Scenario(
             "BatchGetFollowCounts x100",
@@ -122,12 +144,13 @@ def stream_table(rows: list[StreamRow]) -> str:
 
 
 def run(options: Options, data: Dataset, report: Report) -> None:
-    graph, top_followers = prepare()
+    prepared = prepare()
+    graph, top_followers = prepared.graph, prepared.top_followers
     token = tokens.mint(graph.caller_id, "bench_caller")
     metadata = common.bearer(token)
     with common.baseline_server(streamed_followers=top_followers) as baseline:
         sides = common.Sides(("graph", GRAPH), baseline, metadata)
-        report.add(common.measure("graph", scenarios(graph, data), sides, options.load))
+        report.add(common.measure("graph", scenarios(prepared, data), sides, options.load))
         streams = measure_stream(baseline, graph.top_id, top_followers, token)
     report.section(
         f"StreamFollowers of the 100k graph's most followed account ({top_followers:,} "

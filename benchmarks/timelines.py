@@ -489,7 +489,7 @@ def run(options: Options, data: Dataset, report: Report) -> None:
                     ),
                 ]
             )
-    loaded, _ = graph.prepare()
+    loaded = graph.prepare().graph
     targets = QUICK_FANOUT_TARGETS if options.quick else FANOUT_TARGETS
     runs = 1 if options.quick else FANOUT_RUNS
     fanouts = asyncio.run(_measure_fanout(pick_authors(targets), runs))
