@@ -117,6 +117,8 @@ def _drawn_times(count: int) -> list[int]:
 
 def load(neo4j: Driver, followers: int = FOLLOWERS) -> Celebrity:
     """The celebrity, loaded first if it is not yet."""
+    if ID_BASE + followers > follow_graph.BENCH_ID_END:
+        raise ValueError(f"{followers:,} followers would leave the generated id range")
     found = loaded(neo4j)
     if found is not None:
         return found

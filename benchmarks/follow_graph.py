@@ -49,6 +49,8 @@ Row = Sequence[int | str]
 
 GATEWAY = "http://127.0.0.1:8080"
 BENCH_ID_BASE = 9_000_000_000_000_000
+#: Generated ids stay below this; real (Snowflake) ids of today are far above it.
+BENCH_ID_END = BENCH_ID_BASE + 1_000_000_000
 CALLER_FOLLOWS = 50
 NAMED_TOP = 100
 NAMED_FOLLOWERS = 100
@@ -295,7 +297,7 @@ DELETE f
 RETURN count(*) AS deleted
 """
 _DROP_USERS: LiteralString = """
-MATCH (u:BenchUser) WHERE u.id >= $base
+MATCH (u:BenchUser) WHERE $base <= u.id < $end
 WITH u LIMIT $batch
 DETACH DELETE u
 RETURN count(*) AS deleted
@@ -313,7 +315,9 @@ def _delete_inbatches(neo4j: Driver, query: LiteralString) -> int:
     transaction per batch keeps each within Neo4j's memory pool."""
     total = 0
     while True:
-        records, _, _ = neo4j.execute_query(query, batch=EDGE_BATCH, base=BENCH_ID_BASE)
+        records, _, _ = neo4j.execute_query(
+            query, batch=EDGE_BATCH, base=BENCH_ID_BASE, end=BENCH_ID_END
+        )
         deleted = int(records[0]["deleted"])
         total += deleted
         if deleted == 0:
