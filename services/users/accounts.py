@@ -247,10 +247,20 @@ class Accounts:
 
     async def profile(self, username: str, caller: Caller | None) -> Profile:
         rules.check_username(username)
+        caller_id = caller.user_id if caller else None
+        folded = rules.fold(username)
+        cached = (await self._cache.get_ids([folded])).get(folded)
+        if cached is not None:
+            # The common case: with the id known, the account and its counts are read at once.
+            users, social = await asyncio.gather(
+                self._users([cached]), self._social_of([cached], caller_id)
+            )
+            if cached in users:
+                return _profiles([users[cached]], *social)[0]
         user = await self._find_by_username(username)
         if user is None:
             raise NotFound(f"there is no user '{username}'")
-        (profile,) = await self._full([user], caller.user_id if caller else None)
+        (profile,) = await self._full([user], caller_id)
         return profile
 
     async def own_profile(self, caller: Caller) -> Profile:
@@ -347,18 +357,27 @@ class Accounts:
         return [Profile(user, Counts()) for user in users]
 
     async def _full(self, users: Sequence[User], caller_id: int | None) -> list[Profile]:
-        user_ids = [user.id for user in users]
+        return _profiles(users, *await self._social_of([user.id for user in users], caller_id))
+
+    async def _social_of(
+        self, user_ids: Sequence[int], caller_id: int | None
+    ) -> tuple[dict[int, Counts], dict[int, Relationship]]:
+        """The users' counts, and their relationships to the caller (none to themselves)."""
         others = [user_id for user_id in user_ids if user_id != caller_id]
-        counts, relationships = await asyncio.gather(
+        return await asyncio.gather(
             self._social.counts(user_ids),
             self._social.relationships(caller_id, others)
             if caller_id is not None and others
             else _nothing(),
         )
-        return [
-            Profile(user, counts.get(user.id, Counts()), relationships.get(user.id))
-            for user in users
-        ]
+
+
+def _profiles(
+    users: Sequence[User], counts: dict[int, Counts], relationships: dict[int, Relationship]
+) -> list[Profile]:
+    return [
+        Profile(user, counts.get(user.id, Counts()), relationships.get(user.id)) for user in users
+    ]
 
 
 async def _nothing() -> dict[int, Relationship]:

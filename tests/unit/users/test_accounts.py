@@ -300,6 +300,8 @@ async def test_a_profile_has_counts_and_the_callers_relationship(world: World) -
     seen_by_bob = await world.accounts.profile("ADA", _caller(bob))
     assert seen_by_bob.counts == Counts(follower_count=1)
     assert seen_by_bob.relationship == Relationship(caller_follows=True, follows_caller=False)
+    # Again, the id now cached: the account and its counts are read together.
+    assert await world.accounts.profile("ada", _caller(bob)) == seen_by_bob
     anonymous = await world.accounts.profile("ada", None)
     assert anonymous.relationship is None
     own = await world.accounts.own_profile(_caller(ada))
