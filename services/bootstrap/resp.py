@@ -37,8 +37,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 Arg = str | bytes | int | float
 Command = Sequence[Arg]
 
-#: How long a command, or connecting, may take before it fails.
-TIMEOUT_SECONDS = 1.0
+#: How long a command, or connecting, may take before it fails: long enough for a loaded
+#: machine's stalls and a fanout's thousand-script pipeline, short enough that a hung Redis
+#: answers 503 within seconds (caches that fall back to their owners pass a shorter one).
+TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(slots=True)
