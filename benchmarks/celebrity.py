@@ -32,7 +32,7 @@ from neo4j import Driver
 
 from benchmarks import follow_graph
 from services.bootstrap.paging import encode_token
-from services.graph.store import follow_rank
+from services.graph.store import follow_rank, rank_below, ranked
 
 FOLLOWERS = 1_000_000
 PAGE_SIZE = 100
@@ -70,7 +70,7 @@ CREATE (:BenchCelebrity {id: $id, username: $username, followers: $followers,
 #: The rank the page after ``$skip`` followers starts below (read off the index, in its order).
 _RANK_AT: LiteralString = """
 MATCH ()-[f:FOLLOWS]->()
-WHERE f.followee = $id AND f.rank < '~'
+WHERE f.followee = $id AND f.rank < $first
 WITH f ORDER BY f.followee DESC, f.rank DESC
 SKIP $skip LIMIT 1
 RETURN f.rank AS rank
@@ -89,9 +89,11 @@ class Celebrity:
         service would have issued it on the page before."""
         if page == 1:
             return ""
-        records, _, _ = neo4j.execute_query(_RANK_AT, id=self.id, skip=(page - 1) * page_size - 1)
-        create_time, follower_id = str(records[0]["rank"]).split(":")
-        return encode_token("followers", self.id, [int(create_time), int(follower_id)])
+        records, _, _ = neo4j.execute_query(
+            _RANK_AT, id=self.id, first=rank_below(None), skip=(page - 1) * page_size - 1
+        )
+        last = ranked(records[0]["rank"])
+        return encode_token("followers", self.id, [last.create_time, last.user_id])
 
 
 def loaded(neo4j: Driver) -> Celebrity | None:

@@ -344,6 +344,15 @@ def present(neo4j: Driver) -> bool:
     return bool(records[0]["present"])
 
 
+def ensure_loaded(neo4j: Driver) -> Loaded:
+    """The loaded bench graph; the default one is generated and loaded first if none is."""
+    graph = loaded(neo4j)
+    if graph is None:
+        print("no bench graph in Neo4j: generating and loading the default one first")
+        graph = generate_and_load(neo4j, Size())
+    return graph
+
+
 def generate_and_load(neo4j: Driver, size: Size) -> Loaded:
     """Generates the graph and loads it, after dropping what a previous load left."""
     if present(neo4j):

@@ -53,10 +53,7 @@ class Prepared:
 def prepare() -> Prepared:
     """The loaded bench graph and celebrity (generated and loaded first if missing)."""
     with follow_graph.driver() as neo4j:
-        graph = follow_graph.loaded(neo4j)
-        if graph is None:
-            print("no bench graph in Neo4j: generating and loading the default one first")
-            graph = follow_graph.generate_and_load(neo4j, follow_graph.Size())
+        graph = follow_graph.ensure_loaded(neo4j)
         star = celebrity.load(neo4j)
         records, _, _ = neo4j.execute_query(
             "MATCH (u:User {id: $id}) RETURN u.follower_count AS followers", id=graph.top_id

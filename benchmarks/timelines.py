@@ -42,7 +42,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from benchmarks import common, fanout_worker, follow_graph, ghz, graph, tokens
+from benchmarks import common, fanout_worker, follow_graph, ghz, tokens
 from benchmarks.common import Options, Row, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
@@ -489,7 +489,8 @@ def run(options: Options, data: Dataset, report: Report) -> None:
                     ),
                 ]
             )
-    loaded = graph.prepare().graph
+    with follow_graph.driver() as neo4j:
+        loaded = follow_graph.ensure_loaded(neo4j)
     targets = QUICK_FANOUT_TARGETS if options.quick else FANOUT_TARGETS
     runs = 1 if options.quick else FANOUT_RUNS
     fanouts = asyncio.run(_measure_fanout(pick_authors(targets), runs))

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | bytes | int | float
@@ -135,25 +135,26 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-def _raise_errors(replies: list[Any]) -> list[Any]:
-    for reply in replies:
-        if isinstance(reply, hiredis.ReplyError):
-            message = str(reply)
-            if message.startswith("NOSCRIPT"):
-                raise NoScriptError(message)
-            raise ResponseError(message)
+def _raise_errors(commands: Sequence[Command], replies: list[Any]) -> list[Any]:
+    """``replies`` of ``commands``; the first error among them raises, an error inside a
+    transaction's EXEC reply too (as redis-py does)."""
+    for command, reply in zip(commands, replies, strict=True):
+        for each in reply if command[0] == "EXEC" and isinstance(reply, list) else (reply,):
+            if isinstance(each, hiredis.ReplyError):
+                message = str(each)
+                if message.startswith("NOSCRIPT"):
+                    raise NoScriptError(message)
+                raise ResponseError(message)
     return replies
 
 
-@dataclass(frozen=True)
 class Script:
-    """A Lua script, run by its SHA1 and sent whole only when Redis does not know it yet."""
+    """A Lua script, run by its SHA1 (taken once) and sent whole only when Redis does not know
+    it yet."""
 
-    source: str
-
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
 
 class Resp:
@@ -203,7 +204,7 @@ class Resp:
         if not commands:
             return []
         connection = await self._connected()
-        return _raise_errors(await connection.send(commands))
+        return _raise_errors(commands, await connection.send(commands))
 
     async def run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``script`` on ``keys`` and ``args``."""
@@ -237,16 +238,16 @@ class Resp:
                 _, connection = await loop.create_connection(
                     lambda: _Connection(self._timeout), *self._address
                 )
-                if self._handshake:
-                    try:
-                        _raise_errors(await connection.send(self._handshake))
-                    except ResponseError:
-                        connection.close()
-                        raise
         except (OSError, TimeoutError) as error:
             raise RedisConnectionError(
                 f"cannot connect to Redis at {self._address[0]}:{self._address[1]}: {error}"
             ) from error
+        if self._handshake:
+            try:  # the connection's own timeout bounds it
+                _raise_errors(self._handshake, await connection.send(self._handshake))
+            except RedisError:
+                connection.close()
+                raise
         return connection
 
     async def aclose(self) -> None:

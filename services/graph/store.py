@@ -156,6 +156,11 @@ RETURN collect(id) AS ids
 _NEWEST = "~"
 
 
+def rank_below(before: Cursor | None) -> str:
+    """The rank a followers page after ``before`` starts below (the first page: above all)."""
+    return _NEWEST if before is None else follow_rank(before.create_time, before.user_id)
+
+
 def follow_rank(create_time: int, follower_id: int) -> str:
     """A FOLLOWS edge's place among its followee's followers: the creation millisecond and the
     follower's id, zero-padded so that their order as strings is their order as numbers
@@ -163,7 +168,8 @@ def follow_rank(create_time: int, follower_id: int) -> str:
     return f"{create_time:013d}:{follower_id:019d}"
 
 
-def _ranked(rank: str) -> Listed:
+def ranked(rank: str) -> Listed:
+    """The follower and the follow's time a rank holds."""
     create_time, follower_id = rank.split(":")
     return Listed(int(follower_id), int(create_time))
 
@@ -217,9 +223,10 @@ class Neo4jGraphStore:
         )
 
     async def followers(self, user_id: int, before: Cursor | None, limit: int) -> list[Listed]:
-        start = _NEWEST if before is None else follow_rank(before.create_time, before.user_id)
-        (record,) = await self._read(FOLLOWERS_PAGE, id=user_id, before=start, limit=limit)
-        return [_ranked(rank) for rank in record["ranks"]]
+        (record,) = await self._read(
+            FOLLOWERS_PAGE, id=user_id, before=rank_below(before), limit=limit
+        )
+        return [ranked(rank) for rank in record["ranks"]]
 
     async def following(self, user_id: int, before: Cursor | None, limit: int) -> list[Listed]:
         return await self._list(_FOLLOWING, user_id, before, limit)

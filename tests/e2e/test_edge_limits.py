@@ -27,7 +27,7 @@ from services.bootstrap.ratelimit import Limit, Limits, redis_key
 from services.bootstrap.settings import Settings
 from tests.e2e.edge import GATEWAY, PASSWORD, UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
-from tests.ports import free_port
+from tests.processes import free_port
 
 LIMITS = Limits.from_settings(Settings(service="users"))
 EXEMPT = "127.0.0.2"

@@ -50,6 +50,15 @@ async def test_a_pipeline_answers_in_order_and_raises_its_first_error(client: Re
     assert await client.call("GET", key) == b"ab"  # the pipeline's other commands ran
 
 
+async def test_an_error_inside_a_transaction_raises(client: Resp) -> None:
+    key = _key()
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await client.pipeline(
+            [("MULTI",), ("SET", key, "a", "EX", 60), ("LPUSH", key, "x"), ("EXEC",)]
+        )
+    assert await client.call("GET", key) == b"a"  # the transaction's other commands ran
+
+
 async def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(client: Resp) -> None:
     slow, fast = _key(), _key()
     await client.pipeline([("SET", slow, "slow", "EX", 60), ("SET", fast, "fast", "EX", 60)])

@@ -15,9 +15,9 @@ import pytest
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
-from devstack.paths import PYTHON, ROOT
+from devstack.paths import ROOT
 from services.bootstrap.healthcheck import not_serving_reason
-from tests.ports import free_port
+from tests.processes import free_port, start_service
 
 
 class ServiceProcess:
@@ -33,15 +33,7 @@ class ServiceProcess:
             "CHIRP_WORKERS": str(workers),
             "CHIRP_SHUTDOWN_GRACE_SECONDS": "1",
         }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(PYTHON), "-m", "services.graph"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 30
-        while not_serving_reason(self.address, timeout_seconds=1) is not None:
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
+        self.process = start_service("graph", env, self.log, self.address, timeout_seconds=30)
 
     @property
     def address(self) -> str:

@@ -15,7 +15,7 @@ from neo4j import AsyncDriver
 from services.bootstrap.migrate import SCHEMA, statements
 from services.graph.model import Relationship
 from services.graph.outbox import Neo4jOutboxStore
-from services.graph.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank
+from services.graph.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank, rank_below
 from tests.integration.graph.support import count_edges
 from tests.integration.tweets.tokens import random_user_id
 
@@ -137,9 +137,8 @@ async def test_a_followers_page_reads_its_own_edges_at_any_depth(
     deep = (await store.followers(target, None, 2000))[-1].cursor
 
     for before in (None, deep):
-        below = "~" if before is None else follow_rank(before.create_time, before.user_id)
         profiled = await driver.execute_query(
-            "PROFILE " + FOLLOWERS_PAGE, {"id": target, "before": below, "limit": 20}
+            "PROFILE " + FOLLOWERS_PAGE, {"id": target, "before": rank_below(before), "limit": 20}
         )
         hits = _db_hits(profiled.summary.profile)
         assert hits <= 100, f"a page of 20 of 3,000 followers cost {hits} db hits"

@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,12 +27,11 @@ import pytest
 from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 
 from devstack.components import by_name
-from devstack.paths import DATA, PYTHON, ROOT
-from services.bootstrap.healthcheck import not_serving_reason
+from devstack.paths import DATA
 from tests.integration.graph.support import Account, register
 from tests.integration.search.support import found
 from tests.integration.timelines.support import GATEWAY, anonymous, eventually, follow, page
-from tests.ports import free_port
+from tests.processes import free_port, start_service
 
 POSTS = 40
 #: Posts in flight at once, so that a kill lands in the middle of some.
@@ -47,7 +45,6 @@ RETRIED = {
     grpc.StatusCode.CANCELLED,
     grpc.StatusCode.DEADLINE_EXCEEDED,
 }
-STARTUP_SECONDS = 60
 EVENTS_SECONDS = 60.0
 
 
@@ -74,19 +71,7 @@ class KillableTweets:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        with self._log.open("ab") as log:
-            self._process = subprocess.Popen(
-                [str(PYTHON), "-m", "services.tweets"],
-                cwd=ROOT,
-                env=self._env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not_serving_reason(self.address, timeout_seconds=1) is not None:
-            assert self._process.poll() is None, self._log.read_text()[-3000:]
-            assert time.monotonic() < deadline, self._log.read_text()[-3000:]
-            time.sleep(0.05)
+        self._process = start_service("tweets", self._env, self._log, self.address)
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
