@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from services.bootstrap.tweet_cache import ReadyTweet
@@ -17,8 +17,9 @@ from services.timelines.ports import Graph, TimelineStore, Tweets
 SLACK = 20
 #: Rounds of reading a page may take when many of its entries were deleted or duplicates.
 MAX_ROUNDS = 5
-#: Followers per batch of the fanout (one Redis pipeline each).
+#: Followers per batch of the fanout (one Redis script call each), and batches in flight.
 FANOUT_BATCH = 1000
+FANOUT_WINDOW = 2
 #: BatchGetTweets takes at most this many ids.
 HYDRATE_CHUNK = 100
 #: ListRecentTweetIds takes at most this many authors.
@@ -168,33 +169,56 @@ class TimelineService:
 
     async def fan_out(self, tweet_id: int, author_id: int) -> int:
         """Puts a new tweet or retweet into its author's timeline and, unless the author is a
-        celebrity, into every follower's that exists. Idempotent. Returns timelines written."""
-        everyone = [author_id, *await self._fanned_out_to(author_id)]
-        delivered = 0
-        for start in range(0, len(everyone), FANOUT_BATCH):
-            delivered += await self._store.push(everyone[start : start + FANOUT_BATCH], [tweet_id])
-        return delivered
+        celebrity, into every follower's that exists. Idempotent. Returns timelines written.
 
-    async def _fanned_out_to(self, author_id: int) -> list[int]:
-        """The followers a new tweet of ``author_id`` is pushed to: none for a celebrity.
-        The follower count and (unless above the threshold) the followers are kept in the store
-        with the count of changes of the author's followers they were read at, so an author who
-        posts again is fanned out without asking graph; asked of graph again when the count of
-        changes has moved on (a new follower gets the next tweet), the store forgot them (see
-        ``followed``) or holds no ids for a count this threshold fans out."""
+        Each batch of followers is pushed as soon as it is read (from the store, or as graph
+        streams them), ``FANOUT_WINDOW`` batches in flight: Redis works on one while the next
+        is read and sent, and a huge fanout never queues all its batches ahead of other
+        clients' commands."""
+        window = asyncio.Semaphore(FANOUT_WINDOW)
+        written = 0
+
+        async def push(user_ids: list[int]) -> None:
+            nonlocal written
+            try:
+                pushed = await self._store.push(user_ids, [tweet_id])
+                written += pushed  # not ``+= await``: that reads ``written`` before waiting
+            finally:
+                window.release()
+
+        audience = [author_id]  # the author's own timeline goes with the first batch
+        async with asyncio.TaskGroup() as pushes:
+            async for followers in self._fanned_out_to(author_id):
+                await window.acquire()
+                pushes.create_task(push([*audience, *followers]))
+                audience = []
+        if audience:  # no follower to push to
+            written += await self._store.push(audience, [tweet_id])
+        return written
+
+    async def _fanned_out_to(self, author_id: int) -> AsyncIterator[list[int]]:
+        """The followers a new tweet of ``author_id`` is pushed to, in batches of at most
+        ``FANOUT_BATCH``: none for a celebrity. The follower count and (unless above the
+        threshold) the followers are kept in the store with the count of changes of the
+        author's followers they were read at, so an author who posts again is fanned out
+        without asking graph; asked of graph again when the count of changes has moved on (a
+        new follower gets the next tweet), the store forgot them (see ``followed``) or holds no
+        ids for a count this threshold fans out."""
         kept, stamp, changes = await self._store.followers.kept(author_id)
         if kept and kept[0] == changes and (kept[1] > self._threshold or len(kept) == kept[1] + 2):
-            count, followers = kept[1], kept[2:]
-        else:
-            count = await self._graph.follower_count(author_id)
-            followers = []
-            if count <= self._threshold:
-                async for page in self._graph.stream_followers(author_id, FANOUT_BATCH):
-                    followers.extend(page)
-            await self._store.followers.fill(
-                {author_id: [changes, count, *followers]}, {author_id: stamp}
-            )
-        return [] if count > self._threshold else followers
+            if kept[1] <= self._threshold:
+                for start in range(2, len(kept), FANOUT_BATCH):
+                    yield kept[start : start + FANOUT_BATCH]
+            return
+        count = await self._graph.follower_count(author_id)
+        followers: list[int] = []
+        if count <= self._threshold:
+            async for page in self._graph.stream_followers(author_id, FANOUT_BATCH):
+                followers.extend(page)
+                yield page
+        await self._store.followers.fill(
+            {author_id: [changes, count, *followers]}, {author_id: stamp}
+        )
 
     async def take_out(self, tweet_id: int, author_id: int) -> None:
         """A deleted tweet leaves its author's and followers' timelines. Idempotent."""

@@ -7,7 +7,8 @@ Keys (this service's; nothing here that cannot be rebuilt):
   is a double: Snowflake ids above 2^53 would round). The member ``0000000000000000000`` is a
   sentinel that makes an empty timeline exist. The key's TTL is the active window: every home
   read sets it again, so a key exists exactly for users active within the window (or just
-  rebuilt) and fanout writes only to existing keys (a Lua script: EXISTS, ZADD, trim).
+  rebuilt) and fanout writes only to existing keys (one Lua script call per batch of up to a
+  thousand timelines: EXISTS, ZADD, trim and the live message of each).
 * ``chirp:timelines:celebrities-followed:<user id>``: the celebrities a reader follows (8-byte
   big-endian ints, or a unique ``!<uuid>`` mark after a forget, which a fill must find unchanged
   to write: ``RedisIdLists``), kept for the active window: a home read finds them
@@ -43,15 +44,27 @@ from services.bootstrap.followings import followers_changes, followings_changes
 from services.bootstrap.resp import Resp, Script
 
 SENTINEL = "0" * 19
+#: Both scripts take many timelines at once (a fanout batch is one script call, not one per
+#: follower): KEYS are home timelines, ARGV[1] the prefix of home keys and ARGV[2] that of live
+#: channels (a key's channel is its user id under the channel prefix), then their own arguments.
 _PUSH = Script("""
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local added = {}
-for i = 3, #ARGV do
-  if redis.call('ZADD', KEYS[1], 0, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
+local home, live, length = #ARGV[1], ARGV[2], tonumber(ARGV[3])
+local written = 0
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  if redis.call('EXISTS', key) == 1 then
+    local added = {}
+    for i = 4, #ARGV do
+      if redis.call('ZADD', key, 0, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
+    end
+    redis.call('ZREMRANGEBYRANK', key, 1, -(length + 1))
+    if #added > 0 then
+      redis.call('PUBLISH', live .. string.sub(key, home + 1), '+' .. table.concat(added, ','))
+    end
+    written = written + 1
+  end
 end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[1]) + 1))
-if #added > 0 then redis.call('PUBLISH', ARGV[2], '+' .. table.concat(added, ',')) end
-return #added
+return written
 """)
 _FILL = Script("""
 local held = redis.call('GET', KEYS[1])
@@ -63,17 +76,26 @@ return 0
 """)
 _ABSENT = b"-"
 _REMOVE = Script("""
-local removed = {}
-for i = 2, #ARGV do
-  if redis.call('ZREM', KEYS[1], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end
+local home, live = #ARGV[1], ARGV[2]
+for k = 1, #KEYS do
+  local removed = {}
+  for i = 3, #ARGV do
+    if redis.call('ZREM', KEYS[k], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end
+  end
+  if #removed > 0 then
+    redis.call('PUBLISH', live .. string.sub(KEYS[k], home + 1), '-' .. table.concat(removed, ','))
+  end
 end
-if #removed > 0 then redis.call('PUBLISH', ARGV[1], '-' .. table.concat(removed, ',')) end
-return #removed
+return 0
 """)
 
 
+HOME_PREFIX = "chirp:timelines:home:"
+LIVE_PREFIX = "chirp:timelines:live:"
+
+
 def home_key(user_id: int) -> str:
-    return f"chirp:timelines:home:{user_id}"
+    return f"{HOME_PREFIX}{user_id}"
 
 
 FOLLOWED_PREFIX = "chirp:timelines:celebrities-followed:"
@@ -83,7 +105,7 @@ CELEBRITIES = "chirp:timelines:celebrities"
 
 
 def live_channel(user_id: int) -> str:
-    return f"chirp:timelines:live:{user_id}"
+    return f"{LIVE_PREFIX}{user_id}"
 
 
 def member(tweet_id: int) -> str:
@@ -142,24 +164,19 @@ class RedisTimelineStore:
     async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
         if not user_ids or not ids:
             return 0
+        keys = [home_key(user_id) for user_id in user_ids]
         members = [member(i) for i in ids]
-        results = await self._redis.run_each(
-            _PUSH,
-            [
-                ([home_key(user_id)], [self._length, live_channel(user_id), *members])
-                for user_id in user_ids
-            ],
+        written: int = await self._redis.run(
+            _PUSH, keys, [HOME_PREFIX, LIVE_PREFIX, self._length, *members]
         )
-        return sum(1 for result in results if result >= 0)
+        return written
 
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
         if not user_ids or not ids:
             return
+        keys = [home_key(user_id) for user_id in user_ids]
         members = [member(i) for i in ids]
-        await self._redis.run_each(
-            _REMOVE,
-            [([home_key(user_id)], [live_channel(user_id), *members]) for user_id in user_ids],
-        )
+        await self._redis.run(_REMOVE, keys, [HOME_PREFIX, LIVE_PREFIX, *members])
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         if is_celebrity:

@@ -135,3 +135,33 @@ async def test_a_kept_list_comes_with_its_owners_count_of_changes_in_one_read(
     await kept_lists.fill({owner: [1, 9]}, {owner: stamp})  # based on the old
     await kept_lists.fill({owner: [1, 8]}, {owner: forgotten})
     assert (await kept_lists.kept(owner))[0] == [1, 8]
+
+
+async def test_one_call_writes_many_timelines_each_on_its_own_channel(
+    store: RedisTimelineStore, redis: Redis
+) -> None:
+    first, second, away = random_user_id(), random_user_id(), random_user_id()
+    for user in (first, second):
+        await store.store(user, [10])
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(live_channel(first), live_channel(second), live_channel(away))
+    assert await store.push([first, away, second], [30]) == 2
+    await store.remove([first, second, away], [10])
+    messages: list[tuple[str, tuple[list[int], list[int]]]] = []
+    async with asyncio.timeout(5):
+        while len(messages) < 4:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message:
+                messages.append((message["channel"].decode(), parse_live(message["data"])))
+    assert sorted(messages) == sorted(
+        [
+            (live_channel(first), ([30], [])),
+            (live_channel(second), ([30], [])),
+            (live_channel(first), ([], [10])),
+            (live_channel(second), ([], [10])),
+        ]
+    )
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    for user in (first, second):
+        assert await store.read(user, None, 10) == ([30], True)
+    assert await redis.exists(home_key(away)) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -112,6 +113,7 @@ class MemoryStore:
     celebrities_followed: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
     followers: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
     celebrities: set[int] = field(default_factory=set)
+    pushed_batch_sizes: list[int] = field(default_factory=list)
 
     async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
         if user_id not in self.timelines:
@@ -128,6 +130,8 @@ class MemoryStore:
         self._trim(user_id)
 
     async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
+        self.pushed_batch_sizes.append(len(user_ids))
+        await asyncio.sleep(0)  # a round trip: concurrent pushes interleave, as on Redis
         written = 0
         for user_id in user_ids:
             if user_id in self.timelines:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.timelines.service import TimelineService, merge_ids
+from services.timelines.service import FANOUT_BATCH, TimelineService, merge_ids
 from tests.unit.timelines.fakes import MemoryGraph, MemoryStore, MemoryTweets
 
 THRESHOLD = 2
@@ -56,6 +56,21 @@ async def test_fanout_reaches_active_followers_and_the_author_but_not_for_celebr
     assert await service.fan_out(101, STAR) == 0  # celebrity, and has no timeline itself
     assert store.timelines[READER] == {100}
     assert store.followers.lists[STAR] == [0, 3]  # kept: the count, no followers to push to
+
+
+async def test_a_big_fanout_goes_out_in_batches_and_counts_every_timeline(
+    store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets
+) -> None:
+    author, followers = 9, range(1000, 1000 + FANOUT_BATCH * 2 + 7)
+    graph.follows.update((follower, author) for follower in followers)
+    for user in (author, *followers):
+        await store.store(user, [])
+    service = TimelineService(store, graph, tweets, celebrity_threshold=10**6, length=10)
+    expected = len(followers) + 1
+    assert await service.fan_out(tweets.post(100, author), author) == expected  # from graph
+    assert await service.fan_out(tweets.post(101, author), author) == expected  # kept
+    assert all(store.timelines[user] == {100, 101} for user in (author, *followers))
+    assert max(store.pushed_batch_sizes) <= FANOUT_BATCH + 1  # the author rides the first
 
 
 async def test_an_author_posting_again_is_fanned_out_to_the_kept_followers(
