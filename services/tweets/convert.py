@@ -188,9 +188,8 @@ _FLAT_EVENTS: dict[type, tuple[str, Callable[..., OutboxEvent]]] = {
 }
 
 
-def event_message(event: Event) -> tuple[str, int, OutboxEvent]:
-    """The subject, outbox key and message of an event. Events about one original tweet share
-    a key (its id), so they are published in the order they were written."""
+def event_message(event: Event) -> tuple[str, OutboxEvent]:
+    """The subject and message of an event."""
     if isinstance(event, TweetCreated | TweetEdited):
         kind = (
             tweet_events_pb2.TweetCreatedEvent
@@ -203,8 +202,8 @@ def event_message(event: Event) -> tuple[str, int, OutboxEvent]:
             tweet=tweet_message(event.tweet),
         )
         subject = "tweets.created" if isinstance(event, TweetCreated) else "tweets.edited"
-        return subject, event.tweet.id, message
+        return subject, message
     subject, flat_kind = _FLAT_EVENTS[type(event)]
     values: dict[str, Any] = {field.name: getattr(event, field.name) for field in fields(event)}
     values["occur_time"] = timestamp(event.occur_time)
-    return subject, event.tweet_id, flat_kind(**values)
+    return subject, flat_kind(**values)

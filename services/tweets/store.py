@@ -239,8 +239,7 @@ class CassandraTweetStore:
         )
         for statement, parameters in rows:
             batch.add(statement, parameters)
-        subject, key, message = event_message(event)
-        row = self._outbox.add(batch, subject, key, message)
+        row = self._outbox.add(batch, *event_message(event))
         await execute(self._session, batch)
         self._outbox.committed(row)
 

@@ -36,7 +36,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     media = grpc.aio.insecure_channel(settings.media_addr)
     try:
         outbox = Outbox(session)
-        relay = OutboxRelay(CassandraOutboxStore(session), outbox, settings.nats_url)
+        relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)
         async with leased_snowflake(redis) as ids, running_relay(relay):
             tweets = TweetService(
                 CassandraTweetStore(session, outbox),

@@ -90,7 +90,7 @@ class CassandraUserStore:
             occur_time=convert.timestamp(user.create_time),
             user=convert.basic(user),
         )
-        row = self._outbox.add(batch, "users.created", user.id, event)
+        row = self._outbox.add(batch, "users.created", event)
         try:
             await execute(self._session, batch)
         except (ReplicasUnavailable, NoHostAvailable, RequestValidationException) as error:
@@ -116,7 +116,7 @@ class CassandraUserStore:
             user=convert.basic(user),
             update_mask=FieldMask(paths=list(changed)),
         )
-        row = self._outbox.add(batch, "users.updated", user.id, event)
+        row = self._outbox.add(batch, "users.updated", event)
         await execute(self._session, batch)
         self._outbox.committed(row)
 

@@ -43,7 +43,9 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     try:
         async with (
             leased_snowflake(redis) as ids,
-            running_relay(OutboxRelay(CassandraOutboxStore(session), outbox, settings.nats_url)),
+            running_relay(
+                OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)
+            ),
         ):
             accounts = Accounts(
                 store=CassandraUserStore(session, outbox),

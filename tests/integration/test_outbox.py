@@ -11,7 +11,6 @@ import nats
 import pytest
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType
-from cassandra.util import uuid_from_time
 from chirp.events.v1 import user_events_pb2
 from chirp.users.v1 import user_pb2
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -21,9 +20,6 @@ from services.bootstrap.background import in_background, rounds
 from services.bootstrap.events import STREAM
 from services.bootstrap.migrate import migration_files, statements
 from services.bootstrap.outbox import (
-    HANDOFF_SECONDS,
-    REPLAY_WINDOW_SECONDS,
-    SHARDS,
     CassandraOutboxStore,
     Outbox,
     OutboxRelay,
@@ -32,9 +28,12 @@ from services.bootstrap.outbox import (
     running_relay,
 )
 from services.bootstrap.settings import StoreSettings
+from tests.polling import eventually
 
 SETTINGS = StoreSettings()
 SUBJECT = "users.updated"
+#: Every outbox here has one-second buckets, so partitions are due within seconds.
+BUCKET_SECONDS = 1
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +48,7 @@ def session() -> Iterator[Session]:
     )
     session.set_keyspace(keyspace)
     (outbox_migration,) = (
-        path for _, path in migration_files("cassandra") if "outbox" in path.name
+        path for _, path in migration_files("cassandra") if "outbox_by_writer" in path.name
     )
     for statement in statements(outbox_migration):
         session.execute(statement)
@@ -98,21 +97,46 @@ def _event(user_id: int) -> user_events_pb2.UserUpdatedEvent:
     )
 
 
-async def _write(session: Session, outbox: Outbox, event: user_events_pb2.UserUpdatedEvent) -> None:
+def _outbox(session: Session) -> Outbox:
+    return Outbox(session, bucket_seconds=BUCKET_SECONDS)
+
+
+async def _write(
+    session: Session,
+    outbox: Outbox,
+    event: user_events_pb2.UserUpdatedEvent,
+    *,
+    acknowledged: bool = True,
+) -> PendingEvent:
+    """Writes ``event`` in a batch; one not ``acknowledged`` is stored but never handed to the
+    relay, as when a batch timed out here and landed from the batch log."""
     batch = BatchStatement(batch_type=BatchType.LOGGED)
-    row = outbox.add(batch, SUBJECT, event.user.id, event)
+    row = outbox.add(batch, SUBJECT, event)
     await cql.execute(session, batch)
-    outbox.committed(row)
+    if acknowledged:
+        outbox.committed(row)
+    return row
 
 
-async def _rows_for(session: Session, event: user_events_pb2.UserUpdatedEvent) -> int:
+async def _stored(session: Session, row: PendingEvent) -> int:
+    assert row.partition is not None
     rows = await cql.execute(
         session,
-        "SELECT count(*) FROM outbox WHERE shard = %s AND event_id = %s",
-        (event.user.id % SHARDS, uuid.UUID(event.event_id)),
+        "SELECT count(*) FROM outbox_events WHERE writer = %s AND bucket = %s AND event_id = %s",
+        (row.partition.writer, row.partition.bucket, uuid.UUID(row.event_id)),
     )
     count: int = rows.one()[0]
     return count
+
+
+async def _listed(session: Session, row: PendingEvent) -> bool:
+    assert row.partition is not None
+    rows = await cql.execute(
+        session,
+        "SELECT writer FROM outbox_partitions WHERE registry = 0 AND bucket = %s AND writer = %s",
+        (row.partition.bucket, row.partition.writer),
+    )
+    return rows.one() is not None
 
 
 async def _next(
@@ -126,26 +150,30 @@ async def _next(
 async def test_an_event_survives_nats_being_unreachable_and_is_published_once(
     session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
 ) -> None:
-    outbox = Outbox(session)
+    """A process that died with an event unpublished: a later process's relay takes its
+    partition over once abandoned, publishes it (not before NATS is reachable) and drops it."""
     event = _event(uuid.uuid4().int >> 80)
-    await _write(session, outbox, event)
+    row = await _write(session, _outbox(session), event)
 
-    # Relays of processes that come later: rows are read at once, as after the handoff.
-    unreachable = OutboxRelay(
-        CassandraOutboxStore(session, handoff_seconds=0), outbox, "nats://127.0.0.1:1"
-    )
+    def later_relay(nats_url: str) -> OutboxRelay:
+        outbox = _outbox(session)
+        return OutboxRelay(CassandraOutboxStore(session, outbox), outbox, nats_url)
+
+    unreachable = later_relay("nats://127.0.0.1:1")
     with pytest.raises(Exception):  # noqa: B017, PT011  (any connection error)
         await unreachable.drain()
-    assert await _rows_for(session, event) == 1  # kept for a later try
+    assert await _stored(session, row) == 1  # kept for a later try
 
-    relay = OutboxRelay(CassandraOutboxStore(session, handoff_seconds=0), outbox, SETTINGS.nats_url)
+    relay = later_relay(SETTINGS.nats_url)
     try:
         assert await relay.drain() >= 1
         await _next(received, event.event_id)
-        assert await _rows_for(session, event) == 0
+        await relay.drain()  # every row of the partition published: dropped
+        assert await _stored(session, row) == 0
+        assert not await _listed(session, row)
 
-        # A row published again (a relay that died before deleting it) is stored once.
-        await _write(session, outbox, event)
+        # A row published again (a relay that died before dropping it) is stored once.
+        await _write(session, _outbox(session), event)
         await relay.drain()
         with pytest.raises(TimeoutError):
             await _next(received, event.event_id, within=3)
@@ -156,9 +184,9 @@ async def test_an_event_survives_nats_being_unreachable_and_is_published_once(
 async def test_a_running_relay_publishes_as_soon_as_a_write_commits(
     session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
 ) -> None:
-    outbox = Outbox(session)
+    outbox = _outbox(session)
     relay = OutboxRelay(
-        CassandraOutboxStore(session), outbox, SETTINGS.nats_url, idle_poll_seconds=30
+        CassandraOutboxStore(session, outbox), outbox, SETTINGS.nats_url, idle_poll_seconds=30
     )
     async with running_relay(relay):
         await asyncio.sleep(0.5)  # idle now, waiting up to 30 s unless woken
@@ -167,101 +195,88 @@ async def test_a_running_relay_publishes_as_soon_as_a_write_commits(
             await _write(session, outbox, event)
         waiting = {event.event_id for event in events}
         async with asyncio.timeout(10):
-            while waiting:  # shards are published one after another, so in any order
+            while waiting:
                 waiting.discard((await received.get()).event_id)
 
 
 class CountedReads(CassandraOutboxStore):
-    """The Cassandra outbox store, counting how often the relay reads it and removes rows."""
+    """The Cassandra outbox store, counting how often the relay reads it."""
 
-    def __init__(self, session: Session, *, handoff_seconds: float = HANDOFF_SECONDS) -> None:
-        super().__init__(session, handoff_seconds=handoff_seconds)
+    def __init__(self, session: Session, outbox: Outbox) -> None:
+        super().__init__(session, outbox)
         self.reads = 0
         self.read = asyncio.Event()
-        self.removed: list[str] = []
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         self.reads += 1
         self.read.set()
         return await super().pending(limit)
 
-    async def remove(self, row: PendingEvent) -> None:
-        self.removed.append(row.event_id)
-        await super().remove(row)
 
-
-async def test_rows_committed_in_the_relays_own_process_are_published_without_reading_the_store(
+async def test_rows_committed_in_the_relays_own_process_are_published_without_any_query(
     session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
 ) -> None:
-    outbox = Outbox(session)
-    store = CountedReads(session)
+    outbox = _outbox(session)
+    store = CountedReads(session, outbox)
     relay = OutboxRelay(store, outbox, SETTINGS.nats_url, idle_poll_seconds=30)
     async with running_relay(relay):
         async with asyncio.timeout(10):  # the first round reads what other processes left
             await store.read.wait()
         events = [_event(uuid.uuid4().int >> 80) for _ in range(20)]
-        for event in events:
-            await _write(session, outbox, event)
+        rows = [await _write(session, outbox, event) for event in events]
         waiting = {event.event_id for event in events}
         async with asyncio.timeout(10):
             while waiting:
                 waiting.discard((await received.get()).event_id)
     assert store.reads == 1
-    assert [await _rows_for(session, event) for event in events] == [0] * len(events)
+    # Nothing deleted row by row: the rows stay until their partition is dropped whole.
+    assert [await _stored(session, row) for row in rows] == [1] * len(rows)
 
 
-async def test_a_row_both_handed_over_and_read_from_the_store_is_published_and_removed_once(
+async def test_a_closed_partition_publishes_what_was_not_handed_over_then_is_dropped(
     session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
 ) -> None:
-    outbox = Outbox(session)
-    store = CountedReads(session, handoff_seconds=0)  # the store's rows are read at once
-    relay = OutboxRelay(store, outbox, SETTINGS.nats_url, idle_poll_seconds=30)
-    event = _event(uuid.uuid4().int >> 80)
-    await _write(session, outbox, event)  # handed to the relay, which has not run yet
-    assert await relay.drain() >= 1  # read from the store: published and removed
-    store.read.clear()
-    async with running_relay(relay):  # its first round takes what was handed, then reads
-        async with asyncio.timeout(10):
-            await store.read.wait()
-            assert (await received.get()).event_id == event.event_id
-    assert store.removed.count(event.event_id) == 1
+    outbox = _outbox(session)
+    store = CassandraOutboxStore(session, outbox, close_after_seconds=0)
+    relay = OutboxRelay(store, outbox, SETTINGS.nats_url, idle_poll_seconds=0.2)
+    handed, unknown = _event(uuid.uuid4().int >> 80), _event(uuid.uuid4().int >> 80)
+    async with running_relay(relay):
+        rows = [
+            await _write(session, outbox, handed),
+            await _write(session, outbox, unknown, acknowledged=False),
+        ]
+        await _next(received, handed.event_id)
+        await _next(received, unknown.event_id)  # read back when its bucket closed
+        assert time.time() >= rows[1].partition.bucket + BUCKET_SECONDS  # type: ignore[union-attr]
+
+        async def stored() -> list[int]:
+            return [await _stored(session, row) for row in rows]
+
+        await eventually(stored, lambda counts: counts == [0, 0])  # dropped once all published
+    assert not await _listed(session, rows[0])
 
 
-async def test_the_store_gives_a_relay_only_rows_older_than_the_handoff(
+async def test_a_partition_is_taken_over_once_its_process_stops_saying_it_lives(
     session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
 ) -> None:
-    """A row just written by another process is that process's relay's to publish (it was
-    handed over there); this relay takes it only once it is older than the handoff."""
-    elsewhere = Outbox(session)
-    relay = OutboxRelay(
-        CassandraOutboxStore(session, handoff_seconds=1.0), Outbox(session), SETTINGS.nats_url
-    )
+    """A partition of a live process is that process's relay's to publish and drop; another
+    relay takes it once that process has not said it lives for a while (it died)."""
     event = _event(uuid.uuid4().int >> 80)
-    await _write(session, elsewhere, event)
-    await relay.drain()
-    assert await _rows_for(session, event) == 1
-    await asyncio.sleep(1.0)
-    await relay.drain()
-    assert await _rows_for(session, event) == 0
-    async with asyncio.timeout(10):
-        assert (await received.get()).event_id == event.event_id
-    await relay.close()
-
-
-async def test_a_read_that_found_nothing_is_where_the_next_read_starts(session: Session) -> None:
-    """A shard's reads start a replay window before the newest point known clear, not at the
-    oldest tombstone it holds: a row older than that (possible only for a batch committed that
-    much later than its event id was taken, and left behind) is found by a process's first
-    read."""
-    store = CassandraOutboxStore(session, handoff_seconds=0)
-    await store.pending(1000)  # nothing, or what earlier tests left: the shards are clear now
-    old = uuid_from_time(time.time() - REPLAY_WINDOW_SECONDS - 60)
-    await cql.execute(
-        session,
-        "INSERT INTO outbox (shard, event_id, subject, payload) VALUES (%s, %s, %s, %s)",
-        (3, old, SUBJECT, b""),
-    )
-    assert str(old) not in {row.event_id for row in await store.pending(1000)}
-    fresh = CassandraOutboxStore(session, handoff_seconds=0)
-    (found,) = [row for row in await fresh.pending(1000) if row.event_id == str(old)]
-    await fresh.remove(found)
+    elsewhere = _outbox(session)
+    row = await _write(session, elsewhere, event)  # its process never publishes it
+    await CassandraOutboxStore(session, elsewhere, alive_seconds=1).pending(10)  # "I live"
+    outbox = _outbox(session)
+    relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, SETTINGS.nats_url)
+    try:
+        await relay.drain()  # what earlier tests left may be taken over, not this partition
+        with pytest.raises(TimeoutError):
+            await _next(received, event.event_id, within=0.5)
+        assert await _listed(session, row)
+        await asyncio.sleep(1.5)  # no word from it since
+        assert await relay.drain() >= 1
+        await _next(received, event.event_id)
+        await relay.drain()
+        assert await _stored(session, row) == 0
+        assert not await _listed(session, row)
+    finally:
+        await relay.close()

@@ -25,7 +25,8 @@ SETTINGS = StoreSettings()
 @pytest.fixture
 async def store(session: Session) -> AsyncIterator[CassandraUserStore]:
     outbox = Outbox(session)
-    async with running_relay(OutboxRelay(CassandraOutboxStore(session), outbox, SETTINGS.nats_url)):
+    relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, SETTINGS.nats_url)
+    async with running_relay(relay):
         yield CassandraUserStore(session, outbox)
 
 
