@@ -59,6 +59,12 @@ class GraphStore(Protocol):
         ...
 
 
+class FollowCountSource(Protocol):
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
+        """Follower and following counts of the users that exist."""
+        ...
+
+
 class FollowChanges(Protocol):
     """Counts a follow or unfollow as a change of the follower's followings and the followee's
     followers, where readers that keep what they derived from them look

@@ -10,7 +10,7 @@ from services.bootstrap.errors import InvalidArgument, NotFound
 from services.bootstrap.paging import encode_token
 from services.graph.model import Cursor, FollowCounts, Page, Relationship
 from services.graph.paging import decode_token
-from services.graph.ports import FollowChanges, GraphStore, UserDirectory
+from services.graph.ports import FollowChanges, FollowCountSource, GraphStore, UserDirectory
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).
 MAX_SUGGESTIONS = 100
@@ -19,8 +19,15 @@ MAX_CHECK_EDGES = 1000
 
 
 class GraphService:
-    def __init__(self, store: GraphStore, directory: UserDirectory, changes: FollowChanges) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        directory: UserDirectory,
+        changes: FollowChanges,
+        counts: FollowCountSource,
+    ) -> None:
         self._store = store
+        self._counts = counts
         self._directory = directory
         self._changes = changes
 
@@ -102,7 +109,7 @@ class GraphService:
     async def counts(self, user_ids: Sequence[int]) -> list[FollowCounts]:
         if len(user_ids) > MAX_COUNT_IDS:
             raise InvalidArgument.field("user_ids", f"at most {MAX_COUNT_IDS} ids")
-        found = await self._store.counts(user_ids)
+        found = await self._counts.counts(user_ids)
         return [found.get(user_id, FollowCounts(user_id)) for user_id in user_ids]
 
     async def check(self, pairs: Sequence[tuple[int, int]]) -> list[bool]:

@@ -17,6 +17,7 @@ from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.graph.accounts import NewAccounts
+from services.graph.cache import RedisFollowCounts
 from services.graph.directory import GrpcUserDirectory
 from services.graph.outbox import Neo4jOutboxStore
 from services.graph.service import GraphService
@@ -37,10 +38,12 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     try:
         outbox = Neo4jOutboxStore(driver)
         relay = OutboxRelay(outbox, outbox, settings.nats_url)
+        store = Neo4jGraphStore(driver, outbox)
         graph = GraphService(
-            Neo4jGraphStore(driver, outbox),
+            store,
             GrpcUserDirectory(redis, users),
             RedisFollowChanges(redis),
+            RedisFollowCounts(redis, store),
         )
         follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)
         servicer = GraphServicer(graph, follows)

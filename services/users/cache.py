@@ -18,16 +18,15 @@ therefore fails fast instead of retrying for seconds as a default client does.
 from __future__ import annotations
 
 import struct
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Generic, TypeVar
 
 import structlog
 from chirp.users.v1 import user_pb2
 from redis.exceptions import RedisError
 
+from services.bootstrap.changes import Kept, read_through, set_all
 from services.bootstrap.followings import followers_changes, followings_changes
 from services.bootstrap.resp import Resp, Script
 from services.bootstrap.timeline_writes import timeline_writes
@@ -119,12 +118,9 @@ class RedisUserCache:
         }
 
     async def put_ids(self, ids: Mapping[str, int]) -> None:
-        await _set_all(
+        await set_all(
             self._redis, {id_key(name): user_id for name, user_id in ids.items()}, ID_TTL_SECONDS
         )
-
-
-_V = TypeVar("_V")
 
 
 def counts_key(user_id: int) -> str:
@@ -135,26 +131,15 @@ def relationship_key(caller_id: int, user_id: int) -> str:
     return f"chirp:users:relationship:{caller_id}:{user_id}"
 
 
-@dataclass(frozen=True)
-class _Kept(Generic[_V]):
-    """How one kind of copy is kept: after the counts of changes it was read at (one ``q``
-    each), its values in ``layout``, and how a value becomes those fields and back."""
-
-    layout: struct.Struct
-    stamps: int
-    encode: Callable[[_V], tuple[Any, ...]]
-    decode: Callable[[tuple[Any, ...]], _V]
-
-
 # A profile's counts under its user's followings, followers and timeline changes.
-_COUNTS = _Kept[Counts](
+_COUNTS = Kept[Counts](
     struct.Struct(">qqqqqq"),
     3,
     lambda counts: (counts.follower_count, counts.following_count, counts.tweet_count),
     lambda fields: Counts(*fields),
 )
 # A relationship under the caller's and the user's followings changes.
-_RELATIONSHIP = _Kept[Relationship](
+_RELATIONSHIP = Kept[Relationship](
     struct.Struct(">qq??"),
     2,
     lambda relationship: (relationship.caller_follows, relationship.follows_caller),
@@ -190,7 +175,9 @@ class RedisSocialCache:
             )
             for user_id in user_ids
         }
-        return await self._through(wanted, _COUNTS, self._source.counts)
+        return await read_through(
+            self._redis, wanted, _COUNTS, self._source.counts, SOCIAL_TTL_SECONDS
+        )
 
     async def relationships(
         self, caller_id: int, user_ids: Sequence[int]
@@ -200,55 +187,5 @@ class RedisSocialCache:
             user_id: (relationship_key(caller_id, user_id), (caller, self._followings.key(user_id)))
             for user_id in user_ids
         }
-        return await self._through(
-            wanted, _RELATIONSHIP, partial(self._source.relationships, caller_id)
-        )
-
-    async def _through(
-        self,
-        wanted: Mapping[int, tuple[str, tuple[str, ...]]],
-        kept: _Kept[_V],
-        load: Callable[[list[int]], Awaitable[dict[int, _V]]],
-    ) -> dict[int, _V]:
-        """For each user in ``wanted`` (the key of its copy, the keys of the counts of changes
-        it is kept under), the kept copy while those counts are unchanged, else what ``load``
-        answers, kept under the counts read before it was asked."""
-        keys = [key for copy, stamps in wanted.values() for key in (copy, *stamps)]
-        try:
-            values = await self._redis.call("MGET", *keys)
-        except RedisError:
-            log.warning("profile cache read failed; asking the services", exc_info=True)
-            return await load(list(wanted))
-        width = 1 + kept.stamps
-        found: dict[int, _V] = {}
-        stale: dict[int, tuple[int, ...]] = {}
-        for index, user_id in enumerate(wanted):
-            copy, *changes = values[width * index : width * (index + 1)]
-            stamp = tuple(int(change or 0) for change in changes)
-            if isinstance(copy, bytes) and len(copy) == kept.layout.size:
-                fields = kept.layout.unpack(copy)
-                if fields[: kept.stamps] == stamp:
-                    found[user_id] = kept.decode(fields[kept.stamps :])
-                    continue
-            stale[user_id] = stamp
-        if stale:
-            loaded = await load(list(stale))
-            found.update(loaded)
-            copies = {
-                wanted[user_id][0]: kept.layout.pack(*stale[user_id], *kept.encode(value))
-                for user_id, value in loaded.items()
-            }
-            await _set_all(self._redis, copies, SOCIAL_TTL_SECONDS)
-        return found
-
-
-async def _set_all(redis: Resp, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:
-    """Caches ``values``, each for ``ttl_seconds``; a failure leaves them uncached."""
-    if not values:
-        return
-    try:
-        await redis.pipeline(
-            [("SET", key, value, "EX", ttl_seconds) for key, value in values.items()]
-        )
-    except RedisError:
-        log.warning("cache write failed", keys=len(values), exc_info=True)
+        load = partial(self._source.relationships, caller_id)
+        return await read_through(self._redis, wanted, _RELATIONSHIP, load, SOCIAL_TTL_SECONDS)

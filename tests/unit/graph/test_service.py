@@ -140,7 +140,7 @@ def changes() -> CountedChanges:
 @pytest.fixture
 def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
     names = {f"user{i}": i for i in range(1, 300)}
-    return GraphService(store, MemoryDirectory(names), changes)
+    return GraphService(store, MemoryDirectory(names), changes, store)
 
 
 async def test_follows_and_unfollows_count_as_changes_of_followings_and_followers(

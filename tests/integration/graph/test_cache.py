@@ -1,0 +1,61 @@
+"""Follow counts kept in the real Redis under the users' counts of followings and followers
+changes: a follow counted by the graph service shows at the next read; Neo4j (here a counting
+stand-in for the store, the cache's source) is asked only for what is not kept."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from services.bootstrap.followings import RedisFollowChanges
+from services.bootstrap.resp import Resp
+from services.graph.cache import TTL_SECONDS, RedisFollowCounts, counts_key
+from services.graph.model import FollowCounts
+
+
+@dataclass
+class Store:
+    """The counts the store holds, and which users it was asked for."""
+
+    held: dict[int, FollowCounts] = field(default_factory=dict)
+    asked: list[int] = field(default_factory=list)
+
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
+        self.asked.extend(user_ids)
+        return {u: self.held[u] for u in user_ids if u in self.held}
+
+
+def _ids(count: int) -> list[int]:
+    return [uuid.uuid4().int >> 66 for _ in range(count)]
+
+
+async def test_counts_are_read_from_redis_until_a_follow_changes_them(
+    resp: Resp, redis: Redis
+) -> None:
+    ada, bob, cy, nobody = _ids(4)
+    store = Store({ada: FollowCounts(ada, 10, 2), bob: FollowCounts(bob, 0, 7)})
+    counts = RedisFollowCounts(resp, store)
+    expected = {
+        ada: FollowCounts(ada, 10, 2),
+        bob: FollowCounts(bob, 0, 7),
+        nobody: FollowCounts(nobody),  # unknown to the store yet: zeros, kept too
+    }
+    assert await counts.counts([ada, bob, nobody]) == expected
+    assert await counts.counts([ada, bob, nobody]) == expected
+    assert store.asked == [ada, bob, nobody]
+    assert 0 < await redis.ttl(counts_key(ada)) <= TTL_SECONDS
+
+    # cy follows ada: ada's followers and cy's followings changed, bob's counts did not.
+    store.held[ada] = FollowCounts(ada, 11, 2)
+    store.held[cy] = FollowCounts(cy, 0, 1)
+    await RedisFollowChanges(resp).changed(cy, ada)
+    store.asked.clear()
+    assert await counts.counts([ada, bob, cy]) == {
+        ada: FollowCounts(ada, 11, 2),
+        bob: FollowCounts(bob, 0, 7),
+        cy: FollowCounts(cy, 0, 1),
+    }
+    assert store.asked == [ada, cy]
