@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -210,6 +210,15 @@ def round_robin(tokens: list[str]) -> Metadata:
     )
 
 
+def advancing(values: list[str], every: int) -> str:
+    """A ghz template for a field that moves on to the next of ``values`` every ``every``
+    requests. With ``round_robin`` over ``every`` tokens, request ``r`` is the pair (token
+    ``r mod every``, value ``r div every``): a pair no other of the first ``every x
+    len(values)`` requests makes (a like or follow that is new every time)."""
+    position = f"(mod (div .RequestNumber {every}) {len(values)})"
+    return f"{{{{ index (splitList `,` `{','.join(values)}`) {position} }}}}"
+
+
 @dataclass(frozen=True)
 class Sides:
     """What a scenario is measured on: the service (target name, address) and the baseline's
@@ -233,6 +242,17 @@ def measure(group: str, scenarios: list[Scenario], sides: Sides, load: ghz.Load)
             background = background or spent
             rows.append(Row(group, scenario.name, target, result, offered=load.rps, cpu_ms=cpu))
     return rows
+
+
+def measure_undone(
+    group: str, do: Scenario, undo: Scenario, sides: Sides, load: ghz.Load
+) -> list[Row]:
+    """``do`` as ``measure`` measures it, then ``undo`` on both sides for exactly as many
+    requests as the service took of ``do``, with the same templates, so that each undoes what
+    one ``do`` did: the service's data ends as it began."""
+    rows = measure(group, [do], sides, load)
+    done = next(row.result.requests for row in rows if row.target == sides.service[0])
+    return rows + measure(group, [undo], sides, replace(load, rps=None, requests=done))
 
 
 def sweep(

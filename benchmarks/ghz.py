@@ -20,11 +20,13 @@ ERROR_CHARS = 500
 class Load:
     """How hard to push: ghz's concurrency and duration, and optionally a constant offered rate
     (requests/s over all workers; ghz then paces them, as an open-loop client would, until the
-    ``concurrency`` workers are all busy)."""
+    ``concurrency`` workers are all busy), or a number of requests to make instead of a
+    duration (to undo exactly what an earlier run did)."""
 
     concurrency: int = 8
     seconds: int = 10
     rps: int | None = None
+    requests: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,13 @@ def run(
         f"--call={method}",
         f"--data={json.dumps(data)}",
         f"--concurrency={load.concurrency}",
-        f"--duration={load.seconds}s",
-        "--duration-stop=wait",  # let in-flight calls finish instead of counting them as errors
         "--format=json",
     ]
+    if load.requests is not None:
+        argv.append(f"--total={load.requests}")
+    else:
+        # let in-flight calls finish at the end instead of counting them as errors
+        argv += [f"--duration={load.seconds}s", "--duration-stop=wait"]
     if load.rps:
         argv.append(f"--rps={load.rps}")
     if metadata:

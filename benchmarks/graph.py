@@ -1,7 +1,11 @@
 """ListFollowers, BatchGetFollowCounts and ListSuggestedUsers (ghz), and streaming every
 follower of the most followed account (a grpc.aio client), on the real graph service over the
 generated power-law graph (``benchmarks/follow_graph.py``), each next to the no-op baseline
-measured in the same run."""
+measured in the same run.
+
+FollowUser makes a new follow on every request (``common.advancing``: dataset accounts
+following dataset accounts they do not follow), and UnfollowUser then undoes exactly those, so
+the dataset's graph ends as it began."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 
 from benchmarks import celebrity, common, follow_graph, tokens
-from benchmarks.common import Options, Scenario
+from benchmarks.common import Metadata, Options, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
 from services.bootstrap.settings import GRPC_PORTS
@@ -23,6 +27,10 @@ GRAPH = f"127.0.0.1:{GRPC_PORTS['graph']}"
 SERVICE = "chirp.graph.v1.GraphService"
 STREAM_RUNS = 3
 STREAM_BATCH = 1000
+#: Dataset accounts that follow in the follow benchmark, and the accounts they follow: this
+#: many x FOLLOWEES new follows before a pair would repeat.
+FOLLOWERS = 200
+FOLLOWEES = 50
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,31 @@ def scenarios(prepared: Prepared, data: Dataset) -> list[Scenario]:
     ]
 
 
+def new_follows(data: Dataset) -> tuple[Metadata, tuple[Scenario, Scenario]]:
+    """FollowUser of a new (follower, followee) pair of dataset accounts on every request, and
+    its undoing: the least followed accounts are followed, by accounts that follow none of
+    them (the dataset's follows are generated again from its seed to know which)."""
+    size = data.size
+    graph = follow_graph.generate(follow_graph.Size(size.users, size.follows, size.seed))
+    existing = set(zip(graph.followers, graph.followees, strict=True))
+    followees = sorted(range(size.users), key=lambda user: graph.follower_counts[user])
+    followees = [user for user in followees if user != graph.caller][:FOLLOWEES]
+    followers = [
+        user
+        for user in range(size.users)
+        if user not in followees
+        and user != graph.caller
+        and not any((user, followee) in existing for followee in followees)
+    ][:FOLLOWERS]
+    names = common.advancing([data.accounts[user][1] for user in followees], len(followers))
+    followee = {"username": names}
+    metadata = common.round_robin([data.token(data.accounts[user]) for user in followers])
+    return metadata, (
+        Scenario("FollowUser (a new pair each)", f"{SERVICE}/FollowUser", followee),
+        Scenario("UnfollowUser (each of those)", f"{SERVICE}/UnfollowUser", followee),
+    )
+
+
 async def _stream_once(address: str, user_id: int, metadata: tuple[tuple[str, str], ...]) -> int:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = graph_service_pb2_grpc.GraphServiceStub(channel)
@@ -148,6 +181,9 @@ def run(options: Options, data: Dataset, report: Report) -> None:
     with common.baseline_server(streamed_followers=top_followers) as baseline:
         sides = common.Sides(("graph", GRAPH), baseline, metadata)
         report.add(common.measure("graph", scenarios(prepared, data), sides, options.load))
+        followers, follows = new_follows(data)
+        following = common.Sides(("graph", GRAPH), baseline, followers)
+        report.add(common.measure_undone("graph", *follows, following, options.load))
         streams = measure_stream(baseline, graph.top_id, top_followers, token)
     report.section(
         f"StreamFollowers of the 100k graph's most followed account ({top_followers:,} "

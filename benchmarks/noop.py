@@ -19,7 +19,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import grpc
 import uvloop
-from chirp.graph.v1 import graph_service_pb2
+from chirp.graph.v1 import graph_service_pb2, relationship_pb2
+from chirp.graph.v1.graph_service_pb2 import FollowUserRequest
 from chirp.search.v1 import search_service_pb2, trend_pb2
 from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
@@ -45,6 +46,13 @@ async def create_tweet(
     request: tweets_service_pb2.CreateTweetRequest, _context: Context
 ) -> tweet_pb2.Tweet:
     return tweet_pb2.Tweet(text=request.text)
+
+
+async def engage_tweet(
+    request: tweets_service_pb2.LikeTweetRequest | tweets_service_pb2.UnlikeTweetRequest,
+    _context: Context,
+) -> tweet_pb2.Tweet:
+    return tweet_pb2.Tweet(id=request.id)
 
 
 async def get_tweet(
@@ -109,6 +117,13 @@ async def list_followers(
     )
 
 
+async def follow_user(
+    request: graph_service_pb2.FollowUserRequest | graph_service_pb2.UnfollowUserRequest,
+    _context: Context,
+) -> relationship_pb2.Relationship:
+    return relationship_pb2.Relationship(following=isinstance(request, FollowUserRequest))
+
+
 async def list_suggested_users(
     request: graph_service_pb2.ListSuggestedUsersRequest, _context: Context
 ) -> graph_service_pb2.ListSuggestedUsersResponse:
@@ -167,6 +182,12 @@ def _graph_handlers(streamed: int) -> dict[str, grpc.RpcMethodHandler[bytes, byt
             list_followers,
             graph_service_pb2.ListFollowersRequest,
             graph_service_pb2.ListFollowersResponse,
+        ),
+        "FollowUser": _handler(
+            follow_user, graph_service_pb2.FollowUserRequest, relationship_pb2.Relationship
+        ),
+        "UnfollowUser": _handler(
+            follow_user, graph_service_pb2.UnfollowUserRequest, relationship_pb2.Relationship
         ),
         "ListSuggestedUsers": _handler(
             list_suggested_users,
@@ -243,6 +264,10 @@ def _tweets_handlers() -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
             create_tweet, tweets_service_pb2.CreateTweetRequest, tweet_pb2.Tweet
         ),
         "GetTweet": _handler(get_tweet, tweets_service_pb2.GetTweetRequest, tweet_pb2.Tweet),
+        "LikeTweet": _handler(engage_tweet, tweets_service_pb2.LikeTweetRequest, tweet_pb2.Tweet),
+        "UnlikeTweet": _handler(
+            engage_tweet, tweets_service_pb2.UnlikeTweetRequest, tweet_pb2.Tweet
+        ),
         "BatchGetTweets": _handler(
             batch_get_tweets,
             tweets_service_pb2.BatchGetTweetsRequest,
