@@ -6,7 +6,7 @@ plugs them in.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from chirp.users.v1 import user_pb2
@@ -62,6 +62,12 @@ class GraphStore(Protocol):
 class FollowCountSource(Protocol):
     async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
         """Follower and following counts of the users that exist."""
+        ...
+
+
+class SuggestionCache(Protocol):
+    async def ranked(self, user_id: int, rank: Callable[[], Awaitable[list[int]]]) -> list[int]:
+        """``user_id``'s ranked suggestions as kept, or as ``rank`` ranks them (then kept)."""
         ...
 
 

@@ -10,7 +10,13 @@ from services.bootstrap.errors import InvalidArgument, NotFound
 from services.bootstrap.paging import encode_token
 from services.graph.model import Cursor, FollowCounts, Page, Relationship
 from services.graph.paging import decode_token
-from services.graph.ports import FollowChanges, FollowCountSource, GraphStore, UserDirectory
+from services.graph.ports import (
+    FollowChanges,
+    FollowCountSource,
+    GraphStore,
+    SuggestionCache,
+    UserDirectory,
+)
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).
 MAX_SUGGESTIONS = 100
@@ -25,9 +31,11 @@ class GraphService:
         directory: UserDirectory,
         changes: FollowChanges,
         counts: FollowCountSource,
+        suggestions: SuggestionCache,
     ) -> None:
         self._store = store
         self._counts = counts
+        self._suggestions = suggestions
         self._directory = directory
         self._changes = changes
 
@@ -77,23 +85,27 @@ class GraphService:
         return Page(await self._hydrate([row.user_id for row in shown]), next_token)
 
     async def suggestions(self, caller_id: int, size: int, token: str) -> Page[user_pb2.User]:
-        """Friends of friends, most followed by the caller's followees first; then (for a
-        caller who follows nobody, or to fill up) the most followed accounts."""
+        """A page of the caller's ranking (``_rank``), kept between pages and reads."""
         position = decode_token(token, "suggestions", caller_id, 1)
         offset = 0 if position is None else position[0]
         if offset < 0:
             raise InvalidArgument.field("page_token", "is not a page token this service issued")
-        wanted = min(offset + size + 1, MAX_SUGGESTIONS)
-        ranked = await self._store.friends_of_friends(caller_id, wanted)
-        if len(ranked) < wanted:
-            seen = set(ranked)
-            popular = await self._store.most_followed(caller_id, wanted + len(ranked))
-            ranked += [user_id for user_id in popular if user_id not in seen]
-            ranked = ranked[:wanted]
+        ranked = await self._suggestions.ranked(caller_id, lambda: self._rank(caller_id))
         shown = ranked[offset : offset + size]
-        more = len(ranked) > offset + size and offset + size < MAX_SUGGESTIONS
+        more = len(ranked) > offset + size
         next_token = encode_token("suggestions", caller_id, [offset + size]) if more else ""
         return Page(await self._hydrate(shown), next_token)
+
+    async def _rank(self, caller_id: int) -> list[int]:
+        """Up to ``MAX_SUGGESTIONS`` accounts: friends of friends, most followed by the
+        caller's followees first; then (for a caller who follows nobody, or to fill up) the
+        most followed accounts."""
+        ranked = await self._store.friends_of_friends(caller_id, MAX_SUGGESTIONS)
+        if len(ranked) < MAX_SUGGESTIONS:
+            seen = set(ranked)
+            popular = await self._store.most_followed(caller_id, MAX_SUGGESTIONS + len(ranked))
+            ranked += [user_id for user_id in popular if user_id not in seen]
+        return ranked[:MAX_SUGGESTIONS]
 
     async def _hydrate(self, ids: Sequence[int]) -> list[user_pb2.User]:
         """BASIC summaries in the order given; an id the users service does not know is shown

@@ -17,7 +17,7 @@ from services.bootstrap.resp import Resp
 from services.bootstrap.server import Registration
 from services.bootstrap.settings import Settings
 from services.graph.accounts import NewAccounts
-from services.graph.cache import RedisFollowCounts
+from services.graph.cache import RedisFollowCounts, RedisSuggestions
 from services.graph.directory import GrpcUserDirectory
 from services.graph.outbox import Neo4jOutboxStore
 from services.graph.service import GraphService
@@ -44,6 +44,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             GrpcUserDirectory(redis, users),
             RedisFollowChanges(redis),
             RedisFollowCounts(redis, store),
+            RedisSuggestions(redis),
         )
         follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)
         servicer = GraphServicer(graph, follows)

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.bootstrap.followings import RedisFollowChanges
 from services.bootstrap.resp import Resp
-from services.graph.cache import TTL_SECONDS, RedisFollowCounts, counts_key
+from services.graph.cache import TTL_SECONDS, RedisFollowCounts, RedisSuggestions, counts_key
 from services.graph.model import FollowCounts
 
 
@@ -59,3 +59,20 @@ async def test_counts_are_read_from_redis_until_a_follow_changes_them(
         cy: FollowCounts(cy, 0, 1),
     }
     assert store.asked == [ada, cy]
+
+
+async def test_suggestions_are_kept_until_the_user_follows_someone(resp: Resp) -> None:
+    me, friend = _ids(2)
+    suggestions = RedisSuggestions(resp)
+    rankings = [[3, 2, 1], [4, 3]]
+
+    async def rank() -> list[int]:
+        return rankings.pop(0)
+
+    assert await suggestions.ranked(me, rank) == [3, 2, 1]
+    assert await suggestions.ranked(me, rank) == [3, 2, 1]  # kept: not ranked again
+    await RedisFollowChanges(resp).changed(friend, 99)  # someone else's follow: still kept
+    assert await suggestions.ranked(me, rank) == [3, 2, 1]
+    await RedisFollowChanges(resp).changed(me, 3)
+    assert await suggestions.ranked(me, rank) == [4, 3]
+    assert rankings == []

@@ -3,7 +3,7 @@ real database in tests/integration/graph)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 from chirp.users.v1 import user_pb2
@@ -127,6 +127,19 @@ class CountedChanges:
         self.followers[followee_id] = self.followers.get(followee_id, 0) + 1
 
 
+class KeptSuggestions:
+    """Each user's ranking kept from its first read (the Redis cache's rules are tested
+    against Redis)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[int, list[int]] = {}
+
+    async def ranked(self, user_id: int, rank: Callable[[], Awaitable[list[int]]]) -> list[int]:
+        if user_id not in self.kept:
+            self.kept[user_id] = await rank()
+        return self.kept[user_id]
+
+
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
@@ -140,7 +153,7 @@ def changes() -> CountedChanges:
 @pytest.fixture
 def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
     names = {f"user{i}": i for i in range(1, 300)}
-    return GraphService(store, MemoryDirectory(names), changes, store)
+    return GraphService(store, MemoryDirectory(names), changes, store, KeptSuggestions())
 
 
 async def test_follows_and_unfollows_count_as_changes_of_followings_and_followers(
@@ -231,7 +244,9 @@ async def test_suggestions_page_by_offset_up_to_the_maximum(
         token = page.next_token
         if not token:
             break
+        await store.follow(5000 + len(seen), 5000)  # a new most followed: the pages stay put
     assert len(seen) == len(set(seen)) == MAX_SUGGESTIONS
+    assert 5000 not in seen
 
 
 async def test_counts_of_unknown_users_are_zero_and_batches_are_bounded(
