@@ -15,8 +15,9 @@ lost connection fails the commands in flight and the next command connects again
 unanswered after ``timeout`` seconds aborts the connection (every command on it fails with
 ``TimeoutError``). Replies are hiredis's: bytes, ints, lists, None; nothing is decoded.
 
-Not for blocking commands, MULTI transactions or pub/sub, which would hold or change the shared
-connection: redis-py serves those.
+Not for blocking commands, pub/sub or a transaction held open across awaits, which would hold or
+change the shared connection (a transaction is one ``pipeline`` call from MULTI to EXEC, written
+contiguously): redis-py serves pub/sub.
 """
 
 from __future__ import annotations

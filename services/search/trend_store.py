@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from redis.asyncio import Redis
-
+from services.bootstrap.resp import Resp, Script
 from services.search.trends import Peak, Trend, TrendParams
 
 #: KEYS: tweets set, authors zset, tweet-count zset. ARGV: tweet id, author id, TTL, the
 #: prefix of the author sets, then the terms.
-_RECORD = """
+_RECORD = Script("""
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 local ttl = tonumber(ARGV[3])
 redis.call('EXPIRE', KEYS[1], ttl)
@@ -43,11 +43,11 @@ end
 redis.call('EXPIRE', KEYS[2], ttl)
 redis.call('EXPIRE', KEYS[3], ttl)
 return 1
-"""
+""")
 
 #: ARGV: a scratch key, the number of buckets n, the n author-set prefixes, then the terms.
 #: Returns each term's distinct authors over those buckets.
-_DISTINCT = """
+_DISTINCT = Script("""
 local scratch = ARGV[1]
 local n = tonumber(ARGV[2])
 local result = {}
@@ -58,16 +58,14 @@ for i = n + 3, #ARGV do
 end
 redis.call('DEL', scratch)
 return result
-"""
+""")
 
 
 class RedisTrendStore:
-    def __init__(self, redis: Redis, params: TrendParams, prefix: str = "chirp:trends") -> None:
+    def __init__(self, redis: Resp, params: TrendParams, prefix: str = "chirp:trends") -> None:
         self._redis = redis
         self._params = params
         self._prefix = prefix
-        self._record = redis.register_script(_RECORD)
-        self._distinct = redis.register_script(_DISTINCT)
 
     def _bucket_key(self, bucket: int, name: str) -> str:
         return f"{self._prefix}:{{{bucket}}}:{name}"
@@ -78,27 +76,33 @@ class RedisTrendStore:
         return (p.window_buckets + p.baseline_buckets + 1) * p.bucket_seconds
 
     async def record(self, tweets: Sequence[tuple[int, int, int, Sequence[str]]]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for tweet_id, author_id, bucket, terms in tweets:
-                if not terms:
-                    continue
-                keys = [self._bucket_key(bucket, n) for n in ("tweets", "authors", "n")]
-                args: list[str | int] = [
-                    tweet_id, author_id, self._ttl, self._bucket_key(bucket, "a:"), *terms
-                ]  # fmt: skip
-                await self._record(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+        await self._redis.run_each(
+            _RECORD,
+            [
+                (
+                    [self._bucket_key(bucket, name) for name in ("tweets", "authors", "n")],
+                    [tweet_id, author_id, self._ttl, self._bucket_key(bucket, "a:"), *terms],
+                )
+                for tweet_id, author_id, bucket, terms in tweets
+                if terms
+            ],
+        )
 
     async def frequent(self, buckets: Sequence[int], minimum: int, limit: int) -> dict[str, int]:
         """Terms whose distinct authors, summed over the buckets, reach ``minimum`` (the
         ``limit`` highest), with those sums."""
         scratch = f"{self._prefix}:scratch:{uuid.uuid4().hex}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zunionstore(scratch, [self._bucket_key(b, "authors") for b in buckets])
-            pipe.zrevrangebyscore(scratch, "+inf", minimum, 0, limit, withscores=True)
-            pipe.delete(scratch)
-            _, found, _ = await pipe.execute()
-        return {_text(term): int(total) for term, total in found}
+        keys = [self._bucket_key(b, "authors") for b in buckets]
+        *_, (_, found, _) = await self._redis.pipeline(
+            [
+                ("MULTI",),
+                ("ZUNIONSTORE", scratch, len(keys), *keys),
+                ("ZREVRANGEBYSCORE", scratch, "+inf", minimum, "WITHSCORES", "LIMIT", 0, limit),
+                ("DEL", scratch),
+                ("EXEC",),
+            ]
+        )
+        return {_text(term): int(float(total)) for term, total in _pairs(found)}
 
     async def author_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
         return await self._sum_scores(buckets, "authors", terms)
@@ -111,7 +115,7 @@ class RedisTrendStore:
             return []
         scratch = f"{self._prefix}:scratch:{uuid.uuid4().hex}"
         prefixes = [self._bucket_key(b, "a:") for b in buckets]
-        counted = await self._distinct(keys=[], args=[scratch, len(buckets), *prefixes, *terms])
+        counted = await self._redis.run(_DISTINCT, [], [scratch, len(buckets), *prefixes, *terms])
         return [int(n) for n in counted]
 
     async def _sum_scores(
@@ -119,43 +123,50 @@ class RedisTrendStore:
     ) -> list[int]:
         if not terms:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for bucket in buckets:
-                pipe.zmscore(self._bucket_key(bucket, name), list(terms))
-            rows = await pipe.execute()
-        return [int(sum(row[i] or 0 for row in rows)) for i in range(len(terms))]
+        rows = await self._redis.pipeline(
+            [("ZMSCORE", self._bucket_key(bucket, name), *terms) for bucket in buckets]
+        )
+        return [int(sum(float(row[i] or 0) for row in rows)) for i in range(len(terms))]
 
     async def peaks(self) -> dict[str, Peak]:
-        stored = await self._redis.hgetall(f"{self._prefix}:peaks")
+        stored = await self._redis.call("HGETALL", f"{self._prefix}:peaks")
         peaks = {}
-        for term, value in stored.items():
+        for term, value in _pairs(stored):
             peak_score, at = _text(value).split()
             peaks[_text(term)] = Peak(float(peak_score), float(at))
         return peaks
 
     async def publish(self, trends: Sequence[Trend], peaks: dict[str, Peak]) -> None:
         snapshot = json.dumps([[t.term, t.tweets, t.authors, t.score] for t in trends])
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(f"{self._prefix}:peaks")
-            if peaks:
-                pipe.hset(
-                    f"{self._prefix}:peaks",
-                    mapping={term: f"{p.score} {p.at}" for term, p in peaks.items()},
-                )
-            pipe.set(f"{self._prefix}:current", snapshot)
-            await pipe.execute()
+        key = f"{self._prefix}:peaks"
+        kept = [part for term, p in peaks.items() for part in (term, f"{p.score} {p.at}")]
+        await self._redis.pipeline(
+            [
+                ("MULTI",),
+                ("DEL", key),
+                *([("HSET", key, *kept)] if kept else []),
+                ("SET", f"{self._prefix}:current", snapshot),
+                ("EXEC",),
+            ]
+        )
 
     async def current(self) -> list[Trend]:
-        snapshot = await self._redis.get(f"{self._prefix}:current")
+        snapshot = await self._redis.call("GET", f"{self._prefix}:current")
         if not snapshot:
             return []
         return [Trend(str(t), int(n), int(a), float(s)) for t, n, a, s in json.loads(snapshot)]
 
     async def claim(self, seconds: float) -> bool:
-        claimed = await self._redis.set(
-            f"{self._prefix}:lock", uuid.uuid4().hex, nx=True, px=max(int(seconds * 1000), 1)
+        lock = f"{self._prefix}:lock"
+        claimed = await self._redis.call(
+            "SET", lock, uuid.uuid4().hex, "NX", "PX", max(int(seconds * 1000), 1)
         )
-        return bool(claimed)
+        return claimed is not None
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """A flat reply (field, value, field, value...) as pairs."""
+    return list(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _text(value: bytes | str) -> str:

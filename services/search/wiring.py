@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.search.v1 import search_service_pb2
-from redis.asyncio import Redis
 
 from services.bootstrap.background import in_background
 from services.bootstrap.resp import Resp
@@ -50,7 +49,6 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     heap = settings.search_writer_heap_mb * 1_000_000
     tweet_index = TweetIndex(root, heap_bytes=heap)
     user_index = UserIndex(root)
-    redis = Redis.from_url(settings.redis_url)  # trend counts: transactions
     resp = Resp.from_url(settings.redis_url)
     channels = [
         grpc.aio.insecure_channel(address)
@@ -65,7 +63,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             GrpcGraph(channels[2]),
         )
         params = trend_params(settings)
-        store = RedisTrendStore(redis, params)
+        store = RedisTrendStore(resp, params)
         trends = TrendService(store, params)
         indexer = Indexer(settings.nats_url, search, commit_seconds=settings.search_commit_seconds)
         counter = TrendsWorker(
@@ -83,6 +81,5 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         for channel in channels:
             await channel.close()
         await resp.aclose()
-        await redis.aclose()
         await tweet_index.store.close()
         await user_index.store.close()

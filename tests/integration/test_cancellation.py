@@ -105,9 +105,11 @@ async def test_a_durable_consumer_stops_when_cancelled_as_a_message_arrives(
         await stops_every_time(consumer.run, arrive, rounds=20)
 
 
-async def test_the_trends_worker_stops_when_cancelled_as_it_recomputes(redis: Redis) -> None:
+async def test_the_trends_worker_stops_when_cancelled_as_it_recomputes(
+    resp: Resp, redis: Redis
+) -> None:
     prefix = f"test:trends:{uuid.uuid4().hex[:10]}"
-    store = RedisTrendStore(redis, PARAMS, prefix=prefix)
+    store = RedisTrendStore(resp, PARAMS, prefix=prefix)
     trends = TrendService(store, PARAMS)
     config = killable_consumer(f"test-cancel-{uuid.uuid4().hex[:8]}", ["tweets.created"])
     async with temporary_consumer(config):

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from services.bootstrap.resp import Resp
 from services.search.trend_store import RedisTrendStore
 from services.search.trends import TrendParams, TrendService
 
@@ -29,9 +30,9 @@ class Clock:
 
 
 @pytest.fixture
-async def store(redis: Redis) -> AsyncIterator[RedisTrendStore]:
+async def store(redis: Redis, resp: Resp) -> AsyncIterator[RedisTrendStore]:
     prefix = f"test:trends:{uuid.uuid4().hex[:10]}"
-    yield RedisTrendStore(redis, PARAMS, prefix=prefix)
+    yield RedisTrendStore(resp, PARAMS, prefix=prefix)
     keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
     if keys:
         await redis.delete(*keys)
