@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 
 import structlog
@@ -21,7 +20,6 @@ from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 
-from services.bootstrap.background import in_background, pause, rounds
 from services.bootstrap.consumers import RETRY_DELAY_SECONDS, DurableConsumer
 from services.bootstrap.events import consumer
 from services.timelines import metrics
@@ -88,7 +86,7 @@ class FanoutWorker:
 
     async def _handle(self, message: Msg) -> None:
         try:
-            async with in_background(functools.partial(_keep_in_progress, message)):
+            with _InProgress(message):
                 await self.apply(message.subject, message.data)
         except Exception:
             log.warning(
@@ -147,9 +145,32 @@ def _observe(delivered: int, created_at: float) -> None:
         metrics.FANOUT_LAG.observe(max(time.time() - created_at, 0.0))
 
 
-async def _keep_in_progress(message: Msg) -> None:
-    """Tells JetStream a long fanout is still being worked on (so it is not redelivered)."""
-    for _ in rounds():
-        await pause(IN_PROGRESS_SECONDS)
+class _InProgress:
+    """Tells JetStream every ``IN_PROGRESS_SECONDS`` that a long fanout is still being worked
+    on (so it is not redelivered). A timer, not a task per message: nearly every message is
+    done long before the first tick."""
+
+    def __init__(self, message: Msg) -> None:
+        self._message = message
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._telling: set[asyncio.Task[None]] = set()
+
+    def __enter__(self) -> None:
+        self._timer = self._loop.call_later(IN_PROGRESS_SECONDS, self._tick)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in self._telling:
+            task.cancel()
+
+    def _tick(self) -> None:
+        task = self._loop.create_task(self._tell())
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+        self._timer = self._loop.call_later(IN_PROGRESS_SECONDS, self._tick)
+
+    async def _tell(self) -> None:
         with contextlib.suppress(Exception):
-            await message.in_progress()
+            await self._message.in_progress()

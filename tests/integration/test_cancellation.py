@@ -22,7 +22,6 @@ from services.bootstrap.settings import StoreSettings
 from services.search.trend_store import RedisTrendStore
 from services.search.trends import TrendService
 from services.search.trends_worker import TrendsWorker
-from services.timelines import fanout
 from tests.cancellation import stops_every_time
 from tests.integration.search.test_trends import PARAMS
 from tests.integration.streams import killable_consumer, temporary_consumer
@@ -138,26 +137,3 @@ async def _delete_under(redis: Redis, prefix: str) -> None:
     keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
     if keys:
         await redis.delete(*keys)
-
-
-class Message:
-    """What the fanout's keep-alive needs of a JetStream message."""
-
-    def __init__(self) -> None:
-        self.marked = 0
-
-    async def in_progress(self) -> None:
-        self.marked += 1
-
-
-async def test_the_fanout_keepalive_stops_when_cancelled_as_it_wakes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(fanout, "IN_PROGRESS_SECONDS", 0)
-    message = Message()
-    await stops_every_time(
-        lambda: fanout._keep_in_progress(message),  # type: ignore[arg-type]  # noqa: SLF001
-        lambda: asyncio.sleep(0),
-        rounds=200,
-    )
-    assert message.marked > 0
