@@ -165,8 +165,8 @@ class OutboxStore(Protocol):
         ``limit`` per partition)."""
         ...
 
-    async def remove(self, row: PendingEvent) -> None:
-        """Forgets a row JetStream has acknowledged."""
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        """Forgets rows JetStream has acknowledged (each relay round's at once)."""
         ...
 
 
@@ -244,15 +244,16 @@ class CassandraOutboxStore:
             await self._drop(partition)
         return [row for waiting in self._closing.values() for row in list(waiting.values())[:limit]]
 
-    async def remove(self, row: PendingEvent) -> None:
-        partition = row.partition
-        if partition is None:
-            return
-        waiting = self._closing.get(partition)
-        if waiting is not None:
-            waiting.pop(row.event_id, None)
-        elif partition.writer == self._outbox.writer:
-            self._published.setdefault(partition, set()).add(row.event_id)
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        for row in rows:
+            partition = row.partition
+            if partition is None:
+                continue
+            waiting = self._closing.get(partition)
+            if waiting is not None:
+                waiting.pop(row.event_id, None)
+            elif partition.writer == self._outbox.writer:
+                self._published.setdefault(partition, set()).add(row.event_id)
 
     def _over(self, bucket: int) -> float:
         """When ``bucket``'s time is over."""
@@ -352,28 +353,32 @@ class OutboxRelay:
         return await self._publish(deque(await self._store.pending(self._batch_size)))
 
     async def _publish(self, rows: deque[PendingEvent]) -> int:
-        """Publishes ``rows`` in order, each removed once acknowledged and then taken off
-        ``rows`` (a failure leaves the rest there). A row this relay published lately (one
-        handed over may also have been read from the store) is not published again, and not
-        removed again once it was."""
+        """Publishes ``rows`` in order, each taken off ``rows`` once acknowledged (a failure
+        leaves the rest there), and removes the acknowledged ones from the store at once. A
+        row this relay published lately (one handed over may also have been read from the
+        store) is not published again, and not removed again once it was."""
         jetstream = await self._jetstream()
         published = 0
-        while rows:
-            row = rows[0]
-            removed = self._published.get(row.event_id)
-            if removed:
+        acknowledged: list[PendingEvent] = []
+        try:
+            while rows:
+                row = rows[0]
+                removed = self._published.get(row.event_id)
+                if removed is None:
+                    headers = {"Nats-Msg-Id": row.event_id}
+                    await jetstream.publish(row.subject, row.payload, headers=headers)
+                    published += 1
+                    self._published[row.event_id] = False
+                    if len(self._published) > PUBLISHED_REMEMBERED:
+                        self._published.popitem(last=False)
+                if not removed:
+                    acknowledged.append(row)
                 rows.popleft()
-                continue
-            if removed is None:
-                headers = {"Nats-Msg-Id": row.event_id}
-                await jetstream.publish(row.subject, row.payload, headers=headers)
-                published += 1
-                self._published[row.event_id] = False
-                if len(self._published) > PUBLISHED_REMEMBERED:
-                    self._published.popitem(last=False)
-            await self._store.remove(row)
-            self._published[row.event_id] = True
-            rows.popleft()
+        finally:
+            if acknowledged:
+                await self._store.remove(acknowledged)
+                for row in acknowledged:
+                    self._published[row.event_id] = True
         return published
 
     async def run(self) -> None:

@@ -2,20 +2,24 @@
 
 A follow or unfollow creates ``(:OutboxEvent {event_id, subject, key, payload, create_time})``
 in the transaction that changes the edge (``store.py``), so an acknowledged change always has
-its event stored. ``Neo4jOutboxStore`` is the ``OutboxStore`` that the shared
-``services.bootstrap.outbox.OutboxRelay`` drains: oldest first (``create_time`` is taken in
-nanoseconds after the pair is locked, so the events of one pair keep their order), each node
-deleted once JetStream acknowledged it (``Nats-Msg-Id`` = event id makes a re-publish a no-op).
+its event stored, and hands the event to this process's relay once committed (published
+without a read). ``Neo4jOutboxStore`` is the ``OutboxStore`` that the shared
+``services.bootstrap.outbox.OutboxRelay`` drains every few seconds for what was not handed
+over (another process's, or one a failure left): oldest first (``create_time`` is taken in
+nanoseconds after the pair is locked, so the events of one pair keep their order); the nodes
+JetStream acknowledged in a relay round are deleted in one query (``Nats-Msg-Id`` = event id
+makes a re-publish a no-op).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 
 from neo4j import AsyncDriver
 
-from services.bootstrap.outbox import PendingEvent
+from services.bootstrap.outbox import HANDED_MAX, PendingEvent
 
 _PENDING = """
 MATCH (e:OutboxEvent)
@@ -24,14 +28,16 @@ RETURN e.event_id AS event_id, e.subject AS subject, e.payload AS payload
 ORDER BY e.create_time
 LIMIT $limit
 """
-_REMOVE = "MATCH (e:OutboxEvent {event_id: $event_id}) DELETE e"
+_REMOVE = "UNWIND $event_ids AS id MATCH (e:OutboxEvent {event_id: id}) DELETE e"
 
 
 class Neo4jOutboxStore:
     def __init__(self, driver: AsyncDriver) -> None:
         self._driver = driver
-        #: Set by writers of this process after a commit added an event (``Wakeup``).
+        #: Set by writers of this process after a commit added an event (``Wakeup``), with
+        #: the events committed since the relay last took them.
         self.written = asyncio.Event()
+        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         records, _, _ = await self._driver.execute_query(_PENDING, {"limit": limit})
@@ -40,9 +46,15 @@ class Neo4jOutboxStore:
             for record in records
         ]
 
-    def take(self) -> list[PendingEvent]:
-        """Nothing is handed over: a wakeup reads the store (one indexed query)."""
-        return []
+    def committed(self, row: PendingEvent) -> None:
+        """Hands a committed event to this process's relay and wakes it."""
+        self._handed.append(row)
+        self.written.set()
 
-    async def remove(self, row: PendingEvent) -> None:
-        await self._driver.execute_query(_REMOVE, {"event_id": row.event_id})
+    def take(self) -> list[PendingEvent]:
+        rows = list(self._handed)
+        self._handed.clear()
+        return rows
+
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        await self._driver.execute_query(_REMOVE, {"event_ids": [row.event_id for row in rows]})

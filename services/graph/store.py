@@ -28,8 +28,9 @@ from chirp.events.v1 import graph_events_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
-from services.bootstrap.outbox import Wakeup, new_event_id
+from services.bootstrap.outbox import PendingEvent, new_event_id
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
+from services.graph.outbox import Neo4jOutboxStore
 
 FOLLOWED = "graph.followed"
 UNFOLLOWED = "graph.unfollowed"
@@ -185,9 +186,9 @@ def _timestamp(epoch_ms: int) -> Timestamp:
 
 
 class Neo4jGraphStore:
-    def __init__(self, driver: AsyncDriver, wakeup: Wakeup) -> None:
+    def __init__(self, driver: AsyncDriver, outbox: Neo4jOutboxStore) -> None:
         self._driver = driver
-        self._wakeup = wakeup
+        self._outbox = outbox
 
     async def _read(self, query: str, **parameters: Any) -> list[Any]:
         records, _, _ = await self._driver.execute_query(query, parameters, routing_="r")
@@ -209,9 +210,9 @@ class Neo4jGraphStore:
 
     async def _change(self, follower_id: int, followee_id: int, *, follow: bool) -> Change:
         async with self._driver.session() as session:
-            change = await session.execute_write(_change, follower_id, followee_id, follow)
-        if change.changed:
-            self._wakeup.written.set()
+            change, event = await session.execute_write(_change, follower_id, followee_id, follow)
+        if event is not None:
+            self._outbox.committed(event)
         return change
 
     async def relationship(self, source_id: int, target_id: int) -> Relationship:
@@ -297,13 +298,15 @@ async def _change(
     follower_id: int,
     followee_id: int,
     follow: bool,  # noqa: FBT001  (execute_write passes arguments by position)
-) -> Change:
+) -> tuple[Change, PendingEvent | None]:
+    """The follow or unfollow, and the event it stored (None when it changed nothing)."""
     ids = sorted({follower_id, followee_id})
     state = await (await tx.run(_LOCK_AND_READ, ids=ids, a=follower_id, b=followee_id)).single(
         strict=True
     )
     following, followed_by = bool(state["following"]), bool(state["followed_by"])
     changed = following != follow
+    stored = None
     if changed:
         create_time = _now_ms()
         event_id = new_event_id()
@@ -322,6 +325,8 @@ async def _change(
                 follower_id=follower_id,
                 followee_id=followee_id,
             )
+        subject = FOLLOWED if follow else UNFOLLOWED
+        stored = PendingEvent(event_id, subject, event.SerializeToString())
         await (
             await tx.run(
                 _FOLLOW if follow else _UNFOLLOW,
@@ -330,12 +335,13 @@ async def _change(
                 create_time=create_time,
                 rank=follow_rank(create_time, follower_id),
                 event_id=event_id,
-                subject=FOLLOWED if follow else UNFOLLOWED,
-                payload=event.SerializeToString(),
+                subject=subject,
+                payload=stored.payload,
                 # Taken after both nodes are locked: the events of one pair are ordered.
                 sequence=time.time_ns(),
             )
         ).consume()
     else:
         await (await tx.run(_UNLOCK, ids=ids)).consume()
-    return Change(Relationship(follower_id, followee_id, follow, followed_by), changed)
+    relationship = Relationship(follower_id, followee_id, follow, followed_by)
+    return Change(relationship, changed), stored

@@ -43,8 +43,8 @@ class EmptyOutbox:
         self.polled.set()
         return []
 
-    async def remove(self, row: PendingEvent) -> None:
-        raise AssertionError(f"nothing was pending, yet {row} was removed")
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        raise AssertionError(f"nothing was pending, yet {rows} were removed")
 
     def take(self) -> list[PendingEvent]:
         return []

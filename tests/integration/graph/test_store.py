@@ -13,6 +13,7 @@ import pytest
 from neo4j import AsyncDriver
 
 from services.bootstrap.migrate import SCHEMA, statements
+from services.bootstrap.outbox import PendingEvent, new_event_id
 from services.graph.model import Relationship
 from services.graph.outbox import Neo4jOutboxStore
 from services.graph.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank, rank_below
@@ -40,6 +41,36 @@ async def _bulk_follow(driver: AsyncDriver, followee: int, followers: list[int],
             "t": t,
         },
     )
+
+
+async def test_a_change_hands_its_stored_event_to_the_relay(driver: AsyncDriver) -> None:
+    outbox = Neo4jOutboxStore(driver)
+    store = Neo4jGraphStore(driver, outbox)
+    a, b = random_user_id(), random_user_id()
+    await store.follow(a, b)
+    await store.follow(a, b)  # no change: no event
+    await store.unfollow(a, b)
+    handed = outbox.take()
+    assert [row.subject for row in handed] == ["graph.followed", "graph.unfollowed"]
+    assert outbox.written.is_set()
+    assert outbox.take() == []
+
+
+async def test_published_events_are_removed_in_one_query(driver: AsyncDriver) -> None:
+    outbox = Neo4jOutboxStore(driver)
+    rows = [PendingEvent(new_event_id(), "graph.followed", b"") for _ in range(3)]
+    for row in rows:
+        await driver.execute_query(
+            "CREATE (:OutboxEvent {event_id: $id, subject: $subject, payload: $payload})",
+            {"id": row.event_id, "subject": row.subject, "payload": row.payload},
+        )
+    await outbox.remove(rows[:2])
+    records, _, _ = await driver.execute_query(
+        "MATCH (e:OutboxEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id",
+        {"ids": [row.event_id for row in rows]},
+    )
+    assert [record["id"] for record in records] == [rows[2].event_id]
+    await outbox.remove(rows[2:])
 
 
 async def test_a_follow_makes_missing_nodes_counts_both_and_is_idempotent(
