@@ -436,32 +436,37 @@ class TweetService:
     # Likes.
 
     async def like(self, user_id: int, tweet_id: int) -> TweetView:
+        """The liked tweet, counted as read just before, plus this like (not read again: a
+        count is a snapshot either way, and the read was a tenth of a like's work)."""
         target = await self._recounted(await self._original(tweet_id))
         claim = await self._store.claim("like", target.id, user_id, str(uuid.uuid1()))
-        if not claim.counted:
-            event = TweetLiked(
-                new_event_id(), self._clock(), target.id, target.author.id, user_id,
-                target.counts.likes + 1,
-            )  # fmt: skip
-            await self._store.record_like(Listed(claim.ref, target.id, user_id), event)
-            if await self._store.mark_counted("like", target.id, user_id, claim.ref):
-                await self._store.add_counts(target.id, likes=1)
-            await self._cache.forget([target.id])
-        return await self._recounted(target)
+        if claim.counted:
+            return target
+        likes = target.counts.likes + 1
+        event = TweetLiked(
+            new_event_id(), self._clock(), target.id, target.author.id, user_id, likes
+        )
+        await self._store.record_like(Listed(claim.ref, target.id, user_id), event)
+        if await self._store.mark_counted("like", target.id, user_id, claim.ref):
+            await self._store.add_counts(target.id, likes=1)
+        await self._cache.forget([target.id])
+        return replace(target, counts=replace(target.counts, likes=likes))
 
     async def unlike(self, user_id: int, tweet_id: int) -> TweetView:
+        """The unliked tweet, counted as ``like`` counts it."""
         target = await self._recounted(await self._original(tweet_id))
         claim = await self._store.claim_of("like", target.id, user_id)
-        if claim is not None:
-            event = TweetUnliked(
-                new_event_id(), self._clock(), target.id, target.author.id, user_id,
-                max(target.counts.likes - 1, 0),
-            )  # fmt: skip
-            await self._store.erase_like(Listed(claim.ref, target.id, user_id), event)
-            if await self._store.release("like", target.id, user_id, claim.ref):
-                await self._store.add_counts(target.id, likes=-1)
-            await self._cache.forget([target.id])
-        return await self._recounted(target)
+        if claim is None:
+            return target
+        likes = max(target.counts.likes - 1, 0)
+        event = TweetUnliked(
+            new_event_id(), self._clock(), target.id, target.author.id, user_id, likes
+        )
+        await self._store.erase_like(Listed(claim.ref, target.id, user_id), event)
+        if await self._store.release("like", target.id, user_id, claim.ref):
+            await self._store.add_counts(target.id, likes=-1)
+        await self._cache.forget([target.id])
+        return replace(target, counts=replace(target.counts, likes=likes))
 
     async def likers(self, tweet_id: int, size: int, token: str) -> Page[Author]:
         target = await self._original(tweet_id, "tweet_id")
