@@ -3,6 +3,7 @@ rows every benchmark adds to the results (``benchmarks/report.py`` renders them)
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -16,10 +17,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import nats
 
 from benchmarks import ghz
 from devstack.paths import DATA, PYTHON, ROOT
+from services.bootstrap.events import CONSUMERS, STREAM
 from services.bootstrap.healthcheck import not_serving_reason
+from services.bootstrap.settings import StoreSettings
 
 GATEWAY = "http://127.0.0.1:8080"
 BASELINE_PORT = 50199
@@ -244,6 +248,32 @@ def measure(group: str, scenarios: list[Scenario], sides: Sides, load: ghz.Load)
     return rows
 
 
+#: How long ``quiesce`` waits for the consumers at most.
+QUIESCE_SECONDS = 120.0
+
+
+def quiesce() -> None:
+    """Waits until the services' consumers have nothing pending: the work that a write
+    benchmark's events cause (fanout, indexing, trends) is done before the next measurement
+    starts, instead of inflating its CPU figures (at most ``QUIESCE_SECONDS``)."""
+
+    async def pending() -> int:
+        connection = await nats.connect(StoreSettings().nats_url)
+        try:
+            jetstream = connection.jetstream()
+            infos = [
+                await jetstream.consumer_info(STREAM.name or "", config.durable_name or "")
+                for config in CONSUMERS
+            ]
+            return sum((info.num_pending or 0) + (info.num_ack_pending or 0) for info in infos)
+        finally:
+            await connection.close()
+
+    deadline = time.monotonic() + QUIESCE_SECONDS
+    while asyncio.run(pending()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def measure_undone(
     group: str, do: Scenario, undo: Scenario, sides: Sides, load: ghz.Load
 ) -> list[Row]:
@@ -252,7 +282,10 @@ def measure_undone(
     one ``do`` did: the service's data ends as it began."""
     rows = measure(group, [do], sides, load)
     done = next(row.result.requests for row in rows if row.target == sides.service[0])
-    return rows + measure(group, [undo], sides, replace(load, rps=None, requests=done))
+    quiesce()
+    rows += measure(group, [undo], sides, replace(load, rps=None, requests=done))
+    quiesce()
+    return rows
 
 
 def sweep(

@@ -101,6 +101,9 @@ def run(options: Options, data: Dataset, report: Report) -> None:
     posters = common.round_robin([data.token(account) for account in data.accounts[:POSTERS]])
     with common.baseline_server() as baseline:
         sides = common.Sides(("tweets", TWEETS), baseline, posters)
-        report.add(common.measure("tweets", scenarios(data), sides, options.load))
+        posting, *reading = scenarios(data)
+        report.add(common.measure("tweets", [posting], sides, options.load))
+        common.quiesce()
+        report.add(common.measure("tweets", reading, sides, options.load))
         with fresh_tweets(data) as liked:
             report.add(common.measure_undone("tweets", *engagement(liked), sides, options.load))
