@@ -333,8 +333,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
         self._connection: NatsClient | None = None
-        #: Event ids published lately, each with whether its row was removed since.
-        self._published: OrderedDict[str, bool] = OrderedDict()
+        #: Event ids published lately (an ordered set: the oldest are forgotten first).
+        self._published: OrderedDict[str, None] = OrderedDict()
         #: Rows handed over and not yet published (kept across failures; the oldest are left
         #: to the store past ``HANDED_MAX``).
         self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
@@ -354,31 +354,28 @@ class OutboxRelay:
 
     async def _publish(self, rows: deque[PendingEvent]) -> int:
         """Publishes ``rows`` in order, each taken off ``rows`` once acknowledged (a failure
-        leaves the rest there), and removes the acknowledged ones from the store at once. A
-        row this relay published lately (one handed over may also have been read from the
-        store) is not published again, and not removed again once it was."""
+        leaves the rest there), and removes them from the store at once. A row this relay
+        published lately (one handed over may also have been read from the store) is not
+        published again, but removed again: the store may have read it while it was being
+        published, and holds it until told."""
         jetstream = await self._jetstream()
         published = 0
         acknowledged: list[PendingEvent] = []
         try:
             while rows:
                 row = rows[0]
-                removed = self._published.get(row.event_id)
-                if removed is None:
+                if row.event_id not in self._published:
                     headers = {"Nats-Msg-Id": row.event_id}
                     await jetstream.publish(row.subject, row.payload, headers=headers)
                     published += 1
-                    self._published[row.event_id] = False
+                    self._published[row.event_id] = None
                     if len(self._published) > PUBLISHED_REMEMBERED:
                         self._published.popitem(last=False)
-                if not removed:
-                    acknowledged.append(row)
+                acknowledged.append(row)
                 rows.popleft()
         finally:
             if acknowledged:
                 await self._store.remove(acknowledged)
-                for row in acknowledged:
-                    self._published[row.event_id] = True
         return published
 
     async def run(self) -> None:

@@ -280,3 +280,43 @@ async def test_a_partition_is_taken_over_once_its_process_stops_saying_it_lives(
         assert not await _listed(session, row)
     finally:
         await relay.close()
+
+
+class Rereading:
+    """A store that gives the relay the same rows at every read until they are removed."""
+
+    def __init__(self, rows: list[PendingEvent]) -> None:
+        self.held = {row.event_id: row for row in rows}
+        self.removed: list[str] = []
+        self.written = asyncio.Event()
+
+    def take(self) -> list[PendingEvent]:
+        return []
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        return list(self.held.values())[:limit]
+
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        for row in rows:
+            self.removed.append(row.event_id)
+            self.held.pop(row.event_id, None)
+
+
+async def test_a_row_published_lately_and_read_again_is_removed_again_not_published(
+    received: asyncio.Queue[user_events_pb2.UserUpdatedEvent],
+) -> None:
+    """A store may read a row while the relay publishes it from memory (a partition closing
+    under it): the relay must tell the store again, or the store holds it forever."""
+    event = _event(uuid.uuid4().int >> 80)
+    row = PendingEvent(event.event_id, SUBJECT, event.SerializeToString())
+    store = Rereading([row])
+    relay = OutboxRelay(store, store, SETTINGS.nats_url)
+    try:
+        assert await relay.drain() == 1
+        await _next(received, event.event_id)
+        store.held[row.event_id] = row  # read again
+        assert await relay.drain() == 0  # not published again...
+        assert store.removed == [row.event_id, row.event_id]  # ...but removed again
+        assert store.held == {}
+    finally:
+        await relay.close()
