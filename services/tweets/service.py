@@ -175,15 +175,21 @@ class TweetService:
         view = TweetView(tweet, await self._author(tweet.author_id), media=photos)
         await self._store.create(tweet, TweetCreated(new_event_id(), self._clock(), view))
         parent = tweet.reply_to_id
+        # Once the tweet is stored, the rest is independent: sent at once (the Redis commands
+        # go out in one write, next to the counters').
         await asyncio.gather(
             self._store.add_tweet_count(tweet.author_id, 1),
-            *([self._store.add_counts(parent, replies=1)] if parent else []),
+            self._user_timelines.wrote(tweet.author_id, added=tweet.id),
+            self._cache.put(_cacheable([view])),
+            *([self._replied_to(parent)] if parent else []),
         )
-        await self._user_timelines.wrote(tweet.author_id, added=tweet.id)
-        await self._cache.put(_cacheable([view]))
-        if parent:
-            await self._cache.forget([parent])
         return view
+
+    async def _replied_to(self, parent_id: int) -> None:
+        """Counts a reply to ``parent_id``; its cached copy is forgotten only after, so no
+        read can cache the old count again."""
+        await self._store.add_counts(parent_id, replies=1)
+        await self._cache.forget([parent_id])
 
     async def _repeated(self, author_id: int, tweet_id: int) -> TweetView | None:
         """``_finished``, with the write counted again: the first request may have died between
