@@ -257,21 +257,23 @@ def quiesce() -> None:
     benchmark's events cause (fanout, indexing, trends) is done before the next measurement
     starts, instead of inflating its CPU figures (at most ``QUIESCE_SECONDS``)."""
 
-    async def pending() -> int:
+    async def drained() -> None:
         connection = await nats.connect(StoreSettings().nats_url)
         try:
             jetstream = connection.jetstream()
-            infos = [
-                await jetstream.consumer_info(STREAM.name or "", config.durable_name or "")
-                for config in CONSUMERS
-            ]
-            return sum((info.num_pending or 0) + (info.num_ack_pending or 0) for info in infos)
+            deadline = time.monotonic() + QUIESCE_SECONDS
+            while time.monotonic() < deadline:
+                infos = [
+                    await jetstream.consumer_info(STREAM.name or "", config.durable_name or "")
+                    for config in CONSUMERS
+                ]
+                if not sum((i.num_pending or 0) + (i.num_ack_pending or 0) for i in infos):
+                    return
+                await asyncio.sleep(0.5)
         finally:
             await connection.close()
 
-    deadline = time.monotonic() + QUIESCE_SECONDS
-    while asyncio.run(pending()) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    asyncio.run(drained())
 
 
 def measure_undone(

@@ -107,10 +107,31 @@ class PendingEvent:
     partition: Partition | None = None
 
 
-class Outbox:
+class Handover:
+    """The events a process's writers committed, handed to its relay in memory (``Wakeup``):
+    ``written`` wakes the relay; past ``HANDED_MAX`` unpublished, the oldest are left to the
+    store."""
+
+    def __init__(self) -> None:
+        self.written = asyncio.Event()
+        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
+
+    def committed(self, *rows: PendingEvent) -> None:
+        """Hands the rows of an acknowledged write to this process's relay and wakes it."""
+        self._handed.extend(rows)
+        self.written.set()
+
+    def take(self) -> list[PendingEvent]:
+        rows = list(self._handed)
+        self._handed.clear()
+        return rows
+
+
+class Outbox(Handover):
     """What a process's writers add to their batches, and hand to its relay once committed."""
 
     def __init__(self, session: Session, *, bucket_seconds: int = BUCKET_SECONDS) -> None:
+        super().__init__()
         self.writer = uuid.uuid4()
         self.bucket_seconds = bucket_seconds
         self._insert = session.prepare(
@@ -123,8 +144,6 @@ class Outbox:
         #: Buckets written to (closed by this process's relay), and those known listed.
         self.buckets: set[int] = set()
         self._listed: set[int] = set()
-        self.written = asyncio.Event()
-        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
 
     def add(self, batch: BatchStatement, subject: str, event: Event) -> PendingEvent:
         """Adds ``event`` to ``batch`` (and, until a batch that did commits, the listing of
@@ -146,15 +165,9 @@ class Outbox:
         return row
 
     def committed(self, *rows: PendingEvent) -> None:
-        """Hands the rows of an acknowledged batch to this process's relay and wakes it."""
+        """Also notes the rows' partitions as listed (the batch that listed them committed)."""
         self._listed.update(row.partition.bucket for row in rows if row.partition is not None)
-        self._handed.extend(rows)
-        self.written.set()
-
-    def take(self) -> list[PendingEvent]:
-        rows = list(self._handed)
-        self._handed.clear()
-        return rows
+        super().committed(*rows)
 
 
 class OutboxStore(Protocol):

@@ -13,13 +13,11 @@ makes a re-publish a no-op).
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import Sequence
 
 from neo4j import AsyncDriver
 
-from services.bootstrap.outbox import HANDED_MAX, PendingEvent
+from services.bootstrap.outbox import Handover, PendingEvent
 
 _PENDING = """
 MATCH (e:OutboxEvent)
@@ -31,13 +29,12 @@ LIMIT $limit
 _REMOVE = "UNWIND $event_ids AS id MATCH (e:OutboxEvent {event_id: id}) DELETE e"
 
 
-class Neo4jOutboxStore:
+class Neo4jOutboxStore(Handover):
+    """The store the relay drains, and the hand-over of this process's committed events."""
+
     def __init__(self, driver: AsyncDriver) -> None:
+        super().__init__()
         self._driver = driver
-        #: Set by writers of this process after a commit added an event (``Wakeup``), with
-        #: the events committed since the relay last took them.
-        self.written = asyncio.Event()
-        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         records, _, _ = await self._driver.execute_query(_PENDING, {"limit": limit})
@@ -45,16 +42,6 @@ class Neo4jOutboxStore:
             PendingEvent(record["event_id"], record["subject"], bytes(record["payload"]))
             for record in records
         ]
-
-    def committed(self, row: PendingEvent) -> None:
-        """Hands a committed event to this process's relay and wakes it."""
-        self._handed.append(row)
-        self.written.set()
-
-    def take(self) -> list[PendingEvent]:
-        rows = list(self._handed)
-        self._handed.clear()
-        return rows
 
     async def remove(self, rows: Sequence[PendingEvent]) -> None:
         await self._driver.execute_query(_REMOVE, {"event_ids": [row.event_id for row in rows]})
