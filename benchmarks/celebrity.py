@@ -31,8 +31,8 @@ from typing import LiteralString
 from neo4j import Driver
 
 from benchmarks import follow_graph
-from services.bootstrap.paging import encode_token
-from services.graph.store import follow_rank, rank_below, ranked
+from services.graph.adapters.store import follow_rank, rank_below, ranked
+from services.platform.paging import encode_token
 
 FOLLOWERS = 1_000_000
 PAGE_SIZE = 100

@@ -21,9 +21,9 @@ import nats
 
 from benchmarks import ghz
 from devstack.paths import DATA, PYTHON, ROOT
-from services.bootstrap.events import CONSUMERS, STREAM
-from services.bootstrap.healthcheck import not_serving_reason
-from services.bootstrap.settings import StoreSettings
+from services.platform.events import CONSUMERS, STREAM
+from services.platform.healthcheck import not_serving_reason
+from services.platform.settings import StoreSettings
 
 GATEWAY = "http://127.0.0.1:8080"
 BASELINE_PORT = 50199

@@ -40,7 +40,7 @@ from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
 
 from benchmarks import follow_graph, tokens
 from devstack.paths import DATA
-from services.bootstrap.settings import GRPC_PORTS
+from services.platform.settings import GRPC_PORTS
 
 USERS = f"127.0.0.1:{GRPC_PORTS['users']}"
 TWEETS = f"127.0.0.1:{GRPC_PORTS['tweets']}"

@@ -17,12 +17,12 @@ import time
 import grpc
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import Settings
-from services.timelines.clients import CachedTweets, GrpcGraph
-from services.timelines.fanout import FanoutWorker
+from services.platform.resp import Resp
+from services.platform.settings import Settings
+from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.store import RedisTimelineStore
+from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
-from services.timelines.store import RedisTimelineStore
 
 LENGTH = 800
 NO_THRESHOLD = 10**9

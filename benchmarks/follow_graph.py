@@ -41,8 +41,8 @@ from typing import LiteralString
 import httpx
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
-from services.bootstrap.settings import StoreSettings
-from services.graph.store import follow_rank
+from services.graph.adapters.store import follow_rank
+from services.platform.settings import StoreSettings
 
 #: A row of a load query: ids, counts, times and ranks.
 Row = Sequence[int | str]

@@ -21,7 +21,7 @@ from benchmarks import celebrity, common, follow_graph, tokens
 from benchmarks.common import Metadata, Options, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
-from services.bootstrap.settings import GRPC_PORTS
+from services.platform.settings import GRPC_PORTS
 
 GRAPH = f"127.0.0.1:{GRPC_PORTS['graph']}"
 SERVICE = "chirp.graph.v1.GraphService"

@@ -26,11 +26,11 @@ from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from chirp.users.v1 import user_pb2, users_service_pb2
 
-from services.bootstrap.auth import TokenVerifier
-from services.bootstrap.interceptors import ServerScopes, default_scopes
-from services.bootstrap.logging import configure_logging
-from services.bootstrap.server import Registration, serve
-from services.bootstrap.settings import Settings
+from services.platform.auth import TokenVerifier
+from services.platform.interceptors import ServerScopes, default_scopes
+from services.platform.logging import configure_logging
+from services.platform.server import Registration, serve
+from services.platform.settings import Settings
 
 TWEETS = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"].full_name
 GRAPH = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name

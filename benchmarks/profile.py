@@ -19,7 +19,7 @@ from benchmarks.common import Metadata, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import RESULTS
 from devstack.paths import DATA, VENV_BIN
-from services.bootstrap.settings import GRPC_PORTS, ServiceName
+from services.platform.settings import GRPC_PORTS, ServiceName
 
 SECONDS = 15
 RATE = 100  # py-spy samples per second

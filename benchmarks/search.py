@@ -9,7 +9,7 @@ from benchmarks import common
 from benchmarks.common import Options, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
-from services.bootstrap.settings import GRPC_PORTS
+from services.platform.settings import GRPC_PORTS
 
 SEARCH = f"127.0.0.1:{GRPC_PORTS['search']}"
 SERVICE = "chirp.search.v1.SearchService"

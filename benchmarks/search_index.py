@@ -31,9 +31,9 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.bootstrap.ids import compose
-from services.bootstrap.tweet_cache import ReadyTweet, ready_of
-from services.search.index import TEXT_ANALYZER, TweetIndex, UserIndex
+from services.platform.caches.tweet_cache import ReadyTweet, ready_of
+from services.platform.ids import compose
+from services.search.adapters.index import TEXT_ANALYZER, TweetIndex, UserIndex
 from services.search.service import SearchService
 
 BATCH = 10_000

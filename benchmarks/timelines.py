@@ -47,11 +47,11 @@ from benchmarks.common import Options, Row, Scenario
 from benchmarks.dataset import Dataset
 from benchmarks.report import Report
 from devstack.paths import PYTHON, ROOT
-from services.bootstrap.events import STREAM
-from services.bootstrap.settings import GRPC_PORTS, Settings
-from services.bootstrap.tweet_cache import tweet_key
-from services.bootstrap.user_timelines import user_timeline_key
-from services.timelines.store import SENTINEL, home_key, member
+from services.platform.caches.tweet_cache import tweet_key
+from services.platform.caches.user_timelines import user_timeline_key
+from services.platform.events import STREAM
+from services.platform.settings import GRPC_PORTS, Settings
+from services.timelines.adapters.store import SENTINEL, home_key, member
 
 TIMELINES = f"127.0.0.1:{GRPC_PORTS['timelines']}"
 TWEETS = f"127.0.0.1:{GRPC_PORTS['tweets']}"

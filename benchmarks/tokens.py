@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devstack.paths import ROOT
-from services.bootstrap.auth import ALGORITHM
-from services.bootstrap.settings import StoreSettings
+from services.platform.auth import ALGORITHM
+from services.platform.settings import StoreSettings
 
 ISSUER = "chirp"
 

@@ -11,7 +11,7 @@ from devstack import cassandra, envoy, maven, neo4j, probes
 from devstack.install import GO_BIN
 from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
 from devstack.probes import Probe
-from services.bootstrap.settings import DEV_S3_SECRET_KEY, GRPC_PORTS, METRICS_PORTS
+from services.platform.settings import DEV_S3_SECRET_KEY, GRPC_PORTS, METRICS_PORTS
 
 Stage = Literal["store", "service", "gateway"]
 

@@ -75,7 +75,7 @@ def nats(monitor_port: int) -> str | None:
 
 
 def grpc_health(port: int) -> str | None:
-    from services.bootstrap.healthcheck import not_serving_reason  # noqa: PLC0415
+    from services.platform.healthcheck import not_serving_reason  # noqa: PLC0415
 
     return not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2)
 

@@ -107,7 +107,7 @@ def _wait_ready(batch: list[Component]) -> None:
 def migrate() -> None:
     """Applies the versioned schema (CQL, Neo4j, JetStream); idempotent, so it runs every start."""
     result = subprocess.run(
-        [str(PYTHON), "-m", "services.bootstrap.migrate"],
+        [str(PYTHON), "-m", "services.platform.migrate"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)},
         capture_output=True,

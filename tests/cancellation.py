@@ -1,7 +1,7 @@
 """Cancelling a long-running loop at the moment it wakes, many times over: it must stop every time.
 
 ``asyncio.wait_for`` on Python 3.11 loses a cancellation that arrives in the loop iteration in
-which what it waits for completes (see ``services/bootstrap/background.py``), so each round
+which what it waits for completes (see ``services/platform/background.py``), so each round
 cancels right after the loop was woken, 0 to 3 loop iterations later, to land on that moment.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from services.bootstrap.background import STOP_SECONDS
+from services.platform.background import STOP_SECONDS
 
 ROUNDS = 40
 

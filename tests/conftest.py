@@ -13,10 +13,10 @@ import pytest
 from cassandra.cluster import Session
 from redis.asyncio import Redis
 
-from services.bootstrap import cql
-from services.bootstrap.background import awaiting_stack
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import StoreSettings
+from services.platform import cql
+from services.platform.background import awaiting_stack
+from services.platform.resp import Resp
+from services.platform.settings import StoreSettings
 
 #: The local stack's gateway.
 GATEWAY = "http://127.0.0.1:8080"
@@ -40,7 +40,7 @@ async def redis() -> AsyncIterator[Redis]:
 
 @pytest.fixture
 async def resp() -> AsyncIterator[Resp]:
-    """The product's own Redis client (``services/bootstrap/resp.py``) on the local stack's
+    """The product's own Redis client (``services/platform/resp.py``) on the local stack's
     Redis."""
     client = Resp.from_url(StoreSettings().redis_url)
     yield client

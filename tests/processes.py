@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from devstack.paths import PYTHON, ROOT
-from services.bootstrap.healthcheck import not_serving_reason
+from services.platform.healthcheck import not_serving_reason
 
 #: Log characters shown when a service does not come up.
 LOG_TAIL = 3000

@@ -33,9 +33,9 @@ TOOL_BINARY = ROOT / ".cache" / "bin" / "composecheck"
 
 # Inside a container a server must listen beyond loopback to be reachable from its peers.
 ALL_INTERFACES = {"0.0.0.0", "::"}  # noqa: S104
-HEALTHCHECK = ["CMD", "python", "-m", "services.bootstrap.healthcheck"]
+HEALTHCHECK = ["CMD", "python", "-m", "services.platform.healthcheck"]
 # One-shot jobs from the same image that run to completion before the services start.
-JOBS = {"migrate": "services.bootstrap.migrate"}
+JOBS = {"migrate": "services.platform.migrate"}
 
 Json = dict[str, Any]
 

@@ -1,3 +1,3 @@
-from services.bootstrap.server import run_service
+from services.platform.server import run_service
 
 run_service("graph")

@@ -8,8 +8,8 @@ computed per request, are the one list paged by offset.
 
 from __future__ import annotations
 
-from services.bootstrap.paging import decode_token as decode_any
-from services.bootstrap.paging import is_int, not_a_token
+from services.platform.paging import decode_token as decode_any
+from services.platform.paging import is_int, not_a_token
 
 
 def decode_token(

@@ -74,7 +74,7 @@ class SuggestionCache(Protocol):
 class FollowChanges(Protocol):
     """Counts a follow or unfollow as a change of the follower's followings and the followee's
     followers, where readers that keep what they derived from them look
-    (``services/bootstrap/followings.py``)."""
+    (``services/platform/caches/followings.py``)."""
 
     async def changed(self, follower_id: int, followee_id: int) -> None: ...
 

@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator, Sequence
 
 from chirp.users.v1 import user_pb2
 
-from services.bootstrap.errors import InvalidArgument, NotFound
-from services.bootstrap.paging import encode_token
 from services.graph.model import Cursor, FollowCounts, Page, Relationship
 from services.graph.paging import decode_token
 from services.graph.ports import (
@@ -17,6 +15,8 @@ from services.graph.ports import (
     SuggestionCache,
     UserDirectory,
 )
+from services.platform.errors import InvalidArgument, NotFound
+from services.platform.paging import encode_token
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).
 MAX_SUGGESTIONS = 100

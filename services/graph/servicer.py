@@ -8,12 +8,12 @@ from typing import Any
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc, relationship_pb2
 
-from services.bootstrap.auth import require_caller
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import bounded, page_size
-from services.bootstrap.ratelimit import RateLimiter
 from services.graph.model import Relationship
 from services.graph.service import GraphService
+from services.platform.auth import require_caller
+from services.platform.errors import InvalidArgument
+from services.platform.paging import bounded, page_size
+from services.platform.ratelimit import RateLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

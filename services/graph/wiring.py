@@ -9,20 +9,20 @@ import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
 
-from services.bootstrap.background import in_background
-from services.bootstrap.followings import RedisFollowChanges
-from services.bootstrap.outbox import OutboxRelay, running_relay
-from services.bootstrap.ratelimit import Limits, RedisRateLimiter
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import Registration
-from services.bootstrap.settings import Settings
-from services.graph.accounts import NewAccounts
-from services.graph.cache import RedisFollowCounts, RedisSuggestions
-from services.graph.directory import GrpcUserDirectory
-from services.graph.outbox import Neo4jOutboxStore
+from services.graph.adapters.cache import RedisFollowCounts, RedisSuggestions
+from services.graph.adapters.clients import GrpcUserDirectory
+from services.graph.adapters.outbox import Neo4jOutboxStore
+from services.graph.adapters.store import Neo4jGraphStore
+from services.graph.consumers.accounts import NewAccounts
 from services.graph.service import GraphService
 from services.graph.servicer import GraphServicer
-from services.graph.store import Neo4jGraphStore
+from services.platform.background import in_background
+from services.platform.caches.followings import RedisFollowChanges
+from services.platform.outbox import OutboxRelay, running_relay
+from services.platform.ratelimit import Limits, RedisRateLimiter
+from services.platform.resp import Resp
+from services.platform.server import Registration
+from services.platform.settings import Settings
 
 SERVICE = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
-from services.bootstrap.errors import InvalidArgument
+from services.platform.errors import InvalidArgument
 
 #: Magic numbers of the accepted formats: (prefix, offset) pairs that must all match.
 _SIGNATURES: dict[str, tuple[tuple[bytes, int], ...]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.bootstrap.ids import timestamp_ms
+from services.platform.ids import timestamp_ms
 
 #: ``tweet_id`` of an upload that the cleanup has claimed for removal: it can no longer be
 #: attached, and readers see it as gone.

@@ -21,17 +21,17 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from services.bootstrap.errors import (
+from services.media import images
+from services.media.model import DOOMED, Media, Stored
+from services.media.ports import MediaStore, ObjectStore
+from services.platform.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
-from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
-from services.media import images
-from services.media.model import DOOMED, Media, Stored
-from services.media.ports import MediaStore, ObjectStore
+from services.platform.ids import CHIRP_EPOCH_MS, IdGenerator, compose
 
 log = structlog.get_logger()
 

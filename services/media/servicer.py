@@ -9,12 +9,12 @@ from chirp.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
 from google.api import httpbody_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.bootstrap.auth import require_caller
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.ratelimit import RateLimiter
+from services.media.adapters.objects import CACHE_CONTROL
 from services.media.model import Media
-from services.media.objects import CACHE_CONTROL
 from services.media.service import MediaService
+from services.platform.auth import require_caller
+from services.platform.errors import InvalidArgument
+from services.platform.ratelimit import RateLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

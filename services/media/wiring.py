@@ -8,20 +8,20 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 
-from services.bootstrap import cql
-from services.bootstrap.background import in_background
-from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.ratelimit import Limits as RateLimits
-from services.bootstrap.ratelimit import RedisRateLimiter
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import Registration
-from services.bootstrap.settings import Settings
-from services.media.cleanup import DeletedTweetMedia, UnattachedSweep
+from services.media.adapters.objects import S3ObjectStore, s3_client
+from services.media.adapters.store import CassandraMediaStore
+from services.media.consumers.cleanup import DeletedTweetMedia, UnattachedSweep
 from services.media.images import Limits
-from services.media.objects import S3ObjectStore, s3_client
 from services.media.service import MediaService
 from services.media.servicer import MediaServicer
-from services.media.store import CassandraMediaStore
+from services.platform import cql
+from services.platform.background import in_background
+from services.platform.ids import leased_snowflake
+from services.platform.ratelimit import Limits as RateLimits
+from services.platform.ratelimit import RedisRateLimiter
+from services.platform.resp import Resp
+from services.platform.server import Registration
+from services.platform.settings import Settings
 
 SERVICE = media_service_pb2.DESCRIPTOR.services_by_name["MediaService"]
 

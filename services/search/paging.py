@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from services.bootstrap import paging
+from services.platform import paging
 
 
 def fingerprint(*parts: str) -> str:

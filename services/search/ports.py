@@ -9,7 +9,7 @@ from typing import Protocol
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 
-from services.bootstrap.tweet_cache import ReadyTweet
+from services.platform.caches.tweet_cache import ReadyTweet
 
 
 class Tweets(Protocol):

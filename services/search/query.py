@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from services.bootstrap.errors import InvalidArgument
+from services.platform.errors import InvalidArgument
 
 MAX_QUERY_LENGTH = 512
 FIELD = "q"

@@ -9,7 +9,7 @@ import sys
 import grpc
 from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
 
-from services.bootstrap.settings import Settings
+from services.platform.settings import Settings
 
 #: A rebuild reads every tweet and account; give it time.
 DEADLINE_SECONDS = 6 * 3600.0

@@ -20,9 +20,15 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from google.protobuf.message import DecodeError
 
-from services.bootstrap.errors import Aborted, InvalidArgument
-from services.bootstrap.tweet_cache import ReadyTweet
-from services.search.index import Candidate, TweetIndex, UserIndex, tweet_document, user_document
+from services.platform.caches.tweet_cache import ReadyTweet
+from services.platform.errors import Aborted, InvalidArgument
+from services.search.adapters.index import (
+    Candidate,
+    TweetIndex,
+    UserIndex,
+    tweet_document,
+    user_document,
+)
 from services.search.paging import decode_token, encode_token, fingerprint
 from services.search.ports import Graph, Tweets, Users
 from services.search.query import parse

@@ -7,8 +7,8 @@ from typing import Any
 import grpc
 from chirp.search.v1 import search_service_pb2
 
-from services.bootstrap import wire
-from services.bootstrap.paging import page_size
+from services.platform import wire
+from services.platform.paging import page_size
 from services.search.service import SearchService
 from services.search.trends import TrendService
 

@@ -12,19 +12,19 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from chirp.search.v1 import search_service_pb2
 
-from services.bootstrap.background import in_background
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import Registration
-from services.bootstrap.settings import Settings
-from services.bootstrap.wire import bytes_handler
-from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
-from services.search.index import TweetIndex, UserIndex
-from services.search.indexer import Indexer
+from services.platform.background import in_background
+from services.platform.resp import Resp
+from services.platform.server import Registration
+from services.platform.settings import Settings
+from services.platform.wire import bytes_handler
+from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
+from services.search.adapters.index import TweetIndex, UserIndex
+from services.search.adapters.trend_store import RedisTrendStore
+from services.search.consumers.indexer import Indexer
+from services.search.consumers.trends import TrendsWorker
 from services.search.service import SearchService
 from services.search.servicer import SENT_AS_BYTES, SearchServicer
-from services.search.trend_store import RedisTrendStore
 from services.search.trends import TrendParams, TrendService
-from services.search.trends_worker import TrendsWorker
 
 SERVICE = search_service_pb2.DESCRIPTOR.services_by_name["SearchService"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.bootstrap import paging
+from services.platform import paging
 
 _KIND = "home"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from services.bootstrap.tweet_cache import ReadyTweet
+from services.platform.caches.tweet_cache import ReadyTweet
 
 
 class Graph(Protocol):
@@ -51,7 +51,7 @@ class IdLists(Protocol):
 
 class CountedIdLists(IdLists, Protocol):
     """Id lists derived from something graph counts the changes of
-    (``services/bootstrap/followings.py``)."""
+    (``services/platform/caches/followings.py``)."""
 
     async def kept(self, owner: int) -> tuple[list[int] | None, bytes, int]:
         """In one read: the list kept for ``owner`` (if any), the stamp to fill it with, and

@@ -8,8 +8,8 @@ import heapq
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from services.bootstrap.tweet_cache import ReadyTweet
-from services.bootstrap.user_timelines import ids_below
+from services.platform.caches.tweet_cache import ReadyTweet
+from services.platform.caches.user_timelines import ids_below
 from services.timelines.ports import Graph, TimelineStore, Tweets
 
 #: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a

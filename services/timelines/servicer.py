@@ -11,15 +11,15 @@ from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
-from services.bootstrap import wire
-from services.bootstrap.auth import require_caller
-from services.bootstrap.background import rounds
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import page_size
-from services.bootstrap.tweet_cache import ReadyTweet
+from services.platform import wire
+from services.platform.auth import require_caller
+from services.platform.background import rounds
+from services.platform.caches.tweet_cache import ReadyTweet
+from services.platform.errors import InvalidArgument
+from services.platform.paging import page_size
+from services.timelines.adapters.store import live_channel, parse_live
 from services.timelines.paging import decode_token, encode_token
 from services.timelines.service import TimelineService
-from services.timelines.store import live_channel, parse_live
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

@@ -9,16 +9,16 @@ import grpc
 from chirp.timelines.v1 import timelines_service_pb2
 from redis.asyncio import Redis
 
-from services.bootstrap.background import in_background
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import Registration
-from services.bootstrap.settings import Settings
-from services.bootstrap.wire import bytes_handler
-from services.timelines.clients import CachedTweets, GrpcGraph
-from services.timelines.fanout import FanoutWorker
+from services.platform.background import in_background
+from services.platform.resp import Resp
+from services.platform.server import Registration
+from services.platform.settings import Settings
+from services.platform.wire import bytes_handler
+from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.store import RedisTimelineStore
+from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.servicer import SENT_AS_BYTES, TimelinesServicer
-from services.timelines.store import RedisTimelineStore
 
 SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
 

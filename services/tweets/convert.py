@@ -13,7 +13,7 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.bootstrap.outbox import Event as OutboxEvent
+from services.platform.outbox import Event as OutboxEvent
 from services.tweets.model import (
     Author,
     Counts,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.bootstrap.ids import timestamp_ms
+from services.platform.ids import timestamp_ms
 from services.tweets.text import Entities
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import decode_token as decode_any
-from services.bootstrap.paging import is_int, not_a_token
+from services.platform.errors import InvalidArgument
+from services.platform.paging import decode_token as decode_any
+from services.platform.paging import is_int, not_a_token
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from services.bootstrap.tweet_cache import CacheLookup
-from services.bootstrap.user_timelines import KeptIds
+from services.platform.caches.tweet_cache import CacheLookup
+from services.platform.caches.user_timelines import KeptIds
 from services.tweets.model import (
     Author,
     Counts,

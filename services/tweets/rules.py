@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from services.bootstrap.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.tweets.model import Tweet
 
 EDIT_WINDOW = timedelta(hours=1)

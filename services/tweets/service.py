@@ -35,7 +35,8 @@ from typing import TypeVar
 
 import structlog
 
-from services.bootstrap.errors import (
+from services.platform.caches.user_timelines import KEPT_IDS, KeptIds, ids_below
+from services.platform.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -43,9 +44,8 @@ from services.bootstrap.errors import (
     Unauthenticated,
     Unavailable,
 )
-from services.bootstrap.ids import CHIRP_EPOCH_MS, IdGenerator, compose
-from services.bootstrap.paging import encode_token
-from services.bootstrap.user_timelines import KEPT_IDS, KeptIds, ids_below
+from services.platform.ids import CHIRP_EPOCH_MS, IdGenerator, compose
+from services.platform.paging import encode_token
 from services.tweets import rules, text
 from services.tweets.convert import tweet_message
 from services.tweets.model import (

@@ -9,11 +9,11 @@ import grpc
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from google.protobuf import empty_pb2
 
-from services.bootstrap import wire
-from services.bootstrap.auth import current_caller, require_caller
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import bounded, page_size
-from services.bootstrap.ratelimit import RateLimiter
+from services.platform import wire
+from services.platform.auth import current_caller, require_caller
+from services.platform.errors import InvalidArgument
+from services.platform.paging import bounded, page_size
+from services.platform.ratelimit import RateLimiter
 from services.tweets import convert, rules
 from services.tweets.paging import Page
 from services.tweets.service import Draft, TweetService

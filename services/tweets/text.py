@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from services.bootstrap.errors import FieldViolation
+from services.platform.errors import FieldViolation
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.bootstrap.ids import CHIRP_EPOCH_MS, compose, timestamp_ms
+from services.platform.ids import CHIRP_EPOCH_MS, compose, timestamp_ms
 
 BUCKET_DAYS = 30
 BUCKET_MS = BUCKET_DAYS * 24 * 3600 * 1000

@@ -8,22 +8,22 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from chirp.tweets.v1 import tweets_service_pb2
 
-from services.bootstrap import cql
-from services.bootstrap.background import in_background
-from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
-from services.bootstrap.ratelimit import Limits, RedisRateLimiter
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import Registration
-from services.bootstrap.settings import Settings
-from services.bootstrap.wire import bytes_handler
-from services.tweets.cache import RedisTweetCache, RedisUserTimelines
-from services.tweets.cleanup import DeletedTweetsCleanup
-from services.tweets.directory import GrpcUserDirectory
-from services.tweets.library import GrpcMediaLibrary
+from services.platform import cql
+from services.platform.background import in_background
+from services.platform.ids import leased_snowflake
+from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
+from services.platform.ratelimit import Limits, RedisRateLimiter
+from services.platform.resp import Resp
+from services.platform.server import Registration
+from services.platform.settings import Settings
+from services.platform.wire import bytes_handler
+from services.tweets.adapters.cache import RedisTweetCache, RedisUserTimelines
+from services.tweets.adapters.media import GrpcMediaLibrary
+from services.tweets.adapters.store import CassandraTweetStore
+from services.tweets.adapters.users import GrpcUserDirectory
+from services.tweets.consumers.cleanup import DeletedTweetsCleanup
 from services.tweets.service import TweetService
 from services.tweets.servicer import SENT_AS_BYTES, TweetsServicer
-from services.tweets.store import CassandraTweetStore
 
 SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from chirp.users.v1 import user_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.users.accounts import Profile, User
+from services.users.model import Profile, User
 
 
 def timestamp(moment: datetime) -> Timestamp:

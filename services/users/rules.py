@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
-from services.bootstrap.errors import FieldViolation, InvalidArgument
+from services.platform.errors import FieldViolation, InvalidArgument
 
 USERNAME_MAX = 15
 PASSWORD_MIN = 8

@@ -11,16 +11,17 @@ from typing import Any
 import grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 
-from services.bootstrap.auth import current_caller, require_caller
+from services.platform.auth import current_caller, require_caller
 from services.users import convert
-from services.users.accounts import Accounts, Profile, View
-from services.users.tokens import JsonWebKey
+from services.users.adapters.tokens import JsonWebKey
+from services.users.model import Profile, View
+from services.users.service import UserService
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class UsersServicer(users_service_pb2_grpc.UsersServiceServicer):
-    def __init__(self, accounts: Accounts, keys: Sequence[JsonWebKey]) -> None:
+    def __init__(self, accounts: UserService, keys: Sequence[JsonWebKey]) -> None:
         self._accounts = accounts
         self._keys = keys
 

@@ -9,20 +9,20 @@ from datetime import timedelta
 import grpc
 from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
 
-from services.bootstrap import cql
-from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
-from services.bootstrap.ratelimit import Limits, RedisRateLimiter
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import Registration
-from services.bootstrap.settings import Settings
-from services.users.accounts import Accounts
-from services.users.cache import RedisSocialCache, RedisUserCache, cache_client
-from services.users.passwords import Argon2Passwords
+from services.platform import cql
+from services.platform.ids import leased_snowflake
+from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
+from services.platform.ratelimit import Limits, RedisRateLimiter
+from services.platform.resp import Resp
+from services.platform.server import Registration
+from services.platform.settings import Settings
+from services.users.adapters.cache import RedisSocialCache, RedisUserCache, cache_client
+from services.users.adapters.clients import GrpcSocialCounts
+from services.users.adapters.passwords import Argon2Passwords
+from services.users.adapters.store import CassandraUserStore
+from services.users.adapters.tokens import JwtIssuer, load_signing_key
+from services.users.service import UserService
 from services.users.servicer import UsersServicer
-from services.users.social import GrpcSocialCounts
-from services.users.store import CassandraUserStore
-from services.users.tokens import JwtIssuer, load_signing_key
 
 SERVICE = users_service_pb2.DESCRIPTOR.services_by_name["UsersService"].full_name
 
@@ -47,7 +47,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)
             ),
         ):
-            accounts = Accounts(
+            accounts = UserService(
                 store=CassandraUserStore(session, outbox),
                 cache=RedisUserCache(cache_redis),
                 passwords=Argon2Passwords(),

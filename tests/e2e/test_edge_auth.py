@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devstack.gen import OPENAPI, needs_token
-from services.bootstrap.settings import Settings
+from services.platform.settings import Settings
 from tests.e2e.edge import UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
 

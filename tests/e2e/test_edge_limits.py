@@ -23,8 +23,8 @@ import yaml
 
 from devstack.envoy import SOURCE_CONFIG, gateway_manager, localize
 from devstack.paths import VENV_BIN
-from services.bootstrap.ratelimit import Limit, Limits, redis_key
-from services.bootstrap.settings import Settings
+from services.platform.ratelimit import Limit, Limits, redis_key
+from services.platform.settings import Settings
 from tests.e2e.edge import GATEWAY, PASSWORD, UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
 from tests.processes import free_port

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import httpx
 
-from services.bootstrap.paging import encode_token
+from services.platform.paging import encode_token
 from tests.integration.graph.support import register
 from tests.integration.tweets.tokens import bearer, random_user_id
 

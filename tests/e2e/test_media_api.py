@@ -16,7 +16,7 @@ import httpx
 import pytest
 from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 
-from services.bootstrap.settings import Settings
+from services.platform.settings import Settings
 from tests.integration.media.photos import GPS_IFD, animated, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import bearer, random_user_id
 

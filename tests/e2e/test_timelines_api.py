@@ -8,8 +8,8 @@ import grpc
 import httpx
 from redis.asyncio import Redis
 
+from services.timelines.adapters.store import home_key
 from services.timelines.paging import encode_token
-from services.timelines.store import home_key
 from tests.integration.timelines.support import (
     anonymous,
     celebrity,

@@ -23,9 +23,9 @@ from cassandra.cluster import Cluster, Session
 from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.bootstrap.ids import compose, wall_clock_ms
-from services.bootstrap.paging import encode_token
-from services.bootstrap.settings import StoreSettings
+from services.platform.ids import compose, wall_clock_ms
+from services.platform.paging import encode_token
+from services.platform.settings import StoreSettings
 from services.tweets.rules import MAX_EDITS
 from tests.integration.tweets.tokens import bearer, mint, random_user_id
 

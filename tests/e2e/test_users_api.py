@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from redis import Redis
 
 from devstack.paths import ROOT
-from services.bootstrap.settings import Settings
-from services.bootstrap.user_cache import user_key
+from services.platform.caches.user_cache import user_key
+from services.platform.settings import Settings
 from tests.integration.users.events import find_event
 
 GATEWAY = "http://127.0.0.1:8080"

@@ -13,9 +13,9 @@ import nats
 from google.protobuf.message import Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.bootstrap.background import in_background, rounds
-from services.bootstrap.events import STREAM
-from services.bootstrap.settings import StoreSettings
+from services.platform.background import in_background, rounds
+from services.platform.events import STREAM
+from services.platform.settings import StoreSettings
 
 #: The message type of each subject a test watches.
 MessageTypes = Mapping[str, type[Message]]

@@ -14,14 +14,14 @@ from chirp.events.v1 import user_events_pb2
 from nats.aio.msg import Msg
 from redis.asyncio import Redis
 
-from services.bootstrap.consumers import DurableConsumer
-from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.outbox import OutboxRelay, PendingEvent, new_event_id
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import StoreSettings
-from services.search.trend_store import RedisTrendStore
+from services.platform.consumers import DurableConsumer
+from services.platform.ids import leased_snowflake
+from services.platform.outbox import OutboxRelay, PendingEvent, new_event_id
+from services.platform.resp import Resp
+from services.platform.settings import StoreSettings
+from services.search.adapters.trend_store import RedisTrendStore
+from services.search.consumers.trends import TrendsWorker
 from services.search.trends import TrendService
-from services.search.trends_worker import TrendsWorker
 from tests.cancellation import stops_every_time
 from tests.integration.search.test_trends import PARAMS
 from tests.integration.streams import killable_consumer, temporary_consumer

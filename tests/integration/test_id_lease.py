@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.ids import WorkerLease, leased_snowflake, timestamp_ms
-from services.bootstrap.resp import Resp
+from services.platform.ids import WorkerLease, leased_snowflake, timestamp_ms
+from services.platform.resp import Resp
 
 
 @pytest.fixture

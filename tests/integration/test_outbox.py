@@ -15,11 +15,11 @@ from chirp.events.v1 import user_events_pb2
 from chirp.users.v1 import user_pb2
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.bootstrap import cql
-from services.bootstrap.background import in_background, rounds
-from services.bootstrap.events import STREAM
-from services.bootstrap.migrate import migration_files, statements
-from services.bootstrap.outbox import (
+from services.platform import cql
+from services.platform.background import in_background, rounds
+from services.platform.events import STREAM
+from services.platform.migrate import migration_files, statements
+from services.platform.outbox import (
     CassandraOutboxStore,
     Outbox,
     OutboxRelay,
@@ -27,7 +27,7 @@ from services.bootstrap.outbox import (
     new_event_id,
     running_relay,
 )
-from services.bootstrap.settings import StoreSettings
+from services.platform.settings import StoreSettings
 from tests.polling import eventually
 
 SETTINGS = StoreSettings()
@@ -48,7 +48,10 @@ def session() -> Iterator[Session]:
     )
     session.set_keyspace(keyspace)
     (outbox_migration,) = (
-        path for _, path in migration_files("cassandra") if "outbox_by_writer" in path.name
+        path
+        for _, paths in migration_files(".cql")
+        for path in paths
+        if "outbox_by_writer" in path.name
     )
     for statement in statements(outbox_migration):
         session.execute(statement)

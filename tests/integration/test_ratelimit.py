@@ -9,10 +9,10 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.errors import ResourceExhausted
-from services.bootstrap.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import Settings
+from services.platform.errors import ResourceExhausted
+from services.platform.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
+from services.platform.resp import Resp
+from services.platform.settings import Settings
 
 
 def _limit(requests: int, window_seconds: int) -> Limit:

@@ -1,4 +1,4 @@
-"""The hot paths' Redis client (``services/bootstrap/resp.py``) against the local stack's Redis:
+"""The hot paths' Redis client (``services/platform/resp.py``) against the local stack's Redis:
 replies reach their own callers however many are in flight, errors are redis-py's, a lost or
 stuck connection fails what was on it and the next command connects again."""
 
@@ -15,8 +15,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.bootstrap.resp import Resp, Script
-from services.bootstrap.settings import StoreSettings
+from services.platform.resp import Resp, Script
+from services.platform.settings import StoreSettings
 
 
 @pytest.fixture

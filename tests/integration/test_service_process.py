@@ -16,7 +16,7 @@ from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
 from devstack.paths import ROOT
-from services.bootstrap.healthcheck import not_serving_reason
+from services.platform.healthcheck import not_serving_reason
 from tests.processes import free_port, start_service
 
 

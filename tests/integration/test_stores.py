@@ -15,9 +15,9 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from neo4j import GraphDatabase
 
 from devstack.paths import PYTHON, ROOT
-from services.bootstrap.events import CONSUMERS, STREAM
-from services.bootstrap.migrate import migration_files
-from services.bootstrap.settings import StoreSettings
+from services.platform.events import CONSUMERS, STREAM
+from services.platform.migrate import migration_files
+from services.platform.settings import StoreSettings
 
 SETTINGS = StoreSettings()
 
@@ -52,7 +52,7 @@ def test_cassandra_writes_and_reads_with_lightweight_transactions(cql: Session) 
 
 def test_every_cql_migration_is_recorded(cql: Session) -> None:
     applied = {row.version for row in cql.execute("SELECT version FROM schema_migrations")}
-    assert applied == {version for version, _ in migration_files("cassandra")}
+    assert applied == {version for version, _ in migration_files(".cql")}
     tables = {
         row.table_name
         for row in cql.execute(
@@ -77,7 +77,7 @@ def test_neo4j_writes_reads_and_enforces_constraints() -> None:
             migrations, _, _ = driver.execute_query(
                 "MATCH (m:SchemaMigration) RETURN m.version AS version"
             )
-            assert {r["version"] for r in migrations} == {v for v, _ in migration_files("neo4j")}
+            assert {r["version"] for r in migrations} == {v for v, _ in migration_files(".cypher")}
         finally:
             driver.execute_query("MATCH (u:User {id: $id}) DETACH DELETE u", id=user_id)
 
@@ -138,7 +138,7 @@ async def test_the_stream_and_its_durable_consumers_exist() -> None:
 
 def test_migrating_again_changes_nothing() -> None:
     result = subprocess.run(
-        [str(PYTHON), "-m", "services.bootstrap.migrate"],
+        [str(PYTHON), "-m", "services.platform.migrate"],
         cwd=ROOT, capture_output=True, text=True, check=True,
         env={"PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "PATH": "/usr/bin:/bin"},
     )  # fmt: skip

@@ -11,9 +11,9 @@ import httpx
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from redis.asyncio import Redis
 
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import Settings
-from services.bootstrap.user_cache import BasicUsers, user_key
+from services.platform.caches.user_cache import BasicUsers, user_key
+from services.platform.resp import Resp
+from services.platform.settings import Settings
 from tests.integration.tweets.tokens import random_user_id
 
 GATEWAY = "http://127.0.0.1:8080"

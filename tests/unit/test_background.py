@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from services.bootstrap import background
-from services.bootstrap.background import DidNotStop, in_background, in_thread, rounds, wait_set
+from services.platform import background
+from services.platform.background import DidNotStop, in_background, in_thread, rounds, wait_set
 from tests.cancellation import stops_every_time
 
 

@@ -7,7 +7,7 @@ from typing import cast
 
 from nats.aio.msg import Msg
 
-from services.bootstrap.consumers import RETRY_DELAY_SECONDS, each_event
+from services.platform.consumers import RETRY_DELAY_SECONDS, each_event
 
 
 @dataclass

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import REGISTRY
 
-from services.bootstrap.auth import ALGORITHM, TokenVerifier, require_caller
-from services.bootstrap.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
-from services.bootstrap.interceptors import (
+from services.platform.auth import ALGORITHM, TokenVerifier, require_caller
+from services.platform.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
+from services.platform.interceptors import (
     RETRY_AFTER_HEADER,
     STATUS_DETAILS_KEY,
     default_interceptors,

@@ -8,7 +8,7 @@ import grpc
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from google.protobuf.message import Message
 
-from services.bootstrap import malformed
+from services.platform import malformed
 
 NOT_UTF8 = b"\x00\xff"
 

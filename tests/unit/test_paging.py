@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, bounded, page_size
+from services.platform.errors import InvalidArgument
+from services.platform.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, bounded, page_size
 
 
 def test_page_size_defaults_caps_and_refuses_negative() -> None:

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from services.bootstrap.auth import ensure_dev_key_pair, load_public_key
-from services.bootstrap.settings import GRPC_PORTS, METRICS_PORTS, Settings
+from services.platform.auth import ensure_dev_key_pair, load_public_key
+from services.platform.settings import GRPC_PORTS, METRICS_PORTS, Settings
 
 
 def test_each_service_has_its_own_ports(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.bootstrap.errors import Unavailable
-from services.bootstrap.ids import (
+from services.platform.errors import Unavailable
+from services.platform.ids import (
     CHIRP_EPOCH_MS,
     MAX_BORROW_MS,
     MAX_SEQUENCE,

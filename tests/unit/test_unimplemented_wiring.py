@@ -7,10 +7,10 @@ import pytest
 from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.bootstrap.auth import TokenVerifier
-from services.bootstrap.interceptors import default_interceptors
-from services.bootstrap.server import unimplemented_wiring
-from services.bootstrap.settings import Settings
+from services.platform.auth import TokenVerifier
+from services.platform.interceptors import default_interceptors
+from services.platform.server import unimplemented_wiring
+from services.platform.settings import Settings
 
 
 async def test_unary_and_streaming_rpcs_answer_unimplemented() -> None:

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from services.bootstrap.user_timelines import PackedIds, ids_below
+from services.platform.caches.user_timelines import PackedIds, ids_below
 
 BIG = 2**62
 

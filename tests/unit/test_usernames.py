@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from services.bootstrap import usernames
-from services.bootstrap.usernames import UsernameIds
+from services.platform import usernames
+from services.platform.usernames import UsernameIds
 
 
 class Directory:

@@ -7,8 +7,8 @@ from chirp.timelines.v1 import timelines_service_pb2
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2
 from chirp.users.v1 import user_pb2
 
-from services.bootstrap import wire
-from services.bootstrap.tweet_cache import RETWEET_OF_FIELD
+from services.platform import wire
+from services.platform.caches.tweet_cache import RETWEET_OF_FIELD
 
 SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
 

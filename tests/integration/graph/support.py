@@ -12,7 +12,7 @@ from chirp.events.v1 import graph_events_pb2
 from google.protobuf.message import Message
 from neo4j import AsyncDriver, AsyncGraphDatabase
 
-from services.bootstrap.settings import Settings
+from services.platform.settings import Settings
 from tests.integration import streams
 from tests.integration.streams import Received
 from tests.integration.tweets.tokens import mint

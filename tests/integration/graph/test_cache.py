@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from services.bootstrap.followings import RedisFollowChanges
-from services.bootstrap.resp import Resp
-from services.graph.cache import TTL_SECONDS, RedisFollowCounts, RedisSuggestions, counts_key
+from services.graph.adapters.cache import (
+    TTL_SECONDS,
+    RedisFollowCounts,
+    RedisSuggestions,
+    counts_key,
+)
 from services.graph.model import FollowCounts
+from services.platform.caches.followings import RedisFollowChanges
+from services.platform.resp import Resp
 
 
 @dataclass

@@ -14,8 +14,8 @@ from chirp.events.v1 import graph_events_pb2
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncDriver
 
-from services.bootstrap.outbox import OutboxRelay, PendingEvent, new_event_id
-from services.graph.outbox import Neo4jOutboxStore
+from services.graph.adapters.outbox import Neo4jOutboxStore
+from services.platform.outbox import OutboxRelay, PendingEvent, new_event_id
 from tests.integration.graph.support import (
     SETTINGS,
     Account,

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from neo4j import AsyncDriver
 
-from services.bootstrap.migrate import SCHEMA, statements
-from services.bootstrap.outbox import PendingEvent, new_event_id
+from services.graph.adapters.outbox import Neo4jOutboxStore
+from services.graph.adapters.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank, rank_below
 from services.graph.model import Relationship
-from services.graph.outbox import Neo4jOutboxStore
-from services.graph.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank, rank_below
+from services.platform.migrate import SERVICES, statements
+from services.platform.outbox import PendingEvent, new_event_id
 from tests.integration.graph.support import count_edges
 from tests.integration.tweets.tokens import random_user_id
 
@@ -191,7 +191,7 @@ async def test_edges_made_before_the_rank_get_it_from_the_migration(
     )
     await store.follow(new, target)
 
-    for statement in statements(SCHEMA / "neo4j" / "0003_follower_pages.cypher"):
+    for statement in statements(SERVICES / "graph" / "schema" / "0003_follower_pages.cypher"):
         async with driver.session() as session:
             await (await session.run(statement)).consume()
 

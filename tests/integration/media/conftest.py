@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 import pytest
 from cassandra.cluster import Session
 
-from services.bootstrap.ids import Snowflake, leased_snowflake
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import Settings
-from services.media.objects import S3ObjectStore, s3_client
+from services.media.adapters.objects import S3ObjectStore, s3_client
+from services.media.adapters.store import CassandraMediaStore
 from services.media.service import MediaService
-from services.media.store import CassandraMediaStore
 from services.media.wiring import limits
+from services.platform.ids import Snowflake, leased_snowflake
+from services.platform.resp import Resp
+from services.platform.settings import Settings
 
 SETTINGS = Settings(service="media")
 

@@ -9,20 +9,20 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.bootstrap.background import in_background
-from services.bootstrap.errors import (
+from services.media.adapters.objects import S3ObjectStore
+from services.media.adapters.store import CassandraMediaStore
+from services.media.consumers.cleanup import UnattachedSweep
+from services.media.model import DOOMED, Media
+from services.media.service import MediaService
+from services.media.wiring import limits
+from services.platform.background import in_background
+from services.platform.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
-from services.bootstrap.ids import Snowflake, compose, timestamp_ms, wall_clock_ms
-from services.media.cleanup import UnattachedSweep
-from services.media.model import DOOMED, Media
-from services.media.objects import S3ObjectStore
-from services.media.service import MediaService
-from services.media.store import CassandraMediaStore
-from services.media.wiring import limits
+from services.platform.ids import Snowflake, compose, timestamp_ms, wall_clock_ms
 from tests.cancellation import stops_every_time
 from tests.integration.media.conftest import SETTINGS
 from tests.integration.media.photos import GPS_IFD, jpeg_with_gps, opened, still

@@ -11,10 +11,10 @@ from pathlib import Path
 import grpc
 from nats.js.api import ConsumerConfig
 
-from services.bootstrap.resp import Resp
-from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
-from services.search.index import TweetIndex, UserIndex
-from services.search.indexer import Indexer
+from services.platform.resp import Resp
+from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
+from services.search.adapters.index import TweetIndex, UserIndex
+from services.search.consumers.indexer import Indexer
 from services.search.service import SearchService
 from tests.integration import streams
 from tests.integration.search.support import SETTINGS

@@ -11,8 +11,8 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.bootstrap.ids import compose
-from services.bootstrap.settings import Settings
+from services.platform.ids import compose
+from services.platform.settings import Settings
 from tests.integration.tweets.tokens import bearer
 
 SETTINGS = Settings(service="search")

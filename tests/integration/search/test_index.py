@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from chirp.users.v1 import user_pb2
 
-from services.bootstrap.errors import Aborted
-from services.search.index import TweetIndex, UserIndex, tweet_document
+from services.platform.errors import Aborted
+from services.search.adapters.index import TweetIndex, UserIndex, tweet_document
 from services.search.query import parse
 from tests.integration.search.support import tweet
 

@@ -18,12 +18,12 @@ import nats
 import pytest
 from chirp.tweets.v1 import tweet_pb2
 
-from services.bootstrap.background import in_background
-from services.bootstrap.events import STREAM
-from services.bootstrap.resp import Resp
-from services.search.clients import GrpcGraph, GrpcTweets, GrpcUsers
-from services.search.index import TweetIndex, UserIndex
-from services.search.indexer import Indexer
+from services.platform.background import in_background
+from services.platform.events import STREAM
+from services.platform.resp import Resp
+from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
+from services.search.adapters.index import TweetIndex, UserIndex
+from services.search.consumers.indexer import Indexer
 from services.search.query import parse
 from services.search.service import SearchService
 from tests.cancellation import stops_every_time

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.resp import Resp
-from services.search.trend_store import RedisTrendStore
+from services.platform.resp import Resp
+from services.search.adapters.trend_store import RedisTrendStore
 from services.search.trends import TrendParams, TrendService
 
 PARAMS = TrendParams(

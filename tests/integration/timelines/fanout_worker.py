@@ -11,12 +11,12 @@ from collections.abc import Sequence
 import grpc
 from nats.js.api import ConsumerConfig
 
-from services.bootstrap.resp import Resp
+from services.platform.resp import Resp
 from services.timelines import service as service_module
-from services.timelines.clients import CachedTweets, GrpcGraph
-from services.timelines.fanout import FanoutWorker
+from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.store import RedisTimelineStore
+from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
-from services.timelines.store import RedisTimelineStore
 from tests.integration import streams
 from tests.integration.timelines.support import SETTINGS
 

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import httpx
 from redis.asyncio import Redis
 
-from services.bootstrap.settings import Settings
-from services.timelines.store import SENTINEL, home_key
+from services.platform.settings import Settings
+from services.timelines.adapters.store import SENTINEL, home_key
 from tests.integration.graph.support import GATEWAY, Account, register
 from tests.integration.tweets.tokens import mint, random_user_id
 

@@ -18,11 +18,11 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
-from services.bootstrap.resp import Resp
-from services.timelines.clients import CachedTweets, GrpcGraph
-from services.timelines.fanout import FanoutWorker
+from services.platform.resp import Resp
+from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.store import RedisTimelineStore
+from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
-from services.timelines.store import RedisTimelineStore
 from tests.integration.timelines.support import (
     SETTINGS,
     THRESHOLD,

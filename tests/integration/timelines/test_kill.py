@@ -22,8 +22,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from services.graph.store import follow_rank
-from services.timelines.store import SENTINEL, home_key, member
+from services.graph.adapters.store import follow_rank
+from services.timelines.adapters.store import SENTINEL, home_key, member
 from tests.integration.graph.support import neo4j_driver
 from tests.integration.streams import temporary_consumer
 from tests.integration.timelines.fanout_worker import killable_consumer

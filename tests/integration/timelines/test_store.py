@@ -8,10 +8,10 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.changes import RedisChangeCounts
-from services.bootstrap.followings import followers_changes, followings_changes
-from services.bootstrap.resp import Resp
-from services.timelines.store import (
+from services.platform.caches.changes import RedisChangeCounts
+from services.platform.caches.followings import followers_changes, followings_changes
+from services.platform.resp import Resp
+from services.timelines.adapters.store import (
     RedisCountedIdLists,
     RedisTimelineStore,
     home_key,

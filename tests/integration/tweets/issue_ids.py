@@ -8,9 +8,9 @@ import asyncio
 import sys
 import time
 
-from services.bootstrap.ids import leased_snowflake
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import StoreSettings
+from services.platform.ids import leased_snowflake
+from services.platform.resp import Resp
+from services.platform.settings import StoreSettings
 
 
 async def main(count: int, start_at: float) -> None:

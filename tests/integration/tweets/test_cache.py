@@ -7,10 +7,10 @@ import random
 from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
-from services.bootstrap.ids import compose, wall_clock_ms
-from services.bootstrap.resp import Resp
-from services.bootstrap.tweet_cache import tweet_key
-from services.tweets.cache import (
+from services.platform.caches.tweet_cache import tweet_key
+from services.platform.ids import compose, wall_clock_ms
+from services.platform.resp import Resp
+from services.tweets.adapters.cache import (
     REFORGET_SECONDS,
     TOMBSTONE_TTL_SECONDS,
     TWEET_TTL_SECONDS,

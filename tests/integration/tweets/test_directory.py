@@ -11,12 +11,12 @@ import httpx
 import pytest
 from chirp.users.v1 import users_service_pb2
 
-from services.bootstrap.errors import Unavailable
-from services.bootstrap.interceptors import ExceptionToStatusInterceptor, ServerScopes
-from services.bootstrap.resp import Resp
-from services.bootstrap.server import unimplemented_wiring
-from services.bootstrap.settings import Settings
-from services.tweets.directory import GrpcUserDirectory
+from services.platform.errors import Unavailable
+from services.platform.interceptors import ExceptionToStatusInterceptor, ServerScopes
+from services.platform.resp import Resp
+from services.platform.server import unimplemented_wiring
+from services.platform.settings import Settings
+from services.tweets.adapters.users import GrpcUserDirectory
 
 GATEWAY = "http://127.0.0.1:8080"
 

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 from devstack.paths import PYTHON, ROOT
-from services.bootstrap.ids import timestamp_ms, worker_of
+from services.platform.ids import timestamp_ms, worker_of
 
 PROCESSES = 3
 TOTAL = 100_000

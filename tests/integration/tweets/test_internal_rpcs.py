@@ -14,8 +14,8 @@ from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_gr
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.asyncio import Redis
 
-from services.bootstrap.tweet_cache import tweet_key
-from services.tweets.cache import REFORGET_SECONDS
+from services.platform.caches.tweet_cache import tweet_key
+from services.tweets.adapters.cache import REFORGET_SECONDS
 from tests.integration.tweets.tokens import bearer, random_user_id
 
 GATEWAY = "http://127.0.0.1:8080"

@@ -14,8 +14,8 @@ import pytest
 from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 from redis.asyncio import Redis
 
-from services.bootstrap.settings import Settings
-from services.bootstrap.tweet_cache import tweet_key
+from services.platform.caches.tweet_cache import tweet_key
+from services.platform.settings import Settings
 from tests.integration.graph.support import Account, register
 
 SETTINGS = Settings(service="tweets")

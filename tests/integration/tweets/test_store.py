@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cassandra.cluster import Session
 
-from services.bootstrap.ids import compose, wall_clock_ms
-from services.bootstrap.outbox import Outbox
+from services.platform.ids import compose, wall_clock_ms
+from services.platform.outbox import Outbox
+from services.tweets.adapters.store import CassandraTweetStore
 from services.tweets.model import (
     Author,
     Tweet,
@@ -23,7 +24,6 @@ from services.tweets.model import (
 )
 from services.tweets.ports import Listed
 from services.tweets.service import new_event_id, now_ms
-from services.tweets.store import CassandraTweetStore
 from services.tweets.text import Entities, Hashtag, Link, Mention
 from services.tweets.timeline import MAX_BUCKETS_PER_READ, bucket_of, read_slice
 from tests.integration.tweets.tokens import random_user_id

@@ -1,22 +1,22 @@
-"""A user timeline's newest ids kept in Redis (``services/bootstrap/user_timelines.py``): a post
-joins them in place, every write shows at the next read, deeper pages continue from the store,
-and losing Redis loses nothing. Through the gateway, the real tweets service, Cassandra and
-Redis, and the adapter against the real Redis."""
+"""A user timeline's newest ids kept in Redis (``services/platform/caches/user_timelines.py``):
+a post joins them in place, every write shows at the next read, deeper pages continue from the
+store, and losing Redis loses nothing. Through the gateway, the real tweets service, Cassandra
+and Redis, and the adapter against the real Redis."""
 
 from __future__ import annotations
 
 import httpx
 from redis.asyncio import Redis
 
-from services.bootstrap.resp import Resp
-from services.bootstrap.timeline_writes import PREFIX as WRITES_PREFIX
-from services.bootstrap.user_timelines import (
+from services.platform.caches.timeline_writes import PREFIX as WRITES_PREFIX
+from services.platform.caches.user_timelines import (
     KEPT_IDS,
     TTL_SECONDS,
     KeptIds,
     RedisKeptTimelines,
     user_timeline_key,
 )
+from services.platform.resp import Resp
 from tests.integration.graph.support import Account, register
 from tests.integration.tweets.tokens import random_user_id
 

@@ -13,8 +13,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.bootstrap.auth import ALGORITHM
-from services.bootstrap.settings import Settings
+from services.platform.auth import ALGORITHM
+from services.platform.settings import Settings
 
 _SETTINGS = Settings(service="tweets")
 

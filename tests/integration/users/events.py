@@ -12,8 +12,8 @@ import nats
 from chirp.events.v1 import user_events_pb2
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from services.bootstrap.events import STREAM
-from services.bootstrap.settings import StoreSettings
+from services.platform.events import STREAM
+from services.platform.settings import StoreSettings
 
 Event = TypeVar("Event", user_events_pb2.UserCreatedEvent, user_events_pb2.UserUpdatedEvent)
 

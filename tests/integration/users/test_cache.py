@@ -12,17 +12,17 @@ import pytest
 from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import StoreSettings
-from services.bootstrap.user_cache import user_key
-from services.users.accounts import User
-from services.users.cache import (
+from services.platform.caches.user_cache import user_key
+from services.platform.resp import Resp
+from services.platform.settings import StoreSettings
+from services.users.adapters.cache import (
     ID_TTL_SECONDS,
     USER_TTL_SECONDS,
     RedisUserCache,
     cache_client,
     id_key,
 )
+from services.users.model import User
 
 SETTINGS = StoreSettings()
 CREATED = datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=UTC)

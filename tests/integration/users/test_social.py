@@ -8,9 +8,9 @@ import uuid
 
 import grpc
 
-from services.bootstrap.settings import Settings
-from services.users.accounts import Counts, Relationship
-from services.users.social import TIMEOUT_SECONDS, GrpcSocialCounts
+from services.platform.settings import Settings
+from services.users.adapters.clients import TIMEOUT_SECONDS, GrpcSocialCounts
+from services.users.model import Counts, Relationship
 
 SETTINGS = Settings(service="users")
 

@@ -10,18 +10,18 @@ from dataclasses import dataclass, field
 import pytest
 from redis.asyncio import Redis
 
-from services.bootstrap.followings import RedisFollowChanges
-from services.bootstrap.resp import Resp
-from services.bootstrap.settings import StoreSettings
-from services.bootstrap.timeline_writes import timeline_writes
-from services.users.accounts import Counts, Relationship
-from services.users.cache import (
+from services.platform.caches.followings import RedisFollowChanges
+from services.platform.caches.timeline_writes import timeline_writes
+from services.platform.resp import Resp
+from services.platform.settings import StoreSettings
+from services.users.adapters.cache import (
     SOCIAL_TTL_SECONDS,
     RedisSocialCache,
     cache_client,
     counts_key,
     relationship_key,
 )
+from services.users.model import Counts, Relationship
 
 SETTINGS = StoreSettings()
 NONE = Relationship(caller_follows=False, follows_caller=False)

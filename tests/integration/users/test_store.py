@@ -12,11 +12,11 @@ import pytest
 from cassandra.cluster import Session
 from chirp.events.v1 import user_events_pb2
 
-from services.bootstrap.ids import compose
-from services.bootstrap.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
-from services.bootstrap.settings import StoreSettings
-from services.users.accounts import NotWritten, User
-from services.users.store import CassandraUserStore
+from services.platform.ids import compose
+from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
+from services.platform.settings import StoreSettings
+from services.users.adapters.store import CassandraUserStore
+from services.users.model import NotWritten, User
 from tests.integration.users.events import find_event
 
 SETTINGS = StoreSettings()

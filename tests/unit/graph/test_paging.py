@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import encode_token
 from services.graph.paging import decode_token
+from services.platform.errors import InvalidArgument
+from services.platform.paging import encode_token
 
 
 def test_a_token_carries_its_cursor() -> None:

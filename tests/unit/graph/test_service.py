@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import pytest
 from chirp.users.v1 import user_pb2
 
-from services.bootstrap.errors import InvalidArgument, NotFound
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
 from services.graph.service import MAX_SUGGESTIONS, GraphService
+from services.platform.errors import InvalidArgument, NotFound
 
 
 class MemoryStore:

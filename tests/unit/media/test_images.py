@@ -8,8 +8,8 @@ import zlib
 import pytest
 from PIL import Image
 
-from services.bootstrap.errors import InvalidArgument
 from services.media import images
+from services.platform.errors import InvalidArgument
 from tests.integration.media.photos import GPS_IFD, animated, jpeg_with_gps, opened, still
 
 LIMITS = images.Limits(max_bytes=5 * 1024 * 1024, max_pixels=40_000_000, thumbnail_pixels=400)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.bootstrap.settings import Settings
+from services.platform.settings import Settings
 
 PRODUCTION = {
     "CHIRP_ENVIRONMENT": "production",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.bootstrap.ids import compose, wall_clock_ms
+from services.platform.ids import compose, wall_clock_ms
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import Author, Photo, Tweet, TweetView
 

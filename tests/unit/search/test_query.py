@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.bootstrap.errors import InvalidArgument
+from services.platform.errors import InvalidArgument
 from services.search.query import Clause, Kind, TweetQuery, parse
 
 

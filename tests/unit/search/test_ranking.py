@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.bootstrap.errors import InvalidArgument
-from services.search.index import Candidate
+from services.platform.errors import InvalidArgument
+from services.search.adapters.index import Candidate
 from services.search.service import parse_order, rank_top, top_score
 
 HOUR_MS = 3_600_000

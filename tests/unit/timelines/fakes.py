@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from chirp.tweets.v1 import tweet_pb2
 
-from services.bootstrap.tweet_cache import ReadyTweet
+from services.platform.caches.tweet_cache import ReadyTweet
 
 
 @dataclass

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.timelines import fanout
+from services.timelines.consumers import fanout
 
 
 class Message:

@@ -8,7 +8,7 @@ import pytest
 from chirp.events.v1 import tweet_events_pb2
 from google.protobuf.message import Message
 
-from services.bootstrap.ids import compose, wall_clock_ms
+from services.platform.ids import compose, wall_clock_ms
 from services.tweets.convert import event_message, shallow_view_of, tweet_message
 from services.tweets.model import (
     Author,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.bootstrap.errors import InvalidArgument
-from services.bootstrap.paging import encode_token
+from services.platform.errors import InvalidArgument
+from services.platform.paging import encode_token
 from services.tweets.paging import int_cursor, str_cursor
 
 

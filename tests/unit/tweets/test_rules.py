@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.bootstrap.errors import FailedPrecondition, InvalidArgument
-from services.bootstrap.ids import compose, wall_clock_ms
+from services.platform.errors import FailedPrecondition, InvalidArgument
+from services.platform.ids import compose, wall_clock_ms
 from services.tweets.model import Tweet
 from services.tweets.rules import (
     EDIT_WINDOW,

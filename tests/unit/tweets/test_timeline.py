@@ -3,7 +3,7 @@ tests/integration/tweets/test_store.py)."""
 
 from __future__ import annotations
 
-from services.bootstrap.ids import CHIRP_EPOCH_MS, compose
+from services.platform.ids import CHIRP_EPOCH_MS, compose
 from services.tweets.timeline import (
     BUCKET_MS,
     MAX_BUCKETS_PER_READ,

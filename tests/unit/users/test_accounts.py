@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.bootstrap.auth import Caller
-from services.bootstrap.errors import (
+from services.platform.auth import Caller
+from services.platform.errors import (
     AlreadyExists,
     FieldViolation,
     InvalidArgument,
@@ -20,18 +20,10 @@ from services.bootstrap.errors import (
     Unauthenticated,
     Unavailable,
 )
-from services.bootstrap.ids import Snowflake, timestamp_ms
-from services.bootstrap.ratelimit import Limit, exhausted
-from services.users.accounts import (
-    SIGN_IN_REFUSED,
-    Accounts,
-    Counts,
-    IssuedToken,
-    NotWritten,
-    Relationship,
-    User,
-    View,
-)
+from services.platform.ids import Snowflake, timestamp_ms
+from services.platform.ratelimit import Limit, exhausted
+from services.users.model import Counts, IssuedToken, NotWritten, Relationship, User, View
+from services.users.service import SIGN_IN_REFUSED, UserService
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 PASSWORD = "correct horse"  # noqa: S105  (a test account's)
@@ -164,7 +156,7 @@ class CountingLimiter:
 
 @dataclass
 class World:
-    accounts: Accounts
+    accounts: UserService
     store: MemoryStore
     cache: MemoryCache
     passwords: PlainPasswords
@@ -177,7 +169,7 @@ def world() -> World:
     store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
     sign_ins = CountingLimiter()
     now_ms = int(NOW.timestamp() * 1000)
-    accounts = Accounts(
+    accounts = UserService(
         store=store,
         cache=cache,
         passwords=passwords,

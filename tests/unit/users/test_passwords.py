@@ -7,7 +7,7 @@ import time
 
 import argon2
 
-from services.users.passwords import Argon2Passwords
+from services.users.adapters.passwords import Argon2Passwords
 
 PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.bootstrap.errors import FieldViolation, InvalidArgument
+from services.platform.errors import FieldViolation, InvalidArgument
 from services.users import rules
 
 GOOD_PASSWORD = "correct horse"  # noqa: S105  (a test account's)

@@ -11,10 +11,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.bootstrap.auth import Caller, TokenVerifier, ensure_dev_key_pair
-from services.bootstrap.errors import Unauthenticated
-from services.users.accounts import User
-from services.users.tokens import JsonWebKey, JwtIssuer, load_signing_key
+from services.platform.auth import Caller, TokenVerifier, ensure_dev_key_pair
+from services.platform.errors import Unauthenticated
+from services.users.adapters.tokens import JsonWebKey, JwtIssuer, load_signing_key
+from services.users.model import User
 
 # RFC 8037, appendix A.1 to A.3: an Ed25519 key, its public JWK and that JWK's thumbprint.
 RFC_D = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"

@@ -1,0 +1,107 @@
+"""Each user's follow counts and suggestions kept in Redis, so a batch of counts (every
+profile, every fanout of a post, every page of users shown with counts) and a page of
+suggestions read Redis instead of Neo4j.
+
+``chirp:graph:counts:<user id>``: the follower and following counts, packed after the user's
+counts of followings and followers changes they were read after
+(``services/platform/caches/followings.py``). This service counts both changes for every follow and
+unfollow once it is stored and before it answers, and a copy is used only while its counts of
+changes are still the counts, so a follow shows in the counts at the next read. Users the
+store does not know (yet) are kept with zero counts. Kept ``TTL_SECONDS``; Redis failing means
+reading Neo4j.
+
+``chirp:graph:suggestions:<user id>``: the user's ranked suggestions (8-byte big-endian ids)
+after the count of their followings changes they were ranked at: the user's own follow ranks
+them again at the next read; the follows of the people they follow show within
+``SUGGESTIONS_TTL_SECONDS`` (who-to-follow is a slowly moving ranking, computed offline at
+Twitter's scale; here on the first read after it expired). Pages of suggestions are slices of
+one ranking, so they do not shift under the reader.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+from redis.exceptions import RedisError
+
+from services.graph.model import FollowCounts
+from services.graph.ports import FollowCountSource
+from services.platform.caches.changes import Kept, read_through
+from services.platform.caches.followings import followers_changes, followings_changes
+from services.platform.resp import Resp
+
+TTL_SECONDS = 600
+SUGGESTIONS_TTL_SECONDS = 600
+
+log = structlog.get_logger()
+
+_COUNTS = Kept[FollowCounts](
+    struct.Struct(">qqqqq"),
+    2,
+    lambda counts: (counts.user_id, counts.follower_count, counts.following_count),
+    lambda fields: FollowCounts(*fields),
+)
+
+
+def counts_key(user_id: int) -> str:
+    return f"chirp:graph:counts:{user_id}"
+
+
+class RedisFollowCounts:
+    """``FollowCountSource`` through Redis: ``source`` (the store) for what is not kept."""
+
+    def __init__(self, redis: Resp, source: FollowCountSource) -> None:
+        self._redis = redis
+        self._source = source
+        self._followings = followings_changes(redis)
+        self._followers = followers_changes(redis)
+
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
+        wanted = {
+            user_id: (
+                counts_key(user_id),
+                (self._followings.key(user_id), self._followers.key(user_id)),
+            )
+            for user_id in user_ids
+        }
+        return await read_through(self._redis, wanted, _COUNTS, self._load, TTL_SECONDS)
+
+    async def _load(self, user_ids: list[int]) -> dict[int, FollowCounts]:
+        """The source's counts, and zeros for users it does not know yet: kept too, since only
+        a follow, which counts as a change, can make them other than zero."""
+        found = await self._source.counts(user_ids)
+        return {user_id: found.get(user_id, FollowCounts(user_id)) for user_id in user_ids}
+
+
+def suggestions_key(user_id: int) -> str:
+    return f"chirp:graph:suggestions:{user_id}"
+
+
+class RedisSuggestions:
+    """``SuggestionCache`` in Redis (see the module's docstring)."""
+
+    def __init__(self, redis: Resp) -> None:
+        self._redis = redis
+        self._followings = followings_changes(redis)
+
+    async def ranked(self, user_id: int, rank: Callable[[], Awaitable[list[int]]]) -> list[int]:
+        key = suggestions_key(user_id)
+        try:
+            kept, changes = await self._redis.call("MGET", key, self._followings.key(user_id))
+        except RedisError:
+            log.warning("suggestions unreadable; ranking them again", exc_info=True)
+            return await rank()
+        stamp = int(changes or 0)
+        if isinstance(kept, bytes) and len(kept) % 8 == 0 and kept:
+            at, *ids = struct.unpack(f">{len(kept) // 8}q", kept)
+            if at == stamp:
+                return ids
+        ranked = await rank()
+        value = struct.pack(f">{len(ranked) + 1}q", stamp, *ranked)
+        try:
+            await self._redis.call("SET", key, value, "EX", SUGGESTIONS_TTL_SECONDS)
+        except RedisError:
+            log.warning("suggestions not kept", exc_info=True)
+        return ranked

@@ -1,0 +1,47 @@
+"""The graph service's transactional outbox in Neo4j.
+
+A follow or unfollow creates ``(:OutboxEvent {event_id, subject, key, payload, create_time})``
+in the transaction that changes the edge (``store.py``), so an acknowledged change always has
+its event stored, and hands the event to this process's relay once committed (published
+without a read). ``Neo4jOutboxStore`` is the ``OutboxStore`` that the shared
+``services.platform.outbox.OutboxRelay`` drains every few seconds for what was not handed
+over (another process's, or one a failure left): oldest first (``create_time`` is taken in
+nanoseconds after the pair is locked, so the events of one pair keep their order); the nodes
+JetStream acknowledged in a relay round are deleted in one query (``Nats-Msg-Id`` = event id
+makes a re-publish a no-op).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from neo4j import AsyncDriver
+
+from services.platform.outbox import Handover, PendingEvent
+
+_PENDING = """
+MATCH (e:OutboxEvent)
+WHERE e.create_time IS NOT NULL
+RETURN e.event_id AS event_id, e.subject AS subject, e.payload AS payload
+ORDER BY e.create_time
+LIMIT $limit
+"""
+_REMOVE = "UNWIND $event_ids AS id MATCH (e:OutboxEvent {event_id: id}) DELETE e"
+
+
+class Neo4jOutboxStore(Handover):
+    """The store the relay drains, and the hand-over of this process's committed events."""
+
+    def __init__(self, driver: AsyncDriver) -> None:
+        super().__init__()
+        self._driver = driver
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        records, _, _ = await self._driver.execute_query(_PENDING, {"limit": limit})
+        return [
+            PendingEvent(record["event_id"], record["subject"], bytes(record["payload"]))
+            for record in records
+        ]
+
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        await self._driver.execute_query(_REMOVE, {"event_ids": [row.event_id for row in rows]})

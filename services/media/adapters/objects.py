@@ -1,0 +1,87 @@
+"""The object store over the S3 API (MinIO locally, any S3-compatible store in production)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import ClientError
+from types_aiobotocore_s3 import S3Client
+
+from services.platform.errors import NotFound
+from services.platform.settings import Settings
+
+#: Objects are written once and never change: a CDN or browser may keep them for a year.
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class S3ObjectStore:
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    async def ensure_bucket(self) -> None:
+        """Creates the bucket if it is missing (several processes may race to do it)."""
+        try:
+            await self._client.head_bucket(Bucket=self._bucket)
+        except ClientError as error:
+            if _code(error) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            try:
+                await self._client.create_bucket(Bucket=self._bucket)
+            except ClientError as race:
+                if _code(race) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await self._client.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            CacheControl=CACHE_CONTROL,
+        )
+
+    async def get(self, key: str) -> bytes:
+        try:
+            response = await self._client.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in ("NoSuchKey", "404"):
+                raise NotFound(f"object {key} not found") from error
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self._client.delete_objects(
+                Bucket=self._bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            )
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@contextlib.asynccontextmanager
+async def s3_client(settings: Settings) -> AsyncIterator[S3Client]:
+    """A client on the configured endpoint; path-style addressing, as MinIO expects."""
+    session = aioboto3.Session()
+    async with session.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key,
+        aws_secret_access_key=settings.s3_secret_key,
+        config=AioConfig(
+            s3={"addressing_style": "path"},
+            connect_timeout=2,
+            read_timeout=10,
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
+    ) as client:
+        yield client

@@ -1,0 +1,1 @@
+"""The Redis layouts one service writes and others read: each module says who owns it."""

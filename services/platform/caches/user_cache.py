@@ -1,0 +1,73 @@
+"""The users service's cache of user summaries, which other services read too: a tweet's author
+or a page of followers is hydrated from Redis, and the users service is asked only for what the
+cache misses (``BasicUsers``).
+
+``chirp:users:user:<id>``: a hash, ``user`` = the serialized BASIC ``chirp.users.v1.User`` (what
+``BatchGetUsers`` answers with the BASIC view), ``version`` = its ``update_time`` in
+milliseconds. Only the users service writes it, never over a newer version, when an account is
+created, updated or read through it; entries expire an hour after their last write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+from chirp.users.v1 import user_pb2
+from redis.exceptions import RedisError
+
+from services.platform.resp import Resp
+
+#: BatchGetUsers takes at most this many ids per call.
+BATCH = 100
+
+log = structlog.get_logger()
+
+
+def user_key(user_id: int) -> str:
+    return f"chirp:users:user:{user_id}"
+
+
+async def read_cached(redis: Resp, user_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+    """The cached entries of those users that have one: version and serialized summary, in one
+    round trip. Redis errors reach the caller."""
+    if not user_ids:
+        return {}
+    entries = await redis.pipeline(
+        [("HMGET", user_key(user_id), "version", "user") for user_id in user_ids]
+    )
+    return {
+        user_id: (int(version), payload)
+        for user_id, (version, payload) in zip(user_ids, entries, strict=True)
+        if version is not None and payload is not None
+    }
+
+
+class BasicUsers:
+    """BASIC user summaries for services other than users: from the cache itself, and from
+    ``fetch`` (the caller's ``BatchGetUsers``, which fills the cache; at most ``BATCH`` ids a
+    call, its failures the caller's to map) only for what it misses. Redis failing means asking
+    the users service for all of them."""
+
+    def __init__(
+        self, redis: Resp, fetch: Callable[[list[int]], Awaitable[Sequence[user_pb2.User]]]
+    ) -> None:
+        self._redis = redis
+        self._fetch = fetch
+
+    async def get(self, user_ids: Sequence[int]) -> dict[int, user_pb2.User]:
+        unique = list(dict.fromkeys(user_ids))
+        try:
+            cached = await read_cached(self._redis, unique)
+        except RedisError:
+            log.warning("user cache read failed; asking the users service", exc_info=True)
+            cached = {}
+        found = {
+            user_id: user_pb2.User.FromString(payload) for user_id, (_, payload) in cached.items()
+        }
+        missing = [user_id for user_id in unique if user_id not in found]
+        for start in range(0, len(missing), BATCH):
+            found.update(
+                (user.id, user) for user in await self._fetch(missing[start : start + BATCH])
+            )
+        return found

@@ -1,0 +1,432 @@
+"""The transactional outbox: no acknowledged write ever loses its event.
+
+A write adds its event to the outbox in the same logged batch as its data (``Outbox.add``), so
+once the write is acknowledged its event is stored, whatever NATS is doing at that moment. A
+relay in every service process (``OutboxRelay``) publishes the rows to JetStream, with the
+event id as ``Nats-Msg-Id`` so a row published twice within the stream's duplicate window is
+stored once. The rows its own process committed are handed to it in memory
+(``Outbox.committed``), so publishing them reads nothing and writes nothing.
+
+In Cassandra the rows of each process (a *writer*, a random id per process) go to one partition
+per ``BUCKET_SECONDS`` of time (``outbox_events``), listed in ``outbox_partitions``. No row is
+ever deleted on its own (a delete per event was a third of a post's statements, and the
+tombstones it left were what every read of the table scanned): the writer's relay *closes* each
+of its partitions ``CLOSE_AFTER_SECONDS`` after its time is over (reads back the event ids,
+publishes any it did not hand over, such as the row of a batch that timed out but landed from the
+batch log, and then drops the whole partition: one delete per process per bucket). A partition
+of a process that died (whose relay has not said it lives, in ``outbox_writers``, for
+``ALIVE_SECONDS``), or still listed ``ABANDONED_AFTER_SECONDS`` after its time is over, is
+taken over: any relay publishes all its rows, then drops it. The relay reads the store every
+``STORE_READ_SECONDS`` for this, and only the partitions that are due.
+
+Events are published in the order their process wrote them; events of one thing written by
+different processes have no order between them (consumers are idempotent and keep no ordering
+assumption across processes).
+
+The relay works over any ``OutboxStore`` (``pending``/``remove``): the Cassandra tables here,
+``(:OutboxEvent)`` nodes in Neo4j for the graph service (``services/graph/adapters/outbox.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nats
+import structlog
+from cassandra.cluster import Session
+from cassandra.query import BatchStatement, PreparedStatement
+from cassandra.util import min_uuid_from_time
+from nats.aio.client import Client as NatsClient
+
+from services.platform.background import in_background, pause, rounds, wait_set
+from services.platform.consumers import close_connection
+from services.platform.cql import execute
+
+#: The time each outbox partition of a process covers.
+BUCKET_SECONDS = 60
+#: How long after its bucket is over a process closes its own partition: longer than a batch
+#: can take to land (a timed-out logged batch is replayed from the batch log within seconds).
+CLOSE_AFTER_SECONDS = 60.0
+#: How long after its bucket is over a partition still listed is taken over by any relay, even
+#: one of a live process (which should have closed it long before).
+ABANDONED_AFTER_SECONDS = 120.0
+#: How often a relay reads the store for partitions that are due, and says its process lives.
+STORE_READ_SECONDS = 5.0
+#: How long a process counts as alive after it last said so: the partitions of one that died
+#: are taken over this long after its death at most.
+ALIVE_SECONDS = 15
+#: Committed rows a relay holds in memory at most (more while NATS is away are published when
+#: their partition is closed), and how many published event ids it remembers so as not to
+#: publish twice.
+HANDED_MAX = 10_000
+PUBLISHED_REMEMBERED = 10_000
+#: Rows read from a partition per query.
+PAGE_ROWS = 5_000
+#: ``outbox_partitions`` is one partition (a row per process and bucket, so small).
+_REGISTRY = 0
+
+log = structlog.get_logger()
+
+
+class Event(Protocol):
+    """Every ``chirp.events.v1`` message: an ``event_id`` and protobuf serialization."""
+
+    event_id: str
+
+    def SerializeToString(self) -> bytes: ...
+
+
+def new_event_id() -> str:
+    """A time-based UUID: outbox rows are ordered by it."""
+    return str(uuid.uuid1())
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Where the Cassandra outbox keeps a row: its writer's partition of one time bucket."""
+
+    writer: uuid.UUID
+    bucket: int  # the unix second its time starts at
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An outbox row waiting to be published; ``partition`` is where the store keeps it (None
+    for stores without partitions)."""
+
+    event_id: str
+    subject: str
+    payload: bytes
+    partition: Partition | None = None
+
+
+class Handover:
+    """The events a process's writers committed, handed to its relay in memory (``Wakeup``):
+    ``written`` wakes the relay; past ``HANDED_MAX`` unpublished, the oldest are left to the
+    store."""
+
+    def __init__(self) -> None:
+        self.written = asyncio.Event()
+        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
+
+    def committed(self, *rows: PendingEvent) -> None:
+        """Hands the rows of an acknowledged write to this process's relay and wakes it."""
+        self._handed.extend(rows)
+        self.written.set()
+
+    def take(self) -> list[PendingEvent]:
+        rows = list(self._handed)
+        self._handed.clear()
+        return rows
+
+
+class Outbox(Handover):
+    """What a process's writers add to their batches, and hand to its relay once committed."""
+
+    def __init__(self, session: Session, *, bucket_seconds: int = BUCKET_SECONDS) -> None:
+        super().__init__()
+        self.writer = uuid.uuid4()
+        self.bucket_seconds = bucket_seconds
+        self._insert = session.prepare(
+            "INSERT INTO outbox_events (writer, bucket, event_id, subject, payload) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
+        self._list = session.prepare(
+            "INSERT INTO outbox_partitions (registry, bucket, writer) VALUES (?, ?, ?)"
+        )
+        #: Buckets written to (closed by this process's relay), and those known listed.
+        self.buckets: set[int] = set()
+        self._listed: set[int] = set()
+
+    def add(self, batch: BatchStatement, subject: str, event: Event) -> PendingEvent:
+        """Adds ``event`` to ``batch`` (and, until a batch that did commits, the listing of
+        this bucket's partition); pass what it returns to ``committed()`` once the batch is
+        written."""
+        now = int(time.time())
+        bucket = now - now % self.bucket_seconds
+        row = PendingEvent(
+            event.event_id, subject, event.SerializeToString(), Partition(self.writer, bucket)
+        )
+        if bucket not in self._listed:
+            batch.add(self._list, (_REGISTRY, bucket, self.writer))
+        batch.add(
+            self._insert, (self.writer, bucket, uuid.UUID(row.event_id), subject, row.payload)
+        )
+        if bucket not in self.buckets:
+            self._listed.intersection_update(self.buckets)  # forget the closed ones
+            self.buckets.add(bucket)
+        return row
+
+    def committed(self, *rows: PendingEvent) -> None:
+        """Also notes the rows' partitions as listed (the batch that listed them committed)."""
+        self._listed.update(row.partition.bucket for row in rows if row.partition is not None)
+        super().committed(*rows)
+
+
+class OutboxStore(Protocol):
+    """Where a service's outbox rows live: the relay reads them and removes the published."""
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        """Rows to publish now, the rows of one key in the order they were written (at most
+        ``limit`` per partition)."""
+        ...
+
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        """Forgets rows JetStream has acknowledged (each relay round's at once)."""
+        ...
+
+
+class Wakeup(Protocol):
+    """Set by the writers of this process when they committed an outbox row."""
+
+    written: asyncio.Event
+
+    def take(self) -> list[PendingEvent]:
+        """The rows committed in this process since the last call, if the writers hand them
+        over (otherwise the relay reads the store)."""
+        ...
+
+
+class CassandraOutboxStore:
+    """``outbox_events`` by writer and bucket: this process's partitions closed once due,
+    abandoned ones taken over (see the module's docstring)."""
+
+    def __init__(
+        self,
+        session: Session,
+        outbox: Outbox,
+        *,
+        close_after_seconds: float = CLOSE_AFTER_SECONDS,
+        abandoned_after_seconds: float = ABANDONED_AFTER_SECONDS,
+        alive_seconds: int = ALIVE_SECONDS,
+    ) -> None:
+        self._session = session
+        self._outbox = outbox
+        self._close_after = close_after_seconds
+        self._abandoned_after = abandoned_after_seconds
+        self._alive_seconds = alive_seconds
+        self._alive = session.prepare(
+            "INSERT INTO outbox_writers (registry, writer) VALUES (?, ?) USING TTL ?"
+        )
+        self._living = session.prepare("SELECT writer FROM outbox_writers WHERE registry = ?")
+        self._listed = session.prepare(
+            "SELECT bucket, writer FROM outbox_partitions WHERE registry = ?"
+        )
+        self._ids = session.prepare(
+            "SELECT event_id FROM outbox_events "
+            "WHERE writer = ? AND bucket = ? AND event_id > ? LIMIT ?"
+        )
+        self._rows = session.prepare(
+            "SELECT event_id, subject, payload FROM outbox_events "
+            "WHERE writer = ? AND bucket = ? AND event_id > ? LIMIT ?"
+        )
+        self._row = session.prepare(
+            "SELECT event_id, subject, payload FROM outbox_events "
+            "WHERE writer = ? AND bucket = ? AND event_id = ?"
+        )
+        self._drop_events = session.prepare(
+            "DELETE FROM outbox_events WHERE writer = ? AND bucket = ?"
+        )
+        self._unlist = session.prepare(
+            "DELETE FROM outbox_partitions WHERE registry = ? AND bucket = ? AND writer = ?"
+        )
+        #: Event ids published of this process's partitions not yet closed.
+        self._published: dict[Partition, set[str]] = {}
+        #: Partitions being closed or taken over: the rows still to publish before the drop.
+        self._closing: dict[Partition, dict[str, PendingEvent]] = {}
+
+    async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        now = time.time()
+        for bucket in sorted(self._outbox.buckets):
+            if self._over(bucket) + self._close_after <= now:
+                await self._close_own(Partition(self._outbox.writer, bucket))
+        for partition in await self._abandoned(now):
+            if partition not in self._closing:
+                self._closing[partition] = {
+                    str(row.event_id): _pending(row, partition)
+                    async for row in self._read(partition, self._rows)
+                }
+        for partition in [p for p, waiting in self._closing.items() if not waiting]:
+            await self._drop(partition)
+        return [row for waiting in self._closing.values() for row in list(waiting.values())[:limit]]
+
+    async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        for row in rows:
+            partition = row.partition
+            if partition is None:
+                continue
+            waiting = self._closing.get(partition)
+            if waiting is not None:
+                waiting.pop(row.event_id, None)
+            elif partition.writer == self._outbox.writer:
+                self._published.setdefault(partition, set()).add(row.event_id)
+
+    def _over(self, bucket: int) -> float:
+        """When ``bucket``'s time is over."""
+        return bucket + self._outbox.bucket_seconds
+
+    async def _close_own(self, partition: Partition) -> None:
+        """Reads back the ids of one of this process's partitions; the rows it did not publish
+        (their batch's outcome was unknown here, or NATS was away) are read whole and wait. A
+        read that fails is done again at the next round."""
+        published = self._published.get(partition, set())
+        unpublished = [
+            row.event_id
+            async for row in self._read(partition, self._ids)
+            if str(row.event_id) not in published
+        ]
+        waiting: dict[str, PendingEvent] = {}
+        for event_id in unpublished:
+            key = (partition.writer, partition.bucket, event_id)
+            found = (await execute(self._session, self._row, key)).one()
+            if found is not None:
+                waiting[str(event_id)] = _pending(found, partition)
+        self._closing[partition] = waiting
+        self._outbox.buckets.discard(partition.bucket)
+        self._published.pop(partition, None)
+
+    async def _abandoned(self, now: float) -> list[Partition]:
+        """Says this process lives; returns the listed partitions of other processes that do
+        not, and those listed for longer than a live process keeps them."""
+        writer = self._outbox.writer
+        await execute(self._session, self._alive, (_REGISTRY, writer, self._alive_seconds))
+        living = {row.writer for row in await execute(self._session, self._living, (_REGISTRY,))}
+        due = now - self._abandoned_after - self._outbox.bucket_seconds
+        return [
+            Partition(row.writer, row.bucket)
+            for row in await execute(self._session, self._listed, (_REGISTRY,))
+            if row.writer != writer and (row.writer not in living or row.bucket <= due)
+        ]
+
+    async def _read(self, partition: Partition, statement: PreparedStatement) -> AsyncIterator[Any]:
+        """The rows of ``partition`` by ``statement``, in pages of ``PAGE_ROWS``."""
+        after = min_uuid_from_time(0)
+        while True:
+            key = (partition.writer, partition.bucket, after, PAGE_ROWS)
+            rows = list(await execute(self._session, statement, key))
+            for row in rows:
+                yield row
+            if len(rows) < PAGE_ROWS:
+                return
+            after = rows[-1].event_id
+
+    async def _drop(self, partition: Partition) -> None:
+        await execute(self._session, self._drop_events, (partition.writer, partition.bucket))
+        await execute(self._session, self._unlist, (_REGISTRY, partition.bucket, partition.writer))
+        del self._closing[partition]
+
+
+def _pending(row: Any, partition: Partition) -> PendingEvent:
+    return PendingEvent(str(row.event_id), row.subject, row.payload, partition)
+
+
+class OutboxRelay:
+    """Publishes the rows of an ``OutboxStore`` and removes them once JetStream acknowledged;
+    ``wakeup`` is the writers' signal."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        wakeup: Wakeup,
+        nats_url: str,
+        *,
+        batch_size: int = 200,
+        idle_poll_seconds: float = STORE_READ_SECONDS,
+    ) -> None:
+        self._store = store
+        self._outbox = wakeup
+        self._nats_url = nats_url
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._connection: NatsClient | None = None
+        #: Event ids published lately (an ordered set: the oldest are forgotten first).
+        self._published: OrderedDict[str, None] = OrderedDict()
+        #: Rows handed over and not yet published (kept across failures; the oldest are left
+        #: to the store past ``HANDED_MAX``).
+        self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
+
+    async def _jetstream(self) -> nats.js.JetStreamContext:
+        if self._connection is None or self._connection.is_closed:
+            # Few reconnect attempts: while NATS is away, run() owns the retrying (with
+            # backoff), so an unreachable server fails a drain instead of hanging it.
+            self._connection = await nats.connect(
+                self._nats_url, connect_timeout=2, max_reconnect_attempts=2, reconnect_time_wait=0.5
+            )
+        return self._connection.jetstream(timeout=5)
+
+    async def drain(self) -> int:
+        """Publishes every row the store holds now; returns how many were published."""
+        return await self._publish(deque(await self._store.pending(self._batch_size)))
+
+    async def _publish(self, rows: deque[PendingEvent]) -> int:
+        """Publishes ``rows`` in order, each taken off ``rows`` once acknowledged (a failure
+        leaves the rest there), and removes them from the store at once. A row this relay
+        published lately (one handed over may also have been read from the store) is not
+        published again, but removed again: the store may have read it while it was being
+        published, and holds it until told."""
+        jetstream = await self._jetstream()
+        published = 0
+        acknowledged: list[PendingEvent] = []
+        try:
+            while rows:
+                row = rows[0]
+                if row.event_id not in self._published:
+                    headers = {"Nats-Msg-Id": row.event_id}
+                    await jetstream.publish(row.subject, row.payload, headers=headers)
+                    published += 1
+                    self._published[row.event_id] = None
+                    if len(self._published) > PUBLISHED_REMEMBERED:
+                        self._published.popitem(last=False)
+                acknowledged.append(row)
+                rows.popleft()
+        finally:
+            if acknowledged:
+                await self._store.remove(acknowledged)
+        return published
+
+    async def run(self) -> None:
+        backoff = 0.5
+        loop = asyncio.get_running_loop()
+        read_at = float("-inf")  # when the store was last read
+        for _ in rounds():
+            woken = self._outbox.written.is_set()
+            self._outbox.written.clear()
+            handed = self._outbox.take()
+            self._handed.extend(handed)
+            try:
+                published = await self._publish(self._handed)
+                # Read the store when it is time, or when woken by writers that hand nothing.
+                if loop.time() - read_at >= self._idle_poll_seconds or (woken and not handed):
+                    read_at = loop.time()
+                    published += await self.drain()
+                backoff = 0.5
+            except Exception:
+                # What was handed over and not published is tried again at the next round.
+                log.warning("outbox relay cannot publish yet; retrying", exc_info=True)
+                read_at = float("-inf")
+                await pause(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if published == 0:
+                await wait_set(self._outbox.written, self._idle_poll_seconds)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await close_connection(self._connection)
+
+
+@contextlib.asynccontextmanager
+async def running_relay(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
+    """Runs the relay in the background for the life of the context."""
+    try:
+        async with in_background(relay.run):
+            yield relay
+    finally:
+        await relay.close()

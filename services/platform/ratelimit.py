@@ -1,0 +1,121 @@
+"""Per-account rate limits, kept in Redis so every process of a service shares them.
+
+A limit allows ``requests`` actions per subject (an account id, a folded username) in a fixed
+window of ``window_seconds`` that starts with the subject's first action, as Rack::Attack (and so
+Mastodon) counts. Over the limit, ``hit`` raises ``ResourceExhausted`` with the time left in the
+window; the gateway answers it as 429 with ``Retry-After``. The Redis counter expires with its
+window, so an idle subject costs nothing.
+
+Use: build one ``RedisRateLimiter`` per limit in ``wiring.py``, from ``Limits.from_settings``,
+and ``await limiter.hit(str(subject))`` before the action; domain code depends on the
+``RateLimiter`` Protocol only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from services.platform.errors import ResourceExhausted
+from services.platform.resp import Resp, Script
+from services.platform.settings import Settings
+
+KEY_PREFIX = "ratelimit"
+
+# One round trip, atomic: count the action, start the window on the first one, and return the
+# count with the time left (a key left without expiry, which should not happen, is given one).
+_HIT = Script("""
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+""")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``requests`` of an action per subject in ``window_seconds``."""
+
+    name: str  # the Redis key part, e.g. "posts"
+    action: str  # what the caller is told they did too often, e.g. "posts"
+    requests: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every per-account limit the services enforce, from the settings."""
+
+    sign_ins: Limit
+    posts: Limit
+    follows: Limit
+    uploads: Limit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            sign_ins=Limit(
+                "sign_ins",
+                "log-in attempts for this username",
+                settings.rate_limit_sign_ins,
+                settings.rate_limit_sign_in_window_seconds,
+            ),
+            posts=Limit(
+                "posts",
+                "posts",
+                settings.rate_limit_posts,
+                settings.rate_limit_post_window_seconds,
+            ),
+            follows=Limit(
+                "follows",
+                "follows",
+                settings.rate_limit_follows,
+                settings.rate_limit_follow_window_seconds,
+            ),
+            uploads=Limit(
+                "uploads",
+                "uploads",
+                settings.rate_limit_uploads,
+                settings.rate_limit_upload_window_seconds,
+            ),
+        )
+
+
+class RateLimiter(Protocol):
+    async def hit(self, subject: str) -> None:
+        """Counts one action by ``subject``; raises ``ResourceExhausted`` once over the limit."""
+        ...
+
+
+def exhausted(limit: Limit, retry_after_seconds: float) -> ResourceExhausted:
+    """The error for a subject over ``limit``, retryable after at least a whole second."""
+    wait = max(1, math.ceil(retry_after_seconds))
+    return ResourceExhausted(
+        f"too many {limit.action}: at most {limit.requests} per {limit.window_seconds} s; "
+        f"retry in {wait} s",
+        retry_after_seconds=wait,
+    )
+
+
+def redis_key(limit: Limit, subject: str) -> str:
+    return f"{KEY_PREFIX}:{limit.name}:{subject}"
+
+
+class RedisRateLimiter:
+    """``RateLimiter`` on Redis: one counter per subject, expiring with its window."""
+
+    def __init__(self, redis: Resp, limit: Limit) -> None:
+        self._redis = redis
+        self.limit = limit
+
+    async def hit(self, subject: str) -> None:
+        key = redis_key(self.limit, subject)
+        count, ttl_ms = cast(
+            "list[int]", await self._redis.run(_HIT, [key], [self.limit.window_seconds * 1000])
+        )
+        if count > self.limit.requests:
+            raise exhausted(self.limit, ttl_ms / 1000)

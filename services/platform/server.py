@@ -1,0 +1,225 @@
+"""Starts a Chirp service: the gRPC server, health, reflection, metrics, logging, graceful drain.
+
+A service provides only its *wiring*: an async context manager that connects its adapters,
+yields the servicers to register, and closes the adapters when the server has drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+import structlog
+import uvloop
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import FileDescriptor, ServiceDescriptor
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+from services.platform.auth import TokenVerifier, ensure_dev_key_pair, load_public_key
+from services.platform.interceptors import default_interceptors
+from services.platform.logging import configure_logging
+from services.platform.settings import ServiceName, Settings, load_settings
+
+log = structlog.get_logger()
+
+
+class MethodAwarePool:
+    """The descriptor pool as server reflection sees it, where a method's full name
+    (``pkg.Service.Method``, what ghz asks for) also finds its file: protobuf's upb pool only
+    finds files by message, enum, service and extension names."""
+
+    def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
+        self._pool = pool
+
+    def FindFileContainingSymbol(self, symbol: str) -> FileDescriptor:
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            return self._pool.FindMethodByName(symbol).containing_service.file
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One gRPC service to serve: its full name (for health and reflection) and how to add it."""
+
+    service_name: str
+    add_to_server: Callable[[grpc.aio.Server], None]
+
+
+Wiring = Callable[[Settings], AbstractAsyncContextManager[Sequence[Registration]]]
+
+
+def load_wiring(name: ServiceName) -> Wiring:
+    """``services/<name>/wiring.py``'s ``wiring``, found by name so worker processes can too."""
+    wiring: Wiring = importlib.import_module(f"services.{name}.wiring").wiring
+    return wiring
+
+
+def run_service(name: ServiceName) -> None:
+    """Entry point of ``python -m services.<name>``: one process, or ``CHIRP_WORKERS`` of them,
+    each on uvloop (measured in benchmarks/results/RESULTS.md: issue #15)."""
+    settings = load_settings(name)
+    configure_logging(name, settings.log_level)
+    if settings.environment != "production":
+        ensure_dev_key_pair(settings.private_key_path, settings.public_key_path)
+    if settings.workers == 1:
+        start_http_server(settings.bound_metrics_port, addr=settings.grpc_host)
+        uvloop.run(serve(settings, load_wiring(name)))
+    else:
+        _run_workers(settings)
+
+
+Interceptors = Callable[[TokenVerifier], list[grpc.aio.ServerInterceptor]]
+
+
+async def serve(
+    settings: Settings,
+    wiring: Wiring,
+    interceptors: Interceptors = default_interceptors,
+) -> None:
+    """Serves until SIGTERM or SIGINT, then drains: NOT_SERVING first, then a graceful stop.
+    (``interceptors`` other than the default are for benchmarks that measure them.)"""
+    verifier = TokenVerifier(load_public_key(settings.public_key_path), settings.jwt_issuer)
+    server = grpc.aio.server(
+        interceptors=interceptors(verifier),
+        # Several worker processes share one port; the kernel spreads connections over them.
+        options=[
+            ("grpc.so_reuseport", 1),
+            ("grpc.max_receive_message_length", settings.grpc_max_receive_bytes),
+        ],
+    )
+    health_servicer = health.aio.HealthServicer()
+    async with wiring(settings) as registrations:
+        for registration in registrations:
+            registration.add_to_server(server)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        served = [registration.service_name for registration in registrations]
+        reflection.enable_server_reflection(
+            [
+                *served,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            server,
+            # Duck-typed: reflection only calls the pool's Find* methods.
+            pool=cast("descriptor_pool.DescriptorPool", MethodAwarePool(descriptor_pool.Default())),
+        )
+        address = f"{settings.grpc_host}:{settings.bound_grpc_port}"
+        server.add_insecure_port(address)
+        await server.start()
+        for service_name in ["", *served]:
+            await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", address=address, services=served, pid=os.getpid())
+
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await stopping.wait()
+
+        log.info("draining", grace_seconds=settings.shutdown_grace_seconds)
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(settings.shutdown_grace_seconds)
+    log.info("stopped")
+
+
+def _worker_main(name: ServiceName) -> None:
+    settings = load_settings(name)
+    configure_logging(name, settings.log_level)
+    uvloop.run(serve(settings, load_wiring(name)))
+
+
+def _run_workers(settings: Settings) -> None:
+    """Runs ``settings.workers`` processes on one port and serves their merged metrics.
+
+    If any worker dies, the others are stopped and the parent exits non-zero, so whatever
+    supervises the service sees the failure instead of a silently shrunken pool.
+    """
+    metrics_dir = settings.data_dir / "run" / "metrics" / f"{settings.service}-{os.getpid()}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(settings.bound_metrics_port, addr=settings.grpc_host, registry=registry)
+
+    spawn = multiprocessing.get_context("spawn")
+    workers = [
+        spawn.Process(target=_worker_main, args=(settings.service,), name=f"{settings.service}-{i}")
+        for i in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.is_alive() and worker.pid is not None:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    exit_code = 0
+    while any(worker.is_alive() for worker in workers):
+        multiprocessing.connection.wait([worker.sentinel for worker in workers], timeout=1.0)
+        for worker in workers:
+            if not stopping and not worker.is_alive():
+                log.error(
+                    "worker died; stopping the others", worker=worker.name, exitcode=worker.exitcode
+                )
+                exit_code = 1
+                stop(signal.SIGTERM, None)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    sys.exit(exit_code)
+
+
+def unimplemented_wiring(service: ServiceDescriptor) -> Wiring:
+    """Wiring for a service whose behaviour has not landed yet: every RPC of its contract answers
+    UNIMPLEMENTED, while health, reflection, metrics and the gateway route are all real."""
+
+    async def unary(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        raise NotImplementedError
+
+    async def streaming(
+        _request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]
+    ) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+        yield b""  # pragma: no cover  (makes this an async generator, as streaming RPCs are)
+
+    handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {
+        method.name: (
+            grpc.unary_stream_rpc_method_handler(streaming)
+            if method.server_streaming
+            else grpc.unary_unary_rpc_method_handler(unary)
+        )
+        for method in service.methods
+    }
+
+    def add_to_server(server: grpc.aio.Server) -> None:
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+        )
+
+    @asynccontextmanager
+    async def wiring(_settings: Settings) -> AsyncIterator[Sequence[Registration]]:
+        yield [Registration(service.full_name, add_to_server)]
+
+    return wiring

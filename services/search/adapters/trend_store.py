@@ -1,0 +1,173 @@
+"""Trend counts in Redis, per time bucket, by distinct authors.
+
+Keys (``<p>`` is the prefix, ``chirp:trends`` in production; ``<b>`` a bucket number):
+
+* ``<p>:{<b>}:tweets``: the ids of tweets counted in the bucket (a redelivered tweet is not
+  counted twice, so tweet counts are exact under redelivery too).
+* ``<p>:{<b>}:a:<term>``: a set of the authors who used the term in the bucket.
+* ``<p>:{<b>}:authors`` / ``<p>:{<b>}:n``: sorted sets term -> distinct authors / tweets in
+  the bucket, kept by the same script.
+* ``<p>:peaks``: hash term -> ``score at``; ``<p>:current``: the published trends (JSON);
+  ``<p>:lock``: which replica recomputes.
+
+Every bucket key expires once it is older than the window plus the baseline. A bucket's keys
+share the hash tag ``{<b>}``, so the recording script touches one Redis Cluster slot; the
+window's union of author sets spans buckets (on a cluster it would be done per shard).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from services.platform.resp import Resp, Script
+from services.search.trends import Peak, Trend, TrendParams
+
+#: KEYS: tweets set, authors zset, tweet-count zset. ARGV: tweet id, author id, TTL, the
+#: prefix of the author sets, then the terms.
+_RECORD = Script("""
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+local ttl = tonumber(ARGV[3])
+redis.call('EXPIRE', KEYS[1], ttl)
+for i = 5, #ARGV do
+  local term = ARGV[i]
+  local authors = ARGV[4] .. term
+  redis.call('ZINCRBY', KEYS[3], 1, term)
+  if redis.call('SADD', authors, ARGV[2]) == 1 then
+    redis.call('ZINCRBY', KEYS[2], 1, term)
+  end
+  redis.call('EXPIRE', authors, ttl)
+end
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('EXPIRE', KEYS[3], ttl)
+return 1
+""")
+
+#: ARGV: a scratch key, the number of buckets n, the n author-set prefixes, then the terms.
+#: Returns each term's distinct authors over those buckets.
+_DISTINCT = Script("""
+local scratch = ARGV[1]
+local n = tonumber(ARGV[2])
+local result = {}
+for i = n + 3, #ARGV do
+  local keys = {}
+  for b = 3, n + 2 do keys[#keys + 1] = ARGV[b] .. ARGV[i] end
+  result[#result + 1] = redis.call('SUNIONSTORE', scratch, unpack(keys))
+end
+redis.call('DEL', scratch)
+return result
+""")
+
+
+class RedisTrendStore:
+    def __init__(self, redis: Resp, params: TrendParams, prefix: str = "chirp:trends") -> None:
+        self._redis = redis
+        self._params = params
+        self._prefix = prefix
+
+    def _bucket_key(self, bucket: int, name: str) -> str:
+        return f"{self._prefix}:{{{bucket}}}:{name}"
+
+    @property
+    def _ttl(self) -> int:
+        p = self._params
+        return (p.window_buckets + p.baseline_buckets + 1) * p.bucket_seconds
+
+    async def record(self, tweets: Sequence[tuple[int, int, int, Sequence[str]]]) -> None:
+        await self._redis.run_each(
+            _RECORD,
+            [
+                (
+                    [self._bucket_key(bucket, name) for name in ("tweets", "authors", "n")],
+                    [tweet_id, author_id, self._ttl, self._bucket_key(bucket, "a:"), *terms],
+                )
+                for tweet_id, author_id, bucket, terms in tweets
+                if terms
+            ],
+        )
+
+    async def frequent(self, buckets: Sequence[int], minimum: int, limit: int) -> dict[str, int]:
+        """Terms whose distinct authors, summed over the buckets, reach ``minimum`` (the
+        ``limit`` highest), with those sums."""
+        scratch = f"{self._prefix}:scratch:{uuid.uuid4().hex}"
+        keys = [self._bucket_key(b, "authors") for b in buckets]
+        *_, (_, found, _) = await self._redis.pipeline(
+            [
+                ("MULTI",),
+                ("ZUNIONSTORE", scratch, len(keys), *keys),
+                ("ZREVRANGEBYSCORE", scratch, "+inf", minimum, "WITHSCORES", "LIMIT", 0, limit),
+                ("DEL", scratch),
+                ("EXEC",),
+            ]
+        )
+        return {_text(term): int(float(total)) for term, total in _pairs(found)}
+
+    async def author_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
+        return await self._sum_scores(buckets, "authors", terms)
+
+    async def tweet_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
+        return await self._sum_scores(buckets, "n", terms)
+
+    async def distinct_authors(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
+        if not terms:
+            return []
+        scratch = f"{self._prefix}:scratch:{uuid.uuid4().hex}"
+        prefixes = [self._bucket_key(b, "a:") for b in buckets]
+        counted = await self._redis.run(_DISTINCT, [], [scratch, len(buckets), *prefixes, *terms])
+        return [int(n) for n in counted]
+
+    async def _sum_scores(
+        self, buckets: Sequence[int], name: str, terms: Sequence[str]
+    ) -> list[int]:
+        if not terms:
+            return []
+        rows = await self._redis.pipeline(
+            [("ZMSCORE", self._bucket_key(bucket, name), *terms) for bucket in buckets]
+        )
+        return [int(sum(float(row[i] or 0) for row in rows)) for i in range(len(terms))]
+
+    async def peaks(self) -> dict[str, Peak]:
+        stored = await self._redis.call("HGETALL", f"{self._prefix}:peaks")
+        peaks = {}
+        for term, value in _pairs(stored):
+            peak_score, at = _text(value).split()
+            peaks[_text(term)] = Peak(float(peak_score), float(at))
+        return peaks
+
+    async def publish(self, trends: Sequence[Trend], peaks: dict[str, Peak]) -> None:
+        snapshot = json.dumps([[t.term, t.tweets, t.authors, t.score] for t in trends])
+        key = f"{self._prefix}:peaks"
+        kept = [part for term, p in peaks.items() for part in (term, f"{p.score} {p.at}")]
+        await self._redis.pipeline(
+            [
+                ("MULTI",),
+                ("DEL", key),
+                *([("HSET", key, *kept)] if kept else []),
+                ("SET", f"{self._prefix}:current", snapshot),
+                ("EXEC",),
+            ]
+        )
+
+    async def current(self) -> list[Trend]:
+        snapshot = await self._redis.call("GET", f"{self._prefix}:current")
+        if not snapshot:
+            return []
+        return [Trend(str(t), int(n), int(a), float(s)) for t, n, a, s in json.loads(snapshot)]
+
+    async def claim(self, seconds: float) -> bool:
+        lock = f"{self._prefix}:lock"
+        claimed = await self._redis.call(
+            "SET", lock, uuid.uuid4().hex, "NX", "PX", max(int(seconds * 1000), 1)
+        )
+        return claimed is not None
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """A flat reply (field, value, field, value...) as pairs."""
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

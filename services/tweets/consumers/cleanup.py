@@ -1,0 +1,38 @@
+"""What a delete leaves for later: the deleted tweet's retweets, undone from its event.
+
+A deleted tweet is gone for readers at once, and so are its retweets (a retweet is shown only
+with its original). Undoing the retweets themselves (out of their authors' timelines and
+tweet counts, ``tweets.unretweeted`` for the home timelines) can take one step per retweet, so
+it runs here, from ``tweets.deleted`` on the durable consumer ``tweets-cleanup``, which this
+service binds to when it starts (it keeps its position across restarts). A message is
+acknowledged once its tweet is purged; a failure, or a tweet not yet marked deleted, is
+redelivered a few seconds later.
+"""
+
+from __future__ import annotations
+
+from chirp.events.v1 import tweet_events_pb2
+
+from services.platform.consumers import DurableConsumer, each_event
+from services.platform.events import consumer
+from services.tweets.service import TweetService
+
+CONSUMER = consumer("tweets-cleanup")
+
+
+class DeletedTweetsCleanup:
+    def __init__(self, nats_url: str, tweets: TweetService, batch_size: int = 20) -> None:
+        self._nats_url = nats_url
+        self._tweets = tweets
+        self._batch_size = batch_size
+
+    async def run(self) -> None:
+        """Consumes ``tweets.deleted`` until cancelled."""
+        handle = each_event(
+            tweet_events_pb2.TweetDeletedEvent.FromString, self._purge, "purging a deleted tweet"
+        )
+        await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
+
+    async def _purge(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:
+        """True once the tweet is purged; False while it is not yet marked deleted."""
+        return await self._tweets.purge(event.tweet_id)
