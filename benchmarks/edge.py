@@ -1,5 +1,5 @@
 """What the edge costs per request, measured in one run on the no-op services: each HTTP filter
-of the gateway and each server interceptor of the bootstrap.
+of the gateway and each server interceptor of the platform.
 
 Filters: the gateway's own configuration in front of the no-op services (as the mix's baseline
 gateway), with every filter, then without each filter in turn, then with the transcoder and the

@@ -16,10 +16,12 @@ import time
 
 import grpc
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from redis.asyncio import Redis
 
 from services.platform.resp import Resp
 from services.platform.settings import Settings
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.live import RedisLiveUpdates
 from services.timelines.adapters.store import RedisTimelineStore
 from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
@@ -52,11 +54,13 @@ class TimedTimelines(TimelineService):
 async def main(name: str) -> None:
     settings = Settings(service="timelines")
     resp = Resp.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url)
     store = RedisTimelineStore(resp, length=LENGTH, active_seconds=3600)
     service = TimedTimelines(
         store,
         GrpcGraph(grpc.aio.insecure_channel(settings.graph_addr)),
         CachedTweets(resp, grpc.aio.insecure_channel(settings.tweets_addr)),
+        RedisLiveUpdates(redis),  # not used by the fanout
         celebrity_threshold=NO_THRESHOLD,
         length=LENGTH,
     )
@@ -65,6 +69,7 @@ async def main(name: str) -> None:
         await FanoutWorker(settings.nats_url, service, config=bench_consumer(name)).run()
     finally:
         await resp.aclose()
+        await redis.aclose()
 
 
 if __name__ == "__main__":

@@ -41,13 +41,13 @@ from typing import LiteralString
 import httpx
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 
+from benchmarks.common import GATEWAY
 from services.graph.adapters.store import follow_rank
 from services.platform.settings import StoreSettings
 
 #: A row of a load query: ids, counts, times and ranks.
 Row = Sequence[int | str]
 
-GATEWAY = "http://127.0.0.1:8080"
 BENCH_ID_BASE = 9_000_000_000_000_000
 #: Generated ids stay below this; real (Snowflake) ids of today are far above it.
 BENCH_ID_END = BENCH_ID_BASE + 1_000_000_000

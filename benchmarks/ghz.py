@@ -1,7 +1,7 @@
 """Runs ghz (built into ``.cache/bin`` by ``make install``) and reads its JSON report.
 
 ghz learns each method from the server's own reflection, as a benchmarker pointing ghz at a
-Chirp service would (the no-op baselines run on the same bootstrap, so they serve it too)."""
+Chirp service would (the no-op baselines run on the same platform, so they serve it too)."""
 
 from __future__ import annotations
 

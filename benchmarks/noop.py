@@ -2,7 +2,7 @@
 TweetsService, a GraphService, a TimelinesService, a SearchService and a UsersService that do
 no work (``WITHOUT``: interceptors left out, their class names comma-separated).
 
-It runs the very bootstrap of the real services (interceptors, token verification, metrics,
+It runs the very platform of the real services (interceptors, token verification, metrics,
 health), so what a benchmark compares is a service's own work against the cost of serving any
 RPC at all on this machine. Answers are shaped like the real ones (a page of ``page_size``
 users that carry only their id, one count per id, a page of ``page_size`` tweets that carry

@@ -33,13 +33,12 @@ from typing import Any
 import httpx
 
 from benchmarks import common, ghz
-from benchmarks.common import Options, Row
+from benchmarks.common import GATEWAY, Options, Row
 from benchmarks.dataset import DIRECTORY, Dataset
 from benchmarks.report import Report
 from devstack import envoy, probes
 from devstack.paths import VENV_BIN
 
-GATEWAY = "http://127.0.0.1:8080"
 #: The clusters the mix reaches; the baseline gateway points them at the no-op services.
 NOOP_CLUSTERS = ("tweets", "timelines", "graph", "search")
 SCRIPT = Path(__file__).with_name("mix.lua")

@@ -1,1 +1,1 @@
-"""Chirp's gRPC services: one package per service plus the shared ``bootstrap``."""
+"""Chirp's gRPC services: one package per service plus the shared ``platform``."""

@@ -17,9 +17,7 @@ from services.platform import cql
 from services.platform.background import awaiting_stack
 from services.platform.resp import Resp
 from services.platform.settings import StoreSettings
-
-#: The local stack's gateway.
-GATEWAY = "http://127.0.0.1:8080"
+from tests.stack import GATEWAY
 
 
 @pytest.fixture(scope="module")

@@ -266,8 +266,8 @@ def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
 
 
 def test_healthchecks(services: dict[str, Json]) -> None:
-    bootstrap = ROOT / "services" / "bootstrap"
-    assert (bootstrap / "healthcheck.py").is_file()
+    platform = ROOT / "services" / "platform"
+    assert (platform / "healthcheck.py").is_file()
     for name in SERVICE_PORTS:
         assert services[name]["healthcheck"]["test"] == HEALTHCHECK, name
     for name, service in services.items():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -52,9 +52,3 @@ class Listed:
     @property
     def cursor(self) -> Cursor:
         return Cursor(self.create_time, self.user_id)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T] = field(default_factory=list)
-    next_token: str = ""

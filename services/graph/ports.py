@@ -1,7 +1,7 @@
 """What the graph domain needs from the outside world, as Protocols.
 
-The adapters are ``store.Neo4jGraphStore`` and ``directory.GrpcUserDirectory``; ``wiring.py``
-plugs them in.
+The adapters are ``adapters/store.Neo4jGraphStore``, the caches of ``adapters/cache.py`` and the
+shared ``services.platform.users.GrpcUserDirectory``; ``wiring.py`` plugs them in.
 """
 
 from __future__ import annotations
@@ -83,6 +83,6 @@ class UserDirectory(Protocol):
     """The users service. A lookup that cannot be answered raises ``Unavailable``."""
 
     async def id_of(self, username: str) -> int | None: ...
-    async def users(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
         """Found users, BASIC view."""
         ...

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from chirp.users.v1 import user_pb2
 
-from services.graph.model import Cursor, FollowCounts, Page, Relationship
-from services.graph.paging import decode_token
+from services.graph.model import Cursor, FollowCounts, Relationship
 from services.graph.ports import (
     FollowChanges,
     FollowCountSource,
@@ -16,7 +15,8 @@ from services.graph.ports import (
     UserDirectory,
 )
 from services.platform.errors import InvalidArgument, NotFound
-from services.platform.paging import encode_token
+from services.platform.paging import Page, decode_ints, encode_token
+from services.platform.ratelimit import RateLimiter
 
 #: Who to follow ranks at most this many accounts (pages past them are empty).
 MAX_SUGGESTIONS = 100
@@ -25,19 +25,22 @@ MAX_CHECK_EDGES = 1000
 
 
 class GraphService:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917  (one port per store and per service it calls)
         self,
         store: GraphStore,
         directory: UserDirectory,
         changes: FollowChanges,
         counts: FollowCountSource,
         suggestions: SuggestionCache,
+        follows: RateLimiter,
     ) -> None:
+        """``follows`` limits each account's follows."""
         self._store = store
         self._counts = counts
         self._suggestions = suggestions
         self._directory = directory
         self._changes = changes
+        self._follows = follows
 
     async def user_id(self, username: str, field: str = "username") -> int:
         """The id of ``username`` (``@`` and case ignored); NOT_FOUND if there is none."""
@@ -50,6 +53,7 @@ class GraphService:
         return user_id
 
     async def follow(self, caller_id: int, username: str) -> Relationship:
+        await self._follows.hit(str(caller_id))
         target = await self.user_id(username)
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot follow yourself")
@@ -73,7 +77,7 @@ class GraphService:
 
     async def _list(self, kind: str, username: str, size: int, token: str) -> Page[user_pb2.User]:
         user_id = await self.user_id(username)
-        position = decode_token(token, kind, user_id, 2)
+        position = decode_ints(token, kind, user_id, 2)
         before = None if position is None else Cursor(position[0], position[1])
         read = self._store.followers if kind == "followers" else self._store.following
         rows = await read(user_id, before, size + 1)
@@ -86,7 +90,7 @@ class GraphService:
 
     async def suggestions(self, caller_id: int, size: int, token: str) -> Page[user_pb2.User]:
         """A page of the caller's ranking (``_rank``), kept between pages and reads."""
-        position = decode_token(token, "suggestions", caller_id, 1)
+        position = decode_ints(token, "suggestions", caller_id, 1)
         offset = 0 if position is None else position[0]
         if offset < 0:
             raise InvalidArgument.field("page_token", "is not a page token this service issued")
@@ -112,7 +116,7 @@ class GraphService:
         by id alone."""
         if not ids:
             return []
-        found = await self._directory.users(ids)
+        found = await self._directory.by_ids(ids)
         return [found.get(user_id) or user_pb2.User(id=user_id) for user_id in ids]
 
     async def relationship(self, source_id: int, target_id: int) -> Relationship:
@@ -134,7 +138,7 @@ class GraphService:
     ) -> Page[int]:
         if min_follower_count < 0:
             raise InvalidArgument.field("min_follower_count", "must not be negative")
-        position = decode_token(token, f"following-ids:{min_follower_count}", user_id, 1)
+        position = decode_ints(token, f"following-ids:{min_follower_count}", user_id, 1)
         after = None if position is None else position[0]
         ids = await self._store.following_ids(user_id, min_follower_count, after, size + 1)
         shown = ids[:size]

@@ -13,7 +13,6 @@ from services.graph.service import GraphService
 from services.platform.auth import require_caller
 from services.platform.errors import InvalidArgument
 from services.platform.paging import bounded, page_size
-from services.platform.ratelimit import RateLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -39,15 +38,13 @@ def _relationship(relationship: Relationship) -> relationship_pb2.Relationship:
 
 
 class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
-    def __init__(self, graph: GraphService, follows: RateLimiter) -> None:
+    def __init__(self, graph: GraphService) -> None:
         self._graph = graph
-        self._follows = follows
 
     async def FollowUser(
         self, request: graph_service_pb2.FollowUserRequest, _context: Context
     ) -> relationship_pb2.Relationship:
         caller = require_caller()
-        await self._follows.hit(str(caller.user_id))
         return _relationship(await self._graph.follow(caller.user_id, request.username))
 
     async def UnfollowUser(

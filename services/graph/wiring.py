@@ -10,7 +10,6 @@ from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
 
 from services.graph.adapters.cache import RedisFollowCounts, RedisSuggestions
-from services.graph.adapters.clients import GrpcUserDirectory
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
 from services.graph.consumers.accounts import NewAccounts
@@ -23,6 +22,7 @@ from services.platform.ratelimit import Limits, RedisRateLimiter
 from services.platform.resp import Resp
 from services.platform.server import Registration
 from services.platform.settings import Settings
+from services.platform.users import GrpcUserDirectory
 
 SERVICE = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"]
 
@@ -41,13 +41,13 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         store = Neo4jGraphStore(driver, outbox)
         graph = GraphService(
             store,
-            GrpcUserDirectory(redis, users),
+            GrpcUserDirectory(redis, users, timeout_seconds=2.0),
             RedisFollowChanges(redis),
             RedisFollowCounts(redis, store),
             RedisSuggestions(redis),
+            RedisRateLimiter(redis, Limits.from_settings(settings).follows),
         )
-        follows = RedisRateLimiter(redis, Limits.from_settings(settings).follows)
-        servicer = GraphServicer(graph, follows)
+        servicer = GraphServicer(graph)
         async with running_relay(relay), in_background(NewAccounts(settings.nats_url, graph).run):
 
             def add_to_server(server: grpc.aio.Server) -> None:

@@ -68,7 +68,7 @@ class Processed:
 
 
 @dataclass(frozen=True)
-class Limits:
+class ImageLimits:
     max_bytes: int
     max_pixels: int
     thumbnail_pixels: int
@@ -84,7 +84,7 @@ def detect(data: bytes) -> str | None:
     return None
 
 
-def process(data: bytes, limits: Limits, field: str = "content") -> Processed:
+def process(data: bytes, limits: ImageLimits, field: str = "content") -> Processed:
     """Checks, cleans and re-encodes an upload; INVALID_ARGUMENT naming ``field`` if it is not
     an accepted image, too large in bytes or in pixels, or damaged."""
     if not data:
@@ -115,7 +115,9 @@ def process(data: bytes, limits: Limits, field: str = "content") -> Processed:
 
 
 @contextlib.contextmanager
-def _opened(data: bytes, content_type: str, limits: Limits, field: str) -> Iterator[Image.Image]:
+def _opened(
+    data: bytes, content_type: str, limits: ImageLimits, field: str
+) -> Iterator[Image.Image]:
     """Opens the bytes as ``content_type`` after ``verify()``, refusing decompression bombs
     from the header alone (before any pixel is decoded)."""
     formats = [_PILLOW_FORMATS[content_type]]

@@ -1,7 +1,7 @@
 """What the media domain needs from the outside world, as Protocols.
 
-The adapters are ``store.CassandraMediaStore`` and ``objects.S3ObjectStore``; ``wiring.py``
-plugs them in.
+The adapters (``adapters/``) are ``store.CassandraMediaStore`` and ``objects.S3ObjectStore``;
+``wiring.py`` plugs them in.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from services.platform.errors import (
     PermissionDenied,
 )
 from services.platform.ids import CHIRP_EPOCH_MS, IdGenerator, compose
+from services.platform.ratelimit import RateLimiter
 
 log = structlog.get_logger()
 
@@ -67,21 +68,24 @@ def _stored(kind: str, media_id: int, rendition: images.Rendition) -> Stored:
 
 
 class MediaService:
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917  (one port per store and per limit)
         self,
         store: MediaStore,
         objects: ObjectStore,
         ids: IdGenerator,
-        limits: images.Limits,
+        limits: images.ImageLimits,
+        uploads: RateLimiter,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._store = store
         self._objects = objects
         self._ids = ids
         self._limits = limits
+        self._uploads = uploads
         self._clock_ms = clock_ms
 
     async def upload(self, owner_id: int, data: bytes, alt_text: str) -> Media:
+        await self._uploads.hit(str(owner_id))
         if len(alt_text) > MAX_ALT_TEXT:
             raise InvalidArgument.field("alt_text", f"at most {MAX_ALT_TEXT} characters")
         # Decoding is CPU-bound: off the event loop, so other requests go on meanwhile.

@@ -14,7 +14,6 @@ from services.media.model import Media
 from services.media.service import MediaService
 from services.platform.auth import require_caller
 from services.platform.errors import InvalidArgument
-from services.platform.ratelimit import RateLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -26,9 +25,8 @@ def _id(value: int, field: str = "id") -> int:
 
 
 class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
-    def __init__(self, media: MediaService, uploads: RateLimiter, public_base_url: str) -> None:
+    def __init__(self, media: MediaService, public_base_url: str) -> None:
         self._media = media
-        self._uploads = uploads
         self._base = public_base_url.rstrip("/")
 
     def _message(self, media: Media) -> media_pb2.Media:
@@ -53,7 +51,6 @@ class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
         self, request: media_service_pb2.CreateMediaRequest, _context: Context
     ) -> media_pb2.Media:
         owner = require_caller()
-        await self._uploads.hit(str(owner.user_id))  # uploads per account (issue 7)
         media = await self._media.upload(owner.user_id, request.content.data, request.alt_text)
         return self._message(media)
 

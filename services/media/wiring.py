@@ -11,14 +11,13 @@ from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 from services.media.adapters.objects import S3ObjectStore, s3_client
 from services.media.adapters.store import CassandraMediaStore
 from services.media.consumers.cleanup import DeletedTweetMedia, UnattachedSweep
-from services.media.images import Limits
+from services.media.images import ImageLimits
 from services.media.service import MediaService
 from services.media.servicer import MediaServicer
 from services.platform import cql
 from services.platform.background import in_background
 from services.platform.ids import leased_snowflake
-from services.platform.ratelimit import Limits as RateLimits
-from services.platform.ratelimit import RedisRateLimiter
+from services.platform.ratelimit import Limits, RedisRateLimiter
 from services.platform.resp import Resp
 from services.platform.server import Registration
 from services.platform.settings import Settings
@@ -26,8 +25,8 @@ from services.platform.settings import Settings
 SERVICE = media_service_pb2.DESCRIPTOR.services_by_name["MediaService"]
 
 
-def limits(settings: Settings) -> Limits:
-    return Limits(
+def limits(settings: Settings) -> ImageLimits:
+    return ImageLimits(
         max_bytes=settings.media_max_upload_bytes,
         max_pixels=settings.media_max_pixels,
         thumbnail_pixels=settings.media_thumbnail_pixels,
@@ -42,9 +41,14 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         async with s3_client(settings) as s3, leased_snowflake(redis) as ids:
             objects = S3ObjectStore(s3, settings.s3_bucket)
             await objects.ensure_bucket()
-            media = MediaService(CassandraMediaStore(session), objects, ids, limits(settings))
-            uploads = RedisRateLimiter(redis, RateLimits.from_settings(settings).uploads)
-            servicer = MediaServicer(media, uploads, settings.media_public_base_url)
+            media = MediaService(
+                CassandraMediaStore(session),
+                objects,
+                ids,
+                limits(settings),
+                RedisRateLimiter(redis, Limits.from_settings(settings).uploads),
+            )
+            servicer = MediaServicer(media, settings.media_public_base_url)
             deleted = DeletedTweetMedia(settings.nats_url, media)
             sweep = UnattachedSweep(
                 media,

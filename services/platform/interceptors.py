@@ -244,19 +244,12 @@ class ExceptionToStatusInterceptor(ScopeInterceptor):
 
     @asynccontextmanager
     async def scope(
-        self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
+        self, _rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
         try:
             yield
         except ChirpError as error:
             await _abort(context, error.code, str(error), _details_of(error), _headers_of(error))
-        except NotImplementedError:
-            await _abort(
-                context,
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"{rpc.full_name} is not implemented yet",
-                [],
-            )
         except grpc.aio.AbortError:
             raise
         except grpc.aio.AioRpcError as error:

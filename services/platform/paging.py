@@ -4,7 +4,11 @@ Page sizes: 0 means the default (20), more than the most (100) is lowered to it,
 INVALID_ARGUMENT naming the field. Page tokens: opaque (URL-safe base64 of a small JSON object)
 and bound to the list they page (``kind``, e.g. a list name or a fingerprint of a query, and
 ``scope``, e.g. the user whose list it is), so a token of one list is refused by another instead
-of silently paging the wrong thing; each service checks the cursor it carries.
+of silently paging the wrong thing. The domain encodes and decodes its own tokens (a servicer
+passes ``page_token`` through as it came); a decoder checks the type of cursor its list uses.
+Cursors are positions (the last row shown), not offsets, so pages stay stable while new items
+arrive at the head of a list; rankings computed per request (search's "top", suggestions,
+trends) are the lists paged by offset.
 """
 
 from __future__ import annotations
@@ -12,12 +16,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TypeGuard
+from dataclasses import dataclass, field
+from typing import Generic, TypeGuard, TypeVar
 
 from services.platform.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+#: The request field that carries a page token, in every list.
+CURSOR_FIELD = "page_token"
+
+T = TypeVar("T")
 
 
 def bounded(requested: int, default: int, most: int, field: str = "page_size") -> int:
@@ -35,14 +44,49 @@ def page_size(requested: int, field: str = "page_size") -> int:
 Cursor = int | str | list[int]
 
 
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A page of a list, and the token of the next one ("" after the last)."""
+
+    items: list[T] = field(default_factory=list)
+    next_token: str = ""
+
+
 def encode_token(kind: str, scope: int, cursor: Cursor) -> str:
     payload = json.dumps({"k": kind, "s": scope, "c": cursor}, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, kind: str, scope: int, field: str = "page_token") -> object:
-    """The cursor ``token`` carries, for the caller to check (None for an empty token: the first
-    page). INVALID_ARGUMENT if it is not a token at all or belongs to another list."""
+def decode_int(token: str, kind: str, scope: int) -> int | None:
+    """The non-negative 64-bit integer ``token`` carries (an id or an offset)."""
+    cursor = _decode(token, kind, scope)
+    if cursor is not None and not _is_id(cursor):
+        raise _not_a_token()
+    return cursor
+
+
+def decode_str(token: str, kind: str, scope: int) -> str | None:
+    """The string ``token`` carries (a sort key)."""
+    cursor = _decode(token, kind, scope)
+    if cursor is not None and not isinstance(cursor, str):
+        raise _not_a_token()
+    return cursor
+
+
+def decode_ints(token: str, kind: str, scope: int, length: int) -> list[int] | None:
+    """The ``length`` integers ``token`` carries (a compound position)."""
+    cursor = _decode(token, kind, scope)
+    if cursor is not None and not (
+        isinstance(cursor, list) and len(cursor) == length and all(map(_is_int, cursor))
+    ):
+        raise _not_a_token()
+    return cursor
+
+
+def _decode(token: str, kind: str, scope: int) -> object:
+    """The cursor ``token`` carries, for the typed decoders above to check (None for an empty
+    token: the first page). INVALID_ARGUMENT if it is not a token at all or belongs to another
+    list."""
     if not token:
         return None
     try:
@@ -51,27 +95,20 @@ def decode_token(token: str, kind: str, scope: int, field: str = "page_token") -
         cursor = payload["c"]
         matches = payload["k"] == kind and payload["s"] == scope
     except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise not_a_token(field) from error
+        raise _not_a_token() from error
     if not matches:
-        raise InvalidArgument.field(field, "belongs to another list; start again without it")
+        raise InvalidArgument.field(CURSOR_FIELD, "belongs to another list; start again without it")
     return cursor
 
 
-def not_a_token(field: str = "page_token") -> InvalidArgument:
-    return InvalidArgument.field(field, "is not a page token this service issued")
+def _not_a_token() -> InvalidArgument:
+    return InvalidArgument.field(CURSOR_FIELD, "is not a page token this service issued")
 
 
-def is_int(value: object) -> TypeGuard[int]:
+def _is_int(value: object) -> TypeGuard[int]:
     """An integer cursor (JSON ``true`` is not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def decode_int(token: str, kind: str, scope: int, field: str = "page_token") -> int | None:
-    """The non-negative 64-bit integer ``token`` carries (an id or an offset); None for the
-    first page."""
-    cursor = decode_token(token, kind, scope, field)
-    if cursor is None:
-        return None
-    if not is_int(cursor) or not 0 <= cursor < 2**63:
-        raise not_a_token(field)
-    return cursor
+def _is_id(value: object) -> TypeGuard[int]:
+    return _is_int(value) and 0 <= value < 2**63

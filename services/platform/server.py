@@ -14,8 +14,8 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,7 +23,7 @@ import grpc
 import structlog
 import uvloop
 from google.protobuf import descriptor_pool
-from google.protobuf.descriptor import FileDescriptor, ServiceDescriptor
+from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -189,37 +189,3 @@ def _run_workers(settings: Settings) -> None:
                 stop(signal.SIGTERM, None)
     shutil.rmtree(metrics_dir, ignore_errors=True)
     sys.exit(exit_code)
-
-
-def unimplemented_wiring(service: ServiceDescriptor) -> Wiring:
-    """Wiring for a service whose behaviour has not landed yet: every RPC of its contract answers
-    UNIMPLEMENTED, while health, reflection, metrics and the gateway route are all real."""
-
-    async def unary(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
-        raise NotImplementedError
-
-    async def streaming(
-        _request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]
-    ) -> AsyncIterator[bytes]:
-        raise NotImplementedError
-        yield b""  # pragma: no cover  (makes this an async generator, as streaming RPCs are)
-
-    handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {
-        method.name: (
-            grpc.unary_stream_rpc_method_handler(streaming)
-            if method.server_streaming
-            else grpc.unary_unary_rpc_method_handler(unary)
-        )
-        for method in service.methods
-    }
-
-    def add_to_server(server: grpc.aio.Server) -> None:
-        server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(service.full_name, handlers),)
-        )
-
-    @asynccontextmanager
-    async def wiring(_settings: Settings) -> AsyncIterator[Sequence[Registration]]:
-        yield [Registration(service.full_name, add_to_server)]
-
-    return wiring

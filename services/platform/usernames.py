@@ -1,5 +1,11 @@
-"""Usernames to account ids, remembered: usernames never change and accounts are never deleted
-(UpdateUser changes only display_name and bio), so a name found is an id for good.
+"""Usernames: the one rule that compares them, and names to account ids remembered.
+
+Usernames compare case-insensitively everywhere (``fold``): the users service claims the folded
+name, and tweets (mentions), graph (follows by name) and search (authors, mentions) look names up
+folded.
+
+Usernames never change and accounts are never deleted (UpdateUser changes only display_name and
+bio), so a name found is an id for good.
 
 ``UsernameIds`` keeps the answers of a lookup in a bounded LRU (``CACHED_NAMES``) and makes
 concurrent lookups of one name share one call: a burst of follows of one account, or of reads
@@ -15,6 +21,11 @@ from collections.abc import Awaitable, Callable
 
 #: How many username -> id answers a process remembers.
 CACHED_NAMES = 50_000
+
+
+def fold(username: str) -> str:
+    """The case-insensitive key of a username."""
+    return username.casefold()
 
 
 class UsernameIds:

@@ -1,5 +1,5 @@
 """What the search domain needs from other services, as Protocols (gRPC adapters in
-``clients.py``). The indexes are Tantivy itself (``index.py``), tested on disk."""
+``adapters/clients.py``). The indexes are Tantivy itself (``adapters/index.py``), tested on disk."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ here, and every malformed query is an ``InvalidArgument`` on ``q`` naming the ru
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -171,3 +172,10 @@ def _is_tag_char(char: str) -> bool:
     """The tweets service's hashtag alphabet: letters, combining marks, decimal digits, '_'."""
     category = unicodedata.category(char)
     return char == "_" or category[0] in "LM" or category == "Nd"
+
+
+def fingerprint(*parts: str) -> str:
+    """What a page token of a search is bound to: the request it continues (``q`` and
+    ``order``), so a token used with another query is refused instead of silently paging
+    something else."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]

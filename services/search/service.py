@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.errors import Aborted, InvalidArgument
+from services.platform.paging import decode_int, encode_token
 from services.search.adapters.index import (
     Candidate,
     TweetIndex,
@@ -29,9 +30,8 @@ from services.search.adapters.index import (
     tweet_document,
     user_document,
 )
-from services.search.paging import decode_token, encode_token, fingerprint
 from services.search.ports import Graph, Tweets, Users
-from services.search.query import parse
+from services.search.query import fingerprint, parse
 
 log = structlog.get_logger()
 
@@ -130,17 +130,19 @@ class SearchService:
         query = parse(q)
         order = parse_order(order)
         bound = fingerprint("tweets", q, order)
-        cursor = decode_token(token, bound)
+        cursor = decode_int(token, bound, 0)
         if order == "latest":
             ids = await self._tweet_index.latest(query, cursor, size + 1)
             more = len(ids) > size
             ids = ids[:size]
-            next_token = encode_token(bound, ids[-1]) if more else ""
+            next_token = encode_token(bound, 0, ids[-1]) if more else ""
         else:
             offset = cursor or 0
             ranked = rank_top(await self._tweet_index.candidates(query), int(self._clock() * 1000))
             ids = ranked[offset : offset + size]
-            next_token = encode_token(bound, offset + size) if len(ranked) > offset + size else ""
+            next_token = (
+                encode_token(bound, 0, offset + size) if len(ranked) > offset + size else ""
+            )
         return await self._hydrate(ids), next_token
 
     async def _hydrate(self, ids: Sequence[int]) -> list[ReadyTweet]:
@@ -155,14 +157,14 @@ class SearchService:
         if len(q) > MAX_USER_QUERY_LENGTH:
             raise InvalidArgument.field("q", f"must be at most {MAX_USER_QUERY_LENGTH} characters")
         bound = fingerprint("users", text.lower())
-        offset = decode_token(token, bound) or 0
+        offset = decode_int(token, bound, 0) or 0
         limit = min(offset + size + 1, MAX_USER_RESULTS)
         ids = (await self._user_index.search(text.split(), limit))[offset:]
         more = len(ids) > size and offset + size < MAX_USER_RESULTS
         ids = ids[:size]
         found = {u.id: u for u in await self._users.batch_get(ids)}
         users = [found[i] for i in ids if i in found]
-        return users, encode_token(bound, offset + size) if more else ""
+        return users, encode_token(bound, 0, offset + size) if more else ""
 
     async def apply(self, events: Sequence[tuple[str, bytes]]) -> None:
         """Brings every tweet and user the events touched up to date in the indexes (visible

@@ -1,7 +1,8 @@
 """Trends: which terms of new tweets count, how a term's score is computed, the decaying peak.
 
-Pure rules plus ``TrendService``, which runs them over a ``TrendStore`` (``trend_store.py``,
-Redis). See the README for the parameters and why they are what they are.
+Pure rules plus ``TrendService``, which runs them over a ``TrendStore``
+(``adapters/trend_store.py``, Redis). See the README for the parameters and why they are what
+they are.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Protocol
 
 from chirp.search.v1 import trend_pb2
 
-from services.search.paging import decode_token, encode_token, fingerprint
+from services.platform.paging import decode_int, encode_token
+from services.search.query import fingerprint
 
 #: Terms scanned per recompute at most (the most used in the window), and terms whose distinct
 #: authors are counted exactly (the best bounds among them).
@@ -249,7 +251,7 @@ class TrendService:
 
     async def page(self, size: int, token: str) -> tuple[list[Trend], str]:
         bound = fingerprint("trends")
-        offset = decode_token(token, bound) or 0
+        offset = decode_int(token, bound, 0) or 0
         trends = await self._store.current()
         more = len(trends) > offset + size
-        return trends[offset : offset + size], encode_token(bound, offset + size) if more else ""
+        return trends[offset : offset + size], encode_token(bound, 0, offset + size) if more else ""

@@ -1,12 +1,14 @@
-"""What the timelines domain needs from the world, as Protocols (adapters: ``store.py``,
-``clients.py``; in-memory ones in the unit tests)."""
+"""What the timelines domain needs from the world, as Protocols (adapters: ``adapters/store.py``,
+``adapters/live.py``, ``adapters/clients.py``; in-memory ones in the unit tests)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from services.platform.caches.tweet_cache import ReadyTweet
+from services.timelines.model import LiveChange
 
 
 class Graph(Protocol):
@@ -65,10 +67,6 @@ class TimelineStore(Protocol):
         owner active (keeps the timeline alive for the active window)."""
         ...
 
-    async def newer(self, user_id: int, after: int, limit: int) -> list[int]:
-        """The newest ``limit`` ids > after, newest first (the stream's catch-up)."""
-        ...
-
     async def store(self, user_id: int, ids: Sequence[int]) -> None:
         """Creates (or merges into) the timeline, trims it and marks the owner active."""
         ...
@@ -96,4 +94,17 @@ class TimelineStore(Protocol):
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         """Records whether the author is a celebrity now; True if that changed."""
+        ...
+
+
+class LiveFeed(Protocol):
+    async def next(self, wait_seconds: float) -> LiveChange | None:
+        """The timeline's next change; None if none came within ``wait_seconds`` (or on a
+        message that was not a change)."""
+        ...
+
+
+class LiveUpdates(Protocol):
+    def follow(self, user_id: int) -> AbstractAsyncContextManager[LiveFeed]:
+        """Every change of ``user_id``'s home timeline from the moment this is entered."""
         ...

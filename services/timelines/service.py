@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
+from services.platform.background import rounds
 from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.caches.user_timelines import ids_below
-from services.timelines.ports import Graph, TimelineStore, Tweets
+from services.platform.errors import InvalidArgument
+from services.platform.paging import Page, decode_int, encode_token
+from services.timelines.ports import Graph, LiveUpdates, TimelineStore, Tweets
 
 #: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a
 #: second round.
@@ -24,12 +27,10 @@ FANOUT_WINDOW = 2
 HYDRATE_CHUNK = 100
 #: ListRecentTweetIds takes at most this many authors.
 AUTHOR_CHUNK = 5000
-
-
-@dataclass(frozen=True)
-class Page:
-    tweets: list[ReadyTweet]
-    next_before: int | None  # None: the end
+#: The list a home page token is bound to (it carries the id the next page continues below).
+HOME_LIST = "home"
+#: A stream sends at most this many tweets from before it started.
+CATCH_UP = 100
 
 
 def merge_ids(lists: Sequence[Sequence[int]], *, before: int | None, limit: int) -> list[int]:
@@ -46,11 +47,12 @@ def merge_ids(lists: Sequence[Sequence[int]], *, before: int | None, limit: int)
 
 
 class TimelineService:
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one port per store and per service it calls)
         self,
         store: TimelineStore,
         graph: Graph,
         tweets: Tweets,
+        live: LiveUpdates,
         *,
         celebrity_threshold: int,
         length: int,
@@ -58,13 +60,24 @@ class TimelineService:
         self._store = store
         self._graph = graph
         self._tweets = tweets
+        self._live = live
         self._threshold = celebrity_threshold
         self._length = length
 
     # Reading ---------------------------------------------------------------------------------
 
-    async def page(self, user_id: int, size: int, before: int | None) -> Page:
-        """A page of ``user_id``'s home timeline, ids < before, newest first."""
+    async def page(self, user_id: int, size: int, token: str) -> Page[ReadyTweet]:
+        """A page of ``user_id``'s home timeline, newest first."""
+        before = decode_int(token, HOME_LIST, 0)
+        shown, next_before = await self._page(user_id, size, before)
+        next_token = "" if next_before is None else encode_token(HOME_LIST, 0, next_before)
+        return Page(shown, next_token)
+
+    async def _page(
+        self, user_id: int, size: int, before: int | None
+    ) -> tuple[list[ReadyTweet], int | None]:
+        """The page's tweets, ids < before, and the id the next page continues below (None:
+        the end)."""
         celebrities_task = asyncio.ensure_future(self._celebrity_ids(user_id))
         try:
             shown: list[ReadyTweet] = []
@@ -83,15 +96,15 @@ class TimelineService:
                     # Below the last home id read there may be home ids not read yet.
                     candidates = [i for i in candidates if i >= home[-1]]
                 if not candidates:
-                    return Page(shown, None)
+                    return shown, None
                 consumed = await self._fill(shown, seen, candidates, size)
                 cursor = consumed
                 more = home_more or any(ids and ids[-1] < consumed for ids in celebrity)
                 if not more and consumed == candidates[-1]:
-                    return Page(shown, None)
+                    return shown, None
                 if len(shown) >= size:
-                    return Page(shown, consumed)
-            return Page(shown, cursor)
+                    return shown, consumed
+            return shown, cursor
         finally:
             celebrities_task.cancel()
 
@@ -112,6 +125,33 @@ class TimelineService:
                 if len(shown) >= size:
                     return tweet_id
         return consumed
+
+    async def stream(
+        self, user_id: int, after: int, heartbeat_seconds: float
+    ) -> AsyncGenerator[tuple[list[ReadyTweet], list[int]]]:
+        """``user_id``'s home timeline as it changes: first (at once, even empty) the tweets
+        newer than ``after`` (none if 0), then each change as (tweets that entered, ids that
+        left), an empty one after ``heartbeat_seconds`` without news."""
+        if after < 0:
+            raise InvalidArgument.field("after_tweet_id", "must not be negative")
+        async with self._live.follow(user_id) as feed:  # before the catch-up: nothing missed
+            tweets = await self.newer(user_id, after, CATCH_UP) if after > 0 else []
+            sent = {tweet.id for tweet in tweets}
+            yield tweets, []
+            quiet_since = time.monotonic()
+            for _ in rounds():
+                change = await feed.next(heartbeat_seconds)
+                if change is None:
+                    if time.monotonic() - quiet_since >= heartbeat_seconds:
+                        quiet_since = time.monotonic()
+                        yield [], []
+                    continue
+                fresh = sorted((i for i in change.added if i not in sent), reverse=True)
+                tweets = await self.hydrate(fresh) if fresh else []
+                sent.update(tweet.id for tweet in tweets)
+                if tweets or change.removed:
+                    quiet_since = time.monotonic()
+                    yield tweets, change.removed
 
     async def newer(self, user_id: int, after: int, limit: int) -> list[ReadyTweet]:
         """Up to ``limit`` tweets newer than ``after`` (fanned out and celebrity), newest

@@ -15,6 +15,7 @@ from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.wire import bytes_handler
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.live import RedisLiveUpdates
 from services.timelines.adapters.store import RedisTimelineStore
 from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
@@ -39,10 +40,11 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             store,
             GrpcGraph(graph),
             CachedTweets(resp, tweets),
+            RedisLiveUpdates(redis),
             celebrity_threshold=settings.celebrity_follower_threshold,
             length=settings.timeline_length,
         )
-        servicer = TimelinesServicer(timelines, redis)
+        servicer = TimelinesServicer(timelines)
         worker = FanoutWorker(settings.nats_url, timelines)
         async with in_background(worker.run):
 

@@ -1,7 +1,7 @@
 """What the tweets domain needs from the outside world, as Protocols.
 
-The adapters are ``store.CassandraTweetStore``, ``cache.RedisTweetCache``,
-``directory.GrpcUserDirectory`` and ``library.GrpcMediaLibrary``; ``wiring.py`` plugs them in.
+The adapters (``adapters/``) are ``store.CassandraTweetStore``, ``cache.RedisTweetCache``,
+``clients.UserAuthors`` and ``clients.GrpcMediaLibrary``; ``wiring.py`` plugs them in.
 """
 
 from __future__ import annotations
@@ -163,8 +163,8 @@ class UserDirectory(Protocol):
     """The users service. A lookup that cannot be answered raises ``Unavailable``."""
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Author]: ...
-    async def id_of(self, folded: str) -> int | None:
-        """The account of a folded username, or None."""
+    async def id_of(self, username: str) -> int | None:
+        """The account of a username (any case), or None."""
         ...
 
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, Author]:

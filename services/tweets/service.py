@@ -20,7 +20,7 @@ always has its event. Counters are Cassandra counters, updated after the batch: 
 dies between the two leaves a count one off (never an event lost).
 
 Deleted tweets, and retweets of them, are gone for readers at once; the retweets themselves are
-undone by ``purge`` when the ``tweets.deleted`` event comes back (``cleanup.py``).
+undone by ``purge`` when the ``tweets.deleted`` event comes back (``consumers/cleanup.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ from services.platform.errors import (
     Unavailable,
 )
 from services.platform.ids import CHIRP_EPOCH_MS, IdGenerator, compose
-from services.platform.paging import encode_token
+from services.platform.outbox import new_event_id
+from services.platform.paging import Page, decode_int, decode_str, encode_token
+from services.platform.ratelimit import RateLimiter
 from services.tweets import rules, text
 from services.tweets.convert import tweet_message
 from services.tweets.model import (
@@ -64,7 +66,6 @@ from services.tweets.model import (
     Version,
     VersionView,
 )
-from services.tweets.paging import Page, int_cursor, str_cursor
 from services.tweets.ports import (
     Listed,
     MediaLibrary,
@@ -94,11 +95,6 @@ def now_ms() -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def new_event_id() -> str:
-    """A time-based UUID, as the outbox orders its rows by it."""
-    return str(uuid.uuid1())
-
-
 @dataclass(frozen=True)
 class Draft:
     text: str
@@ -116,19 +112,23 @@ class TweetService:
         users: UserDirectory,
         media: MediaLibrary,
         ids: IdGenerator,
+        posts: RateLimiter,
         clock: Callable[[], datetime] = now_ms,
     ) -> None:
+        """``posts`` limits each account's posts (replies included)."""
         self._store = store
         self._cache = cache
         self._user_timelines = user_timelines
         self._users = users
         self._media = media
         self._ids = ids
+        self._posts = posts
         self._clock = clock
 
     # Posting.
 
     async def create(self, author_id: int, draft: Draft) -> TweetView:
+        await self._posts.hit(str(author_id))
         body = text.normalize(draft.text)
         problems = [
             *text.violations(body, has_media=bool(draft.media_ids)),
@@ -382,7 +382,7 @@ class TweetService:
 
     async def versions(self, tweet_id: int, size: int, token: str) -> Page[VersionView]:
         tweet = await self._live((await self._original(tweet_id, "tweet_id")).id)
-        before = int_cursor(token, "versions", tweet.id)
+        before = decode_int(token, "versions", tweet.id)
         versions = await self._store.versions(tweet.id)
         if versions and versions[0].create_time == tweet.version_start:
             versions = versions[1:]
@@ -476,7 +476,7 @@ class TweetService:
 
     async def likers(self, tweet_id: int, size: int, token: str) -> Page[Author]:
         target = await self._original(tweet_id, "tweet_id")
-        before = str_cursor(token, "likers", target.id)
+        before = decode_str(token, "likers", target.id)
         rows, more = _peeked(await self._store.likers(target.id, before, size + 1), size)
         authors = await self._authors([row.user_id for row in rows])
         users = [authors.get(row.user_id, Author(row.user_id)) for row in rows]
@@ -491,7 +491,7 @@ class TweetService:
             rows, more = _peeked(await self._store.liked(user_id, before, limit + 1), limit)
             return [row.tweet_id for row in rows], rows[-1].like_id if more else None
 
-        return await self._page("liked", user_id, str_cursor(token, "liked", user_id), size, fetch)
+        return await self._page("liked", user_id, decode_str(token, "liked", user_id), size, fetch)
 
     # Retweets.
 
@@ -552,7 +552,7 @@ class TweetService:
             ids, more = _peeked(await self._store.reply_ids(parent.id, after, limit + 1), limit)
             return ids, ids[-1] if more else None
 
-        cursor = int_cursor(token, "replies", parent.id)
+        cursor = decode_int(token, "replies", parent.id)
         return await self._page("replies", parent.id, cursor, size, fetch)
 
     async def user_tweets(
@@ -564,7 +564,7 @@ class TweetService:
             found = await self._user_timeline(user_id, limit, before)
             return found.ids, found.next_before
 
-        cursor = int_cursor(token, "user_tweets", user_id)
+        cursor = decode_int(token, "user_tweets", user_id)
         return await self._page("user_tweets", user_id, cursor, size, fetch)
 
     async def _page(
@@ -620,7 +620,7 @@ class TweetService:
             if caller_id is None:
                 raise Unauthenticated("'me' needs an access token: Authorization: Bearer <token>")
             return caller_id
-        user_id = await self._users.id_of(text.fold(username))
+        user_id = await self._users.id_of(username)
         if user_id is None:
             raise NotFound(f"user {username!r} not found")
         return user_id

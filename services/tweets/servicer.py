@@ -12,10 +12,8 @@ from google.protobuf import empty_pb2
 from services.platform import wire
 from services.platform.auth import current_caller, require_caller
 from services.platform.errors import InvalidArgument
-from services.platform.paging import bounded, page_size
-from services.platform.ratelimit import RateLimiter
+from services.platform.paging import Page, bounded, page_size
 from services.tweets import convert, rules
-from services.tweets.paging import Page
 from services.tweets.service import Draft, TweetService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -52,14 +50,12 @@ SENT_AS_BYTES = frozenset(
 
 
 class TweetsServicer:
-    def __init__(self, tweets: TweetService, posts: RateLimiter) -> None:
+    def __init__(self, tweets: TweetService) -> None:
         self._tweets = tweets
-        self._posts = posts
 
     async def CreateTweet(
         self, request: tweets_service_pb2.CreateTweetRequest, _context: Context
     ) -> tweet_pb2.Tweet:
-        await self._posts.hit(str(require_caller().user_id))  # posts per account (issue 7)
         draft = Draft(
             text=request.text,
             reply_to_id=request.reply_to_id,

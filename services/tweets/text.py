@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.platform.errors import FieldViolation
+from services.platform.usernames import fold
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23
@@ -198,11 +199,6 @@ def mention_candidates(text: str, urls: tuple[Link, ...] = ()) -> tuple[MentionC
 
 def _inside(offset: int, urls: tuple[Link, ...]) -> bool:
     return any(link.start <= offset < link.end for link in urls)
-
-
-def fold(username: str) -> str:
-    """Usernames compare case-insensitively (they are ASCII)."""
-    return username.lower()
 
 
 def mentioned_usernames(text: str) -> list[str]:

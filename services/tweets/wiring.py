@@ -16,11 +16,11 @@ from services.platform.ratelimit import Limits, RedisRateLimiter
 from services.platform.resp import Resp
 from services.platform.server import Registration
 from services.platform.settings import Settings
+from services.platform.users import GrpcUserDirectory
 from services.platform.wire import bytes_handler
 from services.tweets.adapters.cache import RedisTweetCache, RedisUserTimelines
-from services.tweets.adapters.media import GrpcMediaLibrary
+from services.tweets.adapters.clients import GrpcMediaLibrary, UserAuthors
 from services.tweets.adapters.store import CassandraTweetStore
-from services.tweets.adapters.users import GrpcUserDirectory
 from services.tweets.consumers.cleanup import DeletedTweetsCleanup
 from services.tweets.service import TweetService
 from services.tweets.servicer import SENT_AS_BYTES, TweetsServicer
@@ -42,12 +42,12 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 CassandraTweetStore(session, outbox),
                 RedisTweetCache(redis),
                 RedisUserTimelines(redis),
-                GrpcUserDirectory(redis, users),
+                UserAuthors(GrpcUserDirectory(redis, users, timeout_seconds=1.0)),
                 GrpcMediaLibrary(media),
                 ids,
+                RedisRateLimiter(redis, Limits.from_settings(settings).posts),
             )
-            posts = RedisRateLimiter(redis, Limits.from_settings(settings).posts)
-            servicer = TweetsServicer(tweets, posts)
+            servicer = TweetsServicer(tweets)
             cleanup = DeletedTweetsCleanup(settings.nats_url, tweets)
             async with in_background(cleanup.run):
 

@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from services.platform.errors import FieldViolation, InvalidArgument
+from services.platform.usernames import fold
 
 USERNAME_MAX = 15
 PASSWORD_MIN = 8
@@ -69,11 +70,6 @@ RESERVED_USERNAMES = frozenset(
 #: The profile fields a user can change (UpdateCurrentUser); everything else is fixed.
 EDITABLE_FIELDS = ("display_name", "bio")
 FULL_MASK = "*"
-
-
-def fold(username: str) -> str:
-    """The case-insensitive key of a username."""
-    return username.casefold()
 
 
 def is_well_formed(username: str) -> bool:

@@ -32,6 +32,7 @@ from services.platform.errors import (
 )
 from services.platform.ids import IdGenerator, timestamp_ms
 from services.platform.ratelimit import RateLimiter
+from services.platform.usernames import fold
 from services.users import rules
 from services.users.model import (
     Counts,
@@ -92,7 +93,7 @@ class UserService:
         user_id = self._ids.next_id()
         created = datetime.fromtimestamp(timestamp_ms(user_id) / 1000, UTC)
         user = User(user_id, username, display_name, "", created, created)
-        folded = rules.fold(username)
+        folded = fold(username)
         if not await self._store.claim_username(folded, user_id):
             raise AlreadyExists(f"the username '{username}' is taken")
         try:
@@ -118,7 +119,7 @@ class UserService:
             # Attempts are counted per account name, whoever makes them, before the password
             # is checked: guessing one account's password is slow from any number of addresses.
             # (A name that cannot exist has no account to protect, and gets no counter.)
-            await self._sign_ins.hit(rules.fold(username))
+            await self._sign_ins.hit(fold(username))
             user = await self._find_by_username(username)
         password_hash = None if user is None else await self._store.get_password_hash(user.id)
         # An unknown user costs a (dummy) verification too, so timing does not tell them apart:
@@ -133,7 +134,7 @@ class UserService:
     async def profile(self, username: str, caller: Caller | None) -> Profile:
         rules.check_username(username)
         caller_id = caller.user_id if caller else None
-        folded = rules.fold(username)
+        folded = fold(username)
         cached = (await self._cache.get_ids([folded])).get(folded)
         if cached is not None:
             # The common case: with the id known, the account and its counts are read at once.
@@ -189,7 +190,7 @@ class UserService:
         if len(usernames) > BATCH_MAX:
             raise InvalidArgument.field("usernames", f"at most {BATCH_MAX} per call")
         # Checked before folding: "Straße" is no username, though it folds to "strasse".
-        wanted = _distinct([rules.fold(name) for name in usernames if rules.is_well_formed(name)])
+        wanted = _distinct([fold(name) for name in usernames if rules.is_well_formed(name)])
         found = await self._by_usernames(wanted)
         return await self._view([found[name] for name in wanted if name in found], view, caller)
 
@@ -211,7 +212,7 @@ class UserService:
         return found[caller.user_id]
 
     async def _find_by_username(self, username: str) -> User | None:
-        folded = rules.fold(username)
+        folded = fold(username)
         return (await self._by_usernames([folded])).get(folded)
 
     async def _users(self, user_ids: Sequence[int]) -> dict[int, User]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.edge import GATEWAY
+from tests.stack import GATEWAY
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import httpx
 
 from tests.integration.graph.support import Account
 
-GATEWAY = "http://127.0.0.1:8080"
 PASSWORD = "correct horse battery"  # noqa: S105  (test accounts')
 #: A header the gateway adds to what a service answered: absent, the gateway answered itself.
 UPSTREAM_TIME = "x-envoy-upstream-service-time"

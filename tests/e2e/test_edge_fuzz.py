@@ -24,8 +24,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devstack.gen import OPENAPI
-from tests.e2e.edge import GATEWAY, register
+from tests.e2e.edge import register
 from tests.integration.graph.support import Account
+from tests.stack import GATEWAY
 
 #: Generated requests per operation (and per generation mode).
 EXAMPLES = 12

@@ -25,9 +25,10 @@ from devstack.envoy import SOURCE_CONFIG, gateway_manager, localize
 from devstack.paths import VENV_BIN
 from services.platform.ratelimit import Limit, Limits, redis_key
 from services.platform.settings import Settings
-from tests.e2e.edge import GATEWAY, PASSWORD, UPSTREAM_TIME, error, register
+from tests.e2e.edge import PASSWORD, UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
 from tests.processes import free_port
+from tests.stack import GATEWAY
 
 LIMITS = Limits.from_settings(Settings(service="users"))
 EXEMPT = "127.0.0.2"

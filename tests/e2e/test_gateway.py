@@ -9,8 +9,6 @@ import httpx
 import pytest
 from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
 
-GATEWAY = "http://127.0.0.1:8080"
-
 
 def _metric(port: int, line_start: str) -> float:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

@@ -20,7 +20,6 @@ from services.platform.settings import Settings
 from tests.integration.media.photos import GPS_IFD, animated, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import bearer, random_user_id
 
-GATEWAY = "http://127.0.0.1:8080"
 MEDIA = "127.0.0.1:50056"
 MAX_BYTES = Settings(service="media").media_max_upload_bytes
 CACHE_CONTROL = "public, max-age=31536000, immutable"

@@ -28,8 +28,8 @@ from services.platform.paging import encode_token
 from services.platform.settings import StoreSettings
 from services.tweets.rules import MAX_EDITS
 from tests.integration.tweets.tokens import bearer, mint, random_user_id
+from tests.stack import GATEWAY
 
-GATEWAY = "http://127.0.0.1:8080"
 TWEETS = "127.0.0.1:50052"
 JsonObject = dict[str, Any]
 

@@ -34,8 +34,8 @@ from devstack.paths import ROOT
 from services.platform.caches.user_cache import user_key
 from services.platform.settings import Settings
 from tests.integration.users.events import find_event
+from tests.stack import GATEWAY
 
-GATEWAY = "http://127.0.0.1:8080"
 SETTINGS = Settings(service="users")
 PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"

@@ -15,8 +15,7 @@ from services.platform.caches.user_cache import BasicUsers, user_key
 from services.platform.resp import Resp
 from services.platform.settings import Settings
 from tests.integration.tweets.tokens import random_user_id
-
-GATEWAY = "http://127.0.0.1:8080"
+from tests.stack import GATEWAY
 
 
 async def _registered() -> tuple[int, str]:

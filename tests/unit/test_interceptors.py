@@ -69,10 +69,6 @@ async def _overloaded(_request: bytes, _context: grpc.aio.ServicerContext[bytes,
     raise redis.exceptions.MaxConnectionsError("Too many connections (secret detail)")
 
 
-def _unimplemented(_request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
-    raise NotImplementedError
-
-
 async def _stream_then_fail(
     _request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]
 ) -> AsyncIterator[bytes]:
@@ -100,7 +96,6 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
             "Crash": _crash,
             "Overloaded": _overloaded,
             "PeerDown": _peer_down,
-            "Unimplemented": _unimplemented,
         }.items()
     }
     stream = {"Stream": grpc.unary_stream_rpc_method_handler(_stream_then_fail, **codec)}
@@ -200,9 +195,6 @@ async def test_resource_exhausted_carries_retry_info(channel: grpc.aio.Channel) 
 async def test_domain_errors_map_to_their_codes(channel: grpc.aio.Channel) -> None:
     missing = await _error(lambda: _call(channel, "Missing")(b""))
     assert (missing.code(), missing.details()) == (grpc.StatusCode.NOT_FOUND, "tweet 7 not found")
-    unimplemented = await _error(lambda: _call(channel, "Unimplemented")(b""))
-    assert unimplemented.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert unimplemented.details() == f"{SERVICE}/Unimplemented is not implemented yet"
 
 
 async def test_unexpected_errors_are_internal_without_leaking(channel: grpc.aio.Channel) -> None:

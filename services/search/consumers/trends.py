@@ -2,8 +2,8 @@
 and the loop that recomputes the published trends every ``recompute_seconds``.
 
 A batch of new tweets is counted in Redis in one pipeline and acknowledged after it; counting
-is idempotent (see ``trend_store.py``), so redeliveries change nothing. Each replica runs the
-loop, and a short Redis claim lets one of them recompute per interval.
+is idempotent (see ``adapters/trend_store.py``), so redeliveries change nothing. Each replica
+runs the loop, and a short Redis claim lets one of them recompute per interval.
 """
 
 from __future__ import annotations

@@ -105,19 +105,8 @@ FOLLOWERS_TTL_SECONDS = 3600
 CELEBRITIES = "chirp:timelines:celebrities"
 
 
-def live_channel(user_id: int) -> str:
-    return f"{LIVE_PREFIX}{user_id}"
-
-
 def member(tweet_id: int) -> str:
     return f"{tweet_id:019d}"
-
-
-def parse_live(message: bytes | str) -> tuple[list[int], list[int]]:
-    """(added, removed) ids of a live channel message."""
-    text = message.decode() if isinstance(message, bytes) else message
-    ids = [int(part) for part in text[1:].split(",") if part]
-    return (ids, []) if text.startswith("+") else ([], ids)
 
 
 class RedisTimelineStore:
@@ -142,12 +131,6 @@ class RedisTimelineStore:
             ]
         )
         return [int(m) for m in members], bool(exists)
-
-    async def newer(self, user_id: int, after: int, limit: int) -> list[int]:
-        members = await self._redis.call(
-            "ZREVRANGEBYLEX", home_key(user_id), "+", f"({member(max(after, 0))}", "LIMIT", 0, limit
-        )
-        return [int(m) for m in members]
 
     async def store(self, user_id: int, ids: Sequence[int]) -> None:
         key = home_key(user_id)

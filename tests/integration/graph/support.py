@@ -18,7 +18,6 @@ from tests.integration.streams import Received
 from tests.integration.tweets.tokens import mint
 
 SETTINGS = Settings(service="graph")
-GATEWAY = "http://127.0.0.1:8080"
 PASSWORD = "correct horse battery staple"  # noqa: S105  (a test account's)
 
 MESSAGE_TYPES: dict[str, type[Message]] = {

@@ -14,6 +14,7 @@ from services.media.wiring import limits
 from services.platform.ids import Snowflake, leased_snowflake
 from services.platform.resp import Resp
 from services.platform.settings import Settings
+from tests.limiting import CountingLimiter
 
 SETTINGS = Settings(service="media")
 
@@ -43,4 +44,4 @@ async def ids() -> AsyncIterator[Snowflake]:
 
 @pytest.fixture(scope="module")
 def media(store: CassandraMediaStore, objects: S3ObjectStore, ids: Snowflake) -> MediaService:
-    return MediaService(store, objects, ids, limits(SETTINGS))
+    return MediaService(store, objects, ids, limits(SETTINGS), CountingLimiter())

@@ -27,6 +27,7 @@ from tests.cancellation import stops_every_time
 from tests.integration.media.conftest import SETTINGS
 from tests.integration.media.photos import GPS_IFD, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import random_user_id
+from tests.limiting import CountingLimiter
 
 
 def _tweet_id() -> int:
@@ -154,7 +155,9 @@ async def test_a_lost_race_attaches_nothing(
     owner = random_user_id()
     first, second = await _upload(media, owner), await _upload(media, owner)
     thief, tweet = _tweet_id(), _tweet_id()
-    racing = MediaService(_RacingStore(store, second.id, thief), objects, ids, limits(SETTINGS))
+    racing = MediaService(
+        _RacingStore(store, second.id, thief), objects, ids, limits(SETTINGS), CountingLimiter()
+    )
     with pytest.raises(FailedPrecondition):
         await racing.attach(tweet, owner, [first.id, second.id])
     assert (await media.get(first.id)).tweet_id == 0  # rolled back
@@ -177,6 +180,7 @@ async def test_the_sweep_removes_only_old_unattached_uploads(
         objects,
         ids,
         limits(SETTINGS),
+        CountingLimiter(),
         clock_ms=lambda: timestamp_ms(doomed.id) + 1 + int(max_age * 1000),
     )
     fresh = await _upload(media, owner)  # newer than the cutoff

@@ -16,7 +16,6 @@ from services.platform.settings import Settings
 from tests.integration.tweets.tokens import bearer
 
 SETTINGS = Settings(service="search")
-GATEWAY = "http://127.0.0.1:8080"
 JsonObject = dict[str, Any]
 
 _sequence = 0

@@ -18,10 +18,11 @@ import pytest
 import tantivy
 
 from tests.integration.search.indexer_process import killable_consumer
-from tests.integration.search.support import GATEWAY, post
+from tests.integration.search.support import post
 from tests.integration.streams import temporary_consumer
 from tests.integration.tweets.tokens import random_user_id
 from tests.polling import eventually
+from tests.stack import GATEWAY
 
 ROOT = Path(__file__).resolve().parents[3]
 TWEETS = 60

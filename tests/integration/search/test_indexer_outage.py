@@ -28,9 +28,10 @@ from services.search.query import parse
 from services.search.service import SearchService
 from tests.cancellation import stops_every_time
 from tests.integration.search.indexer_process import killable_consumer
-from tests.integration.search.support import GATEWAY, SETTINGS, post
+from tests.integration.search.support import SETTINGS, post
 from tests.integration.tweets.tokens import random_user_id
 from tests.polling import eventually
+from tests.stack import GATEWAY
 
 
 class Outage(GrpcTweets):

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
 
-from tests.integration.search.support import GATEWAY, SETTINGS, found, post
+from tests.integration.search.support import SETTINGS, found, post
 from tests.integration.tweets.tokens import bearer, random_user_id
 from tests.polling import eventually
+from tests.stack import GATEWAY
 
 REBUILD_SECONDS = 300.0
 

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 
 import grpc
 from nats.js.api import ConsumerConfig
+from redis.asyncio import Redis
 
 from services.platform.resp import Resp
 from services.timelines import service as service_module
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.live import RedisLiveUpdates
 from services.timelines.adapters.store import RedisTimelineStore
 from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
@@ -38,11 +40,13 @@ class SlowStore(RedisTimelineStore):
 async def main(name: str) -> None:
     service_module.FANOUT_BATCH = BATCH
     resp = Resp.from_url(SETTINGS.redis_url)
+    redis = Redis.from_url(SETTINGS.redis_url)
     store = SlowStore(resp, length=800, active_seconds=3600)
     service = TimelineService(
         store,
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),
         CachedTweets(resp, grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
+        RedisLiveUpdates(redis),  # not used by the fanout
         celebrity_threshold=10**9,
         length=800,
     )
@@ -51,6 +55,7 @@ async def main(name: str) -> None:
         await FanoutWorker(SETTINGS.nats_url, service, config=killable_consumer(name)).run()
     finally:
         await resp.aclose()
+        await redis.aclose()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from redis.asyncio import Redis
 
 from services.platform.settings import Settings
 from services.timelines.adapters.store import SENTINEL, home_key
-from tests.integration.graph.support import GATEWAY, Account, register
+from tests.integration.graph.support import Account, register
 from tests.integration.tweets.tokens import mint, random_user_id
+from tests.stack import GATEWAY
 
 SETTINGS = Settings(service="timelines")
 #: The local stack's threshold (devstack/components.py): more followers than this = celebrity.

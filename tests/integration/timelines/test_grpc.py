@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from services.platform.resp import Resp
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
+from services.timelines.adapters.live import RedisLiveUpdates
 from services.timelines.adapters.store import RedisTimelineStore
 from services.timelines.consumers.fanout import FanoutWorker
 from services.timelines.service import TimelineService
@@ -143,6 +144,7 @@ async def test_fanout_handlers_are_idempotent(
         store,
         GrpcGraph(graph),
         CachedTweets(resp, tweets),
+        RedisLiveUpdates(redis),
         celebrity_threshold=THRESHOLD,
         length=800,
     )

@@ -11,13 +11,9 @@ from redis.asyncio import Redis
 from services.platform.caches.changes import RedisChangeCounts
 from services.platform.caches.followings import followers_changes, followings_changes
 from services.platform.resp import Resp
-from services.timelines.adapters.store import (
-    RedisCountedIdLists,
-    RedisTimelineStore,
-    home_key,
-    live_channel,
-    parse_live,
-)
+from services.timelines.adapters.live import RedisLiveUpdates, live_channel, parse_live
+from services.timelines.adapters.store import RedisCountedIdLists, RedisTimelineStore, home_key
+from services.timelines.model import LiveChange
 from tests.integration.tweets.tokens import random_user_id
 
 BIG = 2**62  # ids above 2^53, where a double score would round
@@ -56,27 +52,24 @@ async def test_reads_page_by_id_exactly_and_mark_the_owner_active(
     await redis.expire(home_key(user), 5)
     assert await store.read(user, None, 2) == ([BIG + 3, BIG + 2], True)
     assert await store.read(user, BIG + 2, 10) == ([BIG + 1], True)
-    assert await store.newer(user, BIG + 1, 10) == [BIG + 3, BIG + 2]
     assert await redis.ttl(home_key(user)) > 500  # the read set the active window again
 
 
 async def test_remove_and_live_messages(store: RedisTimelineStore, redis: Redis) -> None:
+    """What the fanout's scripts publish, as a stream's feed (``RedisLiveUpdates``) reads it."""
     user = random_user_id()
     await store.store(user, [10, 20])
-    pubsub = redis.pubsub()
-    await pubsub.subscribe(live_channel(user))
-    await store.push([user], [30, 20])
-    await store.remove([user], [10, 99])
-    await store.remove([user], [10])  # nothing left to remove: nothing published
-    messages: list[tuple[list[int], list[int]]] = []
-    async with asyncio.timeout(5):
-        while len(messages) < 2:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
-            if message:
-                messages.append(parse_live(message["data"]))
-    assert messages == [([30], []), ([], [10])]
-    assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3) is None
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    async with RedisLiveUpdates(redis).follow(user) as feed:
+        await store.push([user], [30, 20])
+        await store.remove([user], [10, 99])
+        await store.remove([user], [10])  # nothing left to remove: nothing published
+        messages: list[LiveChange] = []
+        async with asyncio.timeout(5):
+            while len(messages) < 2:
+                if change := await feed.next(1):
+                    messages.append(change)
+        assert messages == [LiveChange(added=[30]), LiveChange(removed=[10])]
+        assert await feed.next(0.3) is None
     assert await store.read(user, None, 10) == ([30, 20], True)
 
 
@@ -147,19 +140,20 @@ async def test_one_call_writes_many_timelines_each_on_its_own_channel(
     await pubsub.subscribe(live_channel(first), live_channel(second), live_channel(away))
     assert await store.push([first, away, second], [30]) == 2
     await store.remove([first, second, away], [10])
-    messages: list[tuple[str, tuple[list[int], list[int]]]] = []
+    messages: list[tuple[str, LiveChange]] = []
     async with asyncio.timeout(5):
         while len(messages) < 4:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
             if message:
                 messages.append((message["channel"].decode(), parse_live(message["data"])))
-    assert sorted(messages) == sorted(
+    assert sorted(messages, key=repr) == sorted(
         [
-            (live_channel(first), ([30], [])),
-            (live_channel(second), ([30], [])),
-            (live_channel(first), ([], [10])),
-            (live_channel(second), ([], [10])),
-        ]
+            (live_channel(first), LiveChange(added=[30])),
+            (live_channel(second), LiveChange(added=[30])),
+            (live_channel(first), LiveChange(removed=[10])),
+            (live_channel(second), LiveChange(removed=[10])),
+        ],
+        key=repr,
     )
     await pubsub.aclose()  # type: ignore[no-untyped-call]
     for user in (first, second):

@@ -19,8 +19,6 @@ from chirp.events.v1.tweet_events_pb2 import (
 from tests.integration.tweets.events import watching
 from tests.integration.tweets.tokens import bearer, random_user_id
 
-GATEWAY = "http://127.0.0.1:8080"
-
 
 async def _ok(response: Awaitable[httpx.Response]) -> dict[str, Any]:
     result = await response

@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 from services.platform.caches.tweet_cache import tweet_key
 from services.tweets.adapters.cache import REFORGET_SECONDS
 from tests.integration.tweets.tokens import bearer, random_user_id
+from tests.stack import GATEWAY
 
-GATEWAY = "http://127.0.0.1:8080"
 TWEETS = "127.0.0.1:50052"
 
 

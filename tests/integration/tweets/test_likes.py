@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.integration.tweets.tokens import bearer, random_user_id
+from tests.stack import GATEWAY
 
-GATEWAY = "http://127.0.0.1:8080"
 FANS = 50
 
 

@@ -17,8 +17,8 @@ from chirp.events.v1.tweet_events_pb2 import TweetCreatedEvent
 from devstack.paths import PYTHON, ROOT
 from tests.integration.tweets.events import create_consumer, delete_consumer, receiving
 from tests.integration.tweets.tokens import bearer, random_user_id
+from tests.stack import GATEWAY
 
-GATEWAY = "http://127.0.0.1:8080"
 #: Longer than the relay's publish timeout, so the relay fails and retries meanwhile.
 DOWN_SECONDS = 7.0
 BACK_WITHIN_SECONDS = 15.0

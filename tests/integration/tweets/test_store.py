@@ -10,7 +10,7 @@ import pytest
 from cassandra.cluster import Session
 
 from services.platform.ids import compose, wall_clock_ms
-from services.platform.outbox import Outbox
+from services.platform.outbox import Outbox, new_event_id
 from services.tweets.adapters.store import CassandraTweetStore
 from services.tweets.model import (
     Author,
@@ -23,7 +23,7 @@ from services.tweets.model import (
     Version,
 )
 from services.tweets.ports import Listed
-from services.tweets.service import new_event_id, now_ms
+from services.tweets.service import now_ms
 from services.tweets.text import Entities, Hashtag, Link, Mention
 from services.tweets.timeline import MAX_BUCKETS_PER_READ, bucket_of, read_slice
 from tests.integration.tweets.tokens import random_user_id

@@ -11,6 +11,7 @@ from chirp.users.v1 import user_pb2
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
 from services.graph.service import MAX_SUGGESTIONS, GraphService
 from services.platform.errors import InvalidArgument, NotFound
+from tests.limiting import CountingLimiter
 
 
 class MemoryStore:
@@ -112,7 +113,7 @@ class MemoryDirectory:
     async def id_of(self, username: str) -> int | None:
         return self.names.get(username.lower())
 
-    async def users(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
         known = {user_id: name for name, user_id in self.names.items()}
         return {i: user_pb2.User(id=i, username=known[i]) for i in ids if i in known}
 
@@ -153,7 +154,9 @@ def changes() -> CountedChanges:
 @pytest.fixture
 def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
     names = {f"user{i}": i for i in range(1, 300)}
-    return GraphService(store, MemoryDirectory(names), changes, store, KeptSuggestions())
+    return GraphService(
+        store, MemoryDirectory(names), changes, store, KeptSuggestions(), CountingLimiter()
+    )
 
 
 async def test_follows_and_unfollows_count_as_changes_of_followings_and_followers(

@@ -12,7 +12,7 @@ from services.media import images
 from services.platform.errors import InvalidArgument
 from tests.integration.media.photos import GPS_IFD, animated, jpeg_with_gps, opened, still
 
-LIMITS = images.Limits(max_bytes=5 * 1024 * 1024, max_pixels=40_000_000, thumbnail_pixels=400)
+LIMITS = images.ImageLimits(max_bytes=5 * 1024 * 1024, max_pixels=40_000_000, thumbnail_pixels=400)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_what_is_not_an_image_is_invalid_argument(data: bytes) -> None:
 
 
 def test_too_many_bytes_is_invalid_argument() -> None:
-    limits = images.Limits(max_bytes=1000, max_pixels=40_000_000, thumbnail_pixels=400)
+    limits = images.ImageLimits(max_bytes=1000, max_pixels=40_000_000, thumbnail_pixels=400)
     with pytest.raises(InvalidArgument, match="at most 1000 bytes"):
         images.process(jpeg_with_gps(), limits)
 
@@ -104,7 +104,7 @@ def test_decompression_bombs_are_refused_before_decoding() -> None:
     assert len(header) < LIMITS.max_bytes
     with pytest.raises(InvalidArgument, match="pixels"):
         images.process(header, LIMITS)
-    tight = images.Limits(max_bytes=LIMITS.max_bytes, max_pixels=1000, thumbnail_pixels=400)
+    tight = images.ImageLimits(max_bytes=LIMITS.max_bytes, max_pixels=1000, thumbnail_pixels=400)
     with pytest.raises(InvalidArgument, match="at most 1000 pixels"):
         images.process(still("PNG", (100, 100)), tight)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from chirp.tweets.v1 import tweet_pb2
 
 from services.platform.caches.tweet_cache import ReadyTweet
+from services.timelines.model import LiveChange
 
 
 @dataclass
@@ -121,10 +123,6 @@ class MemoryStore:
         ids = sorted(self.timelines[user_id], reverse=True)
         return [i for i in ids if before is None or i < before][:limit], True
 
-    async def newer(self, user_id: int, after: int, limit: int) -> list[int]:
-        ids = sorted(self.timelines.get(user_id, set()), reverse=True)
-        return [i for i in ids if i > after][:limit]
-
     async def store(self, user_id: int, ids: Sequence[int]) -> None:
         self.timelines.setdefault(user_id, set()).update(ids)
         self._trim(user_id)
@@ -152,3 +150,34 @@ class MemoryStore:
 
     def _trim(self, user_id: int) -> None:
         self.timelines[user_id] = set(sorted(self.timelines[user_id])[-self.length :])
+
+
+class MemoryLive:
+    """Live changes published in memory, to whoever follows the timeline at that moment."""
+
+    def __init__(self) -> None:
+        self._feeds: dict[int, list[asyncio.Queue[LiveChange]]] = {}
+
+    def publish(self, user_id: int, change: LiveChange) -> None:
+        for queue in self._feeds.get(user_id, []):
+            queue.put_nowait(change)
+
+    @contextlib.asynccontextmanager
+    async def follow(self, user_id: int) -> AsyncIterator[_QueueFeed]:
+        queue: asyncio.Queue[LiveChange] = asyncio.Queue()
+        self._feeds.setdefault(user_id, []).append(queue)
+        try:
+            yield _QueueFeed(queue)
+        finally:
+            self._feeds[user_id].remove(queue)
+
+
+class _QueueFeed:
+    def __init__(self, queue: asyncio.Queue[LiveChange]) -> None:
+        self._queue = queue
+
+    async def next(self, wait_seconds: float) -> LiveChange | None:
+        try:
+            return await asyncio.wait_for(self._queue.get(), wait_seconds)
+        except TimeoutError:
+            return None

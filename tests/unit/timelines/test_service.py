@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from services.platform.errors import InvalidArgument
+from services.timelines.model import LiveChange
 from services.timelines.service import FANOUT_BATCH, TimelineService, merge_ids
-from tests.unit.timelines.fakes import MemoryGraph, MemoryStore, MemoryTweets
+from tests.unit.timelines.fakes import MemoryGraph, MemoryLive, MemoryStore, MemoryTweets
 
 THRESHOLD = 2
 READER, PLAIN, STAR = 1, 2, 3
@@ -29,17 +33,19 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def service(store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets) -> TimelineService:
-    return TimelineService(store, graph, tweets, celebrity_threshold=THRESHOLD, length=10)
+    return TimelineService(
+        store, graph, tweets, MemoryLive(), celebrity_threshold=THRESHOLD, length=10
+    )
 
 
 async def _all(service: TimelineService, size: int) -> list[list[int]]:
-    pages, before = [], None
+    pages, token = [], ""
     while True:
-        page = await service.page(READER, size, before)
-        pages.append([t.id for t in page.tweets])
-        if page.next_before is None:
+        page = await service.page(READER, size, token)
+        pages.append([t.id for t in page.items])
+        if not page.next_token:
             return pages
-        before = page.next_before
+        token = page.next_token
 
 
 async def test_fanout_reaches_active_followers_and_the_author_but_not_for_celebrities(
@@ -65,7 +71,9 @@ async def test_a_big_fanout_goes_out_in_batches_and_counts_every_timeline(
     graph.follows.update((follower, author) for follower in followers)
     for user in (author, *followers):
         await store.store(user, [])
-    service = TimelineService(store, graph, tweets, celebrity_threshold=10**6, length=10)
+    service = TimelineService(
+        store, graph, tweets, MemoryLive(), celebrity_threshold=10**6, length=10
+    )
     expected = len(followers) + 1
     assert await service.fan_out(tweets.post(100, author), author) == expected  # from graph
     assert await service.fan_out(tweets.post(101, author), author) == expected  # kept
@@ -99,7 +107,12 @@ async def test_pages_merge_celebrities_in_id_order_and_end(
     graph: MemoryGraph, tweets: MemoryTweets
 ) -> None:
     service = TimelineService(
-        MemoryStore(length=100), graph, tweets, celebrity_threshold=THRESHOLD, length=100
+        MemoryStore(length=100),
+        graph,
+        tweets,
+        MemoryLive(),
+        celebrity_threshold=THRESHOLD,
+        length=100,
     )
     for i in range(10, 40):
         tweets.post(i, PLAIN if i % 3 else STAR)
@@ -117,8 +130,8 @@ async def test_rebuild_is_bounded_and_leaves_celebrities_to_the_read(
     tweets.post(200, STAR)
     await service.rebuild(READER)
     assert store.timelines[READER] == set(range(120, 130))  # the newest 10 (the length)
-    page = await service.page(READER, 3, None)
-    assert [t.id for t in page.tweets] == [200, 129, 128]
+    page = await service.page(READER, 3, "")
+    assert [t.id for t in page.items] == [200, 129, 128]
 
 
 async def test_deleted_and_duplicate_retweets_are_skipped_and_pages_stay_full(
@@ -139,9 +152,9 @@ async def test_a_page_with_many_deleted_entries_takes_more_rounds(
     store.length = 100
     await store.store(READER, ids)
     tweets.deleted.update(range(103, 160))
-    page = await service.page(READER, 5, None)
-    assert [t.id for t in page.tweets] == [102, 101, 100]
-    assert page.next_before is None
+    page = await service.page(READER, 5, "")
+    assert [t.id for t in page.items] == [102, 101, 100]
+    assert page.next_token == ""
 
 
 async def test_follow_merges_and_unfollow_takes_out(
@@ -166,7 +179,7 @@ async def test_a_delete_leaves_every_timeline(service: TimelineService, store: M
 
 
 async def _shown(service: TimelineService) -> list[int]:
-    return [t.id for t in (await service.page(READER, 20, None)).tweets]
+    return [t.id for t in (await service.page(READER, 20, "")).items]
 
 
 async def test_a_read_finds_the_celebrities_followed_kept_not_asked_of_graph(
@@ -214,3 +227,33 @@ def test_a_merge_takes_the_newest_distinct_ids_below_the_cursor_up_to_the_limit(
     assert merge_ids(lists, before=None, limit=10) == [9, 8, 7, 6, 5, 3, 1]
     assert merge_ids(lists, before=7, limit=3) == [6, 5, 3]
     assert merge_ids(lists, before=2, limit=3) == [1]
+
+
+async def test_a_stream_catches_up_then_sends_each_change_once_and_heartbeats(
+    store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets
+) -> None:
+    live = MemoryLive()
+    service = TimelineService(store, graph, tweets, live, celebrity_threshold=THRESHOLD, length=10)
+    await store.store(
+        READER, [tweets.post(10, PLAIN), tweets.post(11, PLAIN), tweets.post(12, PLAIN)]
+    )
+    stream = service.stream(READER, 10, heartbeat_seconds=0.05)
+    caught_up, removed = await anext(stream)
+    assert ([t.id for t in caught_up], removed) == ([12, 11], [])  # newer than 10, newest first
+    live.publish(READER, LiveChange(added=[tweets.post(13, PLAIN), 12]))  # 12 was sent already
+    added, removed = await anext(stream)
+    assert ([t.id for t in added], removed) == ([13], [])
+    live.publish(READER, LiveChange(removed=[11]))
+    assert await anext(stream) == ([], [11])
+    assert await asyncio.wait_for(anext(stream), 1) == ([], [])  # a heartbeat
+    await stream.aclose()
+
+
+async def test_a_stream_sends_its_first_message_at_once_and_refuses_a_negative_id(
+    service: TimelineService,
+) -> None:
+    stream = service.stream(READER, 0, heartbeat_seconds=60)
+    assert await asyncio.wait_for(anext(stream), 1) == ([], [])
+    await stream.aclose()
+    with pytest.raises(InvalidArgument, match="after_tweet_id"):
+        await anext(service.stream(READER, -1, heartbeat_seconds=60))

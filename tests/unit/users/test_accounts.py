@@ -21,9 +21,10 @@ from services.platform.errors import (
     Unavailable,
 )
 from services.platform.ids import Snowflake, timestamp_ms
-from services.platform.ratelimit import Limit, exhausted
+from services.platform.ratelimit import Limit
 from services.users.model import Counts, IssuedToken, NotWritten, Relationship, User, View
 from services.users.service import SIGN_IN_REFUSED, UserService
+from tests.limiting import CountingLimiter
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 PASSWORD = "correct horse"  # noqa: S105  (a test account's)
@@ -142,19 +143,6 @@ SIGN_INS = Limit("sign_ins", "log-in attempts for this username", 3, 300)
 
 
 @dataclass
-class CountingLimiter:
-    """The Redis limiter's rule without its window (tested on Redis in tests/integration)."""
-
-    limit: Limit = SIGN_INS
-    counts: Counter[str] = field(default_factory=Counter)
-
-    async def hit(self, subject: str) -> None:
-        self.counts[subject] += 1
-        if self.counts[subject] > self.limit.requests:
-            raise exhausted(self.limit, self.limit.window_seconds)
-
-
-@dataclass
 class World:
     accounts: UserService
     store: MemoryStore
@@ -167,7 +155,7 @@ class World:
 @pytest.fixture
 def world() -> World:
     store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
-    sign_ins = CountingLimiter()
+    sign_ins = CountingLimiter(SIGN_INS)
     now_ms = int(NOW.timestamp() * 1000)
     accounts = UserService(
         store=store,

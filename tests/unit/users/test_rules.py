@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.platform.errors import FieldViolation, InvalidArgument
+from services.platform.usernames import fold
 from services.users import rules
 
 GOOD_PASSWORD = "correct horse"  # noqa: S105  (a test account's)
@@ -42,7 +43,7 @@ def test_bad_usernames_are_refused_with_the_rule(username: str, description: str
 
 
 def test_the_reserved_list_is_folded_and_contains_the_routes() -> None:
-    assert all(word == rules.fold(word) for word in rules.RESERVED_USERNAMES)
+    assert all(word == fold(word) for word in rules.RESERVED_USERNAMES)
     assert {"me", "settings", "admin", "api", "help"} <= rules.RESERVED_USERNAMES
 
 

@@ -1,0 +1,4 @@
+"""Where the tests find the local stack they run against (``make test`` starts it)."""
+
+#: The local stack's gateway (Envoy).
+GATEWAY = "http://127.0.0.1:8080"
