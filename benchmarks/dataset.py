@@ -55,7 +55,7 @@ HASHTAGS = 300
 WORD_ALPHA = 1.05
 HASHTAG_ALPHA = 1.1
 AUTHOR_ALPHA = 0.8
-MAX_TWEETS_EACH = 100  # the per-account post limit is 300 per 3 hours (rate_limit_posts)
+MAX_TWEETS_EACH = 100  # the per-account post limit is 300 per 3 hours (CHIRP_RATE_LIMIT_POSTS)
 RETRY_SECONDS = 300
 RETRIED = (
     grpc.StatusCode.UNAVAILABLE,

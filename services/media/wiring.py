@@ -27,9 +27,9 @@ SERVICE = media_service_pb2.DESCRIPTOR.services_by_name["MediaService"]
 
 def limits(settings: Settings) -> ImageLimits:
     return ImageLimits(
-        max_bytes=settings.media_max_upload_bytes,
-        max_pixels=settings.media_max_pixels,
-        thumbnail_pixels=settings.media_thumbnail_pixels,
+        max_bytes=settings.media.max_upload_bytes,
+        max_pixels=settings.media.max_pixels,
+        thumbnail_pixels=settings.media.thumbnail_pixels,
     )
 
 
@@ -39,7 +39,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     redis = Resp.from_url(settings.redis_url)
     try:
         async with s3_client(settings) as s3, leased_snowflake(redis) as ids:
-            objects = S3ObjectStore(s3, settings.s3_bucket)
+            objects = S3ObjectStore(s3, settings.s3.bucket)
             await objects.ensure_bucket()
             media = MediaService(
                 CassandraMediaStore(session),
@@ -48,12 +48,12 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 limits(settings),
                 RedisRateLimiter(redis, Limits.from_settings(settings).uploads),
             )
-            servicer = MediaServicer(media, settings.media_public_base_url)
+            servicer = MediaServicer(media, settings.media.public_base_url)
             deleted = DeletedTweetMedia(settings.nats_url, media)
             sweep = UnattachedSweep(
                 media,
-                settings.media_unattached_ttl_seconds,
-                settings.media_cleanup_interval_seconds,
+                settings.media.unattached_ttl_seconds,
+                settings.media.cleanup_interval_seconds,
             )
             async with in_background(deleted.run), in_background(sweep.run):
 

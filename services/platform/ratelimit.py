@@ -61,26 +61,26 @@ class Limits:
             sign_ins=Limit(
                 "sign_ins",
                 "log-in attempts for this username",
-                settings.rate_limit_sign_ins,
-                settings.rate_limit_sign_in_window_seconds,
+                settings.limits.sign_ins,
+                settings.limits.sign_in_window_seconds,
             ),
             posts=Limit(
                 "posts",
                 "posts",
-                settings.rate_limit_posts,
-                settings.rate_limit_post_window_seconds,
+                settings.limits.posts,
+                settings.limits.post_window_seconds,
             ),
             follows=Limit(
                 "follows",
                 "follows",
-                settings.rate_limit_follows,
-                settings.rate_limit_follow_window_seconds,
+                settings.limits.follows,
+                settings.limits.follow_window_seconds,
             ),
             uploads=Limit(
                 "uploads",
                 "uploads",
-                settings.rate_limit_uploads,
-                settings.rate_limit_upload_window_seconds,
+                settings.limits.uploads,
+                settings.limits.upload_window_seconds,
             ),
         )
 

@@ -95,7 +95,7 @@ async def serve(
 ) -> None:
     """Serves until SIGTERM or SIGINT, then drains: NOT_SERVING first, then a graceful stop.
     (``interceptors`` other than the default are for benchmarks that measure them.)"""
-    verifier = TokenVerifier(load_public_key(settings.public_key_path), settings.jwt_issuer)
+    verifier = TokenVerifier(load_public_key(settings.public_key_path), settings.tokens.issuer)
     server = grpc.aio.server(
         interceptors=interceptors(verifier),
         # Several worker processes share one port; the kernel spreads connections over them.

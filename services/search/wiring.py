@@ -31,13 +31,13 @@ SERVICE = search_service_pb2.DESCRIPTOR.services_by_name["SearchService"]
 
 def trend_params(settings: Settings) -> TrendParams:
     return TrendParams(
-        bucket_seconds=settings.trends_bucket_seconds,
-        window_buckets=settings.trends_window_buckets,
-        baseline_buckets=settings.trends_baseline_buckets,
-        min_authors=settings.trends_min_authors,
-        min_expected=settings.trends_min_expected,
-        min_score=settings.trends_min_score,
-        peak_half_life_seconds=settings.trends_peak_half_life_seconds,
+        bucket_seconds=settings.trends.bucket_seconds,
+        window_buckets=settings.trends.window_buckets,
+        baseline_buckets=settings.trends.baseline_buckets,
+        min_authors=settings.trends.min_authors,
+        min_expected=settings.trends.min_expected,
+        min_score=settings.trends.min_score,
+        peak_half_life_seconds=settings.trends.peak_half_life_seconds,
     )
 
 
@@ -46,7 +46,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     if settings.workers != 1:
         raise ValueError("the search service owns its index writers: run it with CHIRP_WORKERS=1")
     root = settings.data_dir / "search"
-    heap = settings.search_writer_heap_mb * 1_000_000
+    heap = settings.search.writer_heap_mb * 1_000_000
     tweet_index = TweetIndex(root, heap_bytes=heap)
     user_index = UserIndex(root)
     resp = Resp.from_url(settings.redis_url)
@@ -65,9 +65,9 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         params = trend_params(settings)
         store = RedisTrendStore(resp, params)
         trends = TrendService(store, params)
-        indexer = Indexer(settings.nats_url, search, commit_seconds=settings.search_commit_seconds)
+        indexer = Indexer(settings.nats_url, search, commit_seconds=settings.search.commit_seconds)
         counter = TrendsWorker(
-            settings.nats_url, trends, store, recompute_seconds=settings.trends_recompute_seconds
+            settings.nats_url, trends, store, recompute_seconds=settings.trends.recompute_seconds
         )
         servicer = SearchServicer(search, trends)
         async with in_background(indexer.run), in_background(counter.run):

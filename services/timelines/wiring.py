@@ -33,16 +33,16 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     try:
         store = RedisTimelineStore(
             resp,
-            length=settings.timeline_length,
-            active_seconds=settings.timeline_active_days * 24 * 3600,
+            length=settings.timelines.length,
+            active_seconds=settings.timelines.active_days * 24 * 3600,
         )
         timelines = TimelineService(
             store,
             GrpcGraph(graph),
             CachedTweets(resp, tweets),
             RedisLiveUpdates(redis),
-            celebrity_threshold=settings.celebrity_follower_threshold,
-            length=settings.timeline_length,
+            celebrity_threshold=settings.timelines.celebrity_follower_threshold,
+            length=settings.timelines.length,
         )
         servicer = TimelinesServicer(timelines)
         worker = FanoutWorker(settings.nats_url, timelines)

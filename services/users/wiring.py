@@ -31,8 +31,8 @@ SERVICE = users_service_pb2.DESCRIPTOR.services_by_name["UsersService"].full_nam
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     issuer = JwtIssuer(
         load_signing_key(settings.private_key_path, settings.public_key_path),
-        settings.jwt_issuer,
-        timedelta(seconds=settings.session_ttl_seconds),
+        settings.tokens.issuer,
+        timedelta(seconds=settings.sessions.ttl_seconds),
     )
     session = cql.connect(settings)
     redis = Resp.from_url(settings.redis_url)

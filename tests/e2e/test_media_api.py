@@ -21,7 +21,7 @@ from tests.integration.media.photos import GPS_IFD, animated, jpeg_with_gps, ope
 from tests.integration.tweets.tokens import bearer, random_user_id
 
 MEDIA = "127.0.0.1:50056"
-MAX_BYTES = Settings(service="media").media_max_upload_bytes
+MAX_BYTES = Settings(service="media").media.max_upload_bytes
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 JsonObject = dict[str, Any]
 

@@ -275,11 +275,11 @@ def test_login_issues_a_token_verifiable_with_the_published_key(client: httpx.Cl
     kid, public_key = _published_key(client)
     assert jwt.get_unverified_header(body["accessToken"])["kid"] == kid
     claims = jwt.decode(
-        body["accessToken"], public_key, algorithms=["EdDSA"], issuer=SETTINGS.jwt_issuer
+        body["accessToken"], public_key, algorithms=["EdDSA"], issuer=SETTINGS.tokens.issuer
     )
     assert claims["sub"] == user["id"]
     assert claims["username"] == username
-    assert claims["exp"] - claims["iat"] == SETTINGS.session_ttl_seconds
+    assert claims["exp"] - claims["iat"] == SETTINGS.sessions.ttl_seconds
     assert datetime.fromisoformat(body["expireTime"]).timestamp() == claims["exp"]
     assert abs(claims["iat"] - time.time()) < 60
 
@@ -334,10 +334,10 @@ def test_forged_expired_and_tampered_tokens_are_401(client: httpx.Client, accoun
     )
     assert isinstance(signing_key, Ed25519PrivateKey)
     now = int(time.time())
-    claims = {"sub": str(account.id), "username": account.username, "iss": SETTINGS.jwt_issuer}
+    claims = {"sub": str(account.id), "username": account.username, "iss": SETTINGS.tokens.issuer}
     header, _, signature = account.token.split(".")
     other_payload = base64.urlsafe_b64encode(
-        f'{{"sub":"1","iss":"{SETTINGS.jwt_issuer}","iat":{now},"exp":{now + 60}}}'.encode()
+        f'{{"sub":"1","iss":"{SETTINGS.tokens.issuer}","iat":{now},"exp":{now + 60}}}'.encode()
     ).rstrip(b"=")
     tokens = {
         "forged": _signed(Ed25519PrivateKey.generate(), **claims, iat=now, exp=now + 600),

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from services.platform.errors import ResourceExhausted
 from services.platform.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
 from services.platform.resp import Resp
-from services.platform.settings import Settings
+from services.platform.settings import RateLimitSettings, Settings
 
 
 def _limit(requests: int, window_seconds: int) -> Limit:
@@ -59,7 +59,7 @@ async def test_the_counter_expires_with_its_window(resp: Resp, redis: Redis) -> 
 
 
 def test_the_limits_come_from_the_settings() -> None:
-    settings = Settings(service="users", rate_limit_posts=7, rate_limit_post_window_seconds=60)
+    settings = Settings(service="users", limits=RateLimitSettings(posts=7, post_window_seconds=60))
     limits = Limits.from_settings(settings)
     assert (limits.posts.requests, limits.posts.window_seconds) == (7, 60)
     assert (limits.sign_ins.requests, limits.sign_ins.window_seconds) == (10, 300)

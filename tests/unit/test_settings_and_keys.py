@@ -34,6 +34,38 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.cassandra_contact_points == ["a", "b"]
 
 
+def test_each_concern_reads_its_own_variables_and_validates_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    variables = {
+        "CHIRP_CELEBRITY_FOLLOWER_THRESHOLD": "5",
+        "CHIRP_TIMELINE_LENGTH": "50",
+        "CHIRP_RATE_LIMIT_POSTS": "3",
+        "CHIRP_MEDIA_MAX_PIXELS": "1000",
+        "CHIRP_S3_BUCKET": "photos",
+        "CHIRP_SEARCH_COMMIT_SECONDS": "2",
+        "CHIRP_SEARCH_ADDR": "search:50055",
+        "CHIRP_TRENDS_RECOMPUTE_SECONDS": "1",
+        "CHIRP_SESSION_TTL_SECONDS": "600",
+        "CHIRP_JWT_ISSUER": "chirp-test",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(service="search")
+    assert settings.timelines.celebrity_follower_threshold == 5
+    assert settings.timelines.length == 50
+    assert settings.limits.posts == 3
+    assert settings.media.max_pixels == 1000
+    assert settings.s3.bucket == "photos"
+    assert (settings.search.commit_seconds, settings.search_addr) == (2, "search:50055")
+    assert settings.trends.recompute_seconds == 1
+    assert settings.sessions.ttl_seconds == 600
+    assert settings.tokens.issuer == "chirp-test"
+    monkeypatch.setenv("CHIRP_TIMELINE_LENGTH", "0")
+    with pytest.raises(ValidationError, match="length"):
+        Settings(service="timelines")
+
+
 def test_bad_values_are_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHIRP_WORKERS", "0")
     with pytest.raises(ValidationError, match="workers"):

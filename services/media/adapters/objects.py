@@ -73,10 +73,10 @@ async def s3_client(settings: Settings) -> AsyncIterator[S3Client]:
     session = aioboto3.Session()
     async with session.client(
         "s3",
-        endpoint_url=settings.s3_endpoint,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key,
-        aws_secret_access_key=settings.s3_secret_key,
+        endpoint_url=settings.s3.endpoint,
+        region_name=settings.s3.region,
+        aws_access_key_id=settings.s3.access_key,
+        aws_secret_access_key=settings.s3.secret_key,
         config=AioConfig(
             s3={"addressing_style": "path"},
             connect_timeout=2,

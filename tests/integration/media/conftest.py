@@ -27,7 +27,7 @@ def store(session: Session) -> CassandraMediaStore:
 @pytest.fixture(scope="module")
 async def objects() -> AsyncIterator[S3ObjectStore]:
     async with s3_client(SETTINGS) as client:
-        objects = S3ObjectStore(client, SETTINGS.s3_bucket)
+        objects = S3ObjectStore(client, SETTINGS.s3.bucket)
         await objects.ensure_bucket()
         yield objects
 

@@ -87,7 +87,7 @@ async def test_bad_uploads_are_invalid_argument(media: MediaService) -> None:
         await media.upload(random_user_id(), still("PNG"), "x" * 1001)
     with pytest.raises(InvalidArgument, match="bytes"):
         await media.upload(
-            random_user_id(), b"\xff\xd8\xff" + b"\0" * SETTINGS.media_max_upload_bytes, ""
+            random_user_id(), b"\xff\xd8\xff" + b"\0" * SETTINGS.media.max_upload_bytes, ""
         )
 
 
@@ -174,7 +174,7 @@ async def test_the_sweep_removes_only_old_unattached_uploads(
     kept = await _upload(media, owner)
     await media.attach(_tweet_id(), owner, [kept.id])
     doomed = await _upload(media, owner)
-    max_age = SETTINGS.media_unattached_ttl_seconds
+    max_age = SETTINGS.media.unattached_ttl_seconds
     later = MediaService(
         store,
         objects,

@@ -31,7 +31,7 @@ def mint(user_id: int, username: str = "", ttl_seconds: int = 3600) -> str:
     claims = {
         "sub": str(user_id),
         "username": username or f"u{user_id}",
-        "iss": _SETTINGS.jwt_issuer,
+        "iss": _SETTINGS.tokens.issuer,
         "iat": now,
         "exp": now + ttl_seconds,
     }

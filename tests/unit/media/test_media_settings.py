@@ -25,5 +25,5 @@ def test_production_refuses_the_development_s3_secret(monkeypatch: pytest.Monkey
 
 def test_the_media_server_takes_a_whole_upload() -> None:
     media = Settings(service="media")
-    assert media.grpc_max_receive_bytes > media.media_max_upload_bytes
+    assert media.grpc_max_receive_bytes > media.media.max_upload_bytes
     assert Settings(service="tweets").grpc_max_receive_bytes == 4 * 1024 * 1024
