@@ -3,7 +3,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
-.PHONY: install run start stop status test bench bench-quick gen lint reindex
+.PHONY: install run start stop status test test-unit bench bench-quick gen lint reindex
 
 install:
 	@python3 -m devstack install
@@ -26,6 +26,10 @@ status:
 ## test: start what the tests need, run the whole suite, stop what was started
 test: install
 	@$(PYTHON) -m devstack test -- $(PYTEST_ARGS)
+
+## test-unit: the unit tier alone (pure tests: no server is started or needed), in seconds
+test-unit: install
+	@$(PYTHON) -m pytest -m unit $(PYTEST_ARGS)
 
 ## bench: load the benchmark dataset (once), run every scenario next to its same-run baseline and
 ## write benchmarks/results/RESULTS.md and plots (~25 min; BENCH_ARGS="--quick" or names: timelines)

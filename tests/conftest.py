@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -50,6 +51,18 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the gateway."""
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
         yield client
+
+
+#: The tiers (markers in pyproject.toml), each a folder under tests/; a test file directly in
+#: tests/ is a unit test.
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        item.add_marker(folder if folder in TIERS else "unit")
 
 
 @pytest.hookimpl(wrapper=True)
