@@ -1,7 +1,7 @@
 """The search index at scale: ``python -m benchmarks.search_index [--docs 1000000]``.
 
 Generates tweets (words and hashtags drawn from Zipf distributions, authors from a power law),
-indexes them through the search service's own adapter (``TweetIndex.upsert`` in batches, then
+indexes them through the search service's own adapter (``TantivyTweetIndex.upsert`` in batches, then
 ``commit``, as the indexer does) into a temporary folder, and reports the indexing throughput
 and the size on disk. Then it runs a mix of word, phrase, hashtag and from: queries twice in the
 same run: through the service's search path (``SearchService.search_tweets``: parse, compile,
@@ -33,7 +33,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.platform.caches.tweet_cache import ReadyTweet, ready_of
 from services.platform.ids import compose
-from services.search.adapters.index import TEXT_ANALYZER, TweetIndex, UserIndex
+from services.search.adapters.index import TEXT_ANALYZER, TantivyTweetIndex, TantivyUserIndex
 from services.search.service import SearchService
 
 BATCH = 10_000
@@ -149,7 +149,7 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-async def index_corpus(index: TweetIndex, corpus: Corpus, docs: int) -> float:
+async def index_corpus(index: TantivyTweetIndex, corpus: Corpus, docs: int) -> float:
     """Indexes ``docs`` tweets; returns the seconds it took (generation excluded)."""
     spent = 0.0
     for start in range(0, docs, BATCH):
@@ -174,7 +174,7 @@ def queries(corpus: Corpus, per_kind: int) -> dict[str, list[str]]:
     }
 
 
-def direct_query(index: TweetIndex, q: str) -> tantivy.Query:
+def direct_query(index: TantivyTweetIndex, q: str) -> tantivy.Query:
     """The same query, built by hand on the Tantivy API."""
     schema = index.store.schema
     if q.startswith("#"):
@@ -192,7 +192,9 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
-async def measure(index: TweetIndex, service: SearchService, mix: dict[str, list[str]]) -> str:
+async def measure(
+    index: TantivyTweetIndex, service: SearchService, mix: dict[str, list[str]]
+) -> str:
     lines = [f"{'query kind':<12}{'path':<22}{'p50 ms':>9}{'p99 ms':>9}{'hits/q':>9}"]
     searcher = index.store.searcher()
     for kind, qs in mix.items():
@@ -220,13 +222,13 @@ async def run(docs: int, per_kind: int, seed: int) -> str:
     folder = Path(tempfile.mkdtemp(prefix="chirp-search-bench-"))
     try:
         corpus = Corpus.make(seed, authors=max(docs // 10, 100))
-        index = TweetIndex(folder)
-        users = UserIndex(folder)
+        index = TantivyTweetIndex(folder)
+        users = TantivyUserIndex(folder)
         service = SearchService(index, users, InMemoryTweets(), NoUsers(), NoGraph())
         seconds = await index_corpus(index, corpus, docs)
         await index.store.close()  # waits for merges: the size is the settled one
         size = _size(folder / "tweets-1")
-        index = TweetIndex(folder)
+        index = TantivyTweetIndex(folder)
         service = SearchService(index, users, InMemoryTweets(), NoUsers(), NoGraph())
         table = await measure(index, service, queries(corpus, per_kind))
         await index.store.close()
@@ -235,7 +237,7 @@ async def run(docs: int, per_kind: int, seed: int) -> str:
         shutil.rmtree(folder, ignore_errors=True)
     return (
         f"indexed {docs:,} tweets in {seconds:.1f} s: {docs / seconds:,.0f} docs/s "
-        f"(TweetIndex.upsert in batches of {BATCH:,}, a commit every {COMMIT_EVERY:,}; one "
+        f"(TantivyTweetIndex.upsert in batches of {BATCH:,}, a commit every {COMMIT_EVERY:,}; one "
         f"writer thread, 64 MB heap, the service's settings)\n"
         f"on disk: {size / 1e6:,.1f} MB ({size / docs:.0f} bytes/tweet)\n"
         f"{per_kind} queries of each kind, one at a time, page of 20:\n{table}"

@@ -12,25 +12,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import structlog
-from chirp.events.v1 import graph_events_pb2, tweet_events_pb2, user_events_pb2
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
-from google.protobuf.message import DecodeError
 
 from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.errors import Aborted, InvalidArgument
 from services.platform.paging import decode_int, encode_token
-from services.search.adapters.index import (
-    Candidate,
-    TweetIndex,
-    UserIndex,
-    tweet_document,
-    user_document,
-)
-from services.search.ports import Graph, Tweets, Users
+from services.search.model import Candidate, Changes
+from services.search.ports import Graph, TweetIndex, Tweets, UserIndex, Users
 from services.search.query import fingerprint, parse
 
 log = structlog.get_logger()
@@ -62,43 +53,6 @@ def parse_order(order: str) -> str:
     if normalized not in ("latest", "top"):
         raise InvalidArgument.field("order", 'must be "latest" or "top" (or empty for latest)')
     return normalized
-
-
-@dataclass
-class Changes:
-    """What a batch of events touched."""
-
-    tweets: set[int] = field(default_factory=set)
-    deleted_tweets: set[int] = field(default_factory=set)
-    users: set[int] = field(default_factory=set)
-
-    def add(self, subject: str, data: bytes) -> None:
-        """Unknown subjects change nothing; an unreadable event is logged and dropped (it
-        would fail the same way on every redelivery)."""
-        try:
-            self._add(subject, data)
-        except DecodeError:
-            log.warning("unreadable event; dropped", subject=subject)
-
-    def _add(self, subject: str, data: bytes) -> None:
-        if subject in ("tweets.created", "tweets.edited"):
-            tweet = tweet_events_pb2.TweetCreatedEvent.FromString(data).tweet  # same layout
-            self.tweets.add(tweet.id)
-            if tweet.reply_to_id:  # the parent's reply count changed
-                self.tweets.add(tweet.reply_to_id)
-        elif subject == "tweets.deleted":
-            deleted = tweet_events_pb2.TweetDeletedEvent.FromString(data)
-            self.deleted_tweets.add(deleted.tweet_id)
-            if deleted.reply_to_id:
-                self.tweets.add(deleted.reply_to_id)
-        elif subject in ("tweets.liked", "tweets.unliked"):
-            self.tweets.add(tweet_events_pb2.TweetLikedEvent.FromString(data).tweet_id)
-        elif subject in ("tweets.retweeted", "tweets.unretweeted"):
-            self.tweets.add(tweet_events_pb2.TweetRetweetedEvent.FromString(data).tweet_id)
-        elif subject in ("users.created", "users.updated"):
-            self.users.add(user_events_pb2.UserCreatedEvent.FromString(data).user.id)
-        elif subject in ("graph.followed", "graph.unfollowed"):
-            self.users.add(graph_events_pb2.UserFollowedEvent.FromString(data).followee_id)
 
 
 def _originals(tweets: Sequence[tweet_pb2.Tweet]) -> list[tweet_pb2.Tweet]:
@@ -166,12 +120,9 @@ class SearchService:
         users = [found[i] for i in ids if i in found]
         return users, encode_token(bound, 0, offset + size) if more else ""
 
-    async def apply(self, events: Sequence[tuple[str, bytes]]) -> None:
-        """Brings every tweet and user the events touched up to date in the indexes (visible
-        after ``commit``); idempotent."""
-        changes = Changes()
-        for subject, data in events:
-            changes.add(subject, data)
+    async def apply(self, changes: Changes) -> None:
+        """Brings every tweet and user a batch of events touched up to date in the indexes
+        (visible after ``commit``); idempotent."""
         refresh = sorted(changes.tweets - changes.deleted_tweets)
         if refresh or changes.deleted_tweets:
             current = _originals(await self._tweets.batch_get(refresh))
@@ -189,8 +140,8 @@ class SearchService:
         )
 
     async def commit(self) -> None:
-        await self._tweet_index.store.commit()
-        await self._user_index.store.commit()
+        await self._tweet_index.commit()
+        await self._user_index.commit()
 
     async def rebuild(self) -> tuple[int, int]:
         """Rebuilds both indexes from the tweets and users stores and swaps them in; events
@@ -198,26 +149,23 @@ class SearchService:
         if self._rebuilding:
             raise Aborted("a rebuild of the search indexes is already running")
         self._rebuilding = True
-        tweet_store, user_store = self._tweet_index.store, self._user_index.store
         try:
-            await tweet_store.begin_rebuild()
-            await user_store.begin_rebuild()
+            await self._tweet_index.begin_rebuild()
+            await self._user_index.begin_rebuild()
             tweet_count = user_count = 0
             async for batch in self._tweets.stream():
                 originals = _originals(batch)
-                tweet_count += await tweet_store.add_rebuilt(
-                    [(t.id, tweet_document(t)) for t in originals]
-                )
+                tweet_count += await self._tweet_index.add_rebuilt(originals)
             async for users in self._users.stream():
                 counts = await self._graph.follower_counts([u.id for u in users])
-                user_count += await user_store.add_rebuilt(
-                    [(u.id, user_document(u, counts.get(u.id, 0))) for u in users]
+                user_count += await self._user_index.add_rebuilt(
+                    [(u, counts.get(u.id, 0)) for u in users]
                 )
-            await tweet_store.finish_rebuild()
-            await user_store.finish_rebuild()
+            await self._tweet_index.finish_rebuild()
+            await self._user_index.finish_rebuild()
         except BaseException:
-            await tweet_store.abandon_rebuild()
-            await user_store.abandon_rebuild()
+            await self._tweet_index.abandon_rebuild()
+            await self._user_index.abandon_rebuild()
             raise
         finally:
             self._rebuilding = False

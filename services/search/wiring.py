@@ -18,7 +18,7 @@ from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.wire import bytes_handler
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
-from services.search.adapters.index import TweetIndex, UserIndex
+from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
 from services.search.adapters.trend_store import RedisTrendStore
 from services.search.consumers.indexer import Indexer
 from services.search.consumers.trends import TrendsWorker
@@ -47,8 +47,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         raise ValueError("the search service owns its index writers: run it with CHIRP_WORKERS=1")
     root = settings.data_dir / "search"
     heap = settings.search.writer_heap_mb * 1_000_000
-    tweet_index = TweetIndex(root, heap_bytes=heap)
-    user_index = UserIndex(root)
+    tweet_index = TantivyTweetIndex(root, heap_bytes=heap)
+    user_index = TantivyUserIndex(root)
     resp = Resp.from_url(settings.redis_url)
     channels = [
         grpc.aio.insecure_channel(address)
@@ -81,5 +81,5 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         for channel in channels:
             await channel.close()
         await resp.aclose()
-        await tweet_index.store.close()
-        await user_index.store.close()
+        await tweet_index.close()
+        await user_index.close()

@@ -26,6 +26,8 @@ from chirp.users.v1 import user_pb2
 
 from services.platform.background import in_thread
 from services.platform.errors import Aborted
+from services.platform.usernames import fold
+from services.search.model import Candidate
 from services.search.query import Clause, Kind, TweetQuery
 
 #: Tweet text: split on anything not a letter or digit, drop tokens over 40 characters (base64
@@ -243,27 +245,15 @@ def _close(generation: _Generation, *, remove: bool) -> None:
         shutil.rmtree(generation.path, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A tweet matching a ``top`` search, with what its rank is computed from."""
-
-    tweet_id: int
-    relevance: float
-    created_ms: int
-    likes: int
-    retweets: int
-    replies: int
-
-
 def tweet_document(tweet: tweet_pb2.Tweet) -> tantivy.Document:
     entities = tweet.entities
     return tantivy.Document(
         id=tweet.id,
         author_id=tweet.author.id,
-        author=tweet.author.username.lower(),
+        author=fold(tweet.author.username),
         text=tweet.text,
         hashtags=[h.tag.lower() for h in entities.hashtags],
-        mentions=[m.username.lower() for m in entities.mentions],
+        mentions=[fold(m.username) for m in entities.mentions],
         urls=[u.url.lower() for u in entities.urls],
         created=tweet.create_time.ToMilliseconds(),
         likes=tweet.like_count,
@@ -272,7 +262,28 @@ def tweet_document(tweet: tweet_pb2.Tweet) -> tantivy.Document:
     )
 
 
-class TweetIndex:
+class _Searchable:
+    """What both indexes do alike: commit, rebuild beside the live index, close."""
+
+    store: TantivyIndex
+
+    async def commit(self) -> None:
+        await self.store.commit()
+
+    async def begin_rebuild(self) -> None:
+        await self.store.begin_rebuild()
+
+    async def finish_rebuild(self) -> None:
+        await self.store.finish_rebuild()
+
+    async def abandon_rebuild(self) -> None:
+        await self.store.abandon_rebuild()
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+class TantivyTweetIndex(_Searchable):
     """Tweets in Tantivy: documents in, structured queries to ids out."""
 
     def __init__(self, root: Path, *, heap_bytes: int = 64_000_000, threads: int = 1) -> None:
@@ -282,6 +293,9 @@ class TweetIndex:
 
     async def upsert(self, tweets: Sequence[tweet_pb2.Tweet], deletes: Iterable[int] = ()) -> None:
         await self.store.write([(t.id, tweet_document(t)) for t in tweets], deletes)
+
+    async def add_rebuilt(self, tweets: Sequence[tweet_pb2.Tweet]) -> int:
+        return await self.store.add_rebuilt([(t.id, tweet_document(t)) for t in tweets])
 
     def compile(self, query: TweetQuery) -> tantivy.Query:
         """The Tantivy query of a parsed search: required clauses MUST, excluded MUST_NOT."""
@@ -366,14 +380,14 @@ def _candidates(searcher: tantivy.Searcher, query: tantivy.Query, pool: int) -> 
 def user_document(user: user_pb2.User, followers: int) -> tantivy.Document:
     return tantivy.Document(
         id=user.id,
-        username=user.username.lower(),
+        username=fold(user.username),
         # The username's parts count as name words too ("ada_lovelace" is found by "love").
         name=f"{user.username} {user.display_name}",
         followers=followers,
     )
 
 
-class UserIndex:
+class TantivyUserIndex(_Searchable):
     """Users in Tantivy, searched by username and name-word prefixes, ranked by followers."""
 
     def __init__(self, root: Path, *, heap_bytes: int = 32_000_000) -> None:
@@ -383,6 +397,9 @@ class UserIndex:
         self, users: Sequence[tuple[user_pb2.User, int]], deletes: Iterable[int] = ()
     ) -> None:
         await self.store.write([(u.id, user_document(u, f)) for u, f in users], deletes)
+
+    async def add_rebuilt(self, users: Sequence[tuple[user_pb2.User, int]]) -> int:
+        return await self.store.add_rebuilt([(u.id, user_document(u, f)) for u, f in users])
 
     async def search(self, words: Sequence[str], limit: int) -> list[int]:
         """Ids of users whose username or a name word starts with each of ``words`` (all must

@@ -1,6 +1,7 @@
 """The indexer: the durable JetStream consumer ``search-indexer``, with near-real-time commits.
 
-Every fetched batch is applied to the index writers at once; a commit loop commits whatever was
+Every fetched batch is read into the ``Changes`` it makes (the wire events are decoded here,
+not in the domain) and applied to the index writers at once; a commit loop commits whatever was
 written at most every ``commit_seconds`` (0.5 s by default) and only then acknowledges the
 messages behind it, so a change is searchable within about a second and an acknowledged event
 is always on disk. A process killed before its commit leaves its messages unacknowledged:
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 
 import grpc
 import structlog
+from chirp.events.v1 import graph_events_pb2, tweet_events_pb2, user_events_pb2
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
@@ -23,6 +26,7 @@ from services.platform.background import in_background, pause, rounds
 from services.platform.consumers import RETRY_DELAY_SECONDS, DurableConsumer
 from services.platform.events import consumer
 from services.search import metrics
+from services.search.model import Changes
 from services.search.service import SearchService
 
 CONSUMER = consumer("search-indexer")
@@ -66,7 +70,7 @@ class Indexer:
         backoff = min(RETRY_DELAY_SECONDS, self._max_retry_delay)
         for _ in rounds():
             try:
-                await self._search.apply([(m.subject, m.data) for m in messages])
+                await self._search.apply(changes_of(messages))
                 break
             except grpc.aio.AioRpcError as error:
                 log.warning("cannot read tweets or users; retrying", code=error.code().name)
@@ -114,3 +118,36 @@ def _observe(committed: list[Msg]) -> None:
     for message in committed:
         with contextlib.suppress(Exception):  # a message without JetStream metadata
             metrics.INDEX_LAG.observe(max(now - message.metadata.timestamp.timestamp(), 0.0))
+
+
+def changes_of(messages: Sequence[Msg]) -> Changes:
+    """What the events of a batch touched. Unknown subjects change nothing; an unreadable event
+    is logged and dropped (it would fail the same way on every redelivery)."""
+    changes = Changes()
+    for message in messages:
+        try:
+            _note(changes, message.subject, message.data)
+        except DecodeError:
+            log.warning("unreadable event; dropped", subject=message.subject)
+    return changes
+
+
+def _note(changes: Changes, subject: str, data: bytes) -> None:
+    if subject in ("tweets.created", "tweets.edited"):
+        tweet = tweet_events_pb2.TweetCreatedEvent.FromString(data).tweet  # same layout
+        changes.tweets.add(tweet.id)
+        if tweet.reply_to_id:  # the parent's reply count changed
+            changes.tweets.add(tweet.reply_to_id)
+    elif subject == "tweets.deleted":
+        deleted = tweet_events_pb2.TweetDeletedEvent.FromString(data)
+        changes.deleted_tweets.add(deleted.tweet_id)
+        if deleted.reply_to_id:
+            changes.tweets.add(deleted.reply_to_id)
+    elif subject in ("tweets.liked", "tweets.unliked"):
+        changes.tweets.add(tweet_events_pb2.TweetLikedEvent.FromString(data).tweet_id)
+    elif subject in ("tweets.retweeted", "tweets.unretweeted"):
+        changes.tweets.add(tweet_events_pb2.TweetRetweetedEvent.FromString(data).tweet_id)
+    elif subject in ("users.created", "users.updated"):
+        changes.users.add(user_events_pb2.UserCreatedEvent.FromString(data).user.id)
+    elif subject in ("graph.followed", "graph.unfollowed"):
+        changes.users.add(graph_events_pb2.UserFollowedEvent.FromString(data).followee_id)

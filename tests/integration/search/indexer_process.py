@@ -13,7 +13,7 @@ from nats.js.api import ConsumerConfig
 
 from services.platform.resp import Resp
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
-from services.search.adapters.index import TweetIndex, UserIndex
+from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
 from services.search.consumers.indexer import Indexer
 from services.search.service import SearchService
 from tests.integration import streams
@@ -27,8 +27,8 @@ def killable_consumer(name: str) -> ConsumerConfig:
 async def main(name: str, root: Path) -> None:
     resp = Resp.from_url(SETTINGS.redis_url)
     search = SearchService(
-        TweetIndex(root),
-        UserIndex(root),
+        TantivyTweetIndex(root),
+        TantivyUserIndex(root),
         GrpcTweets(resp, grpc.aio.insecure_channel(SETTINGS.tweets_addr)),
         GrpcUsers(grpc.aio.insecure_channel(SETTINGS.users_addr)),
         GrpcGraph(grpc.aio.insecure_channel(SETTINGS.graph_addr)),

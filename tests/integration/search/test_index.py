@@ -11,7 +11,7 @@ import pytest
 from chirp.users.v1 import user_pb2
 
 from services.platform.errors import Aborted
-from services.search.adapters.index import TweetIndex, UserIndex, tweet_document
+from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex, tweet_document
 from services.search.query import parse
 from tests.integration.search.support import tweet
 
@@ -20,17 +20,17 @@ JAN_31 = 1_769_817_600_000  # 2026-01-31T00:00:00Z
 
 
 @pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[TweetIndex]:
-    opened = TweetIndex(tmp_path)
+async def index(tmp_path: Path) -> AsyncIterator[TantivyTweetIndex]:
+    opened = TantivyTweetIndex(tmp_path)
     yield opened
     await opened.store.close()
 
 
-async def ids(index: TweetIndex, q: str) -> set[int]:
+async def ids(index: TantivyTweetIndex, q: str) -> set[int]:
     return set(await index.latest(parse(q), None, 100))
 
 
-async def test_every_query_rule(index: TweetIndex) -> None:
+async def test_every_query_rule(index: TantivyTweetIndex) -> None:
     running = tweet("Running quickly through the Café", created_ms=JAN_31 + 5)
     phrase = tweet("hello big world, said Ada", author_id=8, username="Grace", created_ms=JAN_31)
     tagged = tweet(
@@ -64,7 +64,7 @@ async def test_every_query_rule(index: TweetIndex) -> None:
 
 
 async def test_latest_pages_are_newest_first_and_continue_below_the_cursor(
-    index: TweetIndex,
+    index: TantivyTweetIndex,
 ) -> None:
     tweets = [tweet(f"page word{i}", created_ms=JAN_31 + i) for i in range(5)]
     await index.upsert(tweets)
@@ -76,7 +76,7 @@ async def test_latest_pages_are_newest_first_and_continue_below_the_cursor(
 
 
 async def test_edits_replace_deletes_remove_and_writes_are_seen_after_commit(
-    index: TweetIndex,
+    index: TantivyTweetIndex,
 ) -> None:
     original = tweet("the old words")
     await index.upsert([original])
@@ -94,7 +94,7 @@ async def test_edits_replace_deletes_remove_and_writes_are_seen_after_commit(
     assert await ids(index, "words") == set()
 
 
-async def test_top_candidates_carry_engagement_and_time(index: TweetIndex) -> None:
+async def test_top_candidates_carry_engagement_and_time(index: TantivyTweetIndex) -> None:
     liked = tweet("coffee time", likes=9, created_ms=JAN_31)
     await index.upsert([liked, tweet("coffee again coffee", created_ms=JAN_31 + 1)])
     await index.store.commit()
@@ -105,19 +105,19 @@ async def test_top_candidates_carry_engagement_and_time(index: TweetIndex) -> No
 
 
 async def test_the_index_survives_a_restart(tmp_path: Path) -> None:
-    first = TweetIndex(tmp_path)
+    first = TantivyTweetIndex(tmp_path)
     kept = tweet("durable words")
     await first.upsert([kept])
     await first.store.commit()
     await first.store.close()
-    reopened = TweetIndex(tmp_path)
+    reopened = TantivyTweetIndex(tmp_path)
     try:
         assert await ids(reopened, "durable") == {kept.id}
     finally:
         await reopened.store.close()
 
 
-async def test_searches_run_while_the_writer_writes(index: TweetIndex) -> None:
+async def test_searches_run_while_the_writer_writes(index: TantivyTweetIndex) -> None:
     await index.upsert([tweet(f"steady {i}") for i in range(50)])
     await index.store.commit()
 
@@ -139,7 +139,7 @@ async def test_searches_run_while_the_writer_writes(index: TweetIndex) -> None:
 
 
 async def test_a_rebuild_swaps_a_new_generation_in_and_keeps_live_writes(
-    tmp_path: Path, index: TweetIndex
+    tmp_path: Path, index: TantivyTweetIndex
 ) -> None:
     stale = tweet("stale text")
     live = tweet("live text")
@@ -173,7 +173,7 @@ async def test_a_rebuild_swaps_a_new_generation_in_and_keeps_live_writes(
 
 
 async def test_users_by_prefix_exact_handle_first_then_followers(tmp_path: Path) -> None:
-    users = UserIndex(tmp_path)
+    users = TantivyUserIndex(tmp_path)
     try:
         await users.upsert(
             [

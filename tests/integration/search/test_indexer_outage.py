@@ -22,7 +22,7 @@ from services.platform.background import in_background
 from services.platform.events import STREAM
 from services.platform.resp import Resp
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
-from services.search.adapters.index import TweetIndex, UserIndex
+from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
 from services.search.consumers.indexer import Indexer
 from services.search.query import parse
 from services.search.service import SearchService
@@ -74,17 +74,17 @@ async def channels() -> AsyncIterator[list[grpc.aio.Channel]]:
 
 
 @pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[TweetIndex]:
-    index = TweetIndex(tmp_path)
+async def index(tmp_path: Path) -> AsyncIterator[TantivyTweetIndex]:
+    index = TantivyTweetIndex(tmp_path)
     yield index
     await index.store.close()
 
 
 def _search(
-    root: Path, index: TweetIndex, tweets: GrpcTweets, channels: list[grpc.aio.Channel]
+    root: Path, index: TantivyTweetIndex, tweets: GrpcTweets, channels: list[grpc.aio.Channel]
 ) -> SearchService:
     return SearchService(
-        index, UserIndex(root), tweets, GrpcUsers(channels[1]), GrpcGraph(channels[2])
+        index, TantivyUserIndex(root), tweets, GrpcUsers(channels[1]), GrpcGraph(channels[2])
     )
 
 
@@ -92,7 +92,7 @@ async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
     tmp_path: Path,
     consumer: str,
     channels: list[grpc.aio.Channel],
-    index: TweetIndex,
+    index: TantivyTweetIndex,
     resp: Resp,
 ) -> None:
     tweets = Outage(resp, channels[0], failures=3)
@@ -119,7 +119,7 @@ async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
     tmp_path: Path,
     consumer: str,
     channels: list[grpc.aio.Channel],
-    index: TweetIndex,
+    index: TantivyTweetIndex,
     resp: Resp,
 ) -> None:
     """Cancelled at moments spread over a post's way through it: fetch, apply, commit."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.platform.errors import InvalidArgument
-from services.search.adapters.index import Candidate
+from services.search.model import Candidate
 from services.search.service import parse_order, rank_top, top_score
 
 HOUR_MS = 3_600_000
