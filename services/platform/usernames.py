@@ -1,6 +1,8 @@
 """Usernames: the one rule that compares them, and names to account ids remembered.
 
-Usernames compare case-insensitively everywhere (``fold``): the users service claims the folded
+A username is 1 to 15 ASCII letters, digits or underscores (``is_username``, the rule the users
+service registers by, search parses ``from:`` and ``@`` by, and tweets finds mentions by), and
+usernames compare case-insensitively everywhere (``fold``): the users service claims the folded
 name, and tweets (mentions), graph (follows by name) and search (authors, mentions) look names up
 folded.
 
@@ -16,11 +18,22 @@ may be registered a moment later).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 #: How many username -> id answers a process remembers.
 CACHED_NAMES = 50_000
+
+
+#: What a username is: 1 to 15 ASCII letters, digits or underscores (as on Twitter).
+USERNAME_MAX = 15
+USERNAME_CHARS = "A-Za-z0-9_"
+_USERNAME = re.compile(rf"[{USERNAME_CHARS}]{{1,{USERNAME_MAX}}}", re.ASCII)
+
+
+def is_username(text: str) -> bool:
+    return _USERNAME.fullmatch(text) is not None
 
 
 def fold(username: str) -> str:

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from services.platform.errors import InvalidArgument
+from services.platform.usernames import fold, is_username
 
 MAX_QUERY_LENGTH = 512
 FIELD = "q"
 
 _PART = re.compile(r'(-?)"([^"]*)"|([^\s"]+)')
-_USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -149,9 +149,9 @@ def _clause(part: str) -> Clause | None:
 
 
 def _username(operator: str, value: str) -> str:
-    if not _USERNAME.fullmatch(value):
+    if not is_username(value):
         raise _invalid(f"{operator} must be followed by a username (1-15 of A-Z, a-z, 0-9, _)")
-    return value.lower()
+    return fold(value)
 
 
 def _date_ms(name: str, value: str) -> int:

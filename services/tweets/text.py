@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.platform.errors import FieldViolation
-from services.platform.usernames import fold
+from services.platform.usernames import USERNAME_CHARS, USERNAME_MAX, fold
 
 MAX_WEIGHTED_LENGTH = 280
 URL_WEIGHT = 23
 MAX_STORED_LENGTH = 4_000
-USERNAME_MAX = 15
 
 _URL = re.compile(r"(?<![\w@$#\uff20\uff03/.-])https?://[^\s<>\"\u3000]+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?'\"…"
@@ -41,7 +40,9 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _HOST = re.compile(r"[\w-]+(\.[\w-]+)*\.?")
 _HASH_SIGNS = "#\uff03"  # and the full-width number sign
 _AT_SIGNS = "@\uff20"  # and the full-width commercial at
-_MENTION = re.compile(r"[@\uff20]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_])")
+_MENTION = re.compile(
+    rf"[{_AT_SIGNS}]([{USERNAME_CHARS}]{{1,{USERNAME_MAX}}})(?![{USERNAME_CHARS}])", re.ASCII
+)
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,16 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from services.platform.errors import FieldViolation, InvalidArgument
-from services.platform.usernames import fold
+from services.platform.usernames import USERNAME_MAX, fold, is_username
 
-USERNAME_MAX = 15
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 DISPLAY_NAME_MAX = 50
 BIO_MAX = 160
-
-_USERNAME = re.compile(rf"[A-Za-z0-9_]{{1,{USERNAME_MAX}}}", re.ASCII)
 
 #: Folded names no account may take. Kept short on purpose: routes of the HTTP surface and
 #: words that would impersonate the service; extend it before a name becomes a route.
@@ -72,14 +68,10 @@ EDITABLE_FIELDS = ("display_name", "bio")
 FULL_MASK = "*"
 
 
-def is_well_formed(username: str) -> bool:
-    return _USERNAME.fullmatch(username) is not None
-
-
 def username_violation(username: str, field: str = "username") -> FieldViolation | None:
     if not username:
         return FieldViolation(field, "is required")
-    if not is_well_formed(username):
+    if not is_username(username):
         return FieldViolation(
             field, f"must be 1 to {USERNAME_MAX} characters of letters A-Z, digits and '_'"
         )

@@ -32,7 +32,7 @@ from services.platform.errors import (
 )
 from services.platform.ids import IdGenerator, timestamp_ms
 from services.platform.ratelimit import RateLimiter
-from services.platform.usernames import fold
+from services.platform.usernames import fold, is_username
 from services.users import rules
 from services.users.model import (
     Counts,
@@ -115,7 +115,7 @@ class UserService:
         if missing:
             raise InvalidArgument(*missing)
         user = None
-        if rules.is_well_formed(username):
+        if is_username(username):
             # Attempts are counted per account name, whoever makes them, before the password
             # is checked: guessing one account's password is slow from any number of addresses.
             # (A name that cannot exist has no account to protect, and gets no counter.)
@@ -190,7 +190,7 @@ class UserService:
         if len(usernames) > BATCH_MAX:
             raise InvalidArgument.field("usernames", f"at most {BATCH_MAX} per call")
         # Checked before folding: "Straße" is no username, though it folds to "strasse".
-        wanted = _distinct([fold(name) for name in usernames if rules.is_well_formed(name)])
+        wanted = _distinct([fold(name) for name in usernames if is_username(name)])
         found = await self._by_usernames(wanted)
         return await self._view([found[name] for name in wanted if name in found], view, caller)
 
