@@ -1,5 +1,5 @@
 """``python -m benchmarks.celebrity [--followers N]``: an account with a million followers, for
-the followers pages at celebrity scale (issue #16).
+the followers pages at celebrity scale.
 
 A real account (registered through the gateway: ListFollowers takes a username) followed by
 ``N`` generated users, bulk loaded straight into Neo4j as the bench graph is

@@ -1,8 +1,9 @@
 """Access tokens: Ed25519-signed JWTs, issued by the users service, verified by every service.
 
-Only the public key is needed to verify, so every service (and later the gateway) checks tokens
-without calling the users service. In dev and test the key pair is generated on first start
-into the data folder; production mounts its own keys (see ``Settings``).
+Only the public key is needed to verify, so every service checks tokens without calling the
+users service (the gateway checks them too, with the keys the users service publishes). In dev
+and test the key pair is generated on first start into the data folder; production mounts its
+own keys (see ``TokenSettings``).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ Mastodon) counts. Over the limit, ``hit`` raises ``ResourceExhausted`` with the 
 window; the gateway answers it as 429 with ``Retry-After``. The Redis counter expires with its
 window, so an idle subject costs nothing.
 
-Use: build one ``RedisRateLimiter`` per limit in ``wiring.py``, from ``Limits.from_settings``,
-and ``await limiter.hit(str(subject))`` before the action; domain code depends on the
+Use: build one ``RedisRateLimiter`` per limit in the service's ``wiring.py``, from
+``Limits.from_settings``, and hand it to the domain service, which calls
+``await limiter.hit(str(subject))`` before the action; domain code depends on the
 ``RateLimiter`` Protocol only.
 """
 

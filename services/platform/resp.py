@@ -4,9 +4,9 @@ event-loop turn written together, replies matched to their callers in order.
 redis-py's asyncio client spends about 60 µs of CPU on a command (its connection pool, lock,
 stream reader and retry wrapper around each call), and a home page, a profile or a tweet read
 makes one to four of them: on a GetTweet that was a third of what the tweets service did beyond
-a no-op (issue #15). Redis answers the commands of one connection in the order it received
-them, so a single connection can carry every caller's commands at once (what Lettuce and ioredis
-call pipelining); hiredis parses the replies. Measured on this machine: about 6 µs of CPU a
+a no-op. Redis answers the commands of one connection in the order it received them, so a
+single connection can carry every caller's commands at once (what Lettuce and ioredis call
+pipelining); hiredis parses the replies. Measured on this machine: about 6 µs of CPU a
 command, ten times less.
 
 Failures are redis-py's exception classes (``ConnectionError``, ``TimeoutError``,

@@ -73,7 +73,8 @@ def load_wiring(name: ServiceName) -> Wiring:
 
 def run_service(name: ServiceName) -> None:
     """Entry point of ``python -m services.<name>``: one process, or ``CHIRP_WORKERS`` of them,
-    each on uvloop (measured in benchmarks/results/RESULTS.md: issue #15)."""
+    each on uvloop (measured: about a quarter less CPU per GetTweet, and a sixth less per home
+    read, than asyncio's own loop)."""
     settings = load_settings(name)
     configure_logging(name, settings.log_level)
     if settings.environment != "production":

@@ -1,4 +1,5 @@
-"""Accounts: registration, sign-in, profiles and profile edits, in plain typed Python.
+"""The users domain (``UserService``): registration, sign-in, profiles and profile edits, in
+plain typed Python.
 
 The stores, the password hasher, the token signer and the other services are reached through
 the Protocols of ``ports.py``; ``wiring.py`` fills them with the real adapters, tests may use

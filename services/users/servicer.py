@@ -1,4 +1,4 @@
-"""``chirp.users.v1.UsersService``: requests into ``Accounts`` calls, results into messages."""
+"""``chirp.users.v1.UsersService``: requests into ``UserService`` calls, results into messages."""
 
 # gRPC hands every method a request and a context, whether it needs them or not.
 # ruff: noqa: ARG002

@@ -1,6 +1,7 @@
 """Every long-running loop of the product stops when it is cancelled at the moment it wakes,
-every time (the hang of issue #13: the outbox relay's idle wait swallowed its cancellation).
-Each runs against the real NATS and Redis; each is cancelled right as it wakes, many times."""
+every time (a loop whose wait swallows that cancellation runs forever: the outbox relay's idle
+wait once did, and hung). Each runs against the real NATS and Redis; each is cancelled right as
+it wakes, many times."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Request bytes that do not parse, sent straight to every service's gRPC port: INVALID_ARGUMENT
-naming the field, never INTERNAL or UNKNOWN with a parser's message (issue #14). Every string
-field of every method's request, at the top level and one message deep, gets bytes that are
-not UTF-8; every method gets bytes that are not a protobuf message at all."""
+naming the field, never INTERNAL or UNKNOWN with a parser's message. Every string field of every
+method's request, at the top level and one message deep, gets bytes that are not UTF-8; every
+method gets bytes that are not a protobuf message at all."""
 
 from __future__ import annotations
 

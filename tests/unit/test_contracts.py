@@ -12,7 +12,8 @@ from google.protobuf import descriptor_pb2
 from devstack.gen import DESCRIPTOR_SET, GEN, generate
 from devstack.paths import ROOT, VENV_BIN
 
-#: DESIGN.md's HTTP surface, which external clients rely on: (method, path with variables elided).
+#: The HTTP surface external clients rely on, each route of which must stay an annotated RPC:
+#: (method, path with variables elided).
 HTTP_SURFACE = {
     ("POST", "/v1/users"),
     ("POST", "/v1/sessions"),
@@ -70,7 +71,7 @@ def _http_rules() -> set[tuple[str, str]]:
 
 def test_every_row_of_the_http_surface_is_an_annotated_rpc() -> None:
     missing = HTTP_SURFACE - _http_rules()
-    assert not missing, f"routes of DESIGN.md without an RPC: {sorted(missing)}"
+    assert not missing, f"routes of the HTTP surface without an RPC: {sorted(missing)}"
 
 
 def test_buf_lint_is_clean() -> None:

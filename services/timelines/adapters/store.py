@@ -26,12 +26,12 @@ Keys (this service's; nothing here that cannot be rebuilt):
   event, in case a count was lost).
 * ``chirp:timelines:celebrities``: a set of the authors the worker last saw above the threshold
   (so it can tell when one crosses it).
+* Channel ``chirp:timelines:live:<user id>``: the scripts here publish ``+id,id`` when ids enter
+  a timeline and ``-id,id`` when they leave; a stream follows it (``live.py``).
 
 A celebrity's newest ids, merged into their followers' pages, are the tweets service's kept ids
 of their user timeline (``services/platform/caches/user_timelines.py``), which a post updates
 in place.
-* Channel ``chirp:timelines:live:<user id>``: ``+id,id`` when ids enter a timeline, ``-id,id``
-  when they leave (``StreamHomeTimeline``).
 """
 
 from __future__ import annotations
@@ -226,8 +226,9 @@ class RedisIdLists:
 
 
 class RedisCountedIdLists(RedisIdLists):
-    """Id lists derived from something whose changes are counted (``changes.py``), each read
-    together with its owner's count of changes."""
+    """Id lists derived from something whose changes are counted
+    (``services/platform/caches/changes.py``), each read together with its owner's count of
+    changes."""
 
     def __init__(
         self, redis: Resp, prefix: str, ttl_seconds: int, changes: RedisChangeCounts

@@ -1,4 +1,4 @@
-"""The Redis tweet cache, which the timelines service reads too.
+"""The Redis tweet cache, which the timelines and search services read too.
 
 Keys and values are the contract in ``services/platform/caches/tweet_cache.py`` (shared with the
 readers): a serialized, hydrated ``chirp.tweets.v1.Tweet`` per id, a retweet holding only its

@@ -1,5 +1,5 @@
 """SIGKILL the tweets service again and again while an author posts: every acknowledged post
-is found exactly once everywhere (issue #16).
+is found exactly once everywhere.
 
 A second tweets process (the real service, the stack's environment, free ports) takes the
 posts; a killer SIGKILLs it at a random moment soon after each start, mid-post more often than

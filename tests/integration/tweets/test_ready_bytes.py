@@ -1,7 +1,7 @@
-"""The hot reads answer with the tweet cache's bytes as they are (issue #15): what they send must
-parse to the very message the slow path builds from the store (views, then one message per
-tweet). Through the real tweets service, Cassandra and Redis: each read twice, first with the
-entries dropped from the cache (the store path, which fills the cache), then from the cache."""
+"""The hot reads answer with the tweet cache's bytes as they are: what they send must parse to
+the very message the slow path builds from the store (views, then one message per tweet).
+Through the real tweets service, Cassandra and Redis: each read twice, first with the entries
+dropped from the cache (the store path, which fills the cache), then from the cache."""
 
 from __future__ import annotations
 

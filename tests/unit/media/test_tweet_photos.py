@@ -1,4 +1,4 @@
-"""Photos on tweets (the tweets side of issue 8): they survive the tweet cache's round trip, and
+"""Photos on tweets, the tweets service's side: they survive the tweet cache's round trip, and
 a tweet whose photos could not be described keeps their ids."""
 
 from __future__ import annotations
