@@ -1,11 +1,10 @@
-"""The account logic with in-memory adapters behind its Protocols (each adapter has its own
-test against the real store under tests/integration/users)."""
+"""The account logic with in-memory adapters behind its Protocols (``fakes.py``; each is held to
+its real adapter by tests/contracts/users)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,119 +24,10 @@ from services.platform.ratelimit import Limit
 from services.users.model import Counts, IssuedToken, NotWritten, Relationship, User, View
 from services.users.service import SIGN_IN_REFUSED, UserService
 from tests.limiting import CountingLimiter
+from tests.unit.users.fakes import MemoryCache, MemoryStore, PlainPasswords, Social, Tokens
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 PASSWORD = "correct horse"  # noqa: S105  (a test account's)
-
-
-@dataclass
-class MemoryStore:
-    names: dict[str, int] = field(default_factory=dict)
-    users: dict[int, User] = field(default_factory=dict)
-    hashes: dict[int, str] = field(default_factory=dict)
-    events: list[tuple[str, User, tuple[str, ...]]] = field(default_factory=list)
-    fail_create: Exception | None = None
-    reads: int = 0
-
-    async def claim_username(self, username_folded: str, user_id: int) -> bool:
-        return self.names.setdefault(username_folded, user_id) == user_id
-
-    async def release_username(self, username_folded: str, user_id: int) -> None:
-        if self.names.get(username_folded) == user_id:
-            del self.names[username_folded]
-
-    async def create(self, user: User, password_hash: str) -> None:
-        if self.fail_create is not None:
-            raise self.fail_create
-        self.users[user.id] = user
-        self.hashes[user.id] = password_hash
-        self.events.append(("users.created", user, ()))
-
-    async def update_profile(self, user: User, changed: Sequence[str]) -> None:
-        stored = self.users[user.id]
-        self.users[user.id] = replace(
-            stored, update_time=user.update_time, **{name: getattr(user, name) for name in changed}
-        )
-        self.events.append(("users.updated", user, tuple(changed)))
-
-    async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
-        self.reads += 1
-        return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
-
-    async def find_ids(self, usernames_folded: Sequence[str]) -> dict[str, int]:
-        return {name: self.names[name] for name in usernames_folded if name in self.names}
-
-    async def get_password_hash(self, user_id: int) -> str | None:
-        return self.hashes.get(user_id)
-
-    async def scan(self, batch_size: int) -> AsyncIterator[list[User]]:
-        users = list(self.users.values())
-        for start in range(0, len(users), batch_size):
-            yield users[start : start + batch_size]
-
-
-@dataclass
-class MemoryCache:
-    users: dict[int, User] = field(default_factory=dict)
-    ids: dict[str, int] = field(default_factory=dict)
-
-    async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
-        return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
-
-    async def put_many(self, users: Sequence[User]) -> None:
-        self.users.update({user.id: user for user in users})
-
-    async def get_ids(self, usernames_folded: Sequence[str]) -> dict[str, int]:
-        return {name: self.ids[name] for name in usernames_folded if name in self.ids}
-
-    async def put_ids(self, ids: Mapping[str, int]) -> None:
-        self.ids.update(ids)
-
-
-@dataclass
-class PlainPasswords:
-    """Reversible "hashes", recording what was verified against what."""
-
-    verified: list[str | None] = field(default_factory=list)
-
-    async def hash(self, password: str) -> str:
-        return f"hashed:{password}"
-
-    async def verify(self, password_hash: str | None, password: str) -> bool:
-        self.verified.append(password_hash)
-        return password_hash == f"hashed:{password}"
-
-
-class Tokens:
-    def issue(self, user: User, now: datetime) -> IssuedToken:
-        return IssuedToken(f"token-for-{user.id}", now + timedelta(hours=1))
-
-
-@dataclass
-class Social:
-    follows: set[tuple[int, int]] = field(default_factory=set)
-    tweets: dict[int, int] = field(default_factory=dict)
-
-    async def counts(self, user_ids: Sequence[int]) -> dict[int, Counts]:
-        return {
-            user_id: Counts(
-                follower_count=sum(1 for _, followee in self.follows if followee == user_id),
-                following_count=sum(1 for follower, _ in self.follows if follower == user_id),
-                tweet_count=self.tweets.get(user_id, 0),
-            )
-            for user_id in user_ids
-        }
-
-    async def relationships(
-        self, caller_id: int, user_ids: Sequence[int]
-    ) -> dict[int, Relationship]:
-        return {
-            user_id: Relationship(
-                (caller_id, user_id) in self.follows, (user_id, caller_id) in self.follows
-            )
-            for user_id in user_ids
-        }
-
 
 SIGN_INS = Limit("sign_ins", "log-in attempts for this username", 3, 300)
 
