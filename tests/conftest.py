@@ -56,13 +56,24 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 #: The tiers (markers in pyproject.toml), each a folder under tests/; a test file directly in
 #: tests/ is a unit test.
 TIERS = ("unit", "integration", "e2e")
+#: Suites run against a fake and a real adapter alike: each parameter carries its own tier.
+CONTRACTS = "contracts"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Gives each test its tier: the one it carries (from ``pytest.param(..., marks=...)``), else
+    its folder's. A test carrying two tiers, or a contract test carrying none, is an error, so
+    ``-m unit`` never selects a test that needs a server."""
     tests = Path(__file__).parent
     for item in items:
+        carried = [tier for tier in TIERS if item.get_closest_marker(tier)]
         folder = item.path.relative_to(tests).parts[0]
-        item.add_marker(folder if folder in TIERS else "unit")
+        if len(carried) > 1:
+            raise pytest.UsageError(f"{item.nodeid} carries more than one tier: {carried}")
+        if not carried and folder == CONTRACTS:
+            raise pytest.UsageError(f"{item.nodeid}: a contract test's parameters carry its tier")
+        if not carried:
+            item.add_marker(folder if folder in TIERS else "unit")
 
 
 @pytest.hookimpl(wrapper=True)
