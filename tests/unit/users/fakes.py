@@ -10,6 +10,11 @@ from datetime import datetime, timedelta
 from services.users.model import Counts, IssuedToken, Relationship, User
 
 
+def _to_millisecond(moment: datetime) -> datetime:
+    """What a Cassandra ``timestamp`` keeps of a moment."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 @dataclass
 class MemoryStore:
     names: dict[str, int] = field(default_factory=dict)
@@ -20,7 +25,11 @@ class MemoryStore:
     reads: int = 0
 
     async def claim_username(self, username_folded: str, user_id: int) -> bool:
-        return self.names.setdefault(username_folded, user_id) == user_id
+        """As Cassandra's ``IF NOT EXISTS``: a held name is refused even to its holder."""
+        if username_folded in self.names:
+            return False
+        self.names[username_folded] = user_id
+        return True
 
     async def release_username(self, username_folded: str, user_id: int) -> None:
         if self.names.get(username_folded) == user_id:
@@ -29,14 +38,20 @@ class MemoryStore:
     async def create(self, user: User, password_hash: str) -> None:
         if self.fail_create is not None:
             raise self.fail_create
-        self.users[user.id] = user
+        self.users[user.id] = replace(
+            user,
+            create_time=_to_millisecond(user.create_time),
+            update_time=_to_millisecond(user.update_time),
+        )
         self.hashes[user.id] = password_hash
         self.events.append(("users.created", user, ()))
 
     async def update_profile(self, user: User, changed: Sequence[str]) -> None:
         stored = self.users[user.id]
         self.users[user.id] = replace(
-            stored, update_time=user.update_time, **{name: getattr(user, name) for name in changed}
+            stored,
+            update_time=_to_millisecond(user.update_time),
+            **{name: getattr(user, name) for name in changed},
         )
         self.events.append(("users.updated", user, tuple(changed)))
 
@@ -65,7 +80,11 @@ class MemoryCache:
         return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
 
     async def put_many(self, users: Sequence[User]) -> None:
-        self.users.update({user.id: user for user in users})
+        """As the Redis cache: never over a newer version."""
+        for user in users:
+            cached = self.users.get(user.id)
+            if cached is None or cached.update_time <= user.update_time:
+                self.users[user.id] = user
 
     async def get_ids(self, usernames_folded: Sequence[str]) -> dict[str, int]:
         return {name: self.ids[name] for name in usernames_folded if name in self.ids}
