@@ -30,6 +30,7 @@ class MemoryStore:
         return Change(await self.relationship(follower_id, followee_id), changed)
 
     async def unfollow(self, follower_id: int, followee_id: int) -> Change:
+        self.nodes |= {follower_id, followee_id}  # as Neo4j's MERGE of both before the check
         changed = self.edges.pop((follower_id, followee_id), None) is not None
         return Change(await self.relationship(follower_id, followee_id), changed)
 
@@ -93,7 +94,8 @@ class MemoryStore:
         for a, b in self.edges:
             if a in mine and b != user_id and b not in mine:
                 votes[b] = votes.get(b, 0) + 1
-        return sorted(votes, key=lambda u: (votes[u], u), reverse=True)[:limit]
+        ranks = {u: (votes[u], self._count(u).follower_count, u) for u in votes}
+        return sorted(votes, key=ranks.__getitem__, reverse=True)[:limit]
 
     async def most_followed(self, user_id: int, limit: int) -> list[int]:
         mine = {b for (a, b) in self.edges if a == user_id}
@@ -125,13 +127,16 @@ class CountedChanges:
 
 
 class KeptSuggestions:
-    """Each user's ranking kept from its first read (the Redis cache's rules are tested
-    against Redis)."""
+    """Each user's ranking kept from its first read until their followings change (counted in
+    ``changes``), as the Redis cache keeps it."""
 
-    def __init__(self) -> None:
-        self.kept: dict[int, list[int]] = {}
+    def __init__(self, changes: CountedChanges) -> None:
+        self.changes = changes
+        self.kept: dict[int, tuple[int, list[int]]] = {}
 
     async def ranked(self, user_id: int, rank: Callable[[], Awaitable[list[int]]]) -> list[int]:
-        if user_id not in self.kept:
-            self.kept[user_id] = await rank()
-        return self.kept[user_id]
+        stamp = self.changes.followings.get(user_id, 0)
+        kept = self.kept.get(user_id)
+        if kept is None or kept[0] != stamp:
+            kept = self.kept[user_id] = (stamp, await rank())
+        return kept[1]

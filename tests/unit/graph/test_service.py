@@ -27,7 +27,7 @@ def changes() -> CountedChanges:
 def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
     names = {f"user{i}": i for i in range(1, 300)}
     return GraphService(
-        store, MemoryDirectory(names), changes, store, KeptSuggestions(), CountingLimiter()
+        store, MemoryDirectory(names), changes, store, KeptSuggestions(changes), CountingLimiter()
     )
 
 
