@@ -12,7 +12,7 @@ from neo4j import AsyncDriver
 
 from services.platform.resp import Resp
 from services.platform.settings import Settings
-from tests.contracts.world import LiveGraph, LiveTweets
+from tests.contracts.world import Account, LiveGraph, LiveTweets, register
 from tests.integration.graph.support import neo4j_driver
 
 SETTINGS = Settings(service="tweets")
@@ -51,3 +51,9 @@ def live_graph(neo4j: AsyncDriver, resp: Resp) -> LiveGraph:
 @pytest.fixture
 def live_tweets(tweets_channel: grpc.aio.Channel, users_channel: grpc.aio.Channel) -> LiveTweets:
     return LiveTweets(tweets_channel, users_channel)
+
+
+@pytest.fixture
+async def account(users_channel: grpc.aio.Channel) -> Account:
+    """A new account with the running users service."""
+    return await register(users_channel)

@@ -23,7 +23,9 @@ from tests.integration.graph.support import PASSWORD
 
 
 class Follows(Protocol):
-    async def follow(self, follower_id: int, followee_id: int) -> None: ...
+    async def follow(self, follower_id: int, followee_id: int) -> object:
+        """Whatever it answers (a graph store answers the change) is not looked at."""
+        ...
 
 
 class Posts(Protocol):

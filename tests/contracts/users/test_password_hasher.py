@@ -7,7 +7,7 @@ import pytest
 
 from services.users.adapters.passwords import Argon2Passwords
 from services.users.ports import PasswordHasher
-from tests.contracts.tiers import unit
+from tests.contracts.implementations import implementations, unit
 from tests.unit.users.fakes import PlainPasswords
 
 PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
@@ -15,9 +15,15 @@ PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
 CHEAP = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, type=argon2.Type.ID)
 
 
-@pytest.fixture(params=[unit("memory"), unit("argon2")])
-def passwords(request: pytest.FixtureRequest) -> PasswordHasher:
-    return PlainPasswords() if request.param == "memory" else Argon2Passwords(CHEAP)
+def _memory(_: pytest.FixtureRequest) -> PasswordHasher:
+    return PlainPasswords()
+
+
+def _argon2(_: pytest.FixtureRequest) -> PasswordHasher:
+    return Argon2Passwords(CHEAP)
+
+
+passwords = implementations(memory=unit(_memory), argon2=unit(_argon2))
 
 
 async def test_a_hash_verifies_its_password_alone(passwords: PasswordHasher) -> None:

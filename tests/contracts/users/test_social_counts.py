@@ -3,7 +3,7 @@ copies kept of their answers keep the same promises."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -11,7 +11,7 @@ from services.users.adapters.cache import RedisSocialCache
 from services.users.adapters.clients import GrpcSocialCounts
 from services.users.model import Counts, Relationship
 from services.users.ports import SocialCounts
-from tests.contracts.tiers import integration, unit
+from tests.contracts.implementations import implementations, integration, unit
 from tests.contracts.world import Follows, Posts
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.users.fakes import Social
@@ -43,20 +43,27 @@ class Profiles:
     posts: Posts
 
 
-@pytest.fixture(params=[unit("memory"), integration("grpc"), integration("redis")])
-def profiles(request: pytest.FixtureRequest) -> Profiles:
-    if request.param == "memory":
-        social = Social()
-        return Profiles(social, MemoryWorld(social), MemoryWorld(social))
-    grpc = GrpcSocialCounts(
+def _memory(_: pytest.FixtureRequest) -> Profiles:
+    social = Social()
+    return Profiles(social, MemoryWorld(social), MemoryWorld(social))
+
+
+def _grpc(request: pytest.FixtureRequest) -> Profiles:
+    counts = GrpcSocialCounts(
         request.getfixturevalue("graph_channel"), request.getfixturevalue("tweets_channel")
-    )
-    counts = (
-        grpc if request.param == "grpc" else RedisSocialCache(request.getfixturevalue("resp"), grpc)
     )
     return Profiles(
         counts, request.getfixturevalue("live_graph"), request.getfixturevalue("live_tweets")
     )
+
+
+def _redis(request: pytest.FixtureRequest) -> Profiles:
+    """The users service's: Redis copies of what graph and tweets answered."""
+    bare = _grpc(request)
+    return replace(bare, social=RedisSocialCache(request.getfixturevalue("resp"), bare.social))
+
+
+profiles = implementations(memory=unit(_memory), grpc=integration(_grpc), redis=integration(_redis))
 
 
 async def test_counts_are_each_users_follows_and_tweets_at_once(profiles: Profiles) -> None:

@@ -10,17 +10,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from services.users.adapters.tokens import JwtIssuer
 from services.users.model import User
 from services.users.ports import TokenIssuer
-from tests.contracts.tiers import unit
+from tests.contracts.implementations import implementations, unit
 from tests.unit.users.fakes import Tokens
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 750000, tzinfo=UTC)
 
 
-@pytest.fixture(params=[unit("memory"), unit("jwt")])
-def tokens(request: pytest.FixtureRequest) -> TokenIssuer:
-    if request.param == "memory":
-        return Tokens()
+def _memory(_: pytest.FixtureRequest) -> TokenIssuer:
+    return Tokens()
+
+
+def _jwt(_: pytest.FixtureRequest) -> TokenIssuer:
     return JwtIssuer(Ed25519PrivateKey.generate(), "chirp", timedelta(hours=1))
+
+
+tokens = implementations(memory=unit(_memory), jwt=unit(_jwt))
 
 
 def test_a_token_names_its_account_and_expires_after_it_was_issued(tokens: TokenIssuer) -> None:

@@ -11,7 +11,7 @@ import pytest
 from services.users.adapters.cache import RedisUserCache
 from services.users.model import User
 from services.users.ports import UserCache
-from tests.contracts.tiers import integration, unit
+from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.users.fakes import MemoryCache
 
@@ -19,11 +19,15 @@ MOMENT = datetime(2026, 6, 1, 12, 0, 0, 123000, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
 
 
-@pytest.fixture(params=[unit("memory"), integration("redis")])
-def cache(request: pytest.FixtureRequest) -> UserCache:
-    if request.param == "memory":
-        return MemoryCache()
+def _redis(request: pytest.FixtureRequest) -> UserCache:
     return RedisUserCache(request.getfixturevalue("resp"))
+
+
+def _memory(_: pytest.FixtureRequest) -> UserCache:
+    return MemoryCache()
+
+
+cache = implementations(memory=unit(_memory), redis=integration(_redis))
 
 
 def _user() -> User:

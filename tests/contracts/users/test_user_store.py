@@ -14,7 +14,7 @@ from services.platform.outbox import Outbox
 from services.users.adapters.store import CassandraUserStore
 from services.users.model import User
 from services.users.ports import UserStore
-from tests.contracts.tiers import integration, unit
+from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.users.fakes import MemoryStore
 
@@ -33,7 +33,7 @@ class Accounts:
     events: Callable[[], list[Written]]
 
 
-def _memory() -> Accounts:
+def _memory(_: pytest.FixtureRequest) -> Accounts:
     store = MemoryStore()
 
     def events() -> list[Written]:
@@ -61,9 +61,7 @@ def _written(subject: str, payload: bytes) -> Written:
     return subject, updated.user.id, tuple(updated.update_mask.paths)
 
 
-@pytest.fixture(params=[unit("memory"), integration("cassandra")])
-def accounts(request: pytest.FixtureRequest) -> Accounts:
-    return _memory() if request.param == "memory" else _cassandra(request)
+accounts = implementations(memory=unit(_memory), cassandra=integration(_cassandra))
 
 
 def _name() -> str:
