@@ -1,4 +1,5 @@
-"""In-memory adapters of the timelines ports (the Redis store has its own tests against Redis)."""
+"""In-memory adapters of the timelines ports, for the domain's unit tests (each is held to the
+real adapter's behaviour by its contract suite under tests/contracts/timelines)."""
 
 from __future__ import annotations
 
@@ -65,15 +66,27 @@ class MemoryTweets:
         return [await self.recent_ids([author], 800) for author in author_ids]
 
     async def ready(self, ids: Sequence[int]) -> list[ReadyTweet]:
+        """As the tweets service's cache serves them: each id once, a retweet with its original
+        in it."""
         assert len(ids) <= 100
         self.batch_calls += 1
         return [
-            ReadyTweet(i, self.tweets[i].retweet_of.id or i, self.tweets[i].SerializeToString())
-            for i in ids
+            self._ready(i)
+            for i in dict.fromkeys(ids)
             if i in self.tweets
             and i not in self.deleted
             and self.tweets[i].retweet_of.id not in self.deleted
         ]
+
+    def _ready(self, tweet_id: int) -> ReadyTweet:
+        tweet = self.tweets[tweet_id]
+        original_id = tweet.retweet_of.id
+        if not original_id:
+            return ReadyTweet(tweet_id, tweet_id, tweet.SerializeToString())
+        shown = tweet_pb2.Tweet()
+        shown.CopyFrom(tweet)
+        shown.retweet_of.CopyFrom(self.tweets[original_id])
+        return ReadyTweet(tweet_id, original_id, shown.SerializeToString())
 
 
 @dataclass
@@ -108,50 +121,6 @@ class MemoryCountedIdLists(MemoryIdLists):
         return found.get(owner), stamps[owner], self.changes.get(owner, 0)
 
 
-@dataclass
-class MemoryStore:
-    length: int = 800
-    timelines: dict[int, set[int]] = field(default_factory=dict)
-    celebrities_followed: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
-    followers: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
-    celebrities: set[int] = field(default_factory=set)
-    pushed_batch_sizes: list[int] = field(default_factory=list)
-
-    async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
-        if user_id not in self.timelines:
-            return [], False
-        ids = sorted(self.timelines[user_id], reverse=True)
-        return [i for i in ids if before is None or i < before][:limit], True
-
-    async def store(self, user_id: int, ids: Sequence[int]) -> None:
-        self.timelines.setdefault(user_id, set()).update(ids)
-        self._trim(user_id)
-
-    async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
-        self.pushed_batch_sizes.append(len(user_ids))
-        await asyncio.sleep(0)  # a round trip: concurrent pushes interleave, as on Redis
-        written = 0
-        for user_id in user_ids:
-            if user_id in self.timelines:
-                self.timelines[user_id].update(ids)
-                self._trim(user_id)
-                written += 1
-        return written
-
-    async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
-        for user_id in user_ids:
-            self.timelines.get(user_id, set()).difference_update(ids)
-
-    async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
-        changed = (author_id in self.celebrities) != is_celebrity
-        if changed:
-            self.celebrities ^= {author_id}
-        return changed
-
-    def _trim(self, user_id: int) -> None:
-        self.timelines[user_id] = set(sorted(self.timelines[user_id])[-self.length :])
-
-
 class MemoryLive:
     """Live changes published in memory, to whoever follows the timeline at that moment."""
 
@@ -181,3 +150,59 @@ class _QueueFeed:
             return await asyncio.wait_for(self._queue.get(), wait_seconds)
         except TimeoutError:
             return None
+
+
+@dataclass
+class MemoryStore:
+    length: int = 800
+    timelines: dict[int, set[int]] = field(default_factory=dict)
+    celebrities_followed: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
+    followers: MemoryCountedIdLists = field(default_factory=MemoryCountedIdLists)
+    celebrities: set[int] = field(default_factory=set)
+    pushed_batch_sizes: list[int] = field(default_factory=list)
+    #: Told what enters and leaves each timeline, as the Redis store's scripts publish it.
+    live: MemoryLive = field(default_factory=MemoryLive)
+
+    async def read(self, user_id: int, before: int | None, limit: int) -> tuple[list[int], bool]:
+        if user_id not in self.timelines:
+            return [], False
+        ids = sorted(self.timelines[user_id], reverse=True)
+        return [i for i in ids if before is None or i < before][:limit], True
+
+    async def store(self, user_id: int, ids: Sequence[int]) -> None:
+        self.timelines.setdefault(user_id, set()).update(ids)
+        self._trim(user_id)
+
+    async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
+        self.pushed_batch_sizes.append(len(user_ids))
+        await asyncio.sleep(0)  # a round trip: concurrent pushes interleave, as on Redis
+        if not ids:
+            return 0
+        written = 0
+        for user_id in user_ids:
+            if user_id in self.timelines:
+                timeline = self.timelines[user_id]
+                added = [i for i in dict.fromkeys(ids) if i not in timeline]
+                timeline.update(ids)
+                self._trim(user_id)
+                if added:
+                    self.live.publish(user_id, LiveChange(added=added))
+                written += 1
+        return written
+
+    async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
+        for user_id in user_ids:
+            timeline = self.timelines.get(user_id, set())
+            removed = [i for i in dict.fromkeys(ids) if i in timeline]
+            timeline.difference_update(ids)
+            if removed:
+                self.live.publish(user_id, LiveChange(removed=removed))
+
+    async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
+        changed = (author_id in self.celebrities) != is_celebrity
+        if changed:
+            self.celebrities ^= {author_id}
+        return changed
+
+    def _trim(self, user_id: int) -> None:
+        self.timelines[user_id] = set(sorted(self.timelines[user_id])[-self.length :])
