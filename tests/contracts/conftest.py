@@ -12,10 +12,8 @@ from neo4j import AsyncDriver
 
 from services.platform.resp import Resp
 from services.platform.settings import Settings
-from tests.contracts.world import Account, LiveGraph, LiveTweets, register
+from tests.contracts.world import Account, Channels, LiveGraph, LiveTweets, register
 from tests.integration.graph.support import neo4j_driver
-
-SETTINGS = Settings(service="tweets")
 
 
 @pytest.fixture
@@ -26,21 +24,14 @@ async def neo4j() -> AsyncIterator[AsyncDriver]:
 
 
 @pytest.fixture
-async def users_channel() -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(SETTINGS.users_addr) as channel:
-        yield channel
-
-
-@pytest.fixture
-async def graph_channel() -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(SETTINGS.graph_addr) as channel:
-        yield channel
-
-
-@pytest.fixture
-async def tweets_channel() -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(SETTINGS.tweets_addr) as channel:
-        yield channel
+async def channels() -> AsyncIterator[Channels]:
+    settings = Settings(service="tweets")  # any service's settings: they name every address
+    async with (
+        grpc.aio.insecure_channel(settings.users_addr) as users,
+        grpc.aio.insecure_channel(settings.graph_addr) as graph,
+        grpc.aio.insecure_channel(settings.tweets_addr) as tweets,
+    ):
+        yield Channels(users, graph, tweets)
 
 
 @pytest.fixture
@@ -49,11 +40,11 @@ def live_graph(neo4j: AsyncDriver, resp: Resp) -> LiveGraph:
 
 
 @pytest.fixture
-def live_tweets(tweets_channel: grpc.aio.Channel, users_channel: grpc.aio.Channel) -> LiveTweets:
-    return LiveTweets(tweets_channel, users_channel)
+def live_tweets(channels: Channels) -> LiveTweets:
+    return LiveTweets(channels.tweets, channels.users)
 
 
 @pytest.fixture
-async def account(users_channel: grpc.aio.Channel) -> Account:
+async def account(channels: Channels) -> Account:
     """A new account with the running users service."""
-    return await register(users_channel)
+    return await register(channels.users)

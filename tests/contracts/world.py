@@ -22,6 +22,15 @@ from services.platform.resp import Resp
 from tests.integration.graph.support import PASSWORD
 
 
+@dataclass(frozen=True)
+class Channels:
+    """To the running services (a channel connects at its first call)."""
+
+    users: grpc.aio.Channel
+    graph: grpc.aio.Channel
+    tweets: grpc.aio.Channel
+
+
 class Follows(Protocol):
     async def follow(self, follower_id: int, followee_id: int) -> object:
         """Whatever it answers (a graph store answers the change) is not looked at."""

@@ -11,7 +11,7 @@ import pytest
 from services.graph.ports import UserDirectory
 from services.platform.users import GrpcUserDirectory
 from tests.contracts.implementations import implementations, integration, unit
-from tests.contracts.world import Account
+from tests.contracts.world import Account, Channels
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.graph.fakes import MemoryDirectory
 
@@ -29,9 +29,8 @@ def _memory(_: pytest.FixtureRequest) -> Directory:
 
 
 def _grpc(request: pytest.FixtureRequest) -> Directory:
-    directory = GrpcUserDirectory(
-        request.getfixturevalue("resp"), request.getfixturevalue("users_channel"), 2.0
-    )
+    channels: Channels = request.getfixturevalue("channels")
+    directory = GrpcUserDirectory(request.getfixturevalue("resp"), channels.users, 2.0)
     return Directory(directory, request.getfixturevalue("account"))
 
 

@@ -10,7 +10,7 @@ import pytest
 from services.timelines.adapters.clients import GrpcGraph
 from services.timelines.ports import Graph
 from tests.contracts.implementations import implementations, integration, unit
-from tests.contracts.world import Follows
+from tests.contracts.world import Channels, Follows
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.timelines.fakes import MemoryGraph
 
@@ -35,7 +35,8 @@ def _memory(_: pytest.FixtureRequest) -> Followed:
 
 
 def _grpc(request: pytest.FixtureRequest) -> Followed:
-    graph = GrpcGraph(request.getfixturevalue("graph_channel"))
+    channels: Channels = request.getfixturevalue("channels")
+    graph = GrpcGraph(channels.graph)
     return Followed(graph, request.getfixturevalue("live_graph"))
 
 

@@ -12,7 +12,7 @@ from services.platform.caches.tweet_cache import ReadyTweet
 from services.timelines.adapters.clients import CachedTweets
 from services.timelines.ports import Tweets
 from tests.contracts.implementations import implementations, integration, unit
-from tests.contracts.world import Tweeting
+from tests.contracts.world import Channels, Tweeting
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.timelines.fakes import MemoryTweets
 
@@ -51,9 +51,8 @@ def _memory(_: pytest.FixtureRequest) -> Posted:
 
 
 def _grpc(request: pytest.FixtureRequest) -> Posted:
-    tweets = CachedTweets(
-        request.getfixturevalue("resp"), request.getfixturevalue("tweets_channel")
-    )
+    channels: Channels = request.getfixturevalue("channels")
+    tweets = CachedTweets(request.getfixturevalue("resp"), channels.tweets)
     return Posted(tweets, request.getfixturevalue("live_tweets"))
 
 

@@ -12,7 +12,7 @@ from services.users.adapters.clients import GrpcSocialCounts
 from services.users.model import Counts, Relationship
 from services.users.ports import SocialCounts
 from tests.contracts.implementations import implementations, integration, unit
-from tests.contracts.world import Follows, Posts
+from tests.contracts.world import Channels, Follows, Posts
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.users.fakes import Social
 
@@ -49,9 +49,8 @@ def _memory(_: pytest.FixtureRequest) -> Profiles:
 
 
 def _grpc(request: pytest.FixtureRequest) -> Profiles:
-    counts = GrpcSocialCounts(
-        request.getfixturevalue("graph_channel"), request.getfixturevalue("tweets_channel")
-    )
+    channels: Channels = request.getfixturevalue("channels")
+    counts = GrpcSocialCounts(channels.graph, channels.tweets)
     return Profiles(
         counts, request.getfixturevalue("live_graph"), request.getfixturevalue("live_tweets")
     )
