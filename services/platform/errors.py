@@ -65,6 +65,12 @@ class Aborted(ChirpError):
     code = grpc.StatusCode.ABORTED
 
 
+#: The trailer that carries ``ResourceExhausted``'s wait in whole seconds: with nothing sent
+#: before it, the status travels as a trailers-only response, which the gateway answers as HTTP
+#: headers (``Retry-After``).
+RETRY_AFTER_HEADER = "retry-after"
+
+
 class ResourceExhausted(ChirpError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 

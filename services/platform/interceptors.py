@@ -34,6 +34,7 @@ from google.rpc import error_details_pb2, status_pb2
 from services.platform import malformed, metrics
 from services.platform.auth import TokenVerifier, reset_caller, set_caller
 from services.platform.errors import (
+    RETRY_AFTER_HEADER,
     ChirpError,
     InvalidArgument,
     ResourceExhausted,
@@ -44,9 +45,6 @@ log = structlog.get_logger()
 
 REQUEST_ID_HEADER = "x-request-id"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-#: An error's retry delay in whole seconds, as trailing metadata: with nothing sent before it,
-#: the status travels as a trailers-only response, which the gateway answers as HTTP headers.
-RETRY_AFTER_HEADER = "retry-after"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 
 

@@ -12,7 +12,7 @@ from services.platform.background import rounds
 from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.caches.user_timelines import ids_below
 from services.platform.errors import InvalidArgument
-from services.platform.paging import Page, decode_int, encode_token
+from services.platform.paging import HOME_TIMELINE, Page, decode_int, encode_token
 from services.timelines.ports import Graph, LiveUpdates, TimelineStore, Tweets
 
 #: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a
@@ -27,8 +27,6 @@ FANOUT_WINDOW = 2
 HYDRATE_CHUNK = 100
 #: ListRecentTweetIds takes at most this many authors.
 AUTHOR_CHUNK = 5000
-#: The list a home page token is bound to (it carries the id the next page continues below).
-HOME_LIST = "home"
 #: A stream sends at most this many tweets from before it started.
 CATCH_UP = 100
 
@@ -68,9 +66,9 @@ class TimelineService:
 
     async def page(self, user_id: int, size: int, token: str) -> Page[ReadyTweet]:
         """A page of ``user_id``'s home timeline, newest first."""
-        before = decode_int(token, HOME_LIST, 0)
+        before = decode_int(token, HOME_TIMELINE, 0)
         shown, next_before = await self._page(user_id, size, before)
-        next_token = "" if next_before is None else encode_token(HOME_LIST, 0, next_before)
+        next_token = "" if next_before is None else encode_token(HOME_TIMELINE, 0, next_before)
         return Page(shown, next_token)
 
     async def _page(

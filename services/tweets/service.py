@@ -46,7 +46,7 @@ from services.platform.errors import (
 )
 from services.platform.ids import CHIRP_EPOCH_MS, IdGenerator, compose
 from services.platform.outbox import new_event_id
-from services.platform.paging import Page, decode_int, decode_str, encode_token
+from services.platform.paging import USER_TWEETS, Page, decode_int, decode_str, encode_token
 from services.platform.ratelimit import RateLimiter
 from services.tweets import rules, text
 from services.tweets.convert import tweet_message
@@ -563,8 +563,8 @@ class TweetService:
             found = await self._user_timeline(user_id, limit, before)
             return found.ids, found.next_before
 
-        cursor = decode_int(token, "user_tweets", user_id)
-        return await self._page("user_tweets", user_id, cursor, size, fetch)
+        cursor = decode_int(token, USER_TWEETS, user_id)
+        return await self._page(USER_TWEETS, user_id, cursor, size, fetch)
 
     async def _page(
         self,

@@ -14,7 +14,7 @@ from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from services.platform.auth import current_caller, require_caller
 from services.users import convert
 from services.users.adapters.tokens import JsonWebKey
-from services.users.model import Profile, View
+from services.users.model import Profile, SignedIn, View
 from services.users.service import UserService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -36,12 +36,12 @@ class UsersServicer(users_service_pb2_grpc.UsersServiceServicer):
     async def CreateSession(
         self, request: users_service_pb2.CreateSessionRequest, context: Context
     ) -> user_pb2.Session:
-        signed_in = await self._accounts.sign_in(request.username, request.password)
-        return user_pb2.Session(
-            access_token=signed_in.token.token,
-            user=convert.full(signed_in.profile),
-            expire_time=convert.timestamp(signed_in.token.expire_time),
-        )
+        return _session(await self._accounts.sign_in(request.username, request.password))
+
+    async def IssueSession(
+        self, request: users_service_pb2.IssueSessionRequest, context: Context
+    ) -> user_pb2.Session:
+        return _session(await self._accounts.issue_session(request.user_id))
 
     async def GetJsonWebKeySet(
         self, request: users_service_pb2.GetJsonWebKeySetRequest, context: Context
@@ -107,3 +107,11 @@ def _messages(profiles: Sequence[Profile], view: View) -> list[user_pb2.User]:
     if view is View.FULL:
         return [convert.full(profile) for profile in profiles]
     return [convert.basic(profile.user) for profile in profiles]
+
+
+def _session(signed_in: SignedIn) -> user_pb2.Session:
+    return user_pb2.Session(
+        access_token=signed_in.token.token,
+        user=convert.full(signed_in.profile),
+        expire_time=convert.timestamp(signed_in.token.expire_time),
+    )

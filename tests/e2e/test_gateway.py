@@ -86,6 +86,9 @@ def test_the_gateway_refuses_bad_requests_with_json(
 def test_internal_rpcs_are_not_reachable_through_the_gateway() -> None:
     with grpc.insecure_channel("127.0.0.1:8080") as channel:
         stub = users_service_pb2_grpc.UsersServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as raised:
+        with pytest.raises(grpc.RpcError) as batch:
             stub.BatchGetUsers(users_service_pb2.BatchGetUsersRequest(), timeout=5)
-    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.RpcError) as session:  # a session without a password
+            stub.IssueSession(users_service_pb2.IssueSessionRequest(user_id=1), timeout=5)
+    assert batch.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert session.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -8,9 +8,8 @@ import grpc
 import httpx
 from redis.asyncio import Redis
 
-from services.platform.paging import encode_token
+from services.platform.paging import HOME_TIMELINE, encode_token
 from services.timelines.adapters.store import home_key
-from services.timelines.service import HOME_LIST
 from tests.integration.timelines.support import (
     anonymous,
     celebrity,
@@ -147,7 +146,7 @@ async def test_pages_neither_repeat_nor_skip_while_tweets_arrive(http: httpx.Asy
     seen = [int(t["id"]) for body in (first, second, third) for t in body["tweets"]]
     assert seen == posted[::-1]
     assert third["nextPageToken"] == ""
-    assert (await page(http, reader, 100, encode_token(HOME_LIST, 0, posted[0]))) == EMPTY
+    assert (await page(http, reader, 100, encode_token(HOME_TIMELINE, 0, posted[0]))) == EMPTY
     assert [len(p) for p in await everything(http, reader, 4)] == [4, 4, 4, 1]
 
 

@@ -567,3 +567,20 @@ def test_stream_users_yields_every_account_in_batches(
             )
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_session_issued_to_a_service_signs_the_account_in(
+    client: httpx.Client, account: Account, users_stub: users_service_pb2_grpc.UsersServiceStub
+) -> None:
+    session = users_stub.IssueSession(
+        users_service_pb2.IssueSessionRequest(user_id=account.id), timeout=TIMEOUT
+    )
+    assert session.user.id == account.id
+    me = client.get("/v1/users/me", headers={"Authorization": f"Bearer {session.access_token}"})
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == account.user["username"]
+    with pytest.raises(grpc.RpcError) as raised:
+        users_stub.IssueSession(
+            users_service_pb2.IssueSessionRequest(user_id=2**62), timeout=TIMEOUT
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND

@@ -13,13 +13,17 @@ from services.platform.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 
 
-async def _failing(code: grpc.StatusCode, details: str) -> None:
+async def _failing(
+    code: grpc.StatusCode, details: str, trailers: grpc.aio.Metadata | None = None
+) -> None:
     empty = grpc.aio.Metadata()
-    raise grpc.aio.AioRpcError(code, empty, empty, details)
+    raise grpc.aio.AioRpcError(code, empty, trailers or empty, details)
 
 
 @pytest.mark.parametrize(
@@ -29,6 +33,7 @@ async def _failing(code: grpc.StatusCode, details: str) -> None:
         (grpc.StatusCode.PERMISSION_DENIED, PermissionDenied),
         (grpc.StatusCode.FAILED_PRECONDITION, FailedPrecondition),
         (grpc.StatusCode.ALREADY_EXISTS, AlreadyExists),
+        (grpc.StatusCode.UNAUTHENTICATED, Unauthenticated),
     ],
 )
 async def test_a_refusal_is_the_same_error_with_the_callee_message(
@@ -56,7 +61,6 @@ async def test_invalid_argument_keeps_each_field_and_rule() -> None:
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.INTERNAL,
         grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
     ],
 )
 async def test_anything_else_is_unavailable_naming_the_callee(code: grpc.StatusCode) -> None:
@@ -69,3 +73,14 @@ async def test_an_answer_passes_through() -> None:
         return 7
 
     assert await answer("users", ok()) == 7
+
+
+async def test_a_limit_is_passed_on_with_the_time_left() -> None:
+    over = _failing(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "at most 10 log-in attempts per 300 s",
+        grpc.aio.Metadata(("retry-after", "42")),
+    )
+    with pytest.raises(ResourceExhausted, match="log-in attempts") as raised:
+        await answer("users", over)
+    assert raised.value.retry_after_seconds == 42

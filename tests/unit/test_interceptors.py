@@ -15,12 +15,14 @@ from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import REGISTRY
 
 from services.platform.auth import ALGORITHM, TokenVerifier, require_caller
-from services.platform.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
-from services.platform.interceptors import (
+from services.platform.errors import (
     RETRY_AFTER_HEADER,
-    STATUS_DETAILS_KEY,
-    default_interceptors,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
 )
+from services.platform.interceptors import STATUS_DETAILS_KEY, default_interceptors
 
 SERVICE = "chirp.test.v1.ProbeService"
 SIGNING_KEY = Ed25519PrivateKey.generate()

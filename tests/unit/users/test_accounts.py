@@ -134,6 +134,19 @@ async def test_sign_in_issues_a_token_with_the_full_profile(world: World) -> Non
     assert signed_in.profile.relationship is None  # one's own profile
 
 
+async def test_a_session_is_issued_for_an_account_another_service_signed_in(
+    world: World,
+) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "")
+    issued = await world.accounts.issue_session(user.id)
+    assert issued.token == IssuedToken(f"token-for-{user.id}", NOW + timedelta(hours=1))
+    assert issued.profile.user == user
+    with pytest.raises(NotFound):
+        await world.accounts.issue_session(user.id + 1)
+    with pytest.raises(InvalidArgument, match="user_id"):
+        await world.accounts.issue_session(0)
+
+
 async def test_sign_in_attempts_are_limited_per_username_in_any_case(world: World) -> None:
     await world.accounts.register("ada", PASSWORD, "")
     await world.accounts.register("bob", PASSWORD, "")

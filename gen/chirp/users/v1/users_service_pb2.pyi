@@ -77,6 +77,28 @@ class CreateSessionRequest(_message.Message):
 Global___CreateSessionRequest: _TypeAlias = CreateSessionRequest  # noqa: Y015
 
 @_typing.final
+class IssueSessionRequest(_message.Message):
+    """Request for a session of an account that signed in elsewhere."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.int
+    """The account's id."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueSessionRequest: _TypeAlias = IssueSessionRequest  # noqa: Y015
+
+@_typing.final
 class GetJsonWebKeySetRequest(_message.Message):
     """Request for the token verification keys; takes no parameters."""
 

@@ -87,6 +87,11 @@ class UsersServiceStub:
                 request_serializer=chirp_dot_users_dot_v1_dot_users__service__pb2.StreamUsersRequest.SerializeToString,
                 response_deserializer=chirp_dot_users_dot_v1_dot_users__service__pb2.StreamUsersResponse.FromString,
                 _registered_method=True)
+        self.IssueSession = channel.unary_unary(
+                '/chirp.users.v1.UsersService/IssueSession',
+                request_serializer=chirp_dot_users_dot_v1_dot_users__service__pb2.IssueSessionRequest.SerializeToString,
+                response_deserializer=chirp_dot_users_dot_v1_dot_user__pb2.Session.FromString,
+                _registered_method=True)
 
 
 class UsersServiceServicer:
@@ -172,6 +177,16 @@ class UsersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IssueSession(self, request, context):
+        """Internal. A session for an account that proved who it is to another Chirp service: the
+        Mastodon API's OAuth grants check the password through CreateSession, keep their own
+        long-lived tokens, and call this for a session token whenever one is needed. No password
+        is asked, so only services call it: the gateway has no route to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UsersServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +234,11 @@ def add_UsersServiceServicer_to_server(servicer, server):
                     servicer.StreamUsers,
                     request_deserializer=chirp_dot_users_dot_v1_dot_users__service__pb2.StreamUsersRequest.FromString,
                     response_serializer=chirp_dot_users_dot_v1_dot_users__service__pb2.StreamUsersResponse.SerializeToString,
+            ),
+            'IssueSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueSession,
+                    request_deserializer=chirp_dot_users_dot_v1_dot_users__service__pb2.IssueSessionRequest.FromString,
+                    response_serializer=chirp_dot_users_dot_v1_dot_user__pb2.Session.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -471,6 +491,33 @@ class UsersService:
             '/chirp.users.v1.UsersService/StreamUsers',
             chirp_dot_users_dot_v1_dot_users__service__pb2.StreamUsersRequest.SerializeToString,
             chirp_dot_users_dot_v1_dot_users__service__pb2.StreamUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chirp.users.v1.UsersService/IssueSession',
+            chirp_dot_users_dot_v1_dot_users__service__pb2.IssueSessionRequest.SerializeToString,
+            chirp_dot_users_dot_v1_dot_user__pb2.Session.FromString,
             options,
             channel_credentials,
             insecure,

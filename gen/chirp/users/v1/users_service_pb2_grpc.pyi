@@ -76,6 +76,12 @@ class UsersServiceStub:
     """Internal. Streams every account in batches, in no particular order; the search
     service uses it to rebuild its user index.
     """
+    IssueSession: _grpc.UnaryUnaryMultiCallable[_users_service_pb2.IssueSessionRequest, _user_pb2.Session]
+    """Internal. A session for an account that proved who it is to another Chirp service: the
+    Mastodon API's OAuth grants check the password through CreateSession, keep their own
+    long-lived tokens, and call this for a session token whenever one is needed. No password
+    is asked, so only services call it: the gateway has no route to it.
+    """
 
 @_typing.type_check_only
 class UsersServiceAsyncStub(UsersServiceStub):
@@ -123,6 +129,12 @@ class UsersServiceAsyncStub(UsersServiceStub):
     StreamUsers: _aio.UnaryStreamMultiCallable[_users_service_pb2.StreamUsersRequest, _users_service_pb2.StreamUsersResponse]  # type: ignore[assignment]
     """Internal. Streams every account in batches, in no particular order; the search
     service uses it to rebuild its user index.
+    """
+    IssueSession: _aio.UnaryUnaryMultiCallable[_users_service_pb2.IssueSessionRequest, _user_pb2.Session]  # type: ignore[assignment]
+    """Internal. A session for an account that proved who it is to another Chirp service: the
+    Mastodon API's OAuth grants check the password through CreateSession, keep their own
+    long-lived tokens, and call this for a session token whenever one is needed. No password
+    is asked, so only services call it: the gateway has no route to it.
     """
 
 class UsersServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -222,6 +234,18 @@ class UsersServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_users_service_pb2.StreamUsersResponse], _abc.AsyncIterator[_users_service_pb2.StreamUsersResponse]]:
         """Internal. Streams every account in batches, in no particular order; the search
         service uses it to rebuild its user index.
+        """
+
+    @_abc_1.abstractmethod
+    def IssueSession(
+        self,
+        request: _users_service_pb2.IssueSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_user_pb2.Session, _abc.Awaitable[_user_pb2.Session]]:
+        """Internal. A session for an account that proved who it is to another Chirp service: the
+        Mastodon API's OAuth grants check the password through CreateSession, keep their own
+        long-lived tokens, and call this for a session token whenever one is needed. No password
+        is asked, so only services call it: the gateway has no route to it.
         """
 
 def add_UsersServiceServicer_to_server(servicer: UsersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
