@@ -11,16 +11,16 @@ from devstack import cassandra, envoy, maven, neo4j, probes
 from devstack.install import GO_BIN
 from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
 from devstack.probes import Probe
-from services.platform.settings import DEV_S3_SECRET_KEY, GRPC_PORTS, METRICS_PORTS
+from services.platform.settings import DEV_S3_SECRET_KEY, GRPC_PORTS, HTTP_PORTS, METRICS_PORTS
 
 Stage = Literal["store", "service", "gateway"]
 
 #: The stages in start order; stop goes the other way.
 STAGES: tuple[Stage, ...] = ("store", "service", "gateway")
 
-#: service -> (gRPC port, /metrics port), as the services' own settings default them.
+#: service -> (gRPC or HTTP port, /metrics port), as the services' own settings default them.
 SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
-    name: (port, METRICS_PORTS[name]) for name, port in GRPC_PORTS.items()
+    name: (port, METRICS_PORTS[name]) for name, port in {**GRPC_PORTS, **HTTP_PORTS}.items()
 }
 GATEWAY_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
@@ -78,18 +78,19 @@ def _minio_command() -> list[str]:
 
 
 def _service(name: str) -> Component:
-    grpc_port, metrics_port = SERVICE_PORTS[name]
+    port, metrics_port = SERVICE_PORTS[name]
+    http = name in HTTP_PORTS
     return Component(
         name=name,
         stage="service",
-        ports=(grpc_port, metrics_port),
+        ports=(port, metrics_port),
         command=lambda: [str(PYTHON), "-m", f"services.{name}"],
-        probe=lambda: probes.grpc_health(grpc_port),
+        probe=(lambda: probes.http_health(port)) if http else (lambda: probes.grpc_health(port)),
         start_timeout=60,
         env={
             "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}",
             "CHIRP_DATA_DIR": str(DATA),
-            "CHIRP_GRPC_PORT": str(grpc_port),
+            ("CHIRP_HTTP_PORT" if http else "CHIRP_GRPC_PORT"): str(port),
             "CHIRP_METRICS_PORT": str(metrics_port),
             # The local (dev/test) stack makes 6+ followers a celebrity, so the tests run both
             # the fanout-on-write and the merge-on-read paths of home timelines.

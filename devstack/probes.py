@@ -80,5 +80,11 @@ def grpc_health(port: int) -> str | None:
     return not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2)
 
 
+def http_health(port: int) -> str | None:
+    from services.platform.healthcheck import http_not_serving_reason  # noqa: PLC0415
+
+    return http_not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2)
+
+
 def envoy(admin_port: int) -> str | None:
     return http_ok(f"http://127.0.0.1:{admin_port}/ready")

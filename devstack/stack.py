@@ -162,7 +162,8 @@ def run_foreground() -> int:
         say("interrupted while starting; what had started is stopped again")
         return 130
     say(f"gateway: http://localhost:{GATEWAY_PORT}  (try: curl localhost:{GATEWAY_PORT}/v1/trends)")
-    say("gRPC: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
+    say("services: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
+    say(f"Mastodon apps: point them at http://localhost:{GATEWAY_PORT}")
     say("Ctrl-C stops everything.")
     interrupted = False
 

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from devstack.components import ENVOY_ADMIN_PORT, GATEWAY_PORT, SERVICE_PORTS
+from services.platform.settings import GRPC_PORTS, HTTP_PORTS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -310,20 +311,22 @@ def test_stores_keep_their_data_in_named_volumes(project: Json, services: dict[s
 
 
 def test_ports_follow_the_port_plan(services: dict[str, Json]) -> None:
-    for name, (grpc_port, metrics_port) in SERVICE_PORTS.items():
+    for name, (port, metrics_port) in SERVICE_PORTS.items():
         service = services[name]
         env: dict[str, str] = service["environment"]
-        assert env["CHIRP_GRPC_PORT"] == str(grpc_port), name
+        kind = "HTTP" if name in HTTP_PORTS else "GRPC"
+        assert env[f"CHIRP_{kind}_PORT"] == str(port), name
         assert env["CHIRP_METRICS_PORT"] == str(metrics_port), name
         assert env["CHIRP_ENVIRONMENT"] == "production", name
         assert env["CHIRP_GRPC_HOST"] in ALL_INTERFACES, name
-        assert container_ports(service) == {grpc_port, metrics_port}, name
-        for peer, (peer_port, _) in SERVICE_PORTS.items():
+        assert container_ports(service) == {port, metrics_port}, name
+        for peer, peer_port in GRPC_PORTS.items():
             assert env[f"CHIRP_{peer.upper()}_ADDR"] == f"{peer}:{peer_port}", name
         assert env["CHIRP_NATS_URL"] == "nats://nats:4222", name
         assert env["CHIRP_REDIS_URL"] == "redis://redis:6379/0", name
         assert env["CHIRP_CASSANDRA_HOSTS"] == "scylla", name
-        assert services[name]["depends_on"]["nats"]["condition"] == "service_healthy", name
+        if name in GRPC_PORTS:  # the gRPC services publish or consume events
+            assert services[name]["depends_on"]["nats"]["condition"] == "service_healthy", name
     assert services["graph"]["environment"]["CHIRP_NEO4J_URI"] == "bolt://neo4j:7687"
     assert 7687 in container_ports(services["neo4j"])
     assert 9042 in container_ports(services["scylla"])

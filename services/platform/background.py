@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import signal
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import FrameType
@@ -79,6 +80,15 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({future})
         raise
+
+
+async def until_stopped() -> None:
+    """Returns once the process is asked to stop (SIGTERM, or SIGINT: Ctrl-C)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
 
 
 async def pause(seconds: float) -> None:

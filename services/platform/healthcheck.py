@@ -1,18 +1,23 @@
 """``python -m services.platform.healthcheck [host:port]``: exit 0 when the server is SERVING.
 
-Used by container health checks (defaulting to this container's ``CHIRP_GRPC_PORT``) and by the
-local stack's readiness probes.
+Used by container health checks (defaulting to this container's ``CHIRP_GRPC_PORT``, or for an
+HTTP service its ``CHIRP_HTTP_PORT``: ``GET /health`` answering 200) and by the local stack's
+readiness probes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import urllib.error
+import urllib.request
 
 import grpc
 from grpc_health.v1 import health_pb2
 
 _CHECK = "/grpc.health.v1.Health/Check"
+#: What an HTTP service answers 200 on while it serves (``services/platform/http.py``).
+HEALTH_PATH = "/health"
 
 
 def not_serving_reason(address: str, timeout_seconds: float = 3.0) -> str | None:
@@ -32,11 +37,26 @@ def not_serving_reason(address: str, timeout_seconds: float = 3.0) -> str | None
     return None
 
 
+def http_not_serving_reason(address: str, timeout_seconds: float = 3.0) -> str | None:
+    """None when the HTTP server at ``address`` answers ``GET /health`` with 200."""
+    url = f"http://{address}{HEALTH_PATH}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
+            return None if response.status == 200 else f"{url}: HTTP {response.status}"
+    except (urllib.error.URLError, OSError) as error:
+        return f"{url}: {error}"
+
+
 def main(argv: list[str]) -> int:
-    address = (
-        argv[1] if len(argv) > 1 else f"127.0.0.1:{os.environ.get('CHIRP_GRPC_PORT', '50051')}"
-    )
-    reason = not_serving_reason(address)
+    http_port = os.environ.get("CHIRP_HTTP_PORT")
+    if len(argv) > 1:
+        address = argv[1]
+    elif http_port:
+        address = f"127.0.0.1:{http_port}"
+    else:
+        address = f"127.0.0.1:{os.environ.get('CHIRP_GRPC_PORT', '50051')}"
+    check = http_not_serving_reason if http_port else not_serving_reason
+    reason = check(address)
     print(reason or f"{address}: SERVING", file=sys.stderr if reason else sys.stdout)
     return 0 if reason is None else 1
 

@@ -6,7 +6,6 @@ yields the servicers to register, and closes the adapters when the server has dr
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import multiprocessing
 import multiprocessing.connection
@@ -29,6 +28,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from services.platform.auth import TokenVerifier, ensure_dev_key_pair, load_public_key
+from services.platform.background import until_stopped
 from services.platform.interceptors import default_interceptors
 from services.platform.logging import configure_logging
 from services.platform.settings import ServiceName, Settings, load_settings
@@ -128,11 +128,7 @@ async def serve(
             await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving", address=address, services=served, pid=os.getpid())
 
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopping.set)
-        await stopping.wait()
+        await until_stopped()
 
         log.info("draining", grace_seconds=settings.shutdown_grace_seconds)
         await health_servicer.enter_graceful_shutdown()

@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ServiceName = Literal["users", "tweets", "graph", "timelines", "search", "media"]
+ServiceName = Literal["users", "tweets", "graph", "timelines", "search", "media", "mastodon"]
 
-#: gRPC port of each service; its Prometheus port is the same index in the 9101.. range.
+#: gRPC port of each gRPC service; its Prometheus port is the same index in the 9101.. range.
 GRPC_PORTS: dict[ServiceName, int] = {
     "users": 50051,
     "tweets": 50052,
@@ -19,8 +19,10 @@ GRPC_PORTS: dict[ServiceName, int] = {
     "search": 50055,
     "media": 50056,
 }
+#: HTTP port of each HTTP service (the Mastodon API); Prometheus ports follow the gRPC ones'.
+HTTP_PORTS: dict[ServiceName, int] = {"mastodon": 8090}
 METRICS_PORTS: dict[ServiceName, int] = {
-    name: 9101 + index for index, name in enumerate(GRPC_PORTS)
+    name: 9101 + index for index, name in enumerate([*GRPC_PORTS, *HTTP_PORTS])
 }
 #: The local MinIO's secret key (devstack starts it with this); refused in production.
 DEV_S3_SECRET_KEY = "chirp-dev-secret"  # noqa: S105 (a dev default, refused in production)
@@ -175,6 +177,15 @@ class TrendSettings(BaseSettings):
     recompute_seconds: float = Field(default=10.0, gt=0, le=3600)
 
 
+class MastodonSettings(BaseSettings):
+    """``CHIRP_MASTODON_*``: the URL Mastodon clients reach the API at (the gateway): the
+    links, ids of the instance and pagination headers are made from it."""
+
+    model_config = _environment("CHIRP_MASTODON_")
+
+    public_url: str = "http://localhost:8080"
+
+
 class Settings(StoreSettings):
     """Everything a service reads from its environment: the server's own settings here, each
     concern's in its own group (every group reads ``CHIRP_<GROUP>_*``), all validated at start.
@@ -186,6 +197,7 @@ class Settings(StoreSettings):
     service: ServiceName
     grpc_host: str = "127.0.0.1"
     grpc_port: int | None = Field(default=None, ge=0, le=65535)
+    http_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     shutdown_grace_seconds: float = Field(default=5.0, ge=0)
@@ -205,6 +217,7 @@ class Settings(StoreSettings):
     limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     trends: TrendSettings = Field(default_factory=TrendSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
@@ -224,6 +237,10 @@ class Settings(StoreSettings):
     @property
     def bound_grpc_port(self) -> int:
         return GRPC_PORTS[self.service] if self.grpc_port is None else self.grpc_port
+
+    @property
+    def bound_http_port(self) -> int:
+        return HTTP_PORTS[self.service] if self.http_port is None else self.http_port
 
     @property
     def bound_metrics_port(self) -> int:

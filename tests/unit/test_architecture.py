@@ -17,6 +17,8 @@ TOP_FOLDERS = ("services/", "tests/", "gateway/", "proto/", "benchmarks/", "devs
 #: Libraries the domain (model, ports, service) must not import: it sees the world through ports.
 DRIVERS = ("grpc", "cassandra", "neo4j", "redis", "nats", "tantivy", "aiobotocore", "botocore")
 DOMAIN = ("model.py", "ports.py", "service.py")
+#: Where requests come in: a gRPC servicer, or the HTTP routes of the Mastodon API.
+EDGES = ("servicer", "routes")
 
 
 def _imports(path: Path) -> set[str]:
@@ -94,11 +96,13 @@ def test_the_domain_imports_no_driver_and_no_adapter(package: Path) -> None:
             assert not module.startswith(
                 tuple(f"services.{package.name}.{part}" for part in ("adapters", "consumers"))
             ), f"{path}: {module}"
-            assert module not in {f"services.{package.name}.{m}" for m in ("servicer", "wiring")}
+            assert module not in {f"services.{package.name}.{m}" for m in (*EDGES, "wiring")}
 
 
 @pytest.mark.parametrize("package", _service_packages(), ids=lambda p: p.name)
 def test_every_service_has_the_same_shape(package: Path) -> None:
-    for name in ("__main__.py", *DOMAIN, "servicer.py", "wiring.py", "README.md"):
+    for name in ("__main__.py", *DOMAIN, "wiring.py", "README.md"):
         assert (package / name).is_file(), f"{package.name} lacks {name}"
+    edges = [name for name in EDGES if (package / f"{name}.py").is_file()]
+    assert len(edges) == 1, f"{package.name} serves gRPC (servicer.py) or HTTP (routes.py)"
     assert (package / "adapters" / "__init__.py").is_file(), f"{package.name} lacks adapters/"

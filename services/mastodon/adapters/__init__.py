@@ -1,0 +1,1 @@
+"""The adapters: the ports of the domain, implemented on real stores and services."""

@@ -1,0 +1,133 @@
+"""Chirp's services as the Mastodon API calls them: the users service for sign-ins and sessions
+(``GrpcAccounts``), and every service on behalf of the caller (``GrpcChirp``: the caller's
+session token is sent as theirs, so each service applies its own rules to them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
+from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
+from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+
+from services.platform.calls import answer
+
+#: How long a call waits for a service.
+TIMEOUT_SECONDS = 5.0
+#: BatchGetUsers takes at most this many ids.
+BATCH = 100
+
+
+def _call(session: str) -> dict[str, Any]:
+    """A call's options: its deadline, and the caller's session token when there is one."""
+    metadata = (("authorization", f"Bearer {session}"),) if session else ()
+    return {"timeout": TIMEOUT_SECONDS, "metadata": metadata}
+
+
+class GrpcAccounts:
+    def __init__(self, users: grpc.aio.Channel) -> None:
+        self._users = users_service_pb2_grpc.UsersServiceStub(users)
+
+    async def sign_in(self, username: str, password: str) -> int:
+        request = users_service_pb2.CreateSessionRequest(username=username, password=password)
+        session = await answer("users", self._users.CreateSession(request, timeout=TIMEOUT_SECONDS))
+        return session.user.id
+
+    async def session(self, user_id: int) -> tuple[str, datetime]:
+        request = users_service_pb2.IssueSessionRequest(user_id=user_id)
+        session = await answer("users", self._users.IssueSession(request, timeout=TIMEOUT_SECONDS))
+        return session.access_token, session.expire_time.ToDatetime(tzinfo=UTC)
+
+
+class GrpcChirp:
+    def __init__(
+        self,
+        users: grpc.aio.Channel,
+        tweets: grpc.aio.Channel,
+        graph: grpc.aio.Channel,
+        timelines: grpc.aio.Channel,
+    ) -> None:
+        self._users = users_service_pb2_grpc.UsersServiceStub(users)
+        self._tweets = tweets_service_pb2_grpc.TweetsServiceStub(tweets)
+        self._graph = graph_service_pb2_grpc.GraphServiceStub(graph)
+        self._timelines = timelines_service_pb2_grpc.TimelinesServiceStub(timelines)
+
+    async def me(self, session: str) -> user_pb2.User:
+        request = users_service_pb2.GetCurrentUserRequest()
+        return await answer("users", self._users.GetCurrentUser(request, **_call(session)))
+
+    async def users(self, ids: Sequence[int], session: str) -> dict[int, user_pb2.User]:
+        found: dict[int, user_pb2.User] = {}
+        for start in range(0, len(ids), BATCH):
+            request = users_service_pb2.BatchGetUsersRequest(
+                ids=ids[start : start + BATCH], view=user_pb2.USER_VIEW_FULL
+            )
+            response = await answer("users", self._users.BatchGetUsers(request, **_call(session)))
+            found.update((user.id, user) for user in response.users)
+        return found
+
+    async def user(self, username: str, session: str) -> user_pb2.User:
+        request = users_service_pb2.GetUserRequest(username=username)
+        return await answer("users", self._users.GetUser(request, **_call(session)))
+
+    async def post(
+        self, session: str, text: str, reply_to_id: int, media_ids: Sequence[int], key: str
+    ) -> tweet_pb2.Tweet:
+        request = tweets_service_pb2.CreateTweetRequest(
+            text=text, reply_to_id=reply_to_id, media_ids=media_ids, idempotency_key=key
+        )
+        return await answer("tweets", self._tweets.CreateTweet(request, **_call(session)))
+
+    async def tweet(self, tweet_id: int, session: str) -> tweet_pb2.Tweet:
+        request = tweets_service_pb2.GetTweetRequest(id=tweet_id)
+        return await answer("tweets", self._tweets.GetTweet(request, **_call(session)))
+
+    async def delete(self, tweet_id: int, session: str) -> None:
+        request = tweets_service_pb2.DeleteTweetRequest(id=tweet_id)
+        await answer("tweets", self._tweets.DeleteTweet(request, **_call(session)))
+
+    async def like(self, tweet_id: int, session: str, *, undo: bool) -> tweet_pb2.Tweet:
+        if undo:
+            unlike = tweets_service_pb2.UnlikeTweetRequest(id=tweet_id)
+            return await answer("tweets", self._tweets.UnlikeTweet(unlike, **_call(session)))
+        like = tweets_service_pb2.LikeTweetRequest(id=tweet_id)
+        return await answer("tweets", self._tweets.LikeTweet(like, **_call(session)))
+
+    async def retweet(self, tweet_id: int, session: str, *, undo: bool) -> tweet_pb2.Tweet:
+        if undo:
+            undone = tweets_service_pb2.UnretweetTweetRequest(id=tweet_id)
+            return await answer("tweets", self._tweets.UnretweetTweet(undone, **_call(session)))
+        request = tweets_service_pb2.RetweetTweetRequest(id=tweet_id)
+        return await answer("tweets", self._tweets.RetweetTweet(request, **_call(session)))
+
+    async def home(
+        self, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        request = timelines_service_pb2.ListHomeTimelineRequest(
+            page_size=size, page_token=page_token
+        )
+        page = await answer(
+            "timelines", self._timelines.ListHomeTimeline(request, **_call(session))
+        )
+        return list(page.tweets), page.next_page_token
+
+    async def user_tweets(
+        self, username: str, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        request = tweets_service_pb2.ListUserTweetsRequest(
+            username=username, page_size=size, page_token=page_token
+        )
+        page = await answer("tweets", self._tweets.ListUserTweets(request, **_call(session)))
+        return list(page.tweets), page.next_page_token
+
+    async def follow(self, username: str, session: str, *, undo: bool) -> None:
+        if undo:
+            unfollow = graph_service_pb2.UnfollowUserRequest(username=username)
+            await answer("graph", self._graph.UnfollowUser(unfollow, **_call(session)))
+        else:
+            follow = graph_service_pb2.FollowUserRequest(username=username)
+            await answer("graph", self._graph.FollowUser(follow, **_call(session)))

@@ -1,0 +1,83 @@
+"""What the Mastodon API needs from the outside world, as Protocols (adapters in ``adapters/``:
+``store.CassandraOAuthStore``, ``clients.GrpcAccounts`` and ``clients.GrpcChirp``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from chirp.tweets.v1 import tweet_pb2
+from chirp.users.v1 import user_pb2
+
+from services.mastodon.model import App, Grant, Token
+
+
+class OAuthStore(Protocol):
+    """Apps, authorization codes and access tokens. Secrets, codes and tokens are stored only
+    as their SHA-256 hashes."""
+
+    async def add_app(self, app: App, secret_hash: str) -> None: ...
+
+    async def app(self, client_id: str) -> tuple[App, str] | None:
+        """The app and its secret's hash; None if unknown."""
+        ...
+
+    async def add_grant(self, code_hash: str, grant: Grant, ttl_seconds: int) -> None: ...
+
+    async def take_grant(self, code_hash: str) -> Grant | None:
+        """The grant of a code, removed as it is read: of two concurrent takes one gets it."""
+        ...
+
+    async def add_token(self, token_hash: str, token: Token) -> None: ...
+
+    async def token(self, token_hash: str) -> Token | None: ...
+
+    async def revoke(self, token_hash: str) -> None: ...
+
+
+class Accounts(Protocol):
+    """The users service: who an account is, and sessions for it."""
+
+    async def sign_in(self, username: str, password: str) -> int:
+        """The account's id; ``Unauthenticated`` for a wrong username or password."""
+        ...
+
+    async def session(self, user_id: int) -> tuple[str, datetime]:
+        """A Chirp session token for the account, and when it expires."""
+        ...
+
+
+class Chirp(Protocol):
+    """Chirp's services, called with the caller's session token (``session``; empty for an
+    anonymous read). Their refusals arrive as domain errors (``services/platform/calls.py``)."""
+
+    async def me(self, session: str) -> user_pb2.User: ...
+
+    async def users(self, ids: Sequence[int], session: str) -> dict[int, user_pb2.User]:
+        """Full profiles (counts, and the caller's relationship with a session), by id."""
+        ...
+
+    async def user(self, username: str, session: str) -> user_pb2.User: ...
+
+    async def post(
+        self, session: str, text: str, reply_to_id: int, media_ids: Sequence[int], key: str
+    ) -> tweet_pb2.Tweet: ...
+
+    async def tweet(self, tweet_id: int, session: str) -> tweet_pb2.Tweet: ...
+
+    async def delete(self, tweet_id: int, session: str) -> None: ...
+
+    async def like(self, tweet_id: int, session: str, *, undo: bool) -> tweet_pb2.Tweet: ...
+
+    async def retweet(self, tweet_id: int, session: str, *, undo: bool) -> tweet_pb2.Tweet: ...
+
+    async def home(
+        self, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]: ...
+
+    async def user_tweets(
+        self, username: str, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]: ...
+
+    async def follow(self, username: str, session: str, *, undo: bool) -> None: ...

@@ -1,0 +1,629 @@
+"""The Mastodon client API over HTTP (aiohttp): requests in, Chirp calls, Mastodon JSON out.
+
+Parameters come as the clients send them, in any mix: a query string, a form, multipart or
+JSON, arrays as repeated ``key[]`` (or a bare ``key``), booleans as ``true``/``1``/``True``;
+unknown parameters are ignored, as Mastodon does. Every route answers with or without a
+trailing slash. Errors are ``{"error": ...}`` with Mastodon's codes (``_errors``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from aiohttp import web
+from chirp.tweets.v1 import tweet_pb2
+
+from services.mastodon import entities
+from services.mastodon.entities import Site
+from services.mastodon.model import KNOWN_SCOPES
+from services.mastodon.ports import Chirp
+from services.mastodon.service import (
+    OUT_OF_BAND,
+    Authorization,
+    Caller,
+    OAuthError,
+    OAuthService,
+    covers,
+)
+from services.platform.errors import (
+    AlreadyExists,
+    ChirpError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
+from services.platform.paging import HOME_TIMELINE, USER_TWEETS, encode_token
+
+log = structlog.get_logger()
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_FALSE = frozenset({"", "0", "f", "false", "off", "no"})
+#: Pages read at most to answer a ``since_id``/``min_id`` (newer than) request.
+NEWER_PAGES = 5
+_ID = re.compile(r"[0-9]{1,19}")
+
+
+class ApiError(Exception):
+    """A refusal in Mastodon's words: ``{"error": message}`` with its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Params:
+    """Every parameter of a request, by name (``key[]`` as ``key``), each with all its values."""
+
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, value: str) -> None:
+        self.values.setdefault(name.removesuffix("[]"), []).append(value)
+
+    def get(self, name: str, default: str = "") -> str:
+        found = self.values.get(name)
+        return found[0] if found else default
+
+    def all(self, name: str) -> list[str]:
+        return self.values.get(name, [])
+
+    def flag(self, name: str) -> bool:
+        return self.get(name).strip().lower() not in _FALSE
+
+    def limit(self, default: int, most: int) -> int:
+        text = self.get("limit")
+        if not text:
+            return default
+        if not text.lstrip("-").isdigit():
+            raise ApiError(422, "limit must be a number")
+        return max(1, min(abs(int(text)), most))
+
+
+async def _params(request: web.Request) -> Params:
+    params = Params()
+    for name, value in request.query.items():
+        params.add(name, value)
+    if not request.body_exists:
+        return params
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except json.JSONDecodeError as error:
+            raise ApiError(400, "the body is not valid JSON") from error
+        _add_json(params, body)
+    else:
+        for key, posted in (await request.post()).items():
+            if isinstance(posted, str):
+                params.add(key, posted)
+    return params
+
+
+def _add_json(params: Params, body: object) -> None:
+    """A JSON body's top-level fields (nested objects, which Chirp has no use for, aside)."""
+    for name, value in body.items() if isinstance(body, dict) else ():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool):
+                params.add(name, "true" if item else "false")
+            elif isinstance(item, str | int | float):
+                params.add(name, str(item))
+
+
+def _id(text: str, what: str = "Record") -> int:
+    """A Mastodon id of a Chirp object; anything else is not found (as Mastodon answers)."""
+    if not _ID.fullmatch(text) or int(text) >= 2**63 or int(text) == 0:
+        raise ApiError(404, f"{what} not found")
+    return int(text)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except (ApiError, OAuthError, ChirpError) as error:
+        return _refusal(error)
+    except web.HTTPException as error:
+        if error.status in {404, 405}:  # no such route, or not with that method
+            return _json(
+                {"error": "Record not found" if error.status == 404 else error.reason}, error.status
+            )
+        raise  # a redirect
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        return _json({"error": "internal error; the server logs have the details"}, 500)
+
+
+def _refusal(error: ApiError | OAuthError | ChirpError) -> web.Response:
+    if isinstance(error, ApiError):
+        return _json({"error": str(error)}, error.status)
+    if isinstance(error, OAuthError):
+        return _json({"error": error.error, "error_description": str(error)}, error.status)
+    if isinstance(error, ResourceExhausted):
+        retry = str(max(1, round(error.retry_after_seconds)))
+        return _json({"error": "Too many requests"}, 429, {"Retry-After": retry})
+    status, message = _status_of(error)
+    return _json({"error": message}, status)
+
+
+def _status_of(error: ChirpError) -> tuple[int, str]:
+    """A Chirp service's refusal in Mastodon's terms (its own wording kept after them)."""
+    if isinstance(error, NotFound):
+        return 404, "Record not found"
+    if isinstance(error, InvalidArgument | FailedPrecondition | AlreadyExists):
+        return 422, f"Validation failed: {error}"
+    if isinstance(error, Unauthenticated):
+        return 401, "The access token is invalid"
+    if isinstance(error, PermissionDenied):
+        return 403, "This action is not allowed"
+    return 503, f"Service unavailable: {error}"
+
+
+class MastodonApi:
+    def __init__(self, oauth: OAuthService, chirp: Chirp, site: Site) -> None:
+        self._oauth = oauth
+        self._chirp = chirp
+        self._site = site
+
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
+        for method, path, handler in self._routes():
+            # Mastodon.py asks for /api/v1/instance/, toot opens /oauth/authorize/?...
+            app.router.add_route(method, path + "{_slash:/?}", handler)
+        return app
+
+    def _routes(self) -> Sequence[tuple[str, str, Handler]]:
+        return (
+            ("GET", "/api/v1/instance", self.instance_v1),
+            ("GET", "/api/v2/instance", self.instance_v2),
+            ("GET", "/.well-known/nodeinfo", self.nodeinfo_links),
+            ("GET", "/nodeinfo/2.0", self.nodeinfo),
+            ("GET", "/.well-known/oauth-authorization-server", self.oauth_metadata),
+            ("POST", "/api/v1/apps", self.create_app),
+            ("GET", "/api/v1/apps/verify_credentials", self.verify_app),
+            ("GET", "/oauth/authorize", self.authorize_page),
+            ("POST", "/oauth/authorize", self.authorize),
+            ("POST", "/oauth/token", self.token),
+            ("POST", "/oauth/revoke", self.revoke),
+            ("GET", "/api/v1/accounts/verify_credentials", self.verify_credentials),
+            ("GET", "/api/v1/accounts/lookup", self.lookup),
+            ("GET", "/api/v1/accounts/relationships", self.relationships),
+            ("GET", r"/api/v1/accounts/{id:[^/{}]+}", self.get_account),
+            ("GET", r"/api/v1/accounts/{id:[^/{}]+}/statuses", self.account_statuses),
+            ("POST", r"/api/v1/accounts/{id:[^/{}]+}/follow", self.follow),
+            ("POST", r"/api/v1/accounts/{id:[^/{}]+}/unfollow", self.unfollow),
+            ("POST", "/api/v1/statuses", self.post_status),
+            ("GET", r"/api/v1/statuses/{id:[^/{}]+}", self.get_status),
+            ("DELETE", r"/api/v1/statuses/{id:[^/{}]+}", self.delete_status),
+            ("POST", r"/api/v1/statuses/{id:[^/{}]+}/favourite", self.favourite),
+            ("POST", r"/api/v1/statuses/{id:[^/{}]+}/unfavourite", self.unfavourite),
+            ("POST", r"/api/v1/statuses/{id:[^/{}]+}/reblog", self.reblog),
+            ("POST", r"/api/v1/statuses/{id:[^/{}]+}/unreblog", self.unreblog),
+            ("GET", "/api/v1/timelines/home", self.home),
+        )
+
+    # Who is calling.
+
+    async def _caller(self, request: web.Request, params: Params) -> Caller | None:
+        """The token's caller; None without a token (a wrong token is 401)."""
+        header = request.headers.get("Authorization", "")
+        bearer = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        bearer = bearer or params.get("access_token")
+        if not bearer:
+            return None
+        caller = await self._oauth.caller(bearer)
+        if caller is None:
+            raise ApiError(401, "The access token is invalid")
+        return caller
+
+    async def _app_caller(self, request: web.Request, params: Params, scope: str) -> Caller:
+        caller = await self._caller(request, params)
+        if caller is None:
+            raise ApiError(401, "The access token is invalid")
+        if not any(self._covers(caller, wanted) for wanted in scope.split("|")):
+            raise ApiError(403, "This action is outside the authorized scopes")
+        return caller
+
+    async def _user(self, request: web.Request, params: Params, scope: str) -> tuple[int, str]:
+        """The calling account and a session of it, for a route that needs both."""
+        caller = await self._app_caller(request, params, scope)
+        if caller.user_id is None:
+            raise ApiError(422, "This method requires an authenticated user")
+        return caller.user_id, await self._oauth.session(caller.user_id)
+
+    async def _reader(self, request: web.Request, params: Params) -> str:
+        """A session of the caller for a public read: empty when anonymous or an app."""
+        caller = await self._caller(request, params)
+        if caller is None or caller.user_id is None:
+            return ""
+        return await self._oauth.session(caller.user_id)
+
+    @staticmethod
+    def _covers(caller: Caller, wanted: str) -> bool:
+        return covers(caller.scopes, wanted)
+
+    # Instance.
+
+    async def instance_v1(self, _request: web.Request) -> web.Response:
+        return _json(entities.instance_v1(self._site))
+
+    async def instance_v2(self, _request: web.Request) -> web.Response:
+        return _json(entities.instance_v2(self._site))
+
+    async def nodeinfo_links(self, _request: web.Request) -> web.Response:
+        href = f"{self._site.base_url}/nodeinfo/2.0"
+        rel = "http://nodeinfo.diaspora.software/ns/schema/2.0"
+        return _json({"links": [{"rel": rel, "href": href}]})
+
+    async def nodeinfo(self, _request: web.Request) -> web.Response:
+        return _json(entities.nodeinfo())
+
+    async def oauth_metadata(self, _request: web.Request) -> web.Response:
+        base = self._site.base_url
+        return _json(
+            {
+                "issuer": f"{base}/",
+                "authorization_endpoint": f"{base}/oauth/authorize",
+                "token_endpoint": f"{base}/oauth/token",
+                "revocation_endpoint": f"{base}/oauth/revoke",
+                "app_registration_endpoint": f"{base}/api/v1/apps",
+                "scopes_supported": sorted(KNOWN_SCOPES),
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code", "password", "client_credentials"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "none",
+                ],
+            }
+        )
+
+    # OAuth.
+
+    async def create_app(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        redirect_uris = "\n".join(params.all("redirect_uris"))
+        app, secret = await self._oauth.register_app(
+            params.get("client_name"), redirect_uris, params.get("scopes"), params.get("website")
+        )
+        return _json(
+            {
+                "id": app.client_id[:16],
+                "name": app.name,
+                "website": app.website or None,
+                "scopes": sorted(app.scopes),
+                "redirect_uri": "\n".join(app.redirect_uris),
+                "redirect_uris": list(app.redirect_uris),
+                "client_id": app.client_id,
+                "client_secret": secret,
+                "client_secret_expires_at": 0,
+                "vapid_key": "",
+            }
+        )
+
+    async def verify_app(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        caller = await self._app_caller(request, params, "read|write|follow|push|profile")
+        app = await self._oauth.app(caller.client_id)
+        return _json(
+            {"name": app.name, "website": app.website or None, "scopes": sorted(app.scopes)}
+        )
+
+    async def authorize_page(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        asked = _authorization(params)
+        app = await self._oauth.check_authorization(asked)
+        return web.Response(text=_sign_in_page(app.name, asked, ""), content_type="text/html")
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        asked = _authorization(params)
+        app = await self._oauth.check_authorization(asked)
+        try:
+            code = await self._oauth.authorize(
+                asked, params.get("username"), params.get("password")
+            )
+        except Unauthenticated:
+            page = _sign_in_page(app.name, asked, "Wrong username or password.")
+            return web.Response(text=page, content_type="text/html", status=401)
+        if asked.redirect_uri == OUT_OF_BAND:
+            page = _code_page(code)
+            return web.Response(text=page, content_type="text/html")
+        query = {"code": code, **({"state": params.get("state")} if params.get("state") else {})}
+        separator = "&" if "?" in asked.redirect_uri else "?"
+        raise web.HTTPFound(asked.redirect_uri + separator + urlencode(query))
+
+    async def token(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        client_id, secret = _client_credentials(request, params)
+        grant = params.get("grant_type")
+        scope = params.get("scope") or params.get("scopes")
+        if grant == "password":
+            issued = await self._oauth.password_grant(
+                client_id, secret or "", params.get("username"), params.get("password"), scope
+            )
+        elif grant == "client_credentials":
+            issued = await self._oauth.client_credentials(client_id, secret or "", scope)
+        elif grant == "authorization_code":
+            issued = await self._oauth.code_grant(
+                client_id,
+                secret,
+                params.get("code"),
+                params.get("redirect_uri"),
+                params.get("code_verifier"),
+            )
+        else:
+            raise OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported")
+        return _json(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "scope": " ".join(sorted(issued.scopes)),
+                "created_at": int(issued.create_time.timestamp()),
+            }
+        )
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        client_id, secret = _client_credentials(request, params)
+        await self._oauth.revoke(client_id, secret or "", params.get("token"))
+        return _json({})
+
+    # Accounts.
+
+    async def verify_credentials(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read:accounts|profile")
+        return _json(entities.credential_account(await self._chirp.me(session), self._site))
+
+    async def lookup(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        acct = params.get("acct").strip().lstrip("@")
+        username, _, domain = acct.partition("@")
+        if not username or (domain and domain != self._site.domain):
+            raise ApiError(404, "Record not found")
+        user = await self._chirp.user(username, await self._reader(request, params))
+        return _json(entities.account(user, self._site))
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        user = await self._account(request.match_info["id"], await self._reader(request, params))
+        return _json(entities.account(user, self._site))
+
+    async def relationships(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read:follows")
+        ids = [int(text) for text in params.all("id") if _ID.fullmatch(text)]
+        found = await self._chirp.users(ids, session)
+        return _json([entities.relationship(found[i]) for i in ids if i in found])
+
+    async def account_statuses(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        session = await self._reader(request, params)
+        user = await self._account(request.match_info["id"], session)
+
+        async def fetch(size: int, token: str) -> tuple[list[tweet_pb2.Tweet], str]:
+            return await self._chirp.user_tweets(user.username, session, size, token)
+
+        def start(max_id: int) -> str:
+            return encode_token(USER_TWEETS, user.id, max_id)
+
+        tweets = await _statuses(params, fetch, start)
+        if params.flag("exclude_reblogs"):
+            tweets = [t for t in tweets if not t.HasField("retweet_of")]
+        if params.flag("exclude_replies"):
+            tweets = [t for t in tweets if not t.reply_to_id]
+        return self._status_page(request, params, tweets)
+
+    async def follow(self, request: web.Request) -> web.Response:
+        return await self._follow(request, undo=False)
+
+    async def unfollow(self, request: web.Request) -> web.Response:
+        return await self._follow(request, undo=True)
+
+    async def _follow(self, request: web.Request, *, undo: bool) -> web.Response:
+        params = await _params(request)
+        user_id, session = await self._user(request, params, "write:follows")
+        target = await self._account(request.match_info["id"], session)
+        if target.id == user_id:
+            raise ApiError(403, "This action is not allowed")
+        await self._chirp.follow(target.username, session, undo=undo)
+        updated = (await self._chirp.users([target.id], session))[target.id]
+        return _json(entities.relationship(updated))
+
+    async def _account(self, text: str, session: str) -> Any:
+        found = await self._chirp.users([_id(text)], session)
+        if not found:
+            raise ApiError(404, "Record not found")
+        return next(iter(found.values()))
+
+    # Statuses.
+
+    async def post_status(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:statuses")
+        media_ids = [_id(text, "Media") for text in params.all("media_ids")]
+        text = params.get("status")
+        if not text.strip() and not media_ids:
+            raise ApiError(422, "Validation failed: Text can't be blank")
+        reply_to = params.get("in_reply_to_id")
+        tweet = await self._chirp.post(
+            session,
+            text,
+            _id(reply_to) if reply_to else 0,
+            media_ids,
+            request.headers.get("Idempotency-Key", "")[:64],
+        )
+        return _json(entities.status(tweet, self._site))
+
+    async def get_status(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        session = await self._reader(request, params)
+        tweet = await self._chirp.tweet(_id(request.match_info["id"]), session)
+        return _json(entities.status(tweet, self._site))
+
+    async def delete_status(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:statuses")
+        tweet_id = _id(request.match_info["id"])
+        tweet = await self._chirp.tweet(tweet_id, session)
+        await self._chirp.delete(tweet_id, session)
+        return _json(entities.status(tweet, self._site, text=True))
+
+    async def favourite(self, request: web.Request) -> web.Response:
+        return await self._like(request, undo=False)
+
+    async def unfavourite(self, request: web.Request) -> web.Response:
+        return await self._like(request, undo=True)
+
+    async def _like(self, request: web.Request, *, undo: bool) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:favourites")
+        tweet = await self._chirp.like(_id(request.match_info["id"]), session, undo=undo)
+        rendered = entities.status(tweet, self._site)
+        rendered["favourited"] = not undo
+        return _json(rendered)
+
+    async def reblog(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:statuses")
+        tweet = await self._chirp.retweet(_id(request.match_info["id"]), session, undo=False)
+        return _json(entities.status(tweet, self._site))
+
+    async def unreblog(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:statuses")
+        tweet = await self._chirp.retweet(_id(request.match_info["id"]), session, undo=True)
+        return _json(entities.status(tweet, self._site))
+
+    # Timelines.
+
+    async def home(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read:statuses")
+
+        async def fetch(size: int, token: str) -> tuple[list[tweet_pb2.Tweet], str]:
+            return await self._chirp.home(session, size, token)
+
+        def start(max_id: int) -> str:
+            return encode_token(HOME_TIMELINE, 0, max_id)
+
+        return self._status_page(request, params, await _statuses(params, fetch, start))
+
+    def _status_page(
+        self, request: web.Request, params: Params, tweets: Sequence[tweet_pb2.Tweet]
+    ) -> web.Response:
+        """Statuses newest first, with Mastodon's Link header: ``next`` continues below the
+        last, ``prev`` above the first; none on an empty page (clients stop there)."""
+        headers = {}
+        if tweets:
+            url = f"{self._site.base_url}{request.path}"
+            kept = {k: v for k, v in params.values.items() if k not in PAGE_PARAMS}
+            older = _link(url, kept, "max_id", tweets[-1].id)
+            newer = _link(url, kept, "min_id", tweets[0].id)
+            headers["Link"] = f'<{older}>; rel="next", <{newer}>; rel="prev"'
+        return _json([entities.status(t, self._site) for t in tweets], headers=headers)
+
+
+#: What a status page's links set themselves.
+PAGE_PARAMS = frozenset({"max_id", "since_id", "min_id", "access_token"})
+
+
+def _link(url: str, kept: dict[str, list[str]], name: str, tweet_id: int) -> str:
+    pairs = [(key, value) for key, values in kept.items() for value in values]
+    return f"{url}?{urlencode([*pairs, (name, str(tweet_id))])}"
+
+
+async def _statuses(
+    params: Params,
+    fetch: Callable[[int, str], Awaitable[tuple[list[tweet_pb2.Tweet], str]]],
+    start: Callable[[int], str],
+) -> list[tweet_pb2.Tweet]:
+    """A page of a Chirp list in Mastodon's terms: ``max_id`` (older than), ``since_id`` (the
+    newest above it) and ``min_id`` (the oldest above it, returned newest first)."""
+    size = params.limit(20, 40)
+    max_id = params.get("max_id")
+    token = start(_id(max_id)) if max_id else ""
+    newer_than = params.get("min_id") or params.get("since_id")
+    if not newer_than:
+        tweets, _ = await fetch(size, token)
+        return tweets
+    bound = _id(newer_than)
+    above: list[tweet_pb2.Tweet] = []
+    for _ in range(NEWER_PAGES):
+        tweets, token = await fetch(40, token)
+        above += [t for t in tweets if t.id > bound]
+        if not token or not tweets or tweets[-1].id <= bound:
+            break
+    return above[-size:] if params.get("min_id") else above[:size]
+
+
+def _authorization(params: Params) -> Authorization:
+    return Authorization(
+        client_id=params.get("client_id"),
+        redirect_uri=params.get("redirect_uri"),
+        scope=params.get("scope"),
+        code_challenge=params.get("code_challenge"),
+        code_challenge_method=params.get("code_challenge_method"),
+    )
+
+
+def _client_credentials(request: web.Request, params: Params) -> tuple[str, str | None]:
+    """The client's id and secret, from HTTP Basic or the body (a public client sends none)."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise OAuthError("invalid_client", "unreadable Basic credentials", 401) from error
+        return client_id, secret
+    secrets = params.all("client_secret")
+    return params.get("client_id"), secrets[0] if secrets else None
+
+
+def _sign_in_page(app_name: str, asked: Authorization, problem: str) -> str:
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+        for name, value in (
+            ("client_id", asked.client_id),
+            ("redirect_uri", asked.redirect_uri),
+            ("scope", asked.scope),
+            ("code_challenge", asked.code_challenge),
+            ("code_challenge_method", asked.code_challenge_method),
+        )
+    )
+    warning = f'<p role="alert">{html.escape(problem)}</p>' if problem else ""
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Sign in to Chirp</title>'
+        "</head><body><h1>Sign in to Chirp</h1>"
+        f"<p>{html.escape(app_name)} asks for: {html.escape(asked.scope or 'read')}</p>"
+        f'{warning}<form method="post" action="/oauth/authorize">{hidden}'
+        '<label>Username <input name="username" autocomplete="username" required></label>'
+        '<label>Password <input name="password" type="password" '
+        'autocomplete="current-password" required></label>'
+        '<button type="submit">Authorize</button></form></body></html>'
+    )
+
+
+def _code_page(code: str) -> str:
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Authorization code</title>'
+        "</head><body><h1>Authorization code</h1><p>Copy this code into the app:</p>"
+        f'<pre id="code">{html.escape(code)}</pre></body></html>'
+    )

@@ -1,0 +1,66 @@
+"""Starts a Chirp service that speaks HTTP rather than gRPC (the Mastodon API): the aiohttp
+server, metrics, logging, graceful drain, on uvloop like the gRPC services (``server.py``).
+
+A service provides its *wiring*: an async context manager that connects its adapters, yields
+the ``aiohttp.web.Application`` to serve, and closes the adapters once the server has drained.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import structlog
+import uvloop
+from aiohttp import web
+from prometheus_client import start_http_server
+
+from services.platform.background import until_stopped
+from services.platform.healthcheck import HEALTH_PATH
+from services.platform.logging import configure_logging
+from services.platform.settings import ServiceName, Settings, load_settings
+
+log = structlog.get_logger()
+
+HttpWiring = Callable[[Settings], AbstractAsyncContextManager[web.Application]]
+
+
+def run_http_service(name: ServiceName) -> None:
+    """Entry point of ``python -m services.<name>`` for an HTTP service (one process)."""
+    settings = load_settings(name)
+    configure_logging(name, settings.log_level)
+    if settings.workers != 1:
+        raise ValueError(f"the {name} service runs one process (CHIRP_WORKERS=1)")
+    wiring: HttpWiring = importlib.import_module(f"services.{name}.wiring").wiring
+    start_http_server(settings.bound_metrics_port, addr=settings.grpc_host)
+    uvloop.run(serve_http(settings, wiring))
+
+
+async def serve_http(settings: Settings, wiring: HttpWiring) -> None:
+    """Serves until SIGTERM or SIGINT, then stops taking connections and lets the requests in
+    flight finish (``shutdown_grace_seconds``)."""
+    async with wiring(settings) as app:
+        serving = True
+
+        async def health(_request: web.Request) -> web.Response:
+            return web.Response(
+                text="SERVING" if serving else "NOT_SERVING", status=200 if serving else 503
+            )
+
+        app.router.add_get(HEALTH_PATH, health)
+        runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, settings.grpc_host, settings.bound_http_port)
+        await site.start()
+        log.info(
+            "serving", address=f"{settings.grpc_host}:{settings.bound_http_port}", pid=os.getpid()
+        )
+        await until_stopped()
+        log.info("draining", grace_seconds=settings.shutdown_grace_seconds)
+        serving = False
+        await runner.cleanup()
+    log.info("stopped")

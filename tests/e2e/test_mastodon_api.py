@@ -1,0 +1,272 @@
+"""The Mastodon client API through Envoy, as existing apps use it: Mastodon.py (the library,
+unchanged, pinned as a test dependency) and the raw HTTP a client sends for what it does."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from mastodon import Mastodon, MastodonNotFoundError
+
+from tests.stack import GATEWAY
+
+PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
+OOB = "urn:ietf:wg:oauth:2.0:oob"
+
+
+@dataclass(frozen=True)
+class App:
+    client_id: str
+    client_secret: str
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=GATEWAY, timeout=15) as http:
+        yield http
+
+
+def _register(client: httpx.Client, display_name: str = "") -> str:
+    username = "md" + uuid.uuid4().hex[:12]
+    created = client.post(
+        "/v1/users",
+        json={"username": username, "password": PASSWORD, "displayName": display_name},
+    )
+    assert created.status_code == 200, created.text
+    return username
+
+
+def _app(client: httpx.Client, scopes: str = "read write follow") -> App:
+    answer = client.post(
+        "/api/v1/apps", data={"client_name": "tests", "redirect_uris": OOB, "scopes": scopes}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return App(body["client_id"], body["client_secret"])
+
+
+def _password_token(client: httpx.Client, app: App, username: str, scope: str) -> str:
+    answer = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "username": username,
+            "password": PASSWORD,
+            "scope": scope,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def mastodon(client: httpx.Client) -> Mastodon:
+    """Mastodon.py logged in as a new account, as a script would do it."""
+    username = _register(client, "Ada Lovelace")
+    client_id, client_secret = Mastodon.create_app(
+        "chirp-tests", api_base_url=GATEWAY, scopes=["read", "write", "follow"]
+    )
+    api = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=GATEWAY)
+    api.log_in(username, PASSWORD, scopes=["read", "write", "follow"], allow_http=True)
+    return api
+
+
+def test_mastodon_py_posts_reads_likes_boosts_and_deletes(mastodon: Mastodon) -> None:
+    me = mastodon.account_verify_credentials()
+    assert me.display_name == "Ada Lovelace"
+    assert mastodon.instance().version.startswith("4.2.0")
+    posted = mastodon.status_post("Hello from Mastodon.py #chirp https://example.com/a")
+    assert posted.account.id == me.id
+    assert posted.tags[0].name == "chirp"
+    assert '<a href="https://example.com/a"' in posted.content
+    assert [s.id for s in mastodon.timeline_home(limit=5)][:1] == [posted.id]
+    assert mastodon.status_favourite(posted.id).favourites_count == 1
+    boost = mastodon.status_reblog(posted.id)
+    assert (boost.reblog.id, boost.account.id) == (posted.id, me.id)
+    assert mastodon.status_unreblog(posted.id).reblogs_count == 0
+    assert mastodon.account_lookup(me.username).id == me.id
+    assert [s.id for s in mastodon.account_statuses(me.id)] == [posted.id]
+    deleted = mastodon.status_delete(posted.id)
+    assert deleted.text == "Hello from Mastodon.py #chirp https://example.com/a"
+    with pytest.raises(MastodonNotFoundError):
+        mastodon.status(posted.id)
+
+
+def test_mastodon_py_follows_and_sees_the_followed_post(
+    client: httpx.Client, mastodon: Mastodon
+) -> None:
+    author = _register(client)
+    token = _password_token(client, _app(client), author, "read write")
+    posted = client.post("/api/v1/statuses", headers=_bearer(token), data={"status": "news"})
+    assert posted.status_code == 200, posted.text
+    target = mastodon.account_lookup(author)
+    relationship = mastodon.account_follow(target.id)
+    assert (relationship.id, relationship.following) == (target.id, True)
+    assert mastodon.account_relationships([target.id])[0].following
+    home = [s.id for s in mastodon.timeline_home(limit=10)]
+    assert posted.json()["id"] in home  # the followee's timeline merged in on follow
+    assert not mastodon.account_unfollow(target.id).following
+
+
+def test_pages_link_to_older_and_newer_and_stop_when_empty(client: httpx.Client) -> None:
+    username = _register(client)
+    token = _password_token(client, _app(client), username, "read write")
+    ids = [
+        client.post("/api/v1/statuses", headers=_bearer(token), data={"status": f"n{i}"}).json()[
+            "id"
+        ]
+        for i in range(3)
+    ]
+    first = client.get("/api/v1/timelines/home?limit=2", headers=_bearer(token))
+    assert [s["id"] for s in first.json()] == [ids[2], ids[1]]
+    older = re.match(r'<([^>]+)>; rel="next"', first.headers["link"])
+    assert older is not None
+    second = client.get(older.group(1).removeprefix(GATEWAY), headers=_bearer(token))
+    assert [s["id"] for s in second.json()] == [ids[0]]
+    newer = client.get(f"/api/v1/timelines/home?min_id={ids[0]}", headers=_bearer(token))
+    assert [s["id"] for s in newer.json()] == [ids[2], ids[1]]
+    since = client.get(f"/api/v1/timelines/home?since_id={ids[0]}&limit=1", headers=_bearer(token))
+    assert [s["id"] for s in since.json()] == [ids[2]]  # the newest above it
+    empty = client.get(f"/api/v1/timelines/home?max_id={ids[0]}", headers=_bearer(token))
+    assert (empty.json(), "link" in empty.headers) == ([], False)
+
+
+def test_the_authorization_code_flow_with_pkce(client: httpx.Client) -> None:
+    """What toot's `login` and the web clients do: the app opens /oauth/authorize, the person
+    signs in there, the app exchanges the code (a public client proves it with PKCE)."""
+    username = _register(client)
+    app = _app(client)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    asked = {
+        "client_id": app.client_id,
+        "redirect_uri": OOB,
+        "response_type": "code",
+        "scope": "read",
+        "code_challenge": challenge.decode().rstrip("="),
+        "code_challenge_method": "S256",
+    }
+    page = client.get("/oauth/authorize/", params=asked)
+    assert page.status_code == 200
+    assert '<form method="post"' in page.text
+    refused = client.post("/oauth/authorize", data={**asked, "username": username, "password": "x"})
+    assert refused.status_code == 401
+    shown = client.post(
+        "/oauth/authorize", data={**asked, "username": username, "password": PASSWORD}
+    )
+    code = re.search(r'<pre id="code">([^<]+)</pre>', shown.text)
+    assert code is not None, shown.text
+    exchange = {
+        "grant_type": "authorization_code",
+        "client_id": app.client_id,
+        "code": code.group(1),
+        "redirect_uri": OOB,
+    }
+    wrong = client.post("/oauth/token", data={**exchange, "code_verifier": "not it"})
+    assert wrong.json()["error"] == "invalid_grant"
+    code = re.search(
+        r'<pre id="code">([^<]+)</pre>',
+        client.post(
+            "/oauth/authorize", data={**asked, "username": username, "password": PASSWORD}
+        ).text,
+    )
+    assert code is not None
+    token = client.post(
+        "/oauth/token", data={**exchange, "code": code.group(1), "code_verifier": verifier}
+    )
+    assert token.status_code == 200, token.text
+    assert token.json()["scope"] == "read"
+    me = client.get(
+        "/api/v1/accounts/verify_credentials", headers=_bearer(token.json()["access_token"])
+    )
+    assert me.json()["username"] == username
+
+
+def test_scopes_tokens_and_revocation_are_enforced(client: httpx.Client) -> None:
+    username = _register(client)
+    app = _app(client)
+    reader = _password_token(client, app, username, "read")
+    post = client.post("/api/v1/statuses", headers=_bearer(reader), data={"status": "hi"})
+    assert (post.status_code, post.json()) == (
+        403,
+        {"error": "This action is outside the authorized scopes"},
+    )
+    anonymous = client.get("/api/v1/accounts/verify_credentials")
+    assert (anonymous.status_code, anonymous.json()) == (
+        401,
+        {"error": "The access token is invalid"},
+    )
+    app_only = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+        },
+    ).json()["access_token"]
+    needs_user = client.get("/api/v1/timelines/home", headers=_bearer(app_only))
+    assert needs_user.status_code == 422
+    assert (
+        client.get("/api/v1/apps/verify_credentials", headers=_bearer(app_only)).json()["name"]
+        == "tests"
+    )
+    revoked = client.post(
+        "/oauth/revoke",
+        data={"client_id": app.client_id, "client_secret": app.client_secret, "token": reader},
+    )
+    assert revoked.status_code == 200
+    gone = client.get("/api/v1/accounts/verify_credentials", headers=_bearer(reader))
+    assert gone.status_code == 401
+
+
+def test_chirp_refusals_come_back_in_mastodons_words(client: httpx.Client) -> None:
+    username = _register(client)
+    token = _password_token(client, _app(client), username, "read write")
+    too_long = client.post("/api/v1/statuses", headers=_bearer(token), data={"status": "x" * 281})
+    assert too_long.status_code == 422
+    assert too_long.json()["error"].startswith("Validation failed: text:")
+    blank = client.post("/api/v1/statuses", headers=_bearer(token), data={"status": " "})
+    assert blank.json() == {"error": "Validation failed: Text can't be blank"}
+    assert client.get("/api/v1/statuses/1").json() == {"error": "Record not found"}
+    assert client.get("/api/v1/accounts/not-an-id").status_code == 404
+    wrong = client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "client_id": "nobody", "username": username},
+    )
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
+
+
+def test_the_instance_and_its_discovery_documents(client: httpx.Client) -> None:
+    v1 = client.get("/api/v1/instance/").json()  # as Mastodon.py asks, with the slash
+    assert (v1["uri"], v1["configuration"]["statuses"]["max_characters"]) == (
+        "localhost:8080",
+        280,
+    )
+    v2 = client.get("/api/v2/instance").json()
+    assert v2["domain"] == "localhost:8080"
+    assert "api_versions" not in v2  # web clients would switch to endpoints Chirp lacks
+    links = client.get("/.well-known/nodeinfo").json()["links"]
+    assert (
+        client.get(links[0]["href"].removeprefix("http://localhost:8080")).json()["software"][
+            "name"
+        ]
+        == "chirp"
+    )
+    oauth = client.get("/.well-known/oauth-authorization-server").json()
+    assert {"password", "authorization_code", "client_credentials"} <= set(
+        oauth["grant_types_supported"]
+    )
