@@ -171,7 +171,7 @@ def _status(tweet: tweet_pb2.Tweet, site: Site) -> Json:
         "reblog": None,
         "application": None,
         "account": account(author, site),
-        "media_attachments": [_attachment(media) for media in tweet.media],
+        "media_attachments": [attachment(media) for media in tweet.media],
         "mentions": [
             {
                 "id": str(mention.user_id),
@@ -188,19 +188,48 @@ def _status(tweet: tweet_pb2.Tweet, site: Site) -> Json:
     }
 
 
-def _attachment(media: media_pb2.Media) -> Json:
+def attachment(media: media_pb2.Media) -> Json:
+    """A photo as a MediaAttachment: processed on upload, so its URLs are there at once."""
+    size = {
+        "width": media.width,
+        "height": media.height,
+        "size": f"{media.width}x{media.height}",
+        "aspect": media.width / media.height if media.height else 1.0,
+    }
     return {
         "id": str(media.id),
         "type": "image",
         "url": media.url,
         "preview_url": media.thumbnail_url or media.url,
         "remote_url": None,
-        "meta": {
-            "original": {"width": media.width, "height": media.height},
-        },
+        "preview_remote_url": None,
+        "text_url": None,
+        "meta": {"original": size},
         "description": media.alt_text or None,
         "blurhash": None,
     }
+
+
+def edit(
+    version: tweet_pb2.TweetVersion | tweet_pb2.Tweet, author: user_pb2.User, site: Site
+) -> Json:
+    """One version of a status, as its history lists it (a StatusEdit)."""
+    return {
+        "content": content_html(version.text, version.entities, site),
+        "spoiler_text": "",
+        "sensitive": False,
+        "created_at": timestamp(version.create_time),
+        "account": account(author, site),
+        "poll": None,
+        "media_attachments": [],
+        "emojis": [],
+    }
+
+
+def tag(name: str, site: Site, uses: int = 0, accounts: int = 0, day: int = 0) -> Json:
+    """A hashtag, with one day of history when it trends."""
+    history = [{"day": str(day), "uses": str(uses), "accounts": str(accounts)}] if day else []
+    return {"name": name, "url": site.tag(name), "history": history, "following": False}
 
 
 def content_html(text: str, entities: tweet_pb2.TweetEntities, site: Site) -> str:

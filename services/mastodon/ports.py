@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from chirp.media.v1 import media_pb2
+from chirp.search.v1 import trend_pb2
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 
@@ -41,6 +43,10 @@ class Accounts(Protocol):
 
     async def sign_in(self, username: str, password: str) -> int:
         """The account's id; ``Unauthenticated`` for a wrong username or password."""
+        ...
+
+    async def register(self, username: str, password: str, display_name: str) -> int:
+        """A new account's id (the users service's rules and refusals apply)."""
         ...
 
     async def session(self, user_id: int) -> tuple[str, datetime]:
@@ -81,3 +87,45 @@ class Chirp(Protocol):
     ) -> tuple[list[tweet_pb2.Tweet], str]: ...
 
     async def follow(self, username: str, session: str, *, undo: bool) -> None: ...
+
+    async def edit(self, tweet_id: int, text: str, session: str) -> tweet_pb2.Tweet: ...
+
+    async def versions(self, tweet_id: int, session: str) -> list[tweet_pb2.TweetVersion]:
+        """Every earlier version of a tweet, newest first."""
+        ...
+
+    async def replies(
+        self, tweet_id: int, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]: ...
+
+    async def likers(
+        self, tweet_id: int, session: str, size: int, page_token: str
+    ) -> tuple[list[user_pb2.User], str]: ...
+
+    async def liked(
+        self, username: str, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]: ...
+
+    async def follows(
+        self, username: str, session: str, size: int, page_token: str, *, followers: bool
+    ) -> tuple[list[user_pb2.User], str]:
+        """A page of the account's followers, or of who it follows."""
+        ...
+
+    async def suggestions(self, session: str, size: int) -> list[user_pb2.User]: ...
+
+    async def search_tweets(
+        self, q: str, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]: ...
+
+    async def search_users(
+        self, q: str, session: str, size: int, page_token: str
+    ) -> tuple[list[user_pb2.User], str]: ...
+
+    async def trends(self, size: int) -> list[trend_pb2.Trend]: ...
+
+    async def upload(
+        self, session: str, data: bytes, content_type: str, description: str
+    ) -> media_pb2.Media: ...
+
+    async def media(self, media_id: int, session: str) -> media_pb2.Media: ...

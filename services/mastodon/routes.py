@@ -13,6 +13,7 @@ import binascii
 import html
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +21,13 @@ from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
+from chirp.search.v1 import trend_pb2
 from chirp.tweets.v1 import tweet_pb2
+from chirp.users.v1 import user_pb2
 
 from services.mastodon import entities
 from services.mastodon.entities import Site
-from services.mastodon.model import KNOWN_SCOPES
+from services.mastodon.model import KNOWN_SCOPES, Issued
 from services.mastodon.ports import Chirp
 from services.mastodon.service import (
     OUT_OF_BAND,
@@ -50,8 +53,9 @@ log = structlog.get_logger()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _FALSE = frozenset({"", "0", "f", "false", "off", "no"})
-#: Pages read at most to answer a ``since_id``/``min_id`` (newer than) request.
-NEWER_PAGES = 5
+#: Pages read at most to answer a ``since_id``/``min_id`` (newer than) request, or a
+#: ``max_id`` on a list that cannot start at an id.
+WALKED_PAGES = 5
 _ID = re.compile(r"[0-9]{1,19}")
 
 
@@ -180,7 +184,8 @@ class MastodonApi:
         self._site = site
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[_errors], client_max_size=1024 * 1024)
+        # Photo uploads: up to the media service's 5 MiB, with the multipart envelope.
+        app = web.Application(middlewares=[_errors], client_max_size=6 * 1024 * 1024)
         for method, path, handler in self._routes():
             # Mastodon.py asks for /api/v1/instance/, toot opens /oauth/authorize/?...
             app.router.add_route(method, path + "{_slash:/?}", handler)
@@ -214,6 +219,27 @@ class MastodonApi:
             ("POST", r"/api/v1/statuses/{id:[^/{}]+}/reblog", self.reblog),
             ("POST", r"/api/v1/statuses/{id:[^/{}]+}/unreblog", self.unreblog),
             ("GET", "/api/v1/timelines/home", self.home),
+            ("GET", r"/api/v1/timelines/tag/{tag:[^/{}]+}", self.tag_timeline),
+            ("POST", "/api/v1/accounts", self.register),
+            ("GET", "/api/v1/accounts/search", self.search_accounts),
+            ("GET", r"/api/v1/accounts/{id:[^/{}]+}/followers", self.followers),
+            ("GET", r"/api/v1/accounts/{id:[^/{}]+}/following", self.following),
+            ("GET", "/api/v1/favourites", self.favourites),
+            ("PUT", r"/api/v1/statuses/{id:[^/{}]+}", self.edit_status),
+            ("GET", r"/api/v1/statuses/{id:[^/{}]+}/history", self.history),
+            ("GET", r"/api/v1/statuses/{id:[^/{}]+}/source", self.source),
+            ("GET", r"/api/v1/statuses/{id:[^/{}]+}/context", self.context),
+            ("GET", r"/api/v1/statuses/{id:[^/{}]+}/favourited_by", self.favourited_by),
+            ("POST", "/api/v1/media", self.upload),
+            ("POST", "/api/v2/media", self.upload),
+            ("GET", r"/api/v1/media/{id:[^/{}]+}", self.get_media),
+            ("PUT", r"/api/v1/media/{id:[^/{}]+}", self.update_media),
+            ("GET", "/api/v2/search", self.search),
+            ("GET", "/api/v1/trends", self.trending_tags),
+            ("GET", "/api/v1/trends/tags", self.trending_tags),
+            ("GET", "/api/v1/trends/statuses", self.trending_statuses),
+            ("GET", "/api/v2/suggestions", self.suggestions),
+            *((method, path, _nothing(body)) for method, path, body in NOTHING),
         )
 
     # Who is calling.
@@ -370,14 +396,7 @@ class MastodonApi:
             )
         else:
             raise OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported")
-        return _json(
-            {
-                "access_token": issued.access_token,
-                "token_type": "Bearer",
-                "scope": " ".join(sorted(issued.scopes)),
-                "created_at": int(issued.create_time.timestamp()),
-            }
-        )
+        return _json(_token_json(issued))
 
     async def revoke(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -526,6 +545,255 @@ class MastodonApi:
 
         return self._status_page(request, params, await _statuses(params, fetch, start))
 
+    async def tag_timeline(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        session = await self._reader(request, params)
+        query = "#" + request.match_info["tag"].lstrip("#")
+
+        async def fetch(size: int, token: str) -> tuple[list[tweet_pb2.Tweet], str]:
+            return await self._chirp.search_tweets(query, session, size, token)
+
+        return self._status_page(request, params, await _statuses(params, fetch))
+
+    # More of accounts.
+
+    async def register(self, request: web.Request) -> web.Response:
+        """An account made by an app (its client-credentials token), signed in for it."""
+        params = await _params(request)
+        caller = await self._app_caller(request, params, "write:accounts|write")
+        issued = await self._oauth.register(
+            caller,
+            params.get("username"),
+            params.get("password"),
+            params.get("display_name"),
+        )
+        return _json(_token_json(issued))
+
+    async def search_accounts(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read:accounts")
+        users, _ = await self._chirp.search_users(
+            params.get("q"), session, params.limit(40, 80), ""
+        )
+        return _json([entities.account(user, self._site) for user in users])
+
+    async def followers(self, request: web.Request) -> web.Response:
+        return await self._follow_list(request, followers=True)
+
+    async def following(self, request: web.Request) -> web.Response:
+        return await self._follow_list(request, followers=False)
+
+    async def _follow_list(self, request: web.Request, *, followers: bool) -> web.Response:
+        params = await _params(request)
+        session = await self._reader(request, params)
+        user = await self._account(request.match_info["id"], session)
+        users, token = await self._chirp.follows(
+            user.username, session, params.limit(40, 80), params.get("max_id"),
+            followers=followers,
+        )  # fmt: skip
+        return self._account_page(request, params, users, token)
+
+    async def favourites(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read:favourites")
+        me = await self._chirp.me(session)
+        tweets, token = await self._chirp.liked(
+            me.username, session, params.limit(20, 40), params.get("max_id")
+        )
+        body = [entities.status(tweet, self._site) for tweet in tweets]
+        return _json(body, headers=self._token_link(request, params, token))
+
+    # More of statuses.
+
+    async def edit_status(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:statuses")
+        tweet = await self._chirp.edit(_id(request.match_info["id"]), params.get("status"), session)
+        return _json(entities.status(tweet, self._site))
+
+    async def history(self, request: web.Request) -> web.Response:
+        """Every version, oldest first, the current one last (as Mastodon lists them)."""
+        params = await _params(request)
+        session = await self._reader(request, params)
+        tweet_id = _id(request.match_info["id"])
+        tweet = await self._chirp.tweet(tweet_id, session)
+        earlier = await self._chirp.versions(tweet_id, session)
+        current = tweet_pb2.TweetVersion(
+            tweet_id=tweet.id,
+            text=tweet.text,
+            entities=tweet.entities,
+            create_time=tweet.edit_time if tweet.HasField("edit_time") else tweet.create_time,
+        )
+        versions = [*reversed(earlier), current]
+        return _json([entities.edit(v, tweet.author, self._site) for v in versions])
+
+    async def source(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read:statuses")
+        tweet = await self._chirp.tweet(_id(request.match_info["id"]), session)
+        return _json({"id": str(tweet.id), "text": tweet.text, "spoiler_text": ""})
+
+    async def context(self, request: web.Request) -> web.Response:
+        """The replies above a status (oldest first) and the thread below it (depth first,
+        oldest first at each level), each bounded as Mastodon bounds them."""
+        params = await _params(request)
+        session = await self._reader(request, params)
+        tweet = await self._chirp.tweet(_id(request.match_info["id"]), session)
+        ancestors: list[tweet_pb2.Tweet] = []
+        parent = tweet.reply_to_id
+        while parent and len(ancestors) < CONTEXT_ANCESTORS:
+            try:
+                above = await self._chirp.tweet(parent, session)
+            except NotFound:  # a deleted parent ends the thread above
+                break
+            ancestors.insert(0, above)
+            parent = above.reply_to_id
+        descendants = await self._descendants(tweet.id, session)
+        return _json(
+            {
+                "ancestors": [entities.status(t, self._site) for t in ancestors],
+                "descendants": [entities.status(t, self._site) for t in descendants],
+            }
+        )
+
+    async def _descendants(self, tweet_id: int, session: str) -> list[tweet_pb2.Tweet]:
+        found: list[tweet_pb2.Tweet] = []
+        replies, _ = await self._chirp.replies(tweet_id, session, CONTEXT_DESCENDANTS, "")
+        for reply in sorted(replies, key=lambda t: t.id):
+            if len(found) >= CONTEXT_DESCENDANTS:
+                break
+            found.append(reply)
+            if reply.reply_count:
+                found += await self._descendants(reply.id, session)
+        return found[:CONTEXT_DESCENDANTS]
+
+    async def favourited_by(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        session = await self._reader(request, params)
+        users, token = await self._chirp.likers(
+            _id(request.match_info["id"]), session, params.limit(40, 80), params.get("max_id")
+        )
+        return self._account_page(request, params, users, token)
+
+    # Media.
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """A photo (multipart ``file``, with an optional ``description``), processed at once."""
+        _, session = await self._user(request, Params(), "write:media")
+        if not request.content_type.startswith("multipart/"):
+            raise ApiError(422, "Validation failed: send the file as multipart/form-data")
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            raise ApiError(422, "Validation failed: file is required")
+        description = form.get("description")
+        media = await self._chirp.upload(
+            session,
+            upload.file.read(),
+            upload.content_type,
+            description if isinstance(description, str) else "",
+        )
+        return _json(entities.attachment(media))
+
+    async def get_media(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:media")
+        media = await self._chirp.media(_id(request.match_info["id"], "Media"), session)
+        return _json(entities.attachment(media))
+
+    async def update_media(self, request: web.Request) -> web.Response:
+        """A photo's description is set when it is uploaded (Chirp keeps alt text immutable):
+        repeating it is fine, changing it is refused."""
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:media")
+        media = await self._chirp.media(_id(request.match_info["id"], "Media"), session)
+        wanted = params.values.get("description")
+        if wanted is not None and wanted[0] != media.alt_text:
+            raise ApiError(422, "Validation failed: a description is set on upload only")
+        return _json(entities.attachment(media))
+
+    # Search, trends, suggestions.
+
+    async def search(self, request: web.Request) -> web.Response:
+        """Accounts, statuses and hashtags matching ``q`` (``type`` narrows it). A ``#tag``
+        finds the hashtag, not statuses, as Mastodon answers it."""
+        params = await _params(request)
+        session = await self._reader(request, params)
+        q, kind = params.get("q").strip(), params.get("type")
+        if not q:
+            raise ApiError(400, "param is missing or the value is empty: q")
+        size, offset = params.limit(20, 40), params.get("offset", "0")
+        body: dict[str, list[object]] = {"accounts": [], "statuses": [], "hashtags": []}
+        if offset not in ("", "0"):  # Chirp's lists page by token: the first page only
+            return _json(body)
+        name = q.removeprefix("@").split("@")[0]
+        if kind in ("", "accounts") and name:
+            users, _ = await self._chirp.search_users(name, session, size, "")
+            body["accounts"] = [entities.account(user, self._site) for user in users]
+        tag = q.removeprefix("#")
+        if kind in ("", "hashtags") and _TAG.fullmatch(tag):
+            body["hashtags"] = [entities.tag(tag, self._site)]
+        if kind in ("", "statuses") and not q.startswith(("#", "@")):
+            tweets, _ = await self._chirp.search_tweets(q, session, size, "")
+            body["statuses"] = [entities.status(tweet, self._site) for tweet in tweets]
+        return _json(body)
+
+    async def trending_tags(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        trends = await self._chirp.trends(params.limit(10, 20))
+        today = int(time.time()) // 86400 * 86400
+        return _json(
+            [
+                entities.tag(
+                    t.name.removeprefix("#"), self._site, t.tweet_count, t.author_count, today
+                )
+                for t in trends
+                if t.kind == trend_pb2.TREND_KIND_HASHTAG
+            ]
+        )
+
+    async def trending_statuses(self, request: web.Request) -> web.Response:
+        """The most engaging recent posts of the top trend (Chirp ranks terms, not posts)."""
+        params = await _params(request)
+        session = await self._reader(request, params)
+        trends = await self._chirp.trends(1)
+        if not trends:
+            return _json([])
+        tweets, _ = await self._chirp.search_tweets(
+            trends[0].query, session, params.limit(20, 40), ""
+        )
+        return _json([entities.status(tweet, self._site) for tweet in tweets])
+
+    async def suggestions(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        _, session = await self._user(request, params, "read")
+        users = await self._chirp.suggestions(session, params.limit(40, 80))
+        return _json(
+            [
+                {
+                    "source": "global",
+                    "sources": ["friends_of_friends"],
+                    "account": entities.account(user, self._site),
+                }
+                for user in users
+            ]
+        )
+
+    def _account_page(
+        self, request: web.Request, params: Params, users: Sequence[user_pb2.User], token: str
+    ) -> web.Response:
+        body = [entities.account(user, self._site) for user in users]
+        return _json(body, headers=self._token_link(request, params, token))
+
+    def _token_link(self, request: web.Request, params: Params, token: str) -> dict[str, str]:
+        """A list paged by Chirp's own token: ``next`` carries it as ``max_id`` (ids are opaque
+        to clients, which follow the link); none after the last page."""
+        if not token:
+            return {}
+        url = f"{self._site.base_url}{request.path}"
+        kept = {k: v for k, v in params.values.items() if k not in PAGE_PARAMS}
+        return {"Link": f'<{_link(url, kept, "max_id", token)}>; rel="next"'}
+
     def _status_page(
         self, request: web.Request, params: Params, tweets: Sequence[tweet_pb2.Tweet]
     ) -> web.Response:
@@ -541,37 +809,100 @@ class MastodonApi:
         return _json([entities.status(t, self._site) for t in tweets], headers=headers)
 
 
+#: What apps call at start-up and Chirp has no notion of: answered empty, in the right shape.
+NOTHING: tuple[tuple[str, str, object], ...] = (
+    ("GET", "/api/v1/notifications", []),
+    ("POST", "/api/v1/notifications/clear", {}),
+    ("GET", "/api/v1/markers", {}),
+    ("POST", "/api/v1/markers", {}),
+    ("GET", "/api/v1/filters", []),
+    ("GET", "/api/v2/filters", []),
+    ("GET", "/api/v1/lists", []),
+    ("GET", "/api/v1/mutes", []),
+    ("GET", "/api/v1/blocks", []),
+    ("GET", "/api/v1/bookmarks", []),
+    ("GET", "/api/v1/custom_emojis", []),
+    ("GET", "/api/v1/announcements", []),
+    ("GET", "/api/v1/conversations", []),
+    ("GET", "/api/v1/follow_requests", []),
+    ("GET", "/api/v1/domain_blocks", []),
+    ("GET", "/api/v1/endorsements", []),
+    ("GET", "/api/v1/featured_tags", []),
+    ("GET", "/api/v1/followed_tags", []),
+    ("GET", "/api/v1/scheduled_statuses", []),
+    (
+        "GET",
+        "/api/v1/preferences",
+        {
+            "posting:default:visibility": "public",
+            "posting:default:sensitive": False,
+            "posting:default:language": None,
+            "reading:expand:media": "default",
+            "reading:expand:spoilers": False,
+        },
+    ),
+)
+#: How far a thread's context reaches, up and down (Mastodon's own bounds).
+CONTEXT_ANCESTORS = 40
+CONTEXT_DESCENDANTS = 60
+_TAG = re.compile(r"\w{1,100}")
+
+
+def _nothing(body: object) -> Handler:
+    async def answer(_request: web.Request) -> web.Response:
+        return _json(body)
+
+    return answer
+
+
+def _token_json(issued: Issued) -> dict[str, object]:
+    return {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "scope": " ".join(sorted(issued.scopes)),
+        "created_at": int(issued.create_time.timestamp()),
+    }
+
+
 #: What a status page's links set themselves.
 PAGE_PARAMS = frozenset({"max_id", "since_id", "min_id", "access_token"})
 
 
-def _link(url: str, kept: dict[str, list[str]], name: str, tweet_id: int) -> str:
-    pairs = [(key, value) for key, values in kept.items() for value in values]
-    return f"{url}?{urlencode([*pairs, (name, str(tweet_id))])}"
+def _link(url: str, kept: dict[str, list[str]], name: str, value: int | str) -> str:
+    pairs = [(key, kept_value) for key, values in kept.items() for kept_value in values]
+    return f"{url}?{urlencode([*pairs, (name, str(value))])}"
 
 
 async def _statuses(
     params: Params,
     fetch: Callable[[int, str], Awaitable[tuple[list[tweet_pb2.Tweet], str]]],
-    start: Callable[[int], str],
+    start: Callable[[int], str] | None = None,
 ) -> list[tweet_pb2.Tweet]:
-    """A page of a Chirp list in Mastodon's terms: ``max_id`` (older than), ``since_id`` (the
-    newest above it) and ``min_id`` (the oldest above it, returned newest first)."""
+    """A page of a Chirp list newest first, in Mastodon's terms: ``max_id`` (older than),
+    ``since_id`` (the newest above it) and ``min_id`` (the oldest above it, returned newest
+    first). A list that can start at an id (``start``) starts there; another is walked from
+    its newest entries, a few pages at most."""
     size = params.limit(20, 40)
-    max_id = params.get("max_id")
-    token = start(_id(max_id)) if max_id else ""
-    newer_than = params.get("min_id") or params.get("since_id")
-    if not newer_than:
+    max_id = _id(params.get("max_id")) if params.get("max_id") else None
+    min_id = params.get("min_id")
+    newer_than = min_id or params.get("since_id")
+    bound = _id(newer_than) if newer_than else None
+    token = start(max_id) if start is not None and max_id is not None else ""
+    if bound is None and (max_id is None or start is not None):
         tweets, _ = await fetch(size, token)
         return tweets
-    bound = _id(newer_than)
-    above: list[tweet_pb2.Tweet] = []
-    for _ in range(NEWER_PAGES):
+    kept: list[tweet_pb2.Tweet] = []
+    for _ in range(WALKED_PAGES):
         tweets, token = await fetch(40, token)
-        above += [t for t in tweets if t.id > bound]
-        if not token or not tweets or tweets[-1].id <= bound:
+        kept += [
+            t
+            for t in tweets
+            if (max_id is None or t.id < max_id) and (bound is None or t.id > bound)
+        ]
+        reached = bound is not None and bool(tweets) and tweets[-1].id <= bound
+        if not token or not tweets or reached or (bound is None and len(kept) >= size):
             break
-    return above[-size:] if params.get("min_id") else above[:size]
+    return kept[-size:] if min_id else kept[:size]
 
 
 def _authorization(params: Params) -> Authorization:

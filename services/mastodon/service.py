@@ -211,6 +211,17 @@ class OAuthService:
             raise OAuthError("invalid_client", "client_secret is required without PKCE", 401)
         return await self._issue(app, grant.user_id, grant.scopes)
 
+    async def register(
+        self, caller: Caller, username: str, password: str, display_name: str
+    ) -> Issued:
+        """An account made through an app (``POST /api/v1/accounts``, with the app's own
+        token), and a token of the new account for that app with the app token's scopes."""
+        if caller.user_id is not None:
+            raise OAuthError("invalid_grant", "registration takes an app token", 403)
+        user_id = await self._accounts.register(username, password, display_name)
+        app = await self.app(caller.client_id)
+        return await self._issue(app, user_id, caller.scopes)
+
     async def revoke(self, client_id: str, client_secret: str, token: str) -> None:
         """Revokes the app's own token; anything else is ignored, as RFC 7009 asks."""
         app = await self.app(client_id, client_secret)

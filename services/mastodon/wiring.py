@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 from aiohttp import web
 
-from services.mastodon.adapters.clients import GrpcAccounts, GrpcChirp
+from services.mastodon.adapters.clients import Channels, GrpcAccounts, GrpcChirp
 from services.mastodon.adapters.store import CassandraOAuthStore
 from services.mastodon.entities import Site
 from services.mastodon.routes import MastodonApi
@@ -20,22 +20,23 @@ from services.platform.settings import Settings
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[web.Application]:
     session = cql.connect(settings)
-    channels = {
-        name: grpc.aio.insecure_channel(address)
-        for name, address in (
-            ("users", settings.users_addr),
-            ("tweets", settings.tweets_addr),
-            ("graph", settings.graph_addr),
-            ("timelines", settings.timelines_addr),
+    channels = Channels(
+        *(
+            grpc.aio.insecure_channel(address)
+            for address in (
+                settings.users_addr,
+                settings.tweets_addr,
+                settings.graph_addr,
+                settings.timelines_addr,
+                settings.search_addr,
+                settings.media_addr,
+            )
         )
-    }
+    )
     try:
-        oauth = OAuthService(CassandraOAuthStore(session), GrpcAccounts(channels["users"]))
-        chirp = GrpcChirp(
-            channels["users"], channels["tweets"], channels["graph"], channels["timelines"]
-        )
+        oauth = OAuthService(CassandraOAuthStore(session), GrpcAccounts(channels.users))
+        chirp = GrpcChirp(channels)
         yield MastodonApi(oauth, chirp, Site(settings.mastodon.public_url)).application()
     finally:
-        for channel in channels.values():
-            await channel.close()
+        await channels.close()
         session.cluster.shutdown()

@@ -9,6 +9,7 @@ import pytest
 
 from devstack.components import SERVICE_PORTS
 from devstack.install import GO_BIN
+from services.platform.settings import GRPC_PORTS
 
 
 def _grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -17,7 +18,7 @@ def _grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
+@pytest.mark.parametrize("service", sorted(GRPC_PORTS))
 def test_grpcurl_lists_each_service_by_reflection(service: str) -> None:
     result = _grpcurl(f"127.0.0.1:{SERVICE_PORTS[service][0]}", "list")
     assert result.returncode == 0, result.stderr

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from mastodon import Mastodon, MastodonNotFoundError
+from PIL import Image
 
 from tests.stack import GATEWAY
 
@@ -61,6 +64,22 @@ def _password_token(client: httpx.Client, app: App, username: str, scope: str) -
             "client_secret": app.client_secret,
             "username": username,
             "password": PASSWORD,
+            "scope": scope,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["access_token"]
+    return token
+
+
+def _app_token(client: httpx.Client, app: App, scope: str) -> str:
+    """The app's own token (``client_credentials``): it acts as no account."""
+    answer = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
             "scope": scope,
         },
     )
@@ -210,14 +229,7 @@ def test_scopes_tokens_and_revocation_are_enforced(client: httpx.Client) -> None
         401,
         {"error": "The access token is invalid"},
     )
-    app_only = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": app.client_id,
-            "client_secret": app.client_secret,
-        },
-    ).json()["access_token"]
+    app_only = _app_token(client, app, "")
     needs_user = client.get("/api/v1/timelines/home", headers=_bearer(app_only))
     assert needs_user.status_code == 422
     assert (
@@ -270,3 +282,112 @@ def test_the_instance_and_its_discovery_documents(client: httpx.Client) -> None:
     assert {"password", "authorization_code", "client_credentials"} <= set(
         oauth["grant_types_supported"]
     )
+
+
+def _jpeg(width: int = 32, height: int = 24) -> bytes:
+    picture = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 80, 40)).save(picture, "JPEG")
+    return picture.getvalue()
+
+
+def test_mastodon_py_posts_a_photo_edits_and_reads_the_history(mastodon: Mastodon) -> None:
+    photo = mastodon.media_post(_jpeg(), mime_type="image/jpeg", description="a square")
+    assert (photo.type, photo.description, photo.meta.original.width) == ("image", "a square", 32)
+    assert re.fullmatch(r"http://localhost:8080/v1/media/[0-9]+/content", photo.url)
+    posted = mastodon.status_post("look at this", media_ids=[photo.id])
+    assert [m.id for m in posted.media_attachments] == [photo.id]
+    edited = mastodon.status_update(posted.id, "look at this, edited")
+    assert edited.edited_at is not None
+    history = mastodon.status_history(posted.id)
+    assert [h.content for h in history] == ["<p>look at this</p>", "<p>look at this, edited</p>"]
+    assert mastodon.status_source(posted.id).text == "look at this, edited"
+
+
+def test_threads_likers_follow_lists_and_favourites(
+    client: httpx.Client, mastodon: Mastodon
+) -> None:
+    me = mastodon.account_verify_credentials()
+    root = mastodon.status_post("a thread")
+    reply = mastodon.status_post("its reply", in_reply_to_id=root.id)
+    deeper = mastodon.status_post("deeper", in_reply_to_id=reply.id)
+    context = mastodon.status_context(reply.id)
+    assert ([s.id for s in context.ancestors], [s.id for s in context.descendants]) == (
+        [root.id],
+        [deeper.id],
+    )
+    mastodon.status_favourite(root.id)
+    assert [a.id for a in mastodon.status_favourited_by(root.id)] == [me.id]
+    assert [s.id for s in mastodon.favourites()] == [root.id]
+    other = _register(client)
+    target = mastodon.account_lookup(other)
+    mastodon.account_follow(target.id)
+    assert [a.id for a in mastodon.account_following(me.id)] == [target.id]
+    assert [a.id for a in mastodon.account_followers(target.id)] == [me.id]
+
+
+def test_mastodon_py_pages_with_fetch_next(mastodon: Mastodon) -> None:
+    posted = [mastodon.status_post(f"page {i}").id for i in range(5)]
+    first = mastodon.timeline_home(limit=2)
+    pages = [[s.id for s in first]]
+    following = mastodon.fetch_next(first)
+    while following:
+        pages.append([s.id for s in following])
+        following = mastodon.fetch_next(following)
+    assert pages[:3] == [posted[4:2:-1], posted[2:0:-1], posted[0:1]]
+    assert [
+        s.id for s in mastodon.account_statuses(mastodon.me().id, limit=2, max_id=posted[2])
+    ] == [
+        posted[1],
+        posted[0],
+    ]
+
+
+def test_search_trends_suggestions_and_the_empty_start_up_calls(
+    client: httpx.Client, mastodon: Mastodon
+) -> None:
+    me = mastodon.account_verify_credentials()
+    word = "zq" + uuid.uuid4().hex[:10]
+    posted = mastodon.status_post(f"searching for {word} #{word}")
+    found = None
+    for _ in range(50):  # the index commits about every half second
+        found = mastodon.search_v2(word, result_type="statuses")
+        if found.statuses:
+            break
+        time.sleep(0.2)
+    assert found is not None
+    assert [s.id for s in found.statuses] == [posted.id]
+    people = mastodon.search_v2(me.username, result_type="accounts")
+    assert me.id in [a.id for a in people.accounts]
+    assert [t.name for t in mastodon.search_v2(f"#{word}").hashtags] == [word]
+    assert isinstance(mastodon.trending_tags(), list)
+    assert isinstance(mastodon.suggestions(), list)
+    assert mastodon.notifications() == []
+    assert mastodon.custom_emojis() == []
+    assert client.get("/api/v1/markers", headers=_bearer_of(mastodon)).json() == {}
+
+
+def test_an_app_registers_an_account_and_gets_its_token(client: httpx.Client) -> None:
+    app = _app(client, "read write")
+    app_token = _app_token(client, app, "read write")
+    username = "mr" + uuid.uuid4().hex[:12]
+    made = client.post(
+        "/api/v1/accounts",
+        headers=_bearer(app_token),
+        data={"username": username, "email": "x@example.com", "password": PASSWORD,
+              "agreement": "true", "locale": "en"},
+    )  # fmt: skip
+    assert made.status_code == 200, made.text
+    me = client.get(
+        "/api/v1/accounts/verify_credentials", headers=_bearer(made.json()["access_token"])
+    )
+    assert me.json()["username"] == username
+    taken = client.post(
+        "/api/v1/accounts",
+        headers=_bearer(app_token),
+        data={"username": username, "password": PASSWORD},
+    )
+    assert taken.status_code == 422
+
+
+def _bearer_of(mastodon: Mastodon) -> dict[str, str]:
+    return _bearer(str(mastodon.access_token))

@@ -5,14 +5,18 @@ session token is sent as theirs, so each service applies its own rules to them).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from chirp.media.v1 import media_pb2, media_service_pb2, media_service_pb2_grpc
+from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc, trend_pb2
 from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+from google.api import httpbody_pb2
 
 from services.platform.calls import answer
 
@@ -37,24 +41,50 @@ class GrpcAccounts:
         session = await answer("users", self._users.CreateSession(request, timeout=TIMEOUT_SECONDS))
         return session.user.id
 
+    async def register(self, username: str, password: str, display_name: str) -> int:
+        request = users_service_pb2.CreateUserRequest(
+            username=username, password=password, display_name=display_name
+        )
+        user = await answer("users", self._users.CreateUser(request, timeout=TIMEOUT_SECONDS))
+        return user.id
+
     async def session(self, user_id: int) -> tuple[str, datetime]:
         request = users_service_pb2.IssueSessionRequest(user_id=user_id)
         session = await answer("users", self._users.IssueSession(request, timeout=TIMEOUT_SECONDS))
         return session.access_token, session.expire_time.ToDatetime(tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Channels:
+    """One channel to each service the Mastodon API calls."""
+
+    users: grpc.aio.Channel
+    tweets: grpc.aio.Channel
+    graph: grpc.aio.Channel
+    timelines: grpc.aio.Channel
+    search: grpc.aio.Channel
+    media: grpc.aio.Channel
+
+    async def close(self) -> None:
+        for channel in (
+            self.users,
+            self.tweets,
+            self.graph,
+            self.timelines,
+            self.search,
+            self.media,
+        ):
+            await channel.close()
+
+
 class GrpcChirp:
-    def __init__(
-        self,
-        users: grpc.aio.Channel,
-        tweets: grpc.aio.Channel,
-        graph: grpc.aio.Channel,
-        timelines: grpc.aio.Channel,
-    ) -> None:
-        self._users = users_service_pb2_grpc.UsersServiceStub(users)
-        self._tweets = tweets_service_pb2_grpc.TweetsServiceStub(tweets)
-        self._graph = graph_service_pb2_grpc.GraphServiceStub(graph)
-        self._timelines = timelines_service_pb2_grpc.TimelinesServiceStub(timelines)
+    def __init__(self, channels: Channels) -> None:
+        self._users = users_service_pb2_grpc.UsersServiceStub(channels.users)
+        self._tweets = tweets_service_pb2_grpc.TweetsServiceStub(channels.tweets)
+        self._graph = graph_service_pb2_grpc.GraphServiceStub(channels.graph)
+        self._timelines = timelines_service_pb2_grpc.TimelinesServiceStub(channels.timelines)
+        self._search = search_service_pb2_grpc.SearchServiceStub(channels.search)
+        self._media = media_service_pb2_grpc.MediaServiceStub(channels.media)
 
     async def me(self, session: str) -> user_pb2.User:
         request = users_service_pb2.GetCurrentUserRequest()
@@ -131,3 +161,102 @@ class GrpcChirp:
         else:
             follow = graph_service_pb2.FollowUserRequest(username=username)
             await answer("graph", self._graph.FollowUser(follow, **_call(session)))
+
+    async def edit(self, tweet_id: int, text: str, session: str) -> tweet_pb2.Tweet:
+        request = tweets_service_pb2.UpdateTweetRequest(
+            tweet=tweet_pb2.Tweet(id=tweet_id, text=text)
+        )
+        return await answer("tweets", self._tweets.UpdateTweet(request, **_call(session)))
+
+    async def versions(self, tweet_id: int, session: str) -> list[tweet_pb2.TweetVersion]:
+        """Every earlier version of a tweet, newest first."""
+        found: list[tweet_pb2.TweetVersion] = []
+        token = ""
+        while True:
+            request = tweets_service_pb2.ListTweetVersionsRequest(
+                tweet_id=tweet_id, page_size=100, page_token=token
+            )
+            page = await answer("tweets", self._tweets.ListTweetVersions(request, **_call(session)))
+            found += page.versions
+            token = page.next_page_token
+            if not token:
+                return found
+
+    async def replies(
+        self, tweet_id: int, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        request = tweets_service_pb2.ListRepliesRequest(
+            tweet_id=tweet_id, page_size=size, page_token=page_token
+        )
+        page = await answer("tweets", self._tweets.ListReplies(request, **_call(session)))
+        return list(page.tweets), page.next_page_token
+
+    async def likers(
+        self, tweet_id: int, session: str, size: int, page_token: str
+    ) -> tuple[list[user_pb2.User], str]:
+        request = tweets_service_pb2.ListLikingUsersRequest(
+            tweet_id=tweet_id, page_size=size, page_token=page_token
+        )
+        page = await answer("tweets", self._tweets.ListLikingUsers(request, **_call(session)))
+        return list(page.users), page.next_page_token
+
+    async def liked(
+        self, username: str, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        request = tweets_service_pb2.ListLikedTweetsRequest(
+            username=username, page_size=size, page_token=page_token
+        )
+        page = await answer("tweets", self._tweets.ListLikedTweets(request, **_call(session)))
+        return list(page.tweets), page.next_page_token
+
+    async def follows(
+        self, username: str, session: str, size: int, page_token: str, *, followers: bool
+    ) -> tuple[list[user_pb2.User], str]:
+        if followers:
+            of = graph_service_pb2.ListFollowersRequest(
+                username=username, page_size=size, page_token=page_token
+            )
+            found = await answer("graph", self._graph.ListFollowers(of, **_call(session)))
+            return list(found.users), found.next_page_token
+        by = graph_service_pb2.ListFollowingRequest(
+            username=username, page_size=size, page_token=page_token
+        )
+        following = await answer("graph", self._graph.ListFollowing(by, **_call(session)))
+        return list(following.users), following.next_page_token
+
+    async def suggestions(self, session: str, size: int) -> list[user_pb2.User]:
+        request = graph_service_pb2.ListSuggestedUsersRequest(page_size=size)
+        page = await answer("graph", self._graph.ListSuggestedUsers(request, **_call(session)))
+        return list(page.users)
+
+    async def search_tweets(
+        self, q: str, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        request = search_service_pb2.SearchTweetsRequest(q=q, page_size=size, page_token=page_token)
+        page = await answer("search", self._search.SearchTweets(request, **_call(session)))
+        return list(page.tweets), page.next_page_token
+
+    async def search_users(
+        self, q: str, session: str, size: int, page_token: str
+    ) -> tuple[list[user_pb2.User], str]:
+        request = search_service_pb2.SearchUsersRequest(q=q, page_size=size, page_token=page_token)
+        page = await answer("search", self._search.SearchUsers(request, **_call(session)))
+        return list(page.users), page.next_page_token
+
+    async def trends(self, size: int) -> list[trend_pb2.Trend]:
+        request = search_service_pb2.ListTrendsRequest(page_size=size)
+        page = await answer("search", self._search.ListTrends(request, timeout=TIMEOUT_SECONDS))
+        return list(page.trends)
+
+    async def upload(
+        self, session: str, data: bytes, content_type: str, description: str
+    ) -> media_pb2.Media:
+        request = media_service_pb2.CreateMediaRequest(
+            content=httpbody_pb2.HttpBody(content_type=content_type, data=data),
+            alt_text=description,
+        )
+        return await answer("media", self._media.CreateMedia(request, **_call(session)))
+
+    async def media(self, media_id: int, session: str) -> media_pb2.Media:
+        request = media_service_pb2.GetMediaRequest(id=media_id)
+        return await answer("media", self._media.GetMedia(request, **_call(session)))

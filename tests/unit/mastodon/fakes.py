@@ -56,6 +56,11 @@ class MemoryAccounts:
             raise Unauthenticated("wrong username or password")
         return found[0]
 
+    async def register(self, username: str, password: str, _display_name: str) -> int:
+        user_id = 1000 + len(self.passwords)
+        self.add(username, user_id, password)
+        return user_id
+
     async def session(self, user_id: int) -> tuple[str, datetime]:
         self.sessions_issued += 1
         return f"session-{user_id}-{self.sessions_issued}", self.now + timedelta(hours=1)

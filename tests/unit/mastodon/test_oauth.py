@@ -174,3 +174,16 @@ async def test_a_session_is_kept_until_near_its_expiry(world: World) -> None:
     world.clock[0] = NOW + timedelta(minutes=56)  # less than five minutes left
     assert await world.oauth.session(ADA) != first
     assert world.accounts.sessions_issued == 2
+
+
+async def test_an_app_token_registers_an_account_signed_in_for_that_app(world: World) -> None:
+    client_id, secret = await _app(world)
+    app_token = await world.oauth.client_credentials(client_id, secret, "read write")
+    caller = await world.oauth.caller(app_token.access_token)
+    assert caller is not None
+    issued = await world.oauth.register(caller, "grace", "amazing grace", "Grace")
+    registered = await world.oauth.caller(issued.access_token)
+    assert registered is not None
+    assert (registered.user_id, registered.scopes) == (1001, frozenset({"read", "write"}))
+    with pytest.raises(OAuthError, match="app token"):
+        await world.oauth.register(registered, "another", "pass word", "")
