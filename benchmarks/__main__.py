@@ -16,6 +16,7 @@ from benchmarks import (
     dataset,
     edge,
     graph,
+    mastodon,
     scaling,
     search,
     timelines,
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Options, Dataset, Report], None]] = {
     "timelines": timelines.run,
     "workload": workload.run,
     "edge": edge.run,
+    "mastodon": mastodon.run,
     "scaling": scaling.run,
     "search": search.run,
 }

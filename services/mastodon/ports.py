@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -129,3 +129,14 @@ class Chirp(Protocol):
     ) -> media_pb2.Media: ...
 
     async def media(self, media_id: int, session: str) -> media_pb2.Media: ...
+
+    async def public(
+        self, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        """Everyone's newest tweets (as searchable: within a second of being posted)."""
+        ...
+
+    def home_changes(self, session: str) -> AsyncIterator[tuple[list[tweet_pb2.Tweet], list[int]]]:
+        """The caller's home timeline as it changes: (tweets that entered, ids that left), an
+        empty change now and then while nothing happens."""
+        ...

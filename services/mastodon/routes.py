@@ -25,7 +25,7 @@ from chirp.search.v1 import trend_pb2
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 
-from services.mastodon import entities
+from services.mastodon import entities, streaming
 from services.mastodon.entities import Site
 from services.mastodon.model import KNOWN_SCOPES, Issued
 from services.mastodon.ports import Chirp
@@ -47,7 +47,7 @@ from services.platform.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
-from services.platform.paging import HOME_TIMELINE, USER_TWEETS, encode_token
+from services.platform.paging import HOME_TIMELINE, PUBLIC_TIMELINE, USER_TWEETS, encode_token
 
 log = structlog.get_logger()
 
@@ -220,6 +220,7 @@ class MastodonApi:
             ("POST", r"/api/v1/statuses/{id:[^/{}]+}/unreblog", self.unreblog),
             ("GET", "/api/v1/timelines/home", self.home),
             ("GET", r"/api/v1/timelines/tag/{tag:[^/{}]+}", self.tag_timeline),
+            ("GET", "/api/v1/timelines/public", self.public_timeline),
             ("POST", "/api/v1/accounts", self.register),
             ("GET", "/api/v1/accounts/search", self.search_accounts),
             ("GET", r"/api/v1/accounts/{id:[^/{}]+}/followers", self.followers),
@@ -239,6 +240,9 @@ class MastodonApi:
             ("GET", "/api/v1/trends/tags", self.trending_tags),
             ("GET", "/api/v1/trends/statuses", self.trending_statuses),
             ("GET", "/api/v2/suggestions", self.suggestions),
+            ("GET", "/api/v1/streaming/health", self.streaming_health),
+            ("GET", "/api/v1/streaming", self.streaming_socket),
+            ("GET", r"/api/v1/streaming/{stream:user|public|public/local}", self.streaming_events),
             *((method, path, _nothing(body)) for method, path, body in NOTHING),
         )
 
@@ -545,6 +549,25 @@ class MastodonApi:
 
         return self._status_page(request, params, await _statuses(params, fetch, start))
 
+    async def public_timeline(self, request: web.Request) -> web.Response:
+        """Everyone's newest posts (Chirp has no other instance: ``local`` and ``remote`` change
+        nothing, and ``remote`` alone is empty)."""
+        params = await _params(request)
+        session = await self._reader(request, params)
+        if params.flag("remote") and not params.flag("local"):
+            return _json([])
+
+        async def fetch(size: int, token: str) -> tuple[list[tweet_pb2.Tweet], str]:
+            return await self._chirp.public(session, size, token)
+
+        def start(max_id: int) -> str:
+            return encode_token(PUBLIC_TIMELINE, 0, max_id)
+
+        tweets = await _statuses(params, fetch, start)
+        if params.flag("only_media"):
+            tweets = [t for t in tweets if t.media]
+        return self._status_page(request, params, tweets)
+
     async def tag_timeline(self, request: web.Request) -> web.Response:
         params = await _params(request)
         session = await self._reader(request, params)
@@ -711,6 +734,36 @@ class MastodonApi:
         if wanted is not None and wanted[0] != media.alt_text:
             raise ApiError(422, "Validation failed: a description is set on upload only")
         return _json(entities.attachment(media))
+
+    # Streaming.
+
+    async def streaming_health(self, _request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def streaming_events(self, request: web.Request) -> web.StreamResponse:
+        """A stream as server-sent events."""
+        name = request.match_info["stream"].replace("/", ":")
+        streams = await self._streams(request, name)
+        stream = streams.named(name)
+        if stream is None:
+            raise ApiError(404, "Unknown stream")
+        return await streaming.server_sent_events(request, stream)
+
+    async def streaming_socket(self, request: web.Request) -> web.StreamResponse:
+        """Streams over a WebSocket (``?stream=``: the first one)."""
+        name = request.query.get("stream", "user")
+        streams = await self._streams(request, name)
+        return await streaming.websocket(request, streams, name)
+
+    async def _streams(self, request: web.Request, name: str) -> streaming.Streams:
+        """The caller's streams: the user stream needs an account's token, the public one
+        none."""
+        params = await _params(request)
+        if name == "user":
+            _, session = await self._user(request, params, "read:statuses")
+        else:
+            session = await self._reader(request, params)
+        return streaming.Streams(self._chirp, self._site, session)
 
     # Search, trends, suggestions.
 

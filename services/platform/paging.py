@@ -31,9 +31,10 @@ T = TypeVar("T")
 #: Lists whose tokens carry the id a page continues below (the page shows ids below it): another
 #: service may start such a list at any id (the Mastodon API's ``max_id``) with
 #: ``encode_token(<list>, <scope>, id)``. The home timeline's scope is 0 (a reader's own list),
-#: a user timeline's the author's id.
+#: a user timeline's the author's id, the public timeline's (everyone's tweets) 0.
 HOME_TIMELINE = "home"
 USER_TWEETS = "user_tweets"
+PUBLIC_TIMELINE = "public"
 
 
 def bounded(requested: int, default: int, most: int, field: str = "page_size") -> int:

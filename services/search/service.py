@@ -19,10 +19,10 @@ from chirp.users.v1 import user_pb2
 
 from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.errors import Aborted, InvalidArgument
-from services.platform.paging import decode_int, encode_token
+from services.platform.paging import PUBLIC_TIMELINE, decode_int, encode_token
 from services.search.model import Candidate, Changes
 from services.search.ports import Graph, TweetIndex, Tweets, UserIndex, Users
-from services.search.query import fingerprint, parse
+from services.search.query import TweetQuery, fingerprint, parse
 
 log = structlog.get_logger()
 
@@ -98,6 +98,13 @@ class SearchService:
                 encode_token(bound, 0, offset + size) if len(ranked) > offset + size else ""
             )
         return await self._hydrate(ids), next_token
+
+    async def public(self, size: int, token: str) -> tuple[list[ReadyTweet], str]:
+        """Everyone's newest tweets, newest first, paged by the last id shown."""
+        cursor = decode_int(token, PUBLIC_TIMELINE, 0)
+        ids = await self._tweet_index.latest(TweetQuery(()), cursor, size + 1)
+        next_token = encode_token(PUBLIC_TIMELINE, 0, ids[size - 1]) if len(ids) > size else ""
+        return await self._hydrate(ids[:size]), next_token
 
     async def _hydrate(self, ids: Sequence[int]) -> list[ReadyTweet]:
         """In the given order, ready to send; tweets deleted since they were indexed (and any

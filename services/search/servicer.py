@@ -17,8 +17,8 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 #: Answered with a serialized message assembled from the tweet cache's bytes, so the servicer
 #: does not inherit the generated base class, whose types say messages.
-SENT_AS_BYTES = frozenset({"SearchTweets"})
-#: ``tweets`` and ``next_page_token`` of SearchTweetsResponse.
+SENT_AS_BYTES = frozenset({"SearchTweets", "ListPublicTweets"})
+#: ``tweets`` and ``next_page_token`` of SearchTweetsResponse and ListPublicTweetsResponse.
 TWEETS_FIELD, NEXT_PAGE_TOKEN_FIELD = 1, 2
 
 
@@ -34,6 +34,13 @@ class SearchServicer:
         tweets, token = await self._search.search_tweets(
             request.q, request.order, size, request.page_token
         )
+        found = wire.repeated(TWEETS_FIELD, (tweet.data for tweet in tweets))
+        return found + wire.text(NEXT_PAGE_TOKEN_FIELD, token)
+
+    async def ListPublicTweets(
+        self, request: search_service_pb2.ListPublicTweetsRequest, _context: Context
+    ) -> bytes:
+        tweets, token = await self._search.public(page_size(request.page_size), request.page_token)
         found = wire.repeated(TWEETS_FIELD, (tweet.data for tweet in tweets))
         return found + wire.text(NEXT_PAGE_TOKEN_FIELD, token)
 

@@ -3,9 +3,11 @@ unchanged, pinned as a test dependency) and the raw HTTP a client sends for what
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
+import json
 import re
 import secrets
 import time
@@ -13,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 import pytest
 from mastodon import Mastodon, MastodonNotFoundError
@@ -391,3 +394,78 @@ def test_an_app_registers_an_account_and_gets_its_token(client: httpx.Client) ->
 
 def _bearer_of(mastodon: Mastodon) -> dict[str, str]:
     return _bearer(str(mastodon.access_token))
+
+
+def test_the_public_timeline_shows_everyones_new_posts(client: httpx.Client) -> None:
+    username = _register(client)
+    token = _password_token(client, _app(client), username, "read write")
+    posted = client.post("/api/v1/statuses", headers=_bearer(token), data={"status": "to all"})
+    wanted = posted.json()["id"]
+    public: list[str] = []
+    for _ in range(50):  # public once searchable: within about a second
+        public = [s["id"] for s in client.get("/api/v1/timelines/public?limit=40").json()]
+        if wanted in public:
+            break
+        time.sleep(0.2)
+    assert wanted in public
+    older = client.get(f"/api/v1/timelines/public?max_id={wanted}&limit=5").json()
+    assert all(int(s["id"]) < int(wanted) for s in older)
+    assert client.get("/api/v1/timelines/public?remote=true").json() == []  # no other servers
+
+
+def test_the_user_stream_sends_new_posts_and_deletes_as_events(client: httpx.Client) -> None:
+    username = _register(client)
+    token = _password_token(client, _app(client), username, "read write")
+    with client.stream(
+        "GET", "/api/v1/streaming/user", headers=_bearer(token), timeout=15
+    ) as stream:
+        events = _events(stream.iter_lines())
+        posted = client.post("/api/v1/statuses", headers=_bearer(token), data={"status": "live"})
+        status_id = posted.json()["id"]
+        event, payload = next(events)
+        assert (event, json.loads(payload)["id"]) == ("update", status_id)
+        client.delete(f"/api/v1/statuses/{status_id}", headers=_bearer(token))
+        assert next(events) == ("delete", status_id)
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """Server-sent events as (name, data), once the stream said it is open (read here, at
+    once: what is posted after this call reaches the stream)."""
+    assert next(lines).startswith(":")
+
+    def parsed() -> Iterator[tuple[str, str]]:
+        event = ""
+        for line in lines:
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                yield event, line.removeprefix("data: ")
+
+    return parsed()
+
+
+async def test_a_websocket_carries_the_public_stream(
+    client: httpx.Client, http: httpx.AsyncClient
+) -> None:
+    """A post made once the socket is open arrives on it (the test posts until one does: the
+    socket says nothing when its stream starts, so the first may precede it)."""
+    username = _register(client)
+    token = _password_token(client, _app(client), username, "read write")
+    url = GATEWAY.replace("http", "ws") + "/api/v1/streaming?stream=public"
+    posted: set[str] = set()
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as socket:
+        for _ in range(5):
+            answer = await http.post(
+                "/api/v1/statuses", headers=_bearer(token), data={"status": "out"}
+            )
+            posted.add(answer.json()["id"])
+            try:
+                async with asyncio.timeout(3):
+                    while True:
+                        message = await socket.receive_json()
+                        assert (message["stream"], message["event"]) == (["public"], "update")
+                        if json.loads(message["payload"])["id"] in posted:
+                            return
+            except TimeoutError:
+                continue
+    pytest.fail("no post reached the public stream")

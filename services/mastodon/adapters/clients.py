@@ -4,7 +4,7 @@ session token is sent as theirs, so each service applies its own rules to them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_gr
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from google.api import httpbody_pb2
 
-from services.platform.calls import answer
+from services.platform.calls import answer, callee_error
 
 #: How long a call waits for a service.
 TIMEOUT_SECONDS = 5.0
@@ -260,3 +260,21 @@ class GrpcChirp:
     async def media(self, media_id: int, session: str) -> media_pb2.Media:
         request = media_service_pb2.GetMediaRequest(id=media_id)
         return await answer("media", self._media.GetMedia(request, **_call(session)))
+
+    async def public(
+        self, session: str, size: int, page_token: str
+    ) -> tuple[list[tweet_pb2.Tweet], str]:
+        request = search_service_pb2.ListPublicTweetsRequest(page_size=size, page_token=page_token)
+        page = await answer("search", self._search.ListPublicTweets(request, **_call(session)))
+        return list(page.tweets), page.next_page_token
+
+    async def home_changes(
+        self, session: str
+    ) -> AsyncIterator[tuple[list[tweet_pb2.Tweet], list[int]]]:
+        request = timelines_service_pb2.StreamHomeTimelineRequest()
+        metadata = (("authorization", f"Bearer {session}"),)
+        try:
+            async for change in self._timelines.StreamHomeTimeline(request, metadata=metadata):
+                yield list(change.tweets), list(change.removed_tweet_ids)
+        except grpc.aio.AioRpcError as error:
+            raise callee_error("timelines", error) from error

@@ -317,6 +317,8 @@ class TantivyTweetIndex(_Searchable):
                 include_upper=query.until_ms is None,  # an unbounded side must be inclusive
             )
             parts.append((tantivy.Occur.Must, created))
+        if not query.clauses:  # no words at all: every tweet (the public timeline)
+            parts.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(parts)
 
     def _clause(self, clause: Clause) -> tantivy.Query | None:

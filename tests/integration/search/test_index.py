@@ -12,7 +12,7 @@ from chirp.users.v1 import user_pb2
 
 from services.platform.errors import Aborted
 from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex, tweet_document
-from services.search.query import parse
+from services.search.query import TweetQuery, parse
 from tests.integration.search.support import tweet
 
 DAY_MS = 86_400_000
@@ -28,6 +28,17 @@ async def index(tmp_path: Path) -> AsyncIterator[TantivyTweetIndex]:
 
 async def ids(index: TantivyTweetIndex, q: str) -> set[int]:
     return set(await index.latest(parse(q), None, 100))
+
+
+async def test_a_query_of_nothing_is_every_tweet_newest_first(index: TantivyTweetIndex) -> None:
+    """The public timeline (``ListPublicTweets``), paged by the last id shown."""
+    tweets = [tweet(f"post {i}", created_ms=JAN_31 + i) for i in range(5)]
+    await index.upsert(tweets)
+    await index.store.commit()
+    newest = sorted((t.id for t in tweets), reverse=True)
+    everything = TweetQuery(())
+    assert await index.latest(everything, None, 3) == newest[:3]
+    assert await index.latest(everything, newest[2], 10) == newest[3:]
 
 
 async def test_every_query_rule(index: TantivyTweetIndex) -> None:

@@ -29,7 +29,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chirp/search/v1/search_service.proto\x12\x0f\x63hirp.search.v1\x1a\x1b\x63hirp/search/v1/trend.proto\x1a\x1b\x63hirp/tweets/v1/tweet.proto\x1a\x19\x63hirp/users/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"n\n\x13SearchTweetsRequest\x12\x0f\n\x01q\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05order\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"W\n\x14SearchTweetsResponse\x12&\n\x06tweets\x18\x01 \x03(\x0b\x32\x16.chirp.tweets.v1.Tweet\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x12SearchUsersRequest\x12\x0f\n\x01q\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"S\n\x13SearchUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"F\n\x11ListTrendsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x12ListTrendsResponse\x12&\n\x06trends\x18\x01 \x03(\x0b\x32\x16.chirp.search.v1.Trend\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x15\n\x13RebuildIndexRequest\"?\n\x14RebuildIndexResponse\x12\x13\n\x0btweet_count\x18\x01 \x01(\x03\x12\x12\n\nuser_count\x18\x02 \x01(\x03\x32\xc3\x03\n\rSearchService\x12v\n\x0cSearchTweets\x12$.chirp.search.v1.SearchTweetsRequest\x1a%.chirp.search.v1.SearchTweetsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/search/tweets\x12r\n\x0bSearchUsers\x12#.chirp.search.v1.SearchUsersRequest\x1a$.chirp.search.v1.SearchUsersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/search/users\x12i\n\nListTrends\x12\".chirp.search.v1.ListTrendsRequest\x1a#.chirp.search.v1.ListTrendsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/trends\x12[\n\x0cRebuildIndex\x12$.chirp.search.v1.RebuildIndexRequest\x1a%.chirp.search.v1.RebuildIndexResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$chirp/search/v1/search_service.proto\x12\x0f\x63hirp.search.v1\x1a\x1b\x63hirp/search/v1/trend.proto\x1a\x1b\x63hirp/tweets/v1/tweet.proto\x1a\x19\x63hirp/users/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\"n\n\x13SearchTweetsRequest\x12\x0f\n\x01q\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05order\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"L\n\x17ListPublicTweetsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x18ListPublicTweetsResponse\x12&\n\x06tweets\x18\x01 \x03(\x0b\x32\x16.chirp.tweets.v1.Tweet\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"W\n\x14SearchTweetsResponse\x12&\n\x06tweets\x18\x01 \x03(\x0b\x32\x16.chirp.tweets.v1.Tweet\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x12SearchUsersRequest\x12\x0f\n\x01q\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"S\n\x13SearchUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"F\n\x11ListTrendsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x12ListTrendsResponse\x12&\n\x06trends\x18\x01 \x03(\x0b\x32\x16.chirp.search.v1.Trend\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x15\n\x13RebuildIndexRequest\"?\n\x14RebuildIndexResponse\x12\x13\n\x0btweet_count\x18\x01 \x01(\x03\x12\x12\n\nuser_count\x18\x02 \x01(\x03\x32\xac\x04\n\rSearchService\x12v\n\x0cSearchTweets\x12$.chirp.search.v1.SearchTweetsRequest\x1a%.chirp.search.v1.SearchTweetsResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/search/tweets\x12r\n\x0bSearchUsers\x12#.chirp.search.v1.SearchUsersRequest\x1a$.chirp.search.v1.SearchUsersResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/search/users\x12i\n\nListTrends\x12\".chirp.search.v1.ListTrendsRequest\x1a#.chirp.search.v1.ListTrendsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/trends\x12[\n\x0cRebuildIndex\x12$.chirp.search.v1.RebuildIndexRequest\x1a%.chirp.search.v1.RebuildIndexResponse\x12g\n\x10ListPublicTweets\x12(.chirp.search.v1.ListPublicTweetsRequest\x1a).chirp.search.v1.ListPublicTweetsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHTWEETSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_SEARCHTWEETSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_SEARCHTWEETSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPUBLICTWEETSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTPUBLICTWEETSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPUBLICTWEETSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTPUBLICTWEETSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
   _globals['_SEARCHUSERSREQUEST'].fields_by_name['q']._loaded_options = None
   _globals['_SEARCHUSERSREQUEST'].fields_by_name['q']._serialized_options = b'\342A\001\002'
   _globals['_SEARCHUSERSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -62,20 +66,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHSERVICE'].methods_by_name['ListTrends']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/trends'
   _globals['_SEARCHTWEETSREQUEST']._serialized_start=205
   _globals['_SEARCHTWEETSREQUEST']._serialized_end=315
-  _globals['_SEARCHTWEETSRESPONSE']._serialized_start=317
-  _globals['_SEARCHTWEETSRESPONSE']._serialized_end=404
-  _globals['_SEARCHUSERSREQUEST']._serialized_start=406
-  _globals['_SEARCHUSERSREQUEST']._serialized_end=494
-  _globals['_SEARCHUSERSRESPONSE']._serialized_start=496
-  _globals['_SEARCHUSERSRESPONSE']._serialized_end=579
-  _globals['_LISTTRENDSREQUEST']._serialized_start=581
-  _globals['_LISTTRENDSREQUEST']._serialized_end=651
-  _globals['_LISTTRENDSRESPONSE']._serialized_start=653
-  _globals['_LISTTRENDSRESPONSE']._serialized_end=738
-  _globals['_REBUILDINDEXREQUEST']._serialized_start=740
-  _globals['_REBUILDINDEXREQUEST']._serialized_end=761
-  _globals['_REBUILDINDEXRESPONSE']._serialized_start=763
-  _globals['_REBUILDINDEXRESPONSE']._serialized_end=826
-  _globals['_SEARCHSERVICE']._serialized_start=829
-  _globals['_SEARCHSERVICE']._serialized_end=1280
+  _globals['_LISTPUBLICTWEETSREQUEST']._serialized_start=317
+  _globals['_LISTPUBLICTWEETSREQUEST']._serialized_end=393
+  _globals['_LISTPUBLICTWEETSRESPONSE']._serialized_start=395
+  _globals['_LISTPUBLICTWEETSRESPONSE']._serialized_end=486
+  _globals['_SEARCHTWEETSRESPONSE']._serialized_start=488
+  _globals['_SEARCHTWEETSRESPONSE']._serialized_end=575
+  _globals['_SEARCHUSERSREQUEST']._serialized_start=577
+  _globals['_SEARCHUSERSREQUEST']._serialized_end=665
+  _globals['_SEARCHUSERSRESPONSE']._serialized_start=667
+  _globals['_SEARCHUSERSRESPONSE']._serialized_end=750
+  _globals['_LISTTRENDSREQUEST']._serialized_start=752
+  _globals['_LISTTRENDSREQUEST']._serialized_end=822
+  _globals['_LISTTRENDSRESPONSE']._serialized_start=824
+  _globals['_LISTTRENDSRESPONSE']._serialized_end=909
+  _globals['_REBUILDINDEXREQUEST']._serialized_start=911
+  _globals['_REBUILDINDEXREQUEST']._serialized_end=932
+  _globals['_REBUILDINDEXRESPONSE']._serialized_start=934
+  _globals['_REBUILDINDEXRESPONSE']._serialized_end=997
+  _globals['_SEARCHSERVICE']._serialized_start=1000
+  _globals['_SEARCHSERVICE']._serialized_end=1556
 # @@protoc_insertion_point(module_scope)

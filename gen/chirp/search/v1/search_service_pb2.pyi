@@ -68,6 +68,60 @@ class SearchTweetsRequest(_message.Message):
 Global___SearchTweetsRequest: _TypeAlias = SearchTweetsRequest  # noqa: Y015
 
 @_typing.final
+class ListPublicTweetsRequest(_message.Message):
+    """A page of everyone's newest tweets."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum tweets per page: default 20, at most 100."""
+    page_token: _builtins.str
+    """The next_page_token of the previous page; empty for the newest tweets."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPublicTweetsRequest: _TypeAlias = ListPublicTweetsRequest  # noqa: Y015
+
+@_typing.final
+class ListPublicTweetsResponse(_message.Message):
+    """Everyone's newest tweets, newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TWEETS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The token of the next (older) page; empty on the last page."""
+    @_builtins.property
+    def tweets(self) -> _containers.RepeatedCompositeFieldContainer[_tweet_pb2.Tweet]:
+        """The tweets, as SearchTweets returns them."""
+
+    def __init__(
+        self,
+        *,
+        tweets: _abc.Iterable[_tweet_pb2.Tweet] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tweets", b"tweets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPublicTweetsResponse: _TypeAlias = ListPublicTweetsResponse  # noqa: Y015
+
+@_typing.final
 class SearchTweetsResponse(_message.Message):
     """A page of tweet search results."""
 

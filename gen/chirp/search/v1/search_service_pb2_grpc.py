@@ -61,6 +61,11 @@ class SearchServiceStub:
                 request_serializer=chirp_dot_search_dot_v1_dot_search__service__pb2.RebuildIndexRequest.SerializeToString,
                 response_deserializer=chirp_dot_search_dot_v1_dot_search__service__pb2.RebuildIndexResponse.FromString,
                 _registered_method=True)
+        self.ListPublicTweets = channel.unary_unary(
+                '/chirp.search.v1.SearchService/ListPublicTweets',
+                request_serializer=chirp_dot_search_dot_v1_dot_search__service__pb2.ListPublicTweetsRequest.SerializeToString,
+                response_deserializer=chirp_dot_search_dot_v1_dot_search__service__pb2.ListPublicTweetsResponse.FromString,
+                _registered_method=True)
 
 
 class SearchServiceServicer:
@@ -106,6 +111,14 @@ class SearchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPublicTweets(self, request, context):
+        """Internal. Everyone's newest tweets and replies (retweets are not indexed), newest first,
+        as searchable: within about a second of being posted. The Mastodon API's public timeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SearchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +141,11 @@ def add_SearchServiceServicer_to_server(servicer, server):
                     servicer.RebuildIndex,
                     request_deserializer=chirp_dot_search_dot_v1_dot_search__service__pb2.RebuildIndexRequest.FromString,
                     response_serializer=chirp_dot_search_dot_v1_dot_search__service__pb2.RebuildIndexResponse.SerializeToString,
+            ),
+            'ListPublicTweets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPublicTweets,
+                    request_deserializer=chirp_dot_search_dot_v1_dot_search__service__pb2.ListPublicTweetsRequest.FromString,
+                    response_serializer=chirp_dot_search_dot_v1_dot_search__service__pb2.ListPublicTweetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -245,6 +263,33 @@ class SearchService:
             '/chirp.search.v1.SearchService/RebuildIndex',
             chirp_dot_search_dot_v1_dot_search__service__pb2.RebuildIndexRequest.SerializeToString,
             chirp_dot_search_dot_v1_dot_search__service__pb2.RebuildIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPublicTweets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chirp.search.v1.SearchService/ListPublicTweets',
+            chirp_dot_search_dot_v1_dot_search__service__pb2.ListPublicTweetsRequest.SerializeToString,
+            chirp_dot_search_dot_v1_dot_search__service__pb2.ListPublicTweetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

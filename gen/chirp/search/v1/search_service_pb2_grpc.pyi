@@ -55,6 +55,10 @@ class SearchServiceStub:
     ones meanwhile, and events arriving during the rebuild are applied to both. Returns when
     done, so call it with a generous deadline. ABORTED if a rebuild is already running.
     """
+    ListPublicTweets: _grpc.UnaryUnaryMultiCallable[_search_service_pb2.ListPublicTweetsRequest, _search_service_pb2.ListPublicTweetsResponse]
+    """Internal. Everyone's newest tweets and replies (retweets are not indexed), newest first,
+    as searchable: within about a second of being posted. The Mastodon API's public timeline.
+    """
 
 @_typing.type_check_only
 class SearchServiceAsyncStub(SearchServiceStub):
@@ -82,6 +86,10 @@ class SearchServiceAsyncStub(SearchServiceStub):
     (UsersService.StreamUsers), then swaps the new indexes in; searches keep using the old
     ones meanwhile, and events arriving during the rebuild are applied to both. Returns when
     done, so call it with a generous deadline. ABORTED if a rebuild is already running.
+    """
+    ListPublicTweets: _aio.UnaryUnaryMultiCallable[_search_service_pb2.ListPublicTweetsRequest, _search_service_pb2.ListPublicTweetsResponse]  # type: ignore[assignment]
+    """Internal. Everyone's newest tweets and replies (retweets are not indexed), newest first,
+    as searchable: within about a second of being posted. The Mastodon API's public timeline.
     """
 
 class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -131,6 +139,16 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         (UsersService.StreamUsers), then swaps the new indexes in; searches keep using the old
         ones meanwhile, and events arriving during the rebuild are applied to both. Returns when
         done, so call it with a generous deadline. ABORTED if a rebuild is already running.
+        """
+
+    @_abc_1.abstractmethod
+    def ListPublicTweets(
+        self,
+        request: _search_service_pb2.ListPublicTweetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_search_service_pb2.ListPublicTweetsResponse, _abc.Awaitable[_search_service_pb2.ListPublicTweetsResponse]]:
+        """Internal. Everyone's newest tweets and replies (retweets are not indexed), newest first,
+        as searchable: within about a second of being posted. The Mastodon API's public timeline.
         """
 
 def add_SearchServiceServicer_to_server(servicer: SearchServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
