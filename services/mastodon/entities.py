@@ -128,22 +128,40 @@ def relationship(user: user_pb2.User) -> Json:
     }
 
 
-def status(tweet: tweet_pb2.Tweet, site: Site, *, text: bool = False) -> Json:
+@dataclass(frozen=True)
+class Marks:
+    """The caller's own marks on statuses: which they favourited and reblogged."""
+
+    liked: frozenset[int] = frozenset()
+    retweeted: frozenset[int] = frozenset()
+
+
+NO_MARKS = Marks()
+
+
+def status(
+    tweet: tweet_pb2.Tweet, site: Site, marks: Marks = NO_MARKS, *, text: bool = False
+) -> Json:
     """A tweet as a Status; a retweet as Mastodon's reblog: a status of its own wrapping the
     original. ``text`` adds the source text (what a delete answers)."""
     if tweet.HasField("retweet_of"):
-        wrapper = _status(tweet, site)
-        original = _status(tweet.retweet_of, site)
+        wrapper = _status(tweet, site, marks)
+        original = _status(tweet.retweet_of, site, marks)
         wrapper.update(content="", mentions=[], tags=[], media_attachments=[], reblog=original)
         wrapper["reblogged"] = True
         return wrapper
-    rendered = _status(tweet, site)
+    rendered = _status(tweet, site, marks)
     if text:
         rendered["text"] = tweet.text
     return rendered
 
 
-def _status(tweet: tweet_pb2.Tweet, site: Site) -> Json:
+def original_id(tweet: tweet_pb2.Tweet) -> int:
+    """The tweet a caller's marks are on: a retweet's original."""
+    return tweet.retweet_of.id if tweet.HasField("retweet_of") else tweet.id
+
+
+def _status(tweet: tweet_pb2.Tweet, site: Site, marks: Marks) -> Json:
     author = tweet.author
     entities = tweet.entities
     return {
@@ -161,8 +179,8 @@ def _status(tweet: tweet_pb2.Tweet, site: Site) -> Json:
         "reblogs_count": tweet.retweet_count,
         "favourites_count": tweet.like_count,
         "edited_at": timestamp(tweet.edit_time) if tweet.HasField("edit_time") else None,
-        "favourited": False,
-        "reblogged": False,
+        "favourited": tweet.id in marks.liked,
+        "reblogged": tweet.id in marks.retweeted,
         "muted": False,
         "bookmarked": False,
         "pinned": False,

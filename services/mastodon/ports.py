@@ -102,6 +102,10 @@ class Chirp(Protocol):
         self, tweet_id: int, session: str, size: int, page_token: str
     ) -> tuple[list[user_pb2.User], str]: ...
 
+    async def retweeters(
+        self, tweet_id: int, session: str, size: int, page_token: str
+    ) -> tuple[list[user_pb2.User], str]: ...
+
     async def liked(
         self, username: str, session: str, size: int, page_token: str
     ) -> tuple[list[tweet_pb2.Tweet], str]: ...
@@ -139,4 +143,10 @@ class Chirp(Protocol):
     def home_changes(self, session: str) -> AsyncIterator[tuple[list[tweet_pb2.Tweet], list[int]]]:
         """The caller's home timeline as it changes: (tweets that entered, ids that left), an
         empty change now and then while nothing happens."""
+        ...
+
+    async def engagements(
+        self, tweet_ids: Sequence[int], session: str
+    ) -> tuple[set[int], set[int]]:
+        """Which of the tweets the caller liked, and which they retweeted."""
         ...

@@ -26,7 +26,7 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 
 from services.mastodon import entities, streaming
-from services.mastodon.entities import Site
+from services.mastodon.entities import Json, Site
 from services.mastodon.model import KNOWN_SCOPES, Issued
 from services.mastodon.ports import Chirp
 from services.mastodon.service import (
@@ -48,6 +48,7 @@ from services.platform.errors import (
     Unauthenticated,
 )
 from services.platform.paging import HOME_TIMELINE, PUBLIC_TIMELINE, USER_TWEETS, encode_token
+from services.platform.usernames import is_username
 
 log = structlog.get_logger()
 
@@ -231,6 +232,7 @@ class MastodonApi:
             ("GET", r"/api/v1/statuses/{id:[^/{}]+}/source", self.source),
             ("GET", r"/api/v1/statuses/{id:[^/{}]+}/context", self.context),
             ("GET", r"/api/v1/statuses/{id:[^/{}]+}/favourited_by", self.favourited_by),
+            ("GET", r"/api/v1/statuses/{id:[^/{}]+}/reblogged_by", self.reblogged_by),
             ("POST", "/api/v1/media", self.upload),
             ("POST", "/api/v2/media", self.upload),
             ("GET", r"/api/v1/media/{id:[^/{}]+}", self.get_media),
@@ -245,6 +247,26 @@ class MastodonApi:
             ("GET", r"/api/v1/streaming/{stream:user|public|public/local}", self.streaming_events),
             *((method, path, _nothing(body)) for method, path, body in NOTHING),
         )
+
+    # Statuses as the caller sees them.
+
+    async def _statuses_json(
+        self, tweets: Sequence[tweet_pb2.Tweet], session: str, *, text: bool = False
+    ) -> list[Json]:
+        """The statuses with the caller's own marks (favourited, reblogged), which Chirp's
+        tweets do not carry: one ``BatchGetEngagements`` a page (none when anonymous)."""
+        marks = entities.NO_MARKS
+        if session and tweets:
+            ids = list(dict.fromkeys(entities.original_id(t) for t in tweets))
+            liked, retweeted = await self._chirp.engagements(ids, session)
+            marks = entities.Marks(frozenset(liked), frozenset(retweeted))
+        return [entities.status(tweet, self._site, marks, text=text) for tweet in tweets]
+
+    async def _status_json(
+        self, tweet: tweet_pb2.Tweet, session: str, *, text: bool = False
+    ) -> Json:
+        (rendered,) = await self._statuses_json([tweet], session, text=text)
+        return rendered
 
     # Who is calling.
 
@@ -452,7 +474,7 @@ class MastodonApi:
             tweets = [t for t in tweets if not t.HasField("retweet_of")]
         if params.flag("exclude_replies"):
             tweets = [t for t in tweets if not t.reply_to_id]
-        return self._status_page(request, params, tweets)
+        return await self._status_page(request, params, tweets, session)
 
     async def follow(self, request: web.Request) -> web.Response:
         return await self._follow(request, undo=False)
@@ -499,7 +521,7 @@ class MastodonApi:
         params = await _params(request)
         session = await self._reader(request, params)
         tweet = await self._chirp.tweet(_id(request.match_info["id"]), session)
-        return _json(entities.status(tweet, self._site))
+        return _json(await self._status_json(tweet, session))
 
     async def delete_status(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -519,21 +541,19 @@ class MastodonApi:
         params = await _params(request)
         _, session = await self._user(request, params, "write:favourites")
         tweet = await self._chirp.like(_id(request.match_info["id"]), session, undo=undo)
-        rendered = entities.status(tweet, self._site)
-        rendered["favourited"] = not undo
-        return _json(rendered)
+        return _json(await self._status_json(tweet, session))
 
     async def reblog(self, request: web.Request) -> web.Response:
         params = await _params(request)
         _, session = await self._user(request, params, "write:statuses")
         tweet = await self._chirp.retweet(_id(request.match_info["id"]), session, undo=False)
-        return _json(entities.status(tweet, self._site))
+        return _json(await self._status_json(tweet, session))
 
     async def unreblog(self, request: web.Request) -> web.Response:
         params = await _params(request)
         _, session = await self._user(request, params, "write:statuses")
         tweet = await self._chirp.retweet(_id(request.match_info["id"]), session, undo=True)
-        return _json(entities.status(tweet, self._site))
+        return _json(await self._status_json(tweet, session))
 
     # Timelines.
 
@@ -547,7 +567,9 @@ class MastodonApi:
         def start(max_id: int) -> str:
             return encode_token(HOME_TIMELINE, 0, max_id)
 
-        return self._status_page(request, params, await _statuses(params, fetch, start))
+        return await self._status_page(
+            request, params, await _statuses(params, fetch, start), session
+        )
 
     async def public_timeline(self, request: web.Request) -> web.Response:
         """Everyone's newest posts (Chirp has no other instance: ``local`` and ``remote`` change
@@ -566,7 +588,7 @@ class MastodonApi:
         tweets = await _statuses(params, fetch, start)
         if params.flag("only_media"):
             tweets = [t for t in tweets if t.media]
-        return self._status_page(request, params, tweets)
+        return await self._status_page(request, params, tweets, session)
 
     async def tag_timeline(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -576,7 +598,7 @@ class MastodonApi:
         async def fetch(size: int, token: str) -> tuple[list[tweet_pb2.Tweet], str]:
             return await self._chirp.search_tweets(query, session, size, token)
 
-        return self._status_page(request, params, await _statuses(params, fetch))
+        return await self._status_page(request, params, await _statuses(params, fetch), session)
 
     # More of accounts.
 
@@ -623,7 +645,7 @@ class MastodonApi:
         tweets, token = await self._chirp.liked(
             me.username, session, params.limit(20, 40), params.get("max_id")
         )
-        body = [entities.status(tweet, self._site) for tweet in tweets]
+        body = await self._statuses_json(tweets, session)
         return _json(body, headers=self._token_link(request, params, token))
 
     # More of statuses.
@@ -632,7 +654,7 @@ class MastodonApi:
         params = await _params(request)
         _, session = await self._user(request, params, "write:statuses")
         tweet = await self._chirp.edit(_id(request.match_info["id"]), params.get("status"), session)
-        return _json(entities.status(tweet, self._site))
+        return _json(await self._status_json(tweet, session))
 
     async def history(self, request: web.Request) -> web.Response:
         """Every version, oldest first, the current one last (as Mastodon lists them)."""
@@ -674,8 +696,8 @@ class MastodonApi:
         descendants = await self._descendants(tweet.id, session)
         return _json(
             {
-                "ancestors": [entities.status(t, self._site) for t in ancestors],
-                "descendants": [entities.status(t, self._site) for t in descendants],
+                "ancestors": await self._statuses_json(ancestors, session),
+                "descendants": await self._statuses_json(descendants, session),
             }
         )
 
@@ -694,6 +716,14 @@ class MastodonApi:
         params = await _params(request)
         session = await self._reader(request, params)
         users, token = await self._chirp.likers(
+            _id(request.match_info["id"]), session, params.limit(40, 80), params.get("max_id")
+        )
+        return self._account_page(request, params, users, token)
+
+    async def reblogged_by(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        session = await self._reader(request, params)
+        users, token = await self._chirp.retweeters(
             _id(request.match_info["id"]), session, params.limit(40, 80), params.get("max_id")
         )
         return self._account_page(request, params, users, token)
@@ -769,27 +799,43 @@ class MastodonApi:
 
     async def search(self, request: web.Request) -> web.Response:
         """Accounts, statuses and hashtags matching ``q`` (``type`` narrows it). A ``#tag``
-        finds the hashtag, not statuses, as Mastodon answers it."""
+        finds that hashtag, and no statuses, as Mastodon answers it; a word finds no hashtag
+        (Chirp keeps no directory of tags to match it against)."""
         params = await _params(request)
         session = await self._reader(request, params)
         q, kind = params.get("q").strip(), params.get("type")
         if not q:
             raise ApiError(400, "param is missing or the value is empty: q")
         size, offset = params.limit(20, 40), params.get("offset", "0")
-        body: dict[str, list[object]] = {"accounts": [], "statuses": [], "hashtags": []}
+        body: dict[str, list[Json]] = {"accounts": [], "statuses": [], "hashtags": []}
         if offset not in ("", "0"):  # Chirp's lists page by token: the first page only
             return _json(body)
         name = q.removeprefix("@").split("@")[0]
         if kind in ("", "accounts") and name:
-            users, _ = await self._chirp.search_users(name, session, size, "")
-            body["accounts"] = [entities.account(user, self._site) for user in users]
+            body["accounts"] = [
+                entities.account(user, self._site)
+                for user in await self._accounts_named(name, session, size)
+            ]
         tag = q.removeprefix("#")
-        if kind in ("", "hashtags") and _TAG.fullmatch(tag):
+        if kind in ("", "hashtags") and q.startswith("#") and _TAG.fullmatch(tag):
             body["hashtags"] = [entities.tag(tag, self._site)]
         if kind in ("", "statuses") and not q.startswith(("#", "@")):
             tweets, _ = await self._chirp.search_tweets(q, session, size, "")
-            body["statuses"] = [entities.status(tweet, self._site) for tweet in tweets]
+            body["statuses"] = await self._statuses_json(tweets, session)
         return _json(body)
+
+    async def _accounts_named(self, name: str, session: str, size: int) -> list[user_pb2.User]:
+        """The account of that exact username first (found at once, as Mastodon's own search
+        does: the user index learns of a new account within about a second), then the
+        matches of the user search."""
+        users, _ = await self._chirp.search_users(name, session, size, "")
+        if not is_username(name):
+            return users
+        try:
+            exact = await self._chirp.user(name, session)
+        except NotFound:
+            return users
+        return [exact, *(user for user in users if user.id != exact.id)][:size]
 
     async def trending_tags(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -815,7 +861,7 @@ class MastodonApi:
         tweets, _ = await self._chirp.search_tweets(
             trends[0].query, session, params.limit(20, 40), ""
         )
-        return _json([entities.status(tweet, self._site) for tweet in tweets])
+        return _json(await self._statuses_json(tweets, session))
 
     async def suggestions(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -847,8 +893,12 @@ class MastodonApi:
         kept = {k: v for k, v in params.values.items() if k not in PAGE_PARAMS}
         return {"Link": f'<{_link(url, kept, "max_id", token)}>; rel="next"'}
 
-    def _status_page(
-        self, request: web.Request, params: Params, tweets: Sequence[tweet_pb2.Tweet]
+    async def _status_page(
+        self,
+        request: web.Request,
+        params: Params,
+        tweets: Sequence[tweet_pb2.Tweet],
+        session: str,
     ) -> web.Response:
         """Statuses newest first, with Mastodon's Link header: ``next`` continues below the
         last, ``prev`` above the first; none on an empty page (clients stop there)."""
@@ -859,7 +909,7 @@ class MastodonApi:
             older = _link(url, kept, "max_id", tweets[-1].id)
             newer = _link(url, kept, "min_id", tweets[0].id)
             headers["Link"] = f'<{older}>; rel="next", <{newer}>; rel="prev"'
-        return _json([entities.status(t, self._site) for t in tweets], headers=headers)
+        return _json(await self._statuses_json(tweets, session), headers=headers)
 
 
 #: What apps call at start-up and Chirp has no notion of: answered empty, in the right shape.

@@ -481,6 +481,15 @@ class TweetService:
         users = [authors.get(row.user_id, Author(row.user_id)) for row in rows]
         return Page(users, encode_token("likers", target.id, rows[-1].like_id) if more else "")
 
+    async def retweeters(self, tweet_id: int, size: int, token: str) -> Page[Author]:
+        """Who retweeted a tweet, in the order they did."""
+        target = await self._original(tweet_id, "tweet_id")
+        after = decode_int(token, "retweeters", target.id)
+        rows, more = _peeked(await self._store.retweets_of(target.id, size + 1, after), size)
+        authors = await self._authors([row.author_id for row in rows])
+        users = [authors.get(row.author_id, Author(row.author_id)) for row in rows]
+        return Page(users, encode_token("retweeters", target.id, rows[-1].id) if more else "")
+
     async def liked_tweets(
         self, username: str, caller_id: int | None, size: int, token: str
     ) -> Page[bytes]:
@@ -659,6 +668,16 @@ class TweetService:
                 yield await self._hydrate(shown)
             if after is None:
                 return
+
+    async def engagements(
+        self, user_id: int, tweet_ids: Sequence[int]
+    ) -> tuple[list[int], list[int]]:
+        """Which of ``tweet_ids`` the user liked, and which they retweeted, in request order."""
+        rules.check_batch(tweet_ids, rules.MAX_BATCH_TWEETS, "tweet_ids")
+        claimed = await self._store.claimed(user_id, list(dict.fromkeys(tweet_ids)))
+        liked = [i for i in tweet_ids if ("like", i) in claimed]
+        retweeted = [i for i in tweet_ids if ("retweet", i) in claimed]
+        return liked, retweeted
 
     async def tweet_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         rules.check_batch(user_ids, rules.MAX_BATCH_USERS, "user_ids")

@@ -162,6 +162,17 @@ class TweetsServicer:
             next_page_token=page.next_token,
         )
 
+    async def ListRetweetingUsers(
+        self, request: tweets_service_pb2.ListRetweetingUsersRequest, _context: Context
+    ) -> tweets_service_pb2.ListRetweetingUsersResponse:
+        page = await self._tweets.retweeters(
+            _id(request.tweet_id, "tweet_id"), page_size(request.page_size), request.page_token
+        )
+        return tweets_service_pb2.ListRetweetingUsersResponse(
+            users=[convert.user_message(user) for user in page.items],
+            next_page_token=page.next_token,
+        )
+
     async def ListRecentTweetIds(
         self, request: tweets_service_pb2.ListRecentTweetIdsRequest, _context: Context
     ) -> tweets_service_pb2.ListRecentTweetIdsResponse:
@@ -185,6 +196,16 @@ class TweetsServicer:
             yield tweets_service_pb2.StreamTweetsResponse(
                 tweets=[convert.tweet_message(view) for view in views]
             )
+
+    async def BatchGetEngagements(
+        self, request: tweets_service_pb2.BatchGetEngagementsRequest, _context: Context
+    ) -> tweets_service_pb2.BatchGetEngagementsResponse:
+        liked, retweeted = await self._tweets.engagements(
+            require_caller().user_id, list(request.tweet_ids)
+        )
+        return tweets_service_pb2.BatchGetEngagementsResponse(
+            liked_tweet_ids=liked, retweeted_tweet_ids=retweeted
+        )
 
     async def BatchGetUserTweetCounts(
         self, request: tweets_service_pb2.BatchGetUserTweetCountsRequest, _context: Context

@@ -116,10 +116,16 @@ def test_mastodon_py_posts_reads_likes_boosts_and_deletes(mastodon: Mastodon) ->
     assert posted.tags[0].name == "chirp"
     assert '<a href="https://example.com/a"' in posted.content
     assert [s.id for s in mastodon.timeline_home(limit=5)][:1] == [posted.id]
-    assert mastodon.status_favourite(posted.id).favourites_count == 1
+    favourited = mastodon.status_favourite(posted.id)
+    assert (favourited.favourites_count, favourited.favourited) == (1, True)
+    assert mastodon.status(posted.id).favourited  # the caller's own mark, read back
     boost = mastodon.status_reblog(posted.id)
     assert (boost.reblog.id, boost.account.id) == (posted.id, me.id)
-    assert mastodon.status_unreblog(posted.id).reblogs_count == 0
+    assert mastodon.status(posted.id).reblogged
+    assert [a.id for a in mastodon.status_reblogged_by(posted.id)] == [me.id]
+    unboosted = mastodon.status_unreblog(posted.id)
+    assert (unboosted.reblogs_count, unboosted.reblogged) == (0, False)
+    assert not mastodon.status_unfavourite(posted.id).favourited
     assert mastodon.account_lookup(me.username).id == me.id
     assert [s.id for s in mastodon.account_statuses(me.id)] == [posted.id]
     deleted = mastodon.status_delete(posted.id)

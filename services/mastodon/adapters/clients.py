@@ -200,6 +200,15 @@ class GrpcChirp:
         page = await answer("tweets", self._tweets.ListLikingUsers(request, **_call(session)))
         return list(page.users), page.next_page_token
 
+    async def retweeters(
+        self, tweet_id: int, session: str, size: int, page_token: str
+    ) -> tuple[list[user_pb2.User], str]:
+        request = tweets_service_pb2.ListRetweetingUsersRequest(
+            tweet_id=tweet_id, page_size=size, page_token=page_token
+        )
+        page = await answer("tweets", self._tweets.ListRetweetingUsers(request, **_call(session)))
+        return list(page.users), page.next_page_token
+
     async def liked(
         self, username: str, session: str, size: int, page_token: str
     ) -> tuple[list[tweet_pb2.Tweet], str]:
@@ -278,3 +287,19 @@ class GrpcChirp:
                 yield list(change.tweets), list(change.removed_tweet_ids)
         except grpc.aio.AioRpcError as error:
             raise callee_error("timelines", error) from error
+
+    async def engagements(
+        self, tweet_ids: Sequence[int], session: str
+    ) -> tuple[set[int], set[int]]:
+        liked: set[int] = set()
+        retweeted: set[int] = set()
+        for start in range(0, len(tweet_ids), BATCH):
+            request = tweets_service_pb2.BatchGetEngagementsRequest(
+                tweet_ids=tweet_ids[start : start + BATCH]
+            )
+            found = await answer(
+                "tweets", self._tweets.BatchGetEngagements(request, **_call(session))
+            )
+            liked.update(found.liked_tweet_ids)
+            retweeted.update(found.retweeted_tweet_ids)
+        return liked, retweeted

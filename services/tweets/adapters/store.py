@@ -132,6 +132,10 @@ class CassandraTweetStore:
         self._select_retweets = prepare(
             "SELECT retweet_id, user_id FROM tweet_retweets WHERE tweet_id = ? LIMIT ?"
         )
+        self._select_retweets_after = prepare(
+            "SELECT retweet_id, user_id FROM tweet_retweets "
+            "WHERE tweet_id = ? AND retweet_id > ? LIMIT ?"
+        )
         self._select_buckets = prepare(
             "SELECT bucket FROM user_tweet_buckets WHERE user_id = ? LIMIT ?"
         )
@@ -199,6 +203,10 @@ class CassandraTweetStore:
         self._select_claim = prepare(
             "SELECT ref, counted FROM engagement_claims "
             "WHERE tweet_id = ? AND user_id = ? AND kind = ?"
+        )
+        self._claimed = prepare(
+            "SELECT tweet_id, kind FROM engagement_claims "
+            "WHERE tweet_id IN ? AND user_id = ? AND kind IN ('like', 'retweet')"
         )
         self._mark_counted = prepare(
             "UPDATE engagement_claims SET counted = true "
@@ -303,8 +311,12 @@ class CassandraTweetStore:
         )
         return [Listed(str(row.like_id), row.tweet_id, user_id) for row in rows]
 
-    async def retweets_of(self, tweet_id: int, limit: int) -> list[Tweet]:
-        rows = await self._rows(self._select_retweets, tweet_id, limit)
+    async def retweets_of(self, tweet_id: int, limit: int, after: int | None = None) -> list[Tweet]:
+        rows = await (
+            self._rows(self._select_retweets, tweet_id, limit)
+            if after is None
+            else self._rows(self._select_retweets_after, tweet_id, after, limit)
+        )
         return [
             Tweet(id=row.retweet_id, author_id=row.user_id, retweet_of_id=tweet_id) for row in rows
         ]
@@ -425,6 +437,12 @@ class CassandraTweetStore:
     async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> Claim | None:
         row = await self._one(self._select_claim, tweet_id, user_id, kind)
         return None if row is None else Claim(row.ref, bool(row.counted))
+
+    async def claimed(self, user_id: int, tweet_ids: Sequence[int]) -> set[tuple[Engagement, int]]:
+        if not tweet_ids:
+            return set()
+        rows = await execute(self._session, self._claimed, (list(tweet_ids), user_id))
+        return {(row.kind, row.tweet_id) for row in rows}
 
     async def mark_counted(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
         return bool((await self._one(self._mark_counted, tweet_id, user_id, kind, ref)).applied)

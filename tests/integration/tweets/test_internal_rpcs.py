@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from services.platform.caches.tweet_cache import tweet_key
 from services.tweets.adapters.cache import REFORGET_SECONDS
-from tests.integration.tweets.tokens import bearer, random_user_id
+from tests.integration.tweets.tokens import bearer, mint, random_user_id
 from tests.stack import GATEWAY
 
 TWEETS = "127.0.0.1:50052"
@@ -59,6 +59,31 @@ def test_tweet_counts_include_retweets_and_drop_deletes(
         (other, 1),
         (author, 2),
     ]
+
+
+def test_engagements_name_the_callers_own_likes_and_retweets(
+    http: httpx.Client, stub: tweets_service_pb2_grpc.TweetsServiceStub
+) -> None:
+    author, reader = random_user_id(), random_user_id()
+    liked, retweeted, neither = (_post(http, author, text) for text in ("a", "b", "c"))
+    http.post(f"/v1/tweets/{liked}:like", json={}, headers=bearer(reader))
+    http.post(f"/v1/tweets/{retweeted}:retweet", json={}, headers=bearer(reader))
+    http.post(f"/v1/tweets/{retweeted}:like", json={}, headers=bearer(reader))
+    asked = tweets_service_pb2.BatchGetEngagementsRequest(
+        tweet_ids=[neither, retweeted, liked, retweeted]
+    )
+    metadata = (("authorization", f"Bearer {mint(reader)}"),)
+    found = stub.BatchGetEngagements(asked, metadata=metadata)
+    assert list(found.liked_tweet_ids) == [retweeted, liked, retweeted]
+    assert list(found.retweeted_tweet_ids) == [retweeted, retweeted]
+    http.post(f"/v1/tweets/{liked}:unlike", json={}, headers=bearer(reader))
+    assert list(stub.BatchGetEngagements(asked, metadata=metadata).liked_tweet_ids) == [
+        retweeted,
+        retweeted,
+    ]
+    with pytest.raises(grpc.RpcError) as anonymous:
+        stub.BatchGetEngagements(asked)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_recent_tweet_ids_merge_authors_newest_first(

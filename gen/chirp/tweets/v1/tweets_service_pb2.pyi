@@ -674,6 +674,118 @@ class StreamTweetsResponse(_message.Message):
 Global___StreamTweetsResponse: _TypeAlias = StreamTweetsResponse  # noqa: Y015
 
 @_typing.final
+class ListRetweetingUsersRequest(_message.Message):
+    """Internal: who retweeted a tweet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TWEET_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tweet_id: _builtins.int
+    """The tweet (a retweet's id names its original)."""
+    page_size: _builtins.int
+    """Maximum users per page: default 20, at most 100."""
+    page_token: _builtins.str
+    """The next_page_token of the previous page; empty for the first."""
+    def __init__(
+        self,
+        *,
+        tweet_id: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "tweet_id", b"tweet_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRetweetingUsersRequest: _TypeAlias = ListRetweetingUsersRequest  # noqa: Y015
+
+@_typing.final
+class ListRetweetingUsersResponse(_message.Message):
+    """A page of the users who retweeted a tweet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """The token of the next page; empty on the last page."""
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[_user_pb2.User]:
+        """The users, in the order they retweeted."""
+
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[_user_pb2.User] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRetweetingUsersResponse: _TypeAlias = ListRetweetingUsersResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetEngagementsRequest(_message.Message):
+    """Internal: the caller's likes and retweets among some tweets."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TWEET_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tweet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The tweets: at most 100."""
+
+    def __init__(
+        self,
+        *,
+        tweet_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tweet_ids", b"tweet_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetEngagementsRequest: _TypeAlias = BatchGetEngagementsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetEngagementsResponse(_message.Message):
+    """The caller's likes and retweets among the tweets asked about."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIKED_TWEET_IDS_FIELD_NUMBER: _builtins.int
+    RETWEETED_TWEET_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def liked_tweet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The tweets the caller liked, in request order."""
+
+    @_builtins.property
+    def retweeted_tweet_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The tweets the caller retweeted, in request order."""
+
+    def __init__(
+        self,
+        *,
+        liked_tweet_ids: _abc.Iterable[_builtins.int] | None = ...,
+        retweeted_tweet_ids: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["liked_tweet_ids", b"liked_tweet_ids", "retweeted_tweet_ids", b"retweeted_tweet_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetEngagementsResponse: _TypeAlias = BatchGetEngagementsResponse  # noqa: Y015
+
+@_typing.final
 class BatchGetUserTweetCountsRequest(_message.Message):
     """Internal: tweet counts of some users."""
 

@@ -129,6 +129,16 @@ class TweetsServiceStub:
                 request_serializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetUserTweetCountsRequest.SerializeToString,
                 response_deserializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetUserTweetCountsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetEngagements = channel.unary_unary(
+                '/chirp.tweets.v1.TweetsService/BatchGetEngagements',
+                request_serializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetEngagementsRequest.SerializeToString,
+                response_deserializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetEngagementsResponse.FromString,
+                _registered_method=True)
+        self.ListRetweetingUsers = channel.unary_unary(
+                '/chirp.tweets.v1.TweetsService/ListRetweetingUsers',
+                request_serializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.ListRetweetingUsersRequest.SerializeToString,
+                response_deserializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.ListRetweetingUsersResponse.FromString,
+                _registered_method=True)
 
 
 class TweetsServiceServicer:
@@ -282,6 +292,23 @@ class TweetsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetEngagements(self, request, context):
+        """Internal. Which of some tweets the caller has liked and retweeted (a like or retweet in
+        progress counts): what a client shows as its own marks on them (the Mastodon API's
+        `favourited` and `reblogged`). Needs the caller's token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRetweetingUsers(self, request, context):
+        """Internal. The users who retweeted a tweet, in the order they did (BASIC user view): the
+        Mastodon API's `reblogged_by`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TweetsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -369,6 +396,16 @@ def add_TweetsServiceServicer_to_server(servicer, server):
                     servicer.BatchGetUserTweetCounts,
                     request_deserializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetUserTweetCountsRequest.FromString,
                     response_serializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetUserTweetCountsResponse.SerializeToString,
+            ),
+            'BatchGetEngagements': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetEngagements,
+                    request_deserializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetEngagementsRequest.FromString,
+                    response_serializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetEngagementsResponse.SerializeToString,
+            ),
+            'ListRetweetingUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRetweetingUsers,
+                    request_deserializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.ListRetweetingUsersRequest.FromString,
+                    response_serializer=chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.ListRetweetingUsersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -838,6 +875,60 @@ class TweetsService:
             '/chirp.tweets.v1.TweetsService/BatchGetUserTweetCounts',
             chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetUserTweetCountsRequest.SerializeToString,
             chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetUserTweetCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetEngagements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chirp.tweets.v1.TweetsService/BatchGetEngagements',
+            chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetEngagementsRequest.SerializeToString,
+            chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.BatchGetEngagementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRetweetingUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chirp.tweets.v1.TweetsService/ListRetweetingUsers',
+            chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.ListRetweetingUsersRequest.SerializeToString,
+            chirp_dot_tweets_dot_v1_dot_tweets__service__pb2.ListRetweetingUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

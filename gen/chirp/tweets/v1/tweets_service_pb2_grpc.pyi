@@ -110,6 +110,15 @@ class TweetsServiceStub:
     """
     BatchGetUserTweetCounts: _grpc.UnaryUnaryMultiCallable[_tweets_service_pb2.BatchGetUserTweetCountsRequest, _tweets_service_pb2.BatchGetUserTweetCountsResponse]
     """Internal. Returns how many tweets each user has (User.tweet_count), in request order."""
+    BatchGetEngagements: _grpc.UnaryUnaryMultiCallable[_tweets_service_pb2.BatchGetEngagementsRequest, _tweets_service_pb2.BatchGetEngagementsResponse]
+    """Internal. Which of some tweets the caller has liked and retweeted (a like or retweet in
+    progress counts): what a client shows as its own marks on them (the Mastodon API's
+    `favourited` and `reblogged`). Needs the caller's token.
+    """
+    ListRetweetingUsers: _grpc.UnaryUnaryMultiCallable[_tweets_service_pb2.ListRetweetingUsersRequest, _tweets_service_pb2.ListRetweetingUsersResponse]
+    """Internal. The users who retweeted a tweet, in the order they did (BASIC user view): the
+    Mastodon API's `reblogged_by`.
+    """
 
 @_typing.type_check_only
 class TweetsServiceAsyncStub(TweetsServiceStub):
@@ -191,6 +200,15 @@ class TweetsServiceAsyncStub(TweetsServiceStub):
     """
     BatchGetUserTweetCounts: _aio.UnaryUnaryMultiCallable[_tweets_service_pb2.BatchGetUserTweetCountsRequest, _tweets_service_pb2.BatchGetUserTweetCountsResponse]  # type: ignore[assignment]
     """Internal. Returns how many tweets each user has (User.tweet_count), in request order."""
+    BatchGetEngagements: _aio.UnaryUnaryMultiCallable[_tweets_service_pb2.BatchGetEngagementsRequest, _tweets_service_pb2.BatchGetEngagementsResponse]  # type: ignore[assignment]
+    """Internal. Which of some tweets the caller has liked and retweeted (a like or retweet in
+    progress counts): what a client shows as its own marks on them (the Mastodon API's
+    `favourited` and `reblogged`). Needs the caller's token.
+    """
+    ListRetweetingUsers: _aio.UnaryUnaryMultiCallable[_tweets_service_pb2.ListRetweetingUsersRequest, _tweets_service_pb2.ListRetweetingUsersResponse]  # type: ignore[assignment]
+    """Internal. The users who retweeted a tweet, in the order they did (BASIC user view): the
+    Mastodon API's `reblogged_by`.
+    """
 
 class TweetsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Tweets, edits with history, deletes, likes, retweets, replies and user timelines.
@@ -371,5 +389,26 @@ class TweetsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_tweets_service_pb2.BatchGetUserTweetCountsResponse, _abc.Awaitable[_tweets_service_pb2.BatchGetUserTweetCountsResponse]]:
         """Internal. Returns how many tweets each user has (User.tweet_count), in request order."""
+
+    @_abc_1.abstractmethod
+    def BatchGetEngagements(
+        self,
+        request: _tweets_service_pb2.BatchGetEngagementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tweets_service_pb2.BatchGetEngagementsResponse, _abc.Awaitable[_tweets_service_pb2.BatchGetEngagementsResponse]]:
+        """Internal. Which of some tweets the caller has liked and retweeted (a like or retweet in
+        progress counts): what a client shows as its own marks on them (the Mastodon API's
+        `favourited` and `reblogged`). Needs the caller's token.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRetweetingUsers(
+        self,
+        request: _tweets_service_pb2.ListRetweetingUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_tweets_service_pb2.ListRetweetingUsersResponse, _abc.Awaitable[_tweets_service_pb2.ListRetweetingUsersResponse]]:
+        """Internal. The users who retweeted a tweet, in the order they did (BASIC user view): the
+        Mastodon API's `reblogged_by`.
+        """
 
 def add_TweetsServiceServicer_to_server(servicer: TweetsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
