@@ -60,6 +60,12 @@ class Chirp(Protocol):
 
     async def me(self, session: str) -> user_pb2.User: ...
 
+    async def update_me(
+        self, session: str, display_name: str | None, bio: str | None
+    ) -> user_pb2.User:
+        """The caller's profile with what is given changed (None: left as it is)."""
+        ...
+
     async def users(self, ids: Sequence[int], session: str) -> dict[int, user_pb2.User]:
         """Full profiles (counts, and the caller's relationship with a session), by id."""
         ...

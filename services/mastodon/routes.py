@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,6 +37,7 @@ from services.mastodon.service import (
     OAuthError,
     OAuthService,
     covers,
+    digest,
 )
 from services.platform.errors import (
     AlreadyExists,
@@ -48,6 +50,7 @@ from services.platform.errors import (
     Unauthenticated,
 )
 from services.platform.paging import HOME_TIMELINE, PUBLIC_TIMELINE, USER_TWEETS, encode_token
+from services.platform.ratelimit import RedisRateLimiter
 from services.platform.usernames import is_username
 
 log = structlog.get_logger()
@@ -179,14 +182,20 @@ def _status_of(error: ChirpError) -> tuple[int, str]:
 
 
 class MastodonApi:
-    def __init__(self, oauth: OAuthService, chirp: Chirp, site: Site) -> None:
+    def __init__(
+        self, oauth: OAuthService, chirp: Chirp, site: Site, requests: RedisRateLimiter
+    ) -> None:
+        """``requests`` counts each caller's requests (Mastodon's own limit: 300 per 5 min)."""
         self._oauth = oauth
         self._chirp = chirp
         self._site = site
+        self._requests = requests
 
     def application(self) -> web.Application:
         # Photo uploads: up to the media service's 5 MiB, with the multipart envelope.
-        app = web.Application(middlewares=[_errors], client_max_size=6 * 1024 * 1024)
+        app = web.Application(
+            middlewares=[_errors, self._rate_limited], client_max_size=6 * 1024 * 1024
+        )
         for method, path, handler in self._routes():
             # Mastodon.py asks for /api/v1/instance/, toot opens /oauth/authorize/?...
             app.router.add_route(method, path + "{_slash:/?}", handler)
@@ -207,6 +216,7 @@ class MastodonApi:
             ("POST", "/oauth/revoke", self.revoke),
             ("GET", "/api/v1/accounts/verify_credentials", self.verify_credentials),
             ("GET", "/api/v1/accounts/lookup", self.lookup),
+            ("PATCH", "/api/v1/accounts/update_credentials", self.update_credentials),
             ("GET", "/api/v1/accounts/relationships", self.relationships),
             ("GET", r"/api/v1/accounts/{id:[^/{}]+}", self.get_account),
             ("GET", r"/api/v1/accounts/{id:[^/{}]+}/statuses", self.account_statuses),
@@ -247,6 +257,35 @@ class MastodonApi:
             ("GET", r"/api/v1/streaming/{stream:user|public|public/local}", self.streaming_events),
             *((method, path, _nothing(body)) for method, path, body in NOTHING),
         )
+
+    @web.middleware
+    async def _rate_limited(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Mastodon's per-caller limit, told in Mastodon's ``X-RateLimit-*`` headers (the reset
+        a time, which Mastodon.py parses) on every answer. A caller is its token (hashed), or
+        its address without one; loopback callers (Envoy marks them internal) are counted
+        but never refused, as Mastodon safelists localhost."""
+        header = request.headers.get("Authorization", "")
+        subject = (
+            "token:" + digest(header)
+            if header
+            else "address:" + request.headers.get("X-Envoy-External-Address", request.remote or "")
+        )
+        usage = await self._requests.count(subject)
+        limit = self._requests.limit.requests
+        reset = datetime.now(UTC) + timedelta(seconds=usage.reset_seconds)
+        told = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(0, limit - usage.used)),
+            "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        }
+        internal = request.headers.get("X-Envoy-Internal") == "true"
+        if usage.used > limit and not internal:
+            wait = str(max(1, round(usage.reset_seconds)))
+            return _json({"error": "Too many requests"}, 429, {**told, "Retry-After": wait})
+        response = await handler(request)
+        if not response.prepared:  # a stream has sent its headers already
+            response.headers.update(told)
+        return response
 
     # Statuses as the caller sees them.
 
@@ -437,6 +476,27 @@ class MastodonApi:
         _, session = await self._user(request, params, "read:accounts|profile")
         return _json(entities.credential_account(await self._chirp.me(session), self._site))
 
+    async def update_credentials(self, request: web.Request) -> web.Response:
+        """The display name and the note (Chirp's bio) change; what Chirp has no notion of
+        (avatar and header images, locked, bot, fields, the source's defaults) is refused
+        rather than dropped silently, so a client does not show a change that was not made."""
+        params = await _params(request)
+        _, session = await self._user(request, params, "write:accounts")
+        unsupported = sorted(
+            name
+            for name in params.values
+            if name in UNSUPPORTED_PROFILE_FIELDS or name.startswith(("source[", "fields_"))
+        )
+        if unsupported or request.content_type.startswith("multipart/"):
+            fields = ", ".join(unsupported) or "avatar and header images"
+            raise ApiError(422, f"Validation failed: Chirp profiles have no {fields}")
+        display_name = params.values.get("display_name")
+        note = params.values.get("note")
+        user = await self._chirp.update_me(
+            session, display_name[0] if display_name else None, note[0] if note else None
+        )
+        return _json(entities.credential_account(user, self._site))
+
     async def lookup(self, request: web.Request) -> web.Response:
         params = await _params(request)
         acct = params.get("acct").strip().lstrip("@")
@@ -474,6 +534,8 @@ class MastodonApi:
             tweets = [t for t in tweets if not t.HasField("retweet_of")]
         if params.flag("exclude_replies"):
             tweets = [t for t in tweets if not t.reply_to_id]
+        if params.flag("only_media"):
+            tweets = [t for t in tweets if t.media]
         return await self._status_page(request, params, tweets, session)
 
     async def follow(self, request: web.Request) -> web.Response:
@@ -944,6 +1006,10 @@ NOTHING: tuple[tuple[str, str, object], ...] = (
             "reading:expand:spoilers": False,
         },
     ),
+)
+#: Profile fields of Mastodon that Chirp does not have (``update_credentials`` refuses them).
+UNSUPPORTED_PROFILE_FIELDS = frozenset(
+    {"locked", "bot", "discoverable", "hide_collections", "indexable", "avatar", "header"}
 )
 #: How far a thread's context reaches, up and down (Mastodon's own bounds).
 CONTEXT_ANCESTORS = 40

@@ -14,12 +14,15 @@ from services.mastodon.entities import Site
 from services.mastodon.routes import MastodonApi
 from services.mastodon.service import OAuthService
 from services.platform import cql
+from services.platform.ratelimit import Limits, RedisRateLimiter
+from services.platform.resp import Resp
 from services.platform.settings import Settings
 
 
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[web.Application]:
     session = cql.connect(settings)
+    redis = Resp.from_url(settings.redis_url)
     channels = Channels(
         *(
             grpc.aio.insecure_channel(address)
@@ -36,7 +39,10 @@ async def wiring(settings: Settings) -> AsyncIterator[web.Application]:
     try:
         oauth = OAuthService(CassandraOAuthStore(session), GrpcAccounts(channels.users))
         chirp = GrpcChirp(channels)
-        yield MastodonApi(oauth, chirp, Site(settings.mastodon.public_url)).application()
+        requests = RedisRateLimiter(redis, Limits.from_settings(settings).mastodon_requests)
+        site = Site(settings.mastodon.public_url)
+        yield MastodonApi(oauth, chirp, site, requests).application()
     finally:
         await channels.close()
+        await redis.aclose()
         session.cluster.shutdown()

@@ -55,6 +55,7 @@ class Limits:
     posts: Limit
     follows: Limit
     uploads: Limit
+    mastodon_requests: Limit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -83,7 +84,22 @@ class Limits:
                 settings.limits.uploads,
                 settings.limits.upload_window_seconds,
             ),
+            mastodon_requests=Limit(
+                "mastodon_requests",
+                "requests to the Mastodon API",
+                settings.limits.mastodon_requests,
+                settings.limits.mastodon_request_window_seconds,
+            ),
         )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A subject's actions in the current window (the one just counted included), and the
+    seconds until the window ends."""
+
+    used: int
+    reset_seconds: float
 
 
 class RateLimiter(Protocol):
@@ -114,9 +130,15 @@ class RedisRateLimiter:
         self.limit = limit
 
     async def hit(self, subject: str) -> None:
+        usage = await self.count(subject)
+        if usage.used > self.limit.requests:
+            raise exhausted(self.limit, usage.reset_seconds)
+
+    async def count(self, subject: str) -> Usage:
+        """Counts one action by ``subject`` and tells where the window stands, refusing
+        nothing (for a caller that answers the limit itself, as the Mastodon API does)."""
         key = redis_key(self.limit, subject)
         count, ttl_ms = cast(
             "list[int]", await self._redis.run(_HIT, [key], [self.limit.window_seconds * 1000])
         )
-        if count > self.limit.requests:
-            raise exhausted(self.limit, ttl_ms / 1000)
+        return Usage(count, ttl_ms / 1000)

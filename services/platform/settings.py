@@ -146,6 +146,9 @@ class RateLimitSettings(BaseSettings):
     follow_window_seconds: int = Field(default=24 * 3600, ge=1)
     uploads: int = Field(default=30, ge=1)  # media uploads, per account
     upload_window_seconds: int = Field(default=30 * 60, ge=1)
+    # requests to the Mastodon API, per token (or address without one), as Mastodon counts
+    mastodon_requests: int = Field(default=300, ge=1)
+    mastodon_request_window_seconds: int = Field(default=5 * 60, ge=1)
 
 
 class SearchSettings(BaseSettings):

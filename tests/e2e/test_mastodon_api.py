@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 import pytest
-from mastodon import Mastodon, MastodonNotFoundError
+from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError
 from PIL import Image
 
 from tests.stack import GATEWAY
@@ -475,3 +475,46 @@ async def test_a_websocket_carries_the_public_stream(
             except TimeoutError:
                 continue
     pytest.fail("no post reached the public stream")
+
+
+def test_the_profile_name_and_note_change_and_what_chirp_lacks_is_refused(
+    mastodon: Mastodon,
+) -> None:
+    updated = mastodon.account_update_credentials(display_name="Ada L.", note="Counting <engines>")
+    assert (updated.display_name, updated.source.note) == ("Ada L.", "Counting <engines>")
+    assert updated.note == "<p>Counting &lt;engines&gt;</p>"
+    assert mastodon.account(updated.id).display_name == "Ada L."
+    with pytest.raises(MastodonAPIError, match="no bot"):
+        mastodon.account_update_credentials(bot=True)
+
+
+def test_mastodon_py_logs_in_with_an_authorization_code(client: httpx.Client) -> None:
+    """The browser flow as Mastodon.py drives it: the URL it makes, the sign-in page's form
+    (as a person submits it), and the code it exchanges."""
+    username = _register(client)
+    client_id, client_secret = Mastodon.create_app(
+        "chirp-tests", api_base_url=GATEWAY, scopes=["read", "write"], redirect_uris=OOB
+    )
+    api = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=GATEWAY)
+    url = api.auth_request_url(redirect_uris=OOB, scopes=["read", "write"], allow_http=True)
+    asked = dict(httpx.URL(url).params)
+    assert client.get(url.removeprefix(GATEWAY)).status_code == 200  # the sign-in page
+    shown = client.post(
+        "/oauth/authorize", data={**asked, "username": username, "password": PASSWORD}
+    )
+    code = re.search(r'<pre id="code">([^<]+)</pre>', shown.text)
+    assert code is not None, shown.text
+    api.log_in(code=code.group(1), redirect_uri=OOB, scopes=["read", "write"], allow_http=True)
+    assert api.account_verify_credentials().username == username
+
+
+def test_every_answer_tells_the_callers_rate_limit(client: httpx.Client) -> None:
+    """In Mastodon's headers, the reset a time (which Mastodon.py parses as one)."""
+    first, second = (client.get("/api/v1/instance") for _ in range(2))
+    assert first.headers["x-ratelimit-limit"] == "300"
+    assert int(second.headers["x-ratelimit-remaining"]) < int(
+        first.headers["x-ratelimit-remaining"]
+    )
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", second.headers["x-ratelimit-reset"]
+    )

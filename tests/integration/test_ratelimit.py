@@ -63,9 +63,15 @@ def test_the_limits_come_from_the_settings() -> None:
     limits = Limits.from_settings(settings)
     assert (limits.posts.requests, limits.posts.window_seconds) == (7, 60)
     assert (limits.sign_ins.requests, limits.sign_ins.window_seconds) == (10, 300)
-    assert {limits.sign_ins.name, limits.posts.name, limits.follows.name, limits.uploads.name} == {
-        "sign_ins",
-        "posts",
-        "follows",
-        "uploads",
-    }
+    assert (limits.mastodon_requests.requests, limits.mastodon_requests.window_seconds) == (
+        300,
+        300,
+    )
+    names = [
+        limits.sign_ins,
+        limits.posts,
+        limits.follows,
+        limits.uploads,
+        limits.mastodon_requests,
+    ]
+    assert len({limit.name for limit in names}) == len(names)  # each its own Redis counters

@@ -17,6 +17,7 @@ from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from google.api import httpbody_pb2
+from google.protobuf import field_mask_pb2
 
 from services.platform.calls import answer, callee_error
 
@@ -89,6 +90,17 @@ class GrpcChirp:
     async def me(self, session: str) -> user_pb2.User:
         request = users_service_pb2.GetCurrentUserRequest()
         return await answer("users", self._users.GetCurrentUser(request, **_call(session)))
+
+    async def update_me(
+        self, session: str, display_name: str | None, bio: str | None
+    ) -> user_pb2.User:
+        changed = {"display_name": display_name, "bio": bio}
+        paths = [path for path, value in changed.items() if value is not None]
+        request = users_service_pb2.UpdateCurrentUserRequest(
+            user=user_pb2.User(display_name=display_name or "", bio=bio or ""),
+            update_mask=field_mask_pb2.FieldMask(paths=paths),
+        )
+        return await answer("users", self._users.UpdateCurrentUser(request, **_call(session)))
 
     async def users(self, ids: Sequence[int], session: str) -> dict[int, user_pb2.User]:
         found: dict[int, user_pb2.User] = {}
