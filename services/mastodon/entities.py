@@ -106,15 +106,15 @@ def credential_account(user: user_pb2.User, site: Site) -> Json:
     }
 
 
-def relationship(user: user_pb2.User) -> Json:
-    """The caller's relationship to ``user`` (a FULL view read with the caller's token)."""
+def relationship(user_id: int, *, following: bool, followed_by: bool) -> Json:
+    """The caller's relationship to the account ``user_id``."""
     return {
-        "id": str(user.id),
-        "following": user.caller_follows,
-        "showing_reblogs": user.caller_follows,
+        "id": str(user_id),
+        "following": following,
+        "showing_reblogs": following,
         "notifying": False,
         "languages": None,
-        "followed_by": user.follows_caller,
+        "followed_by": followed_by,
         "blocking": False,
         "blocked_by": False,
         "muting": False,

@@ -84,6 +84,11 @@ class Params:
         found = self.values.get(name)
         return found[0] if found else default
 
+    def optional(self, name: str) -> str | None:
+        """The value of a parameter that may be absent (None) as well as empty."""
+        found = self.values.get(name)
+        return found[0] if found else None
+
     def all(self, name: str) -> list[str]:
         return self.values.get(name, [])
 
@@ -490,10 +495,8 @@ class MastodonApi:
         if unsupported or request.content_type.startswith("multipart/"):
             fields = ", ".join(unsupported) or "avatar and header images"
             raise ApiError(422, f"Validation failed: Chirp profiles have no {fields}")
-        display_name = params.values.get("display_name")
-        note = params.values.get("note")
         user = await self._chirp.update_me(
-            session, display_name[0] if display_name else None, note[0] if note else None
+            session, params.optional("display_name"), params.optional("note")
         )
         return _json(entities.credential_account(user, self._site))
 
@@ -515,8 +518,16 @@ class MastodonApi:
         params = await _params(request)
         _, session = await self._user(request, params, "read:follows")
         ids = [int(text) for text in params.all("id") if _ID.fullmatch(text)]
-        found = await self._chirp.users(ids, session)
-        return _json([entities.relationship(found[i]) for i in ids if i in found])
+        found = await self._chirp.users(ids, session)  # FULL views: read with the caller's token
+        return _json(
+            [
+                entities.relationship(
+                    i, following=found[i].caller_follows, followed_by=found[i].follows_caller
+                )
+                for i in ids
+                if i in found
+            ]
+        )
 
     async def account_statuses(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -550,11 +561,10 @@ class MastodonApi:
         target = await self._account(request.match_info["id"], session)
         if target.id == user_id:
             raise ApiError(403, "This action is not allowed")
-        await self._chirp.follow(target.username, session, undo=undo)
-        updated = (await self._chirp.users([target.id], session))[target.id]
-        return _json(entities.relationship(updated))
+        following, followed_by = await self._chirp.follow(target.username, session, undo=undo)
+        return _json(entities.relationship(target.id, following=following, followed_by=followed_by))
 
-    async def _account(self, text: str, session: str) -> Any:
+    async def _account(self, text: str, session: str) -> user_pb2.User:
         found = await self._chirp.users([_id(text)], session)
         if not found:
             raise ApiError(404, "Record not found")
@@ -794,10 +804,10 @@ class MastodonApi:
 
     async def upload(self, request: web.Request) -> web.Response:
         """A photo (multipart ``file``, with an optional ``description``), processed at once."""
-        _, session = await self._user(request, Params(), "write:media")
         if not request.content_type.startswith("multipart/"):
             raise ApiError(422, "Validation failed: send the file as multipart/form-data")
-        form = await request.post()
+        _, session = await self._user(request, await _params(request), "write:media")
+        form = await request.post()  # read once: aiohttp keeps it for this second ask
         upload = form.get("file")
         if not isinstance(upload, web.FileField):
             raise ApiError(422, "Validation failed: file is required")
@@ -822,8 +832,8 @@ class MastodonApi:
         params = await _params(request)
         _, session = await self._user(request, params, "write:media")
         media = await self._chirp.media(_id(request.match_info["id"], "Media"), session)
-        wanted = params.values.get("description")
-        if wanted is not None and wanted[0] != media.alt_text:
+        wanted = params.optional("description")
+        if wanted is not None and wanted != media.alt_text:
             raise ApiError(422, "Validation failed: a description is set on upload only")
         return _json(entities.attachment(media))
 

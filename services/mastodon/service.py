@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from services.mastodon.model import (
     FOLLOW_SCOPES,
@@ -38,7 +39,12 @@ CODE_SECONDS = 600
 SESSION_MARGIN = timedelta(minutes=5)
 #: How long a process trusts a token it looked up (a revoke elsewhere shows within this).
 TOKEN_CACHE_SECONDS = 10.0
-CACHED_TOKENS = 10_000
+#: Tokens and sessions a process keeps at most (the least recently kept go first).
+CACHED = 10_000
+
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class OAuthError(Exception):
@@ -115,7 +121,7 @@ class OAuthService:
         self._clock = clock
         self._monotonic = monotonic
         self._tokens: OrderedDict[str, tuple[float, Token | None]] = OrderedDict()
-        self._sessions: dict[int, tuple[str, datetime]] = {}
+        self._sessions: OrderedDict[int, tuple[str, datetime]] = OrderedDict()
 
     # Apps.
 
@@ -242,10 +248,7 @@ class OAuthService:
             token = cached[1]
         else:
             token = await self._store.token(key)
-            self._tokens[key] = (now, token)
-            self._tokens.move_to_end(key)
-            while len(self._tokens) > CACHED_TOKENS:
-                self._tokens.popitem(last=False)
+            _remember(self._tokens, key, (now, token))
         return None if token is None else Caller(token.client_id, token.user_id, token.scopes)
 
     async def session(self, user_id: int) -> str:
@@ -253,7 +256,7 @@ class OAuthService:
         kept = self._sessions.get(user_id)
         if kept is None or kept[1] - self._clock() < SESSION_MARGIN:
             kept = await self._accounts.session(user_id)
-            self._sessions[user_id] = kept
+            _remember(self._sessions, user_id, kept)
         return kept[0]
 
     # Rules.
@@ -271,3 +274,10 @@ class OAuthService:
         now = self._clock()
         await self._store.add_token(digest(token), Token(app.client_id, user_id, scopes, now))
         return Issued(token, scopes, now)
+
+
+def _remember(cache: OrderedDict[K, V], key: K, value: V) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > CACHED:
+        cache.popitem(last=False)

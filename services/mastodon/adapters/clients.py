@@ -166,13 +166,14 @@ class GrpcChirp:
         page = await answer("tweets", self._tweets.ListUserTweets(request, **_call(session)))
         return list(page.tweets), page.next_page_token
 
-    async def follow(self, username: str, session: str, *, undo: bool) -> None:
+    async def follow(self, username: str, session: str, *, undo: bool) -> tuple[bool, bool]:
         if undo:
             unfollow = graph_service_pb2.UnfollowUserRequest(username=username)
-            await answer("graph", self._graph.UnfollowUser(unfollow, **_call(session)))
+            now = await answer("graph", self._graph.UnfollowUser(unfollow, **_call(session)))
         else:
             follow = graph_service_pb2.FollowUserRequest(username=username)
-            await answer("graph", self._graph.FollowUser(follow, **_call(session)))
+            now = await answer("graph", self._graph.FollowUser(follow, **_call(session)))
+        return now.following, now.followed_by
 
     async def edit(self, tweet_id: int, text: str, session: str) -> tweet_pb2.Tweet:
         request = tweets_service_pb2.UpdateTweetRequest(
