@@ -5,7 +5,8 @@ stores), measured with ghz on a representative RPC at twice the usual concurrenc
 keep two workers busy); the running stack is left alone.
 
 Not measured: search (a second instance would open the same Tantivy index directory as the
-running one) and media (its representative read needs uploaded media; its work is MinIO's)."""
+running one) and media (its representative read needs uploaded media; its work is the object
+store's)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,13 @@ from devstack import cassandra, envoy, maven, neo4j, probes
 from devstack.install import GO_BIN
 from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
 from devstack.probes import Probe
-from services.platform.settings import DEV_S3_SECRET_KEY, GRPC_PORTS, HTTP_PORTS, METRICS_PORTS
+from services.platform.settings import (
+    DEV_S3_SECRET_KEY,
+    GRPC_PORTS,
+    HTTP_PORTS,
+    METRICS_PORTS,
+    MediaSettings,
+)
 
 Stage = Literal["store", "service", "gateway"]
 
@@ -24,8 +30,12 @@ SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
 }
 GATEWAY_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
-MINIO_PORT = 9000
-MINIO_CONSOLE_PORT = 9001
+#: SeaweedFS in one process: its S3 API where the media service looks for it, and the master,
+#: volume server and filer behind it (each also serves gRPC on its port + 10000).
+S3_PORT = 9000
+SEAWEEDFS_MASTER_PORT = 9333
+SEAWEEDFS_VOLUME_PORT = 9334
+SEAWEEDFS_FILER_PORT = 8888
 
 
 @dataclass(frozen=True)
@@ -68,12 +78,21 @@ def _nats_command() -> list[str]:
     ]  # fmt: skip
 
 
-def _minio_command() -> list[str]:
+def _seaweedfs_command() -> list[str]:
+    """``weed server``: master, volume server, filer and S3 gateway in one process, on loopback,
+    with no telemetry and none of the extra listeners (Iceberg, Lance) the S3 gateway can open."""
     return [
-        str(GO_BIN / "minio"), "server", str(DATA / "minio"),
-        "--address", f"127.0.0.1:{MINIO_PORT}",
-        "--console-address", f"127.0.0.1:{MINIO_CONSOLE_PORT}",
-        "--quiet",
+        str(GO_BIN / "weed"), "server",
+        "-dir", str(DATA / "seaweedfs"),
+        "-ip", "127.0.0.1", "-ip.bind", "127.0.0.1",
+        "-master.port", str(SEAWEEDFS_MASTER_PORT),
+        "-master.telemetry=false",
+        "-master.volumeSizeLimitMB", "256",
+        "-volume.port", str(SEAWEEDFS_VOLUME_PORT),
+        "-volume.max", "0",
+        "-filer", "-filer.port", str(SEAWEEDFS_FILER_PORT),
+        "-s3", "-s3.port", str(S3_PORT),
+        "-s3.port.iceberg", "0", "-s3.port.lance", "0",
     ]  # fmt: skip
 
 
@@ -83,7 +102,8 @@ def _service(name: str) -> Component:
     return Component(
         name=name,
         stage="service",
-        ports=(port, metrics_port),
+        # media also serves its bytes over HTTP (``MediaSettings.content_port``)
+        ports=(port, metrics_port, *((MediaSettings().content_port,) if name == "media" else ())),
         command=lambda: [str(PYTHON), "-m", f"services.{name}"],
         probe=(lambda: probes.http_health(port)) if http else (lambda: probes.grpc_health(port)),
         start_timeout=60,
@@ -148,15 +168,31 @@ COMPONENTS: tuple[Component, ...] = (
         prepare=_data_dir("nats"),
     ),
     Component(
-        name="minio",
+        name="seaweedfs",
         stage="store",
-        ports=(MINIO_PORT, MINIO_CONSOLE_PORT),
-        command=_minio_command,
-        probe=lambda: probes.http_ok(f"http://127.0.0.1:{MINIO_PORT}/minio/health/ready"),
+        ports=(
+            S3_PORT,
+            SEAWEEDFS_MASTER_PORT,
+            SEAWEEDFS_VOLUME_PORT,
+            SEAWEEDFS_FILER_PORT,
+            *(
+                port + 10000
+                for port in (
+                    S3_PORT,
+                    SEAWEEDFS_MASTER_PORT,
+                    SEAWEEDFS_VOLUME_PORT,
+                    SEAWEEDFS_FILER_PORT,
+                )
+            ),
+        ),
+        command=_seaweedfs_command,
+        # 200 once the S3 gateway answers and reaches its filer.
+        probe=lambda: probes.http_ok(f"http://127.0.0.1:{S3_PORT}/healthz"),
         start_timeout=60,
-        # The media service's settings default to these development credentials.
-        env={"MINIO_ROOT_USER": "chirp", "MINIO_ROOT_PASSWORD": DEV_S3_SECRET_KEY},
-        prepare=_data_dir("minio"),
+        # The S3 gateway's one identity (an admin): the media service's development
+        # credentials, which its settings default to.
+        env={"AWS_ACCESS_KEY_ID": "chirp", "AWS_SECRET_ACCESS_KEY": DEV_S3_SECRET_KEY},
+        prepare=_data_dir("seaweedfs"),
     ),
     *(_service(name) for name in SERVICE_PORTS),
     Component(

@@ -23,16 +23,19 @@ UV_VERSION = "0.13.8"
 GO_TOOLS = {
     "grpcurl": "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4",
     "ghz": "github.com/bojand/ghz/cmd/ghz@v0.120.0",
-    # The S3 store for photos, built from source as MinIO ships its community edition. Its
-    # release tags (RELEASE.<date>) are not Go module versions, so it is pinned by the module
-    # proxy's pseudo-version of a commit (its @latest on 2026-11-21: the commit of 2026-02-12).
-    # About 7 minutes to build on two cores, once.
-    "minio": "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c",
     # `make gen` writes gateway/openapi.json with it. (v2.32.0 needs a genproto version the
     # module proxy does not serve.)
     "protoc-gen-openapiv2": (
         "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.31.0"
     ),
+}
+#: Go programs whose module has ``replace`` lines, which ``go install pkg@version`` refuses:
+#: each is built from a small module of the project's own under ``tools/`` that requires it
+#: (``tool`` line, pinned version) and repeats the replaces. Rebuilt when that go.sum changes.
+GO_MODULE_TOOLS = {
+    # The S3 object store for media (SeaweedFS, Apache-2.0): about 10 minutes to build on two
+    # cores, once.
+    "weed": ("tools/seaweedfs", "github.com/seaweedfs/seaweedfs/weed"),
 }
 GO_BIN = CACHE / "bin"
 
@@ -76,6 +79,9 @@ def debian_packages() -> None:
         missing.append("wrk")
     if shutil.which("redis-benchmark") is None:
         missing.append("redis-tools")
+    # the media service probes and transcodes videos with them
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        missing.append("ffmpeg")
     _apt_install(missing)
 
 
@@ -106,12 +112,20 @@ def go_tools() -> None:
             continue
         _run(["go", "install", package], env={**os.environ, "GOBIN": str(GO_BIN)})
         marker.write_text(package)
+    for name, (module, package) in GO_MODULE_TOOLS.items():
+        marker = GO_BIN / f".{name}.version"
+        fingerprint = hashlib.sha256((ROOT / module / "go.sum").read_bytes()).hexdigest()
+        if (GO_BIN / name).exists() and marker.exists() and marker.read_text() == fingerprint:
+            continue
+        _run(["go", "build", "-o", str(GO_BIN / name), package], cwd=ROOT / module)
+        marker.write_text(fingerprint)
 
 
 def main() -> None:
     if shutil.which("go") is None:
         raise SystemExit(
-            "[install] Go >= 1.24 is needed (for the compose check and grpcurl); install it first"
+            "[install] Go >= 1.26.6 is needed (SeaweedFS, the compose check, grpcurl); "
+            "install it first"
         )
     debian_packages()
     python_environment()

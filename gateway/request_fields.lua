@@ -3,7 +3,7 @@
 MESSAGES = {
   [".chirp.graph.v1.FollowUserRequest"] = {["username"] = true},
   [".chirp.graph.v1.UnfollowUserRequest"] = {["username"] = true},
-  [".chirp.media.v1.Media"] = {["altText"] = true, ["alt_text"] = true, ["contentType"] = true, ["content_type"] = true, ["createTime"] = true, ["create_time"] = true, ["height"] = true, ["id"] = true, ["ownerId"] = true, ["owner_id"] = true, ["sizeBytes"] = true, ["size_bytes"] = true, ["thumbnailUrl"] = true, ["thumbnail_url"] = true, ["tweetId"] = true, ["tweet_id"] = true, ["url"] = true, ["width"] = true},
+  [".chirp.media.v1.Media"] = {["altText"] = true, ["alt_text"] = true, ["contentType"] = true, ["content_type"] = true, ["createTime"] = true, ["create_time"] = true, ["durationMs"] = true, ["duration_ms"] = true, ["failureReason"] = true, ["failure_reason"] = true, ["height"] = true, ["id"] = true, ["kind"] = true, ["ownerId"] = true, ["owner_id"] = true, ["sizeBytes"] = true, ["size_bytes"] = true, ["state"] = true, ["thumbnailUrl"] = true, ["thumbnail_url"] = true, ["tweetId"] = true, ["tweet_id"] = true, ["url"] = true, ["width"] = true},
   [".chirp.tweets.v1.CreateTweetRequest"] = {["idempotencyKey"] = true, ["idempotency_key"] = true, ["mediaIds"] = true, ["media_ids"] = true, ["replyToId"] = true, ["reply_to_id"] = true, ["text"] = true},
   [".chirp.tweets.v1.HashtagEntity"] = {["end"] = true, ["start"] = true, ["tag"] = true},
   [".chirp.tweets.v1.LikeTweetRequest"] = {["id"] = true},

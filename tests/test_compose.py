@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from devstack.components import ENVOY_ADMIN_PORT, GATEWAY_PORT, SERVICE_PORTS
-from services.platform.settings import GRPC_PORTS, HTTP_PORTS
+from services.platform.settings import GRPC_PORTS, HTTP_PORTS, MediaSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -120,7 +120,7 @@ def load_yaml(path: Path) -> Json:
 
 
 def test_compose_file_is_valid(services: dict[str, Json]) -> None:
-    infra = {"scylla", "neo4j", "redis", "nats", "minio", "envoy", "prometheus"}
+    infra = {"scylla", "neo4j", "redis", "nats", "seaweedfs", "envoy", "prometheus"}
     assert infra | set(SERVICE_PORTS) <= set(services)
     assert "version" not in load_yaml(COMPOSE_FILE), "the Compose Specification has no `version:`"
 
@@ -295,7 +295,7 @@ def test_stores_keep_their_data_in_named_volumes(project: Json, services: dict[s
         "neo4j": "/data",
         "redis": "/data",
         "nats": "/data",
-        "minio": "/data",
+        "seaweedfs": "/data",
         "search": "/var/lib/chirp/search",
         "prometheus": "/prometheus",
     }
@@ -319,7 +319,8 @@ def test_ports_follow_the_port_plan(services: dict[str, Json]) -> None:
         assert env["CHIRP_METRICS_PORT"] == str(metrics_port), name
         assert env["CHIRP_ENVIRONMENT"] == "production", name
         assert env["CHIRP_GRPC_HOST"] in ALL_INTERFACES, name
-        assert container_ports(service) == {port, metrics_port}, name
+        content = {MediaSettings().content_port} if name == "media" else set()
+        assert container_ports(service) == {port, metrics_port, *content}, name
         for peer, peer_port in GRPC_PORTS.items():
             assert env[f"CHIRP_{peer.upper()}_ADDR"] == f"{peer}:{peer_port}", name
         assert env["CHIRP_NATS_URL"] == "nats://nats:4222", name

@@ -207,18 +207,22 @@ def _status(tweet: tweet_pb2.Tweet, site: Site, marks: Marks) -> Json:
 
 
 def attachment(media: media_pb2.Media) -> Json:
-    """A photo as a MediaAttachment: processed on upload, so its URLs are there at once."""
-    size = {
+    """A photo or video as a MediaAttachment; a video's URLs are null while it is processed
+    (clients poll ``GET /api/v1/media/:id`` until ``url`` is set, as with Mastodon)."""
+    size: Json = {
         "width": media.width,
         "height": media.height,
         "size": f"{media.width}x{media.height}",
         "aspect": media.width / media.height if media.height else 1.0,
     }
+    video = media.kind == media_pb2.Media.KIND_VIDEO
+    if video:
+        size["duration"] = media.duration_ms / 1000
     return {
         "id": str(media.id),
-        "type": "image",
-        "url": media.url,
-        "preview_url": media.thumbnail_url or media.url,
+        "type": "video" if video else "image",
+        "url": media.url or None,
+        "preview_url": media.thumbnail_url or media.url or None,
         "remote_url": None,
         "preview_remote_url": None,
         "text_url": None,

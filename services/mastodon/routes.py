@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import structlog
 from aiohttp import web
+from chirp.media.v1 import media_pb2
 from chirp.search.v1 import trend_pb2
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
@@ -49,13 +50,13 @@ from services.platform.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
+from services.platform.http import Handler
 from services.platform.paging import HOME_TIMELINE, PUBLIC_TIMELINE, USER_TWEETS, encode_token
 from services.platform.ratelimit import RedisRateLimiter
 from services.platform.usernames import is_username
 
 log = structlog.get_logger()
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _FALSE = frozenset({"", "0", "f", "false", "off", "no"})
 #: Pages read at most to answer a ``since_id``/``min_id`` (newer than) request, or a
 #: ``max_id`` on a list that cannot start at an id.
@@ -140,6 +141,10 @@ def _id(text: str, what: str = "Record") -> int:
     return int(text)
 
 
+def _processing(media: media_pb2.Media) -> bool:
+    return media.state == media_pb2.Media.STATE_PROCESSING
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
@@ -197,9 +202,9 @@ class MastodonApi:
         self._requests = requests
 
     def application(self) -> web.Application:
-        # Photo uploads: up to the media service's 5 MiB, with the multipart envelope.
+        # Uploads: up to the media service's 40 MiB (a video), with the multipart envelope.
         app = web.Application(
-            middlewares=[_errors, self._rate_limited], client_max_size=6 * 1024 * 1024
+            middlewares=[_errors, self._rate_limited], client_max_size=41 * 1024 * 1024
         )
         for method, path, handler in self._routes():
             # Mastodon.py asks for /api/v1/instance/, toot opens /oauth/authorize/?...
@@ -803,7 +808,9 @@ class MastodonApi:
     # Media.
 
     async def upload(self, request: web.Request) -> web.Response:
-        """A photo (multipart ``file``, with an optional ``description``), processed at once."""
+        """A photo or a video (multipart ``file``, with an optional ``description``). A photo is
+        processed at once; a video is answered 202 on ``/api/v2/media`` while it is processed
+        (its ``url`` null until then), as Mastodon does."""
         if not request.content_type.startswith("multipart/"):
             raise ApiError(422, "Validation failed: send the file as multipart/form-data")
         _, session = await self._user(request, await _params(request), "write:media")
@@ -818,13 +825,15 @@ class MastodonApi:
             upload.content_type,
             description if isinstance(description, str) else "",
         )
-        return _json(entities.attachment(media))
+        accepted = request.path.startswith("/api/v2/") and _processing(media)
+        return _json(entities.attachment(media), 202 if accepted else 200)
 
     async def get_media(self, request: web.Request) -> web.Response:
+        """An upload; 206 Partial Content while it is processed, as Mastodon answers."""
         params = await _params(request)
         _, session = await self._user(request, params, "write:media")
         media = await self._chirp.media(_id(request.match_info["id"], "Media"), session)
-        return _json(entities.attachment(media))
+        return _json(entities.attachment(media), 206 if _processing(media) else 200)
 
     async def update_media(self, request: web.Request) -> web.Response:
         """A photo's description is set when it is uploaded (Chirp keeps alt text immutable):

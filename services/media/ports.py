@@ -1,22 +1,33 @@
 """What the media domain needs from the outside world, as Protocols.
 
 The adapters (``adapters/``) are ``store.CassandraMediaStore`` and ``objects.S3ObjectStore``;
-``wiring.py`` plugs them in.
+``ffmpeg.FfmpegVideoTools``; ``wiring.py`` plugs them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from services.media.model import Media
+from services.media.model import Media, VideoUploaded
+from services.media.video import Probe, Transcoded
 
 
 class MediaStore(Protocol):
     """Media rows, the index of each tweet's media, and the uploads not yet attached."""
 
-    async def add(self, media: Media) -> None:
-        """Writes the row and marks it pending (not attached)."""
+    async def add(self, media: Media, uploaded: VideoUploaded | None = None) -> None:
+        """Writes the row and marks it pending (not attached); with ``uploaded``, the event that
+        asks for the video's processing in the same atomic write."""
+        ...
+
+    async def processed(self, media: Media) -> bool:
+        """Stores the outcome of a video's processing (its state, rendition and poster, or
+        failure) if it is still processing and not claimed for removal; False otherwise."""
+        ...
+
+    async def source_removed(self, media_id: int) -> None:
+        """Forgets a processed video's upload object (deleted once its rendition is stored)."""
         ...
 
     async def get(self, ids: Sequence[int]) -> dict[int, Media]:
@@ -66,6 +77,25 @@ class ObjectStore(Protocol):
         """The object's bytes; ``NotFound`` if there is no such object."""
         ...
 
+    def read(self, key: str, first: int, last: int) -> AsyncIterator[bytes]:
+        """Bytes ``first`` to ``last`` (inclusive) of the object, in chunks as they arrive;
+        ``NotFound`` if there is no such object."""
+        ...
+
     async def delete(self, keys: Sequence[str]) -> None:
         """Deletes the objects; absent ones are fine."""
+        ...
+
+
+class VideoTools(Protocol):
+    """Probing and transcoding videos (ffprobe and ffmpeg, each run with time and memory
+    limits)."""
+
+    async def probe(self, data: bytes, content_type: str) -> Probe:
+        """The checked report of an upload that starts like ``content_type``;
+        INVALID_ARGUMENT on the field ``content`` if it is not an acceptable video."""
+        ...
+
+    async def transcode(self, data: bytes) -> Transcoded:
+        """The rendition and poster of an upload; ``VideoFailed`` if that cannot be done."""
         ...

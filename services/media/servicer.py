@@ -10,12 +10,14 @@ from google.api import httpbody_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.media.adapters.objects import CACHE_CONTROL
-from services.media.model import Media
+from services.media.model import Media, State
 from services.media.service import MediaService
 from services.platform.auth import require_caller
 from services.platform.errors import InvalidArgument
 
 Context = grpc.aio.ServicerContext[Any, Any]
+#: Response metadata the gateway turns into the HTTP status of a transcoded answer.
+HTTP_STATUS_HEADER = "x-chirp-http-status"
 
 
 def _id(value: int, field: str = "id") -> int:
@@ -31,13 +33,14 @@ class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
 
     def _message(self, media: Media) -> media_pb2.Media:
         url = f"{self._base}/v1/media/{media.id}/content"
+        ready = media.state is State.READY
         created = Timestamp()
         created.FromDatetime(media.create_time)
         return media_pb2.Media(
             id=media.id,
             owner_id=media.owner_id,
-            url=url,
-            thumbnail_url=f"{url}?thumbnail=true",
+            url=url if ready else "",
+            thumbnail_url=f"{url}?thumbnail=true" if ready else "",
             content_type=media.full.content_type,
             width=media.full.width,
             height=media.full.height,
@@ -45,13 +48,20 @@ class MediaServicer(media_service_pb2_grpc.MediaServiceServicer):
             alt_text=media.alt_text,
             tweet_id=media.tweet_id,
             create_time=created,
+            kind=media_pb2.Media.Kind.ValueType(media.kind),
+            state=media_pb2.Media.State.ValueType(media.state),
+            duration_ms=media.duration_ms,
+            failure_reason=media.failure,
         )
 
     async def CreateMedia(
-        self, request: media_service_pb2.CreateMediaRequest, _context: Context
+        self, request: media_service_pb2.CreateMediaRequest, context: Context
     ) -> media_pb2.Media:
         owner = require_caller()
         media = await self._media.upload(owner.user_id, request.content.data, request.alt_text)
+        if media.state is State.PROCESSING:
+            # Accepted, not done: the gateway answers 202 (gateway/envoy.yaml's status filter).
+            await context.send_initial_metadata(((HTTP_STATUS_HEADER, "202"),))
         return self._message(media)
 
     async def GetMedia(

@@ -1,9 +1,9 @@
 """The JetStream stream every event goes to, and the durable consumers that read it.
 
 One stream, ``CHIRP``, holds every subject of ``chirp.events.v1`` (``tweets.*``, ``graph.*``,
-``users.*``) on disk. Publishers set ``Nats-Msg-Id`` to the event id, so a retried publish inside
-the duplicate window is stored once; consumers acknowledge explicitly, after their side effect,
-and their handlers are idempotent, so a redelivery changes nothing.
+``users.*``, ``media.*``) on disk. Publishers set ``Nats-Msg-Id`` to the event id, so a retried
+publish inside the duplicate window is stored once; consumers acknowledge explicitly, after
+their side effect, and their handlers are idempotent, so a redelivery changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from nats.js.api import (
 
 STREAM = StreamConfig(
     name="CHIRP",
-    subjects=["tweets.>", "graph.>", "users.>"],
+    subjects=["tweets.>", "graph.>", "users.>", "media.>"],
     retention=RetentionPolicy.LIMITS,
     storage=StorageType.FILE,
     max_age=7 * 24 * 3600,  # a week of replay for consumers that were down; nats-py takes seconds
@@ -28,16 +28,18 @@ STREAM = StreamConfig(
 )
 
 
-def _durable(name: str, description: str, subjects: list[str]) -> ConsumerConfig:
+def _durable(
+    name: str, description: str, subjects: list[str], ack_wait_seconds: float = 60
+) -> ConsumerConfig:
     """A durable consumer that takes ``subjects`` from the start and is acknowledged explicitly,
-    with redeliveries a minute apart at most 20 times."""
+    redelivered when unacknowledged for ``ack_wait_seconds``, at most 20 times."""
     return ConsumerConfig(
         durable_name=name,
         description=description,
         filter_subjects=subjects,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
-        ack_wait=60,
+        ack_wait=ack_wait_seconds,
         max_deliver=20,
     )
 
@@ -77,6 +79,14 @@ CONSUMERS = (
     _durable("tweets-cleanup", "tweets: undoes the retweets of deleted tweets", ["tweets.deleted"]),
     _durable("graph-users", "graph: gives every new account its node", ["users.created"]),
     _durable("media-cleanup", "media: removes the photos of deleted tweets", ["tweets.deleted"]),
+    # A transcode takes minutes: its worker says it is still at work every few seconds
+    # (in-progress acks), so a worker that died has its job redelivered within seconds.
+    _durable(
+        "media-transcode",
+        "media: transcodes uploaded videos and extracts their posters",
+        ["media.video_uploaded"],
+        ack_wait_seconds=15,
+    ),
 )
 
 

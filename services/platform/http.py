@@ -7,9 +7,10 @@ the ``aiohttp.web.Application`` to serve, and closes the adapters once the serve
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 import structlog
@@ -25,6 +26,8 @@ from services.platform.settings import ServiceName, Settings, load_settings
 log = structlog.get_logger()
 
 HttpWiring = Callable[[Settings], AbstractAsyncContextManager[web.Application]]
+#: What an aiohttp middleware calls on.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def run_http_service(name: ServiceName) -> None:
@@ -50,17 +53,23 @@ async def serve_http(settings: Settings, wiring: HttpWiring) -> None:
             )
 
         app.router.add_get(HEALTH_PATH, health)
-        runner = web.AppRunner(
-            app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, settings.grpc_host, settings.bound_http_port)
-        await site.start()
-        log.info(
-            "serving", address=f"{settings.grpc_host}:{settings.bound_http_port}", pid=os.getpid()
-        )
-        await until_stopped()
-        log.info("draining", grace_seconds=settings.shutdown_grace_seconds)
-        serving = False
-        await runner.cleanup()
+        async with http_site(app, settings, settings.bound_http_port):
+            await until_stopped()
+            log.info("draining", grace_seconds=settings.shutdown_grace_seconds)
+            serving = False
     log.info("stopped")
+
+
+@contextlib.asynccontextmanager
+async def http_site(app: web.Application, settings: Settings, port: int) -> AsyncIterator[None]:
+    """Serves ``app`` on ``port`` for the life of the context, then lets the requests in flight
+    finish (``shutdown_grace_seconds``). The port is shared by every worker process of a
+    service (``SO_REUSEPORT``), as gRPC's is."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.grpc_host, port, reuse_port=True).start()
+        log.info("serving http", address=f"{settings.grpc_host}:{port}", pid=os.getpid())
+        yield
+    finally:
+        await runner.cleanup()

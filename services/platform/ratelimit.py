@@ -55,6 +55,7 @@ class Limits:
     posts: Limit
     follows: Limit
     uploads: Limit
+    video_uploads: Limit
     mastodon_requests: Limit
 
     @classmethod
@@ -83,6 +84,12 @@ class Limits:
                 "uploads",
                 settings.limits.uploads,
                 settings.limits.upload_window_seconds,
+            ),
+            video_uploads=Limit(
+                "video_uploads",
+                "video uploads",
+                settings.limits.video_uploads,
+                settings.limits.video_upload_window_seconds,
             ),
             mastodon_requests=Limit(
                 "mastodon_requests",

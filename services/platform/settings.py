@@ -24,7 +24,7 @@ HTTP_PORTS: dict[ServiceName, int] = {"mastodon": 8090}
 METRICS_PORTS: dict[ServiceName, int] = {
     name: 9101 + index for index, name in enumerate([*GRPC_PORTS, *HTTP_PORTS])
 }
-#: The local MinIO's secret key (devstack starts it with this); refused in production.
+#: The local object store's secret key (devstack starts SeaweedFS with it); refused in production.
 DEV_S3_SECRET_KEY = "chirp-dev-secret"  # noqa: S105 (a dev default, refused in production)
 
 
@@ -100,7 +100,7 @@ class TimelineSettings(BaseSettings):
 
 
 class ObjectStoreSettings(BaseSettings):
-    """``CHIRP_S3_*``: the S3-compatible object store (MinIO locally, with the dev credentials
+    """``CHIRP_S3_*``: the S3-compatible object store (SeaweedFS locally, with the dev credentials
     devstack gives it; production must set its own), and the bucket created on start if
     missing."""
 
@@ -120,10 +120,24 @@ class MediaSettings(BaseSettings):
     model_config = _environment("CHIRP_MEDIA_")
 
     public_base_url: str = "http://localhost:8080"
+    #: The media service's HTTP server of media bytes (byte ranges, conditional requests),
+    #: which the gateway sends ``GET /v1/media/{id}/content`` to.
+    content_port: int = 8091
+    #: A photo upload's size.
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     #: Decoded pixels an upload may have (all frames together): decompression bombs are 400.
     max_pixels: int = Field(default=40_000_000, ge=1)
     thumbnail_pixels: int = Field(default=400, ge=16)
+    #: Videos (``services/media/video.py``): the upload's size, duration and longest side, the
+    #: longest side served, and the limits every ffmpeg run of a transcode gets: wall-clock
+    #: seconds, address space, threads.
+    max_video_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    max_video_seconds: float = Field(default=140, gt=0)
+    max_video_side: int = Field(default=4096, ge=16)
+    video_rendition_side: int = Field(default=1280, ge=16)
+    transcode_seconds: float = Field(default=600, gt=0)
+    transcode_memory_bytes: int = Field(default=3 * 1024**3, ge=256 * 1024**2)
+    transcode_threads: int = Field(default=2, ge=1)
     #: Uploads never attached to a tweet are removed this long after upload, by a sweep that
     #: runs this often in every media process.
     unattached_ttl_seconds: float = Field(default=24 * 3600, gt=0)
@@ -146,6 +160,8 @@ class RateLimitSettings(BaseSettings):
     follow_window_seconds: int = Field(default=24 * 3600, ge=1)
     uploads: int = Field(default=30, ge=1)  # media uploads, per account
     upload_window_seconds: int = Field(default=30 * 60, ge=1)
+    video_uploads: int = Field(default=10, ge=1)  # video uploads (also uploads), per account
+    video_upload_window_seconds: int = Field(default=3600, ge=1)
     # requests to the Mastodon API, per token (or address without one), as Mastodon counts
     mastodon_requests: int = Field(default=300, ge=1)
     mastodon_request_window_seconds: int = Field(default=5 * 60, ge=1)
@@ -259,11 +275,13 @@ class Settings(StoreSettings):
 
     @property
     def grpc_max_receive_bytes(self) -> int:
-        """gRPC's 4 MiB default; on media, room for a whole upload and its envelope."""
+        """gRPC's 4 MiB default; on media, room for a whole upload (a photo or a video) and its
+        envelope, so that one too large is refused by the service, which says why."""
         default = 4 * 1024 * 1024
         if self.service != "media":
             return default
-        return max(default, self.media.max_upload_bytes + 64 * 1024)
+        largest = max(self.media.max_upload_bytes, self.media.max_video_bytes)
+        return max(default, largest + 64 * 1024)
 
 
 def load_settings(service: ServiceName) -> Settings:

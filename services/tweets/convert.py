@@ -15,10 +15,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.platform.outbox import Event as OutboxEvent
 from services.tweets.model import (
+    Attachment,
     Author,
     Counts,
     Event,
-    Photo,
     Tweet,
     TweetCreated,
     TweetDeleted,
@@ -65,7 +65,7 @@ def author_of(message: user_pb2.User) -> Author:
     )
 
 
-def photo_message(photo: Photo) -> media_pb2.Media:
+def attachment_message(photo: Attachment) -> media_pb2.Media:
     message = media_pb2.Media(
         id=photo.id,
         owner_id=photo.owner_id,
@@ -77,14 +77,17 @@ def photo_message(photo: Photo) -> media_pb2.Media:
         size_bytes=photo.size_bytes,
         alt_text=photo.alt_text,
         tweet_id=photo.tweet_id,
+        kind=media_pb2.Media.Kind.ValueType(photo.kind),
+        state=media_pb2.Media.State.ValueType(photo.state),
+        duration_ms=photo.duration_ms,
     )
     if photo.create_time is not None:
         message.create_time.CopyFrom(timestamp(photo.create_time))
     return message
 
 
-def photo_of(message: media_pb2.Media) -> Photo:
-    return Photo(
+def attachment_of(message: media_pb2.Media) -> Attachment:
+    return Attachment(
         id=message.id,
         owner_id=message.owner_id,
         url=message.url,
@@ -96,6 +99,9 @@ def photo_of(message: media_pb2.Media) -> Photo:
         alt_text=message.alt_text,
         tweet_id=message.tweet_id,
         create_time=moment(message.create_time) if message.HasField("create_time") else None,
+        kind=message.kind,
+        state=message.state,
+        duration_ms=message.duration_ms,
     )
 
 
@@ -136,8 +142,8 @@ def tweet_message(view: TweetView) -> tweet_pb2.Tweet:
         reply_count=view.counts.replies,
         entities=entities_message(tweet.entities),
         media=[
-            photo_message(photo)
-            for photo in view.media or tuple(Photo(media_id) for media_id in tweet.media_ids)
+            attachment_message(photo)
+            for photo in view.media or tuple(Attachment(media_id) for media_id in tweet.media_ids)
         ],
     )
     if tweet.edit_time is not None:
@@ -162,7 +168,7 @@ def shallow_view_of(message: tweet_pb2.Tweet) -> TweetView:
         edit_time=moment(message.edit_time) if message.HasField("edit_time") else None,
     )
     counts = Counts(message.like_count, message.retweet_count, message.reply_count)
-    media = tuple(photo_of(photo) for photo in message.media)
+    media = tuple(attachment_of(photo) for photo in message.media)
     return TweetView(tweet, author_of(message.author), counts, media=media)
 
 

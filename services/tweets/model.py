@@ -55,9 +55,10 @@ class Tweet:
 
 
 @dataclass(frozen=True)
-class Photo:
-    """A photo a tweet carries, as the media service describes it (never changes once attached).
-    Only ``id`` is set when the media service could not say more."""
+class Attachment:
+    """A photo or video a tweet carries, as the media service describes it (never changes once
+    attached). Only ``id`` is set when the media service could not say more. ``kind`` and
+    ``state`` are ``chirp.media.v1.Media``'s enum values, passed on as they are."""
 
     id: int
     owner_id: int = 0
@@ -70,6 +71,9 @@ class Photo:
     alt_text: str = ""
     tweet_id: int = 0
     create_time: datetime | None = None
+    kind: int = 0
+    state: int = 0
+    duration_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,8 @@ class TweetView:
     author: Author
     counts: Counts = Counts()
     retweet_of: TweetView | None = None
-    #: The tweet's photos, in ``tweet.media_ids`` order.
-    media: tuple[Photo, ...] = ()
+    #: The tweet's photos or video, in ``tweet.media_ids`` order.
+    media: tuple[Attachment, ...] = ()
 
     @property
     def id(self) -> int:

@@ -14,10 +14,10 @@ from typing import Literal, Protocol
 from services.platform.caches.tweet_cache import CacheLookup
 from services.platform.caches.user_timelines import KeptIds
 from services.tweets.model import (
+    Attachment,
     Author,
     Counts,
     Event,
-    Photo,
     Tweet,
     TweetCreated,
     TweetDeleted,
@@ -181,8 +181,10 @@ class MediaLibrary(Protocol):
     """The media service. A call that cannot be answered raises ``Unavailable``; its refusals
     (unknown, foreign or taken photos) are raised as the same domain errors."""
 
-    async def attach(self, tweet_id: int, owner_id: int, media_ids: Sequence[int]) -> list[Photo]:
+    async def attach(
+        self, tweet_id: int, owner_id: int, media_ids: Sequence[int]
+    ) -> list[Attachment]:
         """Attaches the author's uploads to the tweet, all or none; safe to repeat."""
         ...
 
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, Photo]: ...
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, Attachment]: ...

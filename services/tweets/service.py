@@ -51,9 +51,9 @@ from services.platform.ratelimit import RateLimiter
 from services.tweets import rules, text
 from services.tweets.convert import tweet_message
 from services.tweets.model import (
+    Attachment,
     Author,
     Counts,
-    Photo,
     Tweet,
     TweetCreated,
     TweetDeleted,
@@ -170,7 +170,7 @@ class TweetService:
         )
         return await self._post(tweet, tuple(photos))
 
-    async def _post(self, tweet: Tweet, photos: tuple[Photo, ...] = ()) -> TweetView:
+    async def _post(self, tweet: Tweet, photos: tuple[Attachment, ...] = ()) -> TweetView:
         view = TweetView(tweet, await self._author(tweet.author_id), media=photos)
         await self._store.create(tweet, TweetCreated(new_event_id(), self._clock(), view))
         parent = tweet.reply_to_id
@@ -294,12 +294,12 @@ class TweetService:
                 t,
                 authors.get(t.author_id, Author(t.author_id)),
                 counts.get(t.id, Counts()),
-                media=tuple(photos.get(media_id, Photo(media_id)) for media_id in t.media_ids),
+                media=tuple(photos.get(media_id, Attachment(media_id)) for media_id in t.media_ids),
             )
             for t in tweets
         ]
 
-    async def _photos(self, ids: Sequence[int]) -> dict[int, Photo]:
+    async def _photos(self, ids: Sequence[int]) -> dict[int, Attachment]:
         """Photos by id; none when the media service cannot answer (a tweet then shows its
         photos by id alone rather than failing)."""
         if not ids:

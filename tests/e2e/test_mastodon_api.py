@@ -10,10 +10,12 @@ import io
 import json
 import re
 import secrets
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -556,3 +558,104 @@ def test_mastodon_py_pages_an_account_timeline_with_fetch_next(mastodon: Mastodo
     while page := mastodon.fetch_next(page):
         seen += [s.id for s in page]
     assert seen == posted[::-1]
+
+
+def _mp4(target: Path, size: str, seconds: int, *, loops: int = 0) -> bytes:
+    """An H.264/AAC MP4 of ffmpeg's test pattern, made in a fraction of a second: ``seconds``
+    encoded, then played ``loops`` more times by copying (a longer video that takes its
+    transcode seconds)."""
+    quiet = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    part = target.with_suffix(".part.mp4")
+    subprocess.run(
+        [*quiet, "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
+         "-f", "lavfi", "-i", "sine=frequency=440", "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         str(part)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    subprocess.run(
+        [*quiet, "-stream_loop", str(loops), "-i", str(part), "-c", "copy", str(target)],
+        check=True,
+        timeout=60,
+    )
+    return target.read_bytes()
+
+
+def test_mastodon_py_posts_a_video_once_it_is_processed(mastodon: Mastodon, tmp_path: Path) -> None:
+    sent = _mp4(tmp_path / "clip.mp4", "320x180", 2)
+    video = mastodon.media_post(sent, mime_type="video/mp4", description="a test card")
+    assert (video.type, video.url, video.description) == ("video", None, "a test card")
+    deadline = time.monotonic() + 60
+    while video.url is None:  # as Mastodon.py's own synchronous=True does, but faster
+        assert time.monotonic() < deadline, "the video was never processed"
+        time.sleep(0.2)
+        video = mastodon.media(video.id)
+    assert video.type == "video"
+    assert re.fullmatch(r"http://localhost:8080/v1/media/[0-9]+/content", video.url)
+    assert video.preview_url == f"{video.url}?thumbnail=true"
+    assert (video.meta.original.width, video.meta.original.height) == (320, 180)
+    assert abs(video.meta.original.duration - 2.0) <= 0.1
+    posted = mastodon.status_post("a video", media_ids=[video.id])
+    [attachment] = posted.media_attachments
+    assert (attachment.id, attachment.url) == (video.id, video.url)
+    assert attachment.type == "video"
+    assert abs(attachment.meta.original.duration - 2.0) <= 0.1
+    assert mastodon.status(posted.id).media_attachments[0].type == "video"
+
+
+def test_a_video_upload_is_202_then_206_until_processed_then_200(
+    client: httpx.Client, tmp_path: Path
+) -> None:
+    """What a client sends: the upload on /api/v2/media, then GET /api/v1/media/:id until it
+    answers 200. The video takes seconds of transcoding (1080p, 8 s), so it is processing for
+    the requests right after its upload."""
+    username = _register(client)
+    token = _password_token(client, _app(client), username, "read write")
+    sent = _mp4(tmp_path / "clip.mp4", "1920x1080", 1, loops=7)
+    posted = client.post(
+        "/api/v2/media",
+        headers=_bearer(token),
+        files={"file": ("clip.mp4", sent, "video/mp4")},
+        data={"description": "colour bars"},
+    )
+    assert posted.status_code == 202, posted.text
+    accepted = posted.json()
+    assert (accepted["type"], accepted["url"], accepted["preview_url"]) == ("video", None, None)
+    assert accepted["description"] == "colour bars"
+    assert abs(accepted["meta"]["original"]["duration"] - 8.0) <= 0.25
+    media = f"/api/v1/media/{accepted['id']}"
+    processing = client.get(media, headers=_bearer(token))
+    assert processing.status_code == 206, processing.text
+    assert processing.json()["url"] is None
+    early = client.post(
+        "/api/v1/statuses",
+        headers=_bearer(token),
+        data={"status": "too soon", "media_ids[]": accepted["id"]},
+    )
+    assert early.status_code == 422, early.text
+    assert "processing" in early.json()["error"]
+
+    deadline = time.monotonic() + 60
+    while (answer := client.get(media, headers=_bearer(token))).status_code == 206:
+        assert time.monotonic() < deadline, "the video was never processed"
+        time.sleep(0.2)
+    assert answer.status_code == 200, answer.text
+    ready = answer.json()
+    assert ready["url"] == f"http://localhost:8080/v1/media/{accepted['id']}/content"
+    assert ready["preview_url"] == f"{ready['url']}?thumbnail=true"
+    original = ready["meta"]["original"]
+    assert (original["width"], original["height"]) == (1280, 720)  # the rendition's
+    assert abs(original["duration"] - 8.0) <= 0.25
+    served = client.get(ready["url"].removeprefix("http://localhost:8080"))
+    assert (served.status_code, served.headers["content-type"]) == (200, "video/mp4")
+
+    status = client.post(
+        "/api/v1/statuses",
+        headers=_bearer(token),
+        data={"status": "now it plays", "media_ids[]": accepted["id"]},
+    )
+    assert status.status_code == 200, status.text
+    [attachment] = status.json()["media_attachments"]
+    assert (attachment["id"], attachment["url"]) == (accepted["id"], ready["url"])
+    assert attachment["type"] == "video"
+    assert abs(attachment["meta"]["original"]["duration"] - 8.0) <= 0.25

@@ -1,6 +1,7 @@
-"""Photos through Envoy on 127.0.0.1:8080: uploads, serving, attaching to tweets, cleanup.
+"""Photos through Envoy on 127.0.0.1:8080: uploads, serving, attaching to tweets, cleanup
+(videos: test_video_api.py).
 
-Against the real media and tweets services, Cassandra and MinIO. Accounts are tokens minted
+Against the real media and tweets services, Cassandra and SeaweedFS. Accounts are tokens minted
 with the local stack's signing key (tests/integration/tweets/tokens.py).
 """
 
@@ -22,6 +23,7 @@ from tests.integration.tweets.tokens import bearer, random_user_id
 
 MEDIA = "127.0.0.1:50056"
 MAX_BYTES = Settings(service="media").media.max_upload_bytes
+MAX_VIDEO_BYTES = Settings(service="media").media.max_video_bytes
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 JsonObject = dict[str, Any]
 
@@ -121,14 +123,21 @@ def test_what_is_not_an_image_is_400(client: httpx.Client) -> None:
     assert response.json()["details"][0]["fieldViolations"][0]["field"] == "content"
 
 
-def test_more_than_5_mib_is_413_at_the_gateway(client: httpx.Client) -> None:
+def test_a_photo_over_5_mib_is_400_and_any_upload_over_40_mib_413(client: httpx.Client) -> None:
+    """The gateway takes a video's 40 MiB and refuses more with 413; a photo over its 5 MiB
+    reaches the service, which names the limit."""
     owner = random_user_id()
     too_big = b"\xff\xd8\xff" + bytes(MAX_BYTES)
     response = client.post(
         "/v1/media", content=too_big, headers={**bearer(owner), "content-type": "image/jpeg"}
     )
+    assert f"at most {MAX_BYTES} bytes" in error(response, 400)
+    over_gateway = b"\xff\xd8\xff" + bytes(MAX_VIDEO_BYTES)
+    response = client.post(
+        "/v1/media", content=over_gateway, headers={**bearer(owner), "content-type": "image/jpeg"}
+    )
     error(response, 413)
-    # Exactly at the limit the gateway lets it through: the service then judges the bytes.
+    # Exactly at the limit the service judges the bytes.
     at_limit = b"\xff\xd8\xff" + bytes(MAX_BYTES - 3)
     response = client.post(
         "/v1/media", content=at_limit, headers={**bearer(owner), "content-type": "image/jpeg"}

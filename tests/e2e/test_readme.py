@@ -17,7 +17,7 @@ as a command of the session and what its answer says (the taken username is 409'
 ALREADY_EXISTS, a delete without a token UNAUTHENTICATED, the deleted tweet NOT_FOUND, the
 followed author's tweet in the home timeline...), so dropping one from the README fails too.
 
-Limits: a run makes two new accounts (a sign-in each), three posts, a follow and two uploads,
+Limits: a run makes two new accounts (a sign-in each), three posts, a follow and three uploads,
 far below every per-account limit (gateway/README.md); the gateway's per-address limits exempt
 loopback. The usernames end with the epoch second the session started at, so runs never share
 an account.
@@ -41,8 +41,9 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## A session with curl"
-#: Paths whose answers follow events (fanout, indexing): asked again until they match.
-EVENTUAL_PATHS = ("/v1/timelines/", "/v1/search/")
+#: Paths whose answers follow events (fanout, indexing, a video's processing): asked again
+#: until they match.
+EVENTUAL_PATHS = ("/v1/timelines/", "/v1/search/", "/v1/media/")
 SETTLE_SECONDS = 20.0
 #: Paths whose shown answer is an illustration of the shape only.
 ILLUSTRATED_PATHS = ("/v1/trends",)
@@ -66,8 +67,31 @@ LESSONS: tuple[tuple[str, str, str], ...] = (
     ("a profile's counts", r"/v1/users/grace\$N$", r'"followerCount":"1".*"tweetCount":"1"'),
     ("upload a photo", r"--data-binary @chirp\.jpg", r'"contentType":"image/jpeg","width":64'),
     ("a tweet with a photo", r'"mediaIds"', r'"media":\[\{"id"'),
-    ("a photo's headers", r"-D - ", r"^HTTP/1.1 200 OK\s.*\scache-control: public, max-age="),
-    ("not a photo", r"--data-binary 'hello'", r'"code":3,"message":"content: must be a JPEG'),
+    (
+        "a photo's headers",
+        r"-D - localhost",
+        r"^HTTP/1.1 200 OK\s.*\scache-control: public, max-age=",
+    ),
+    (
+        "not a photo",
+        r"--data-binary 'hello'",
+        r'"code":3,"message":"content: must be a photo \(JPEG',
+    ),
+    (
+        "upload a video",
+        r"--data-binary @clip\.mp4",
+        r'"kind":"KIND_VIDEO","state":"STATE_PROCESSING"',
+    ),
+    (
+        "a video processed",
+        r"/v1/media/\$VIDEO$",
+        r'"contentType":"video/mp4".*"state":"STATE_READY"',
+    ),
+    (
+        "seek in a video",
+        r"Range: bytes=0-99",
+        r"^HTTP/1.1 206 Partial Content\s.*content-range: bytes 0-99/",
+    ),
     ("search tweets", r"search/tweets\?q=%23debugging", r'"text":"The first bug, taped'),
     ("a bad query", r"%22unclosed", r'"code":3,"message":"q: has an unbalanced double quote'),
     ("search users", r"/v1/search/users", r'"users":\[\{.*"displayName":"Grace Hopper"'),

@@ -104,5 +104,6 @@ def test_every_service_has_the_same_shape(package: Path) -> None:
     for name in ("__main__.py", *DOMAIN, "wiring.py", "README.md"):
         assert (package / name).is_file(), f"{package.name} lacks {name}"
     edges = [name for name in EDGES if (package / f"{name}.py").is_file()]
-    assert len(edges) == 1, f"{package.name} serves gRPC (servicer.py) or HTTP (routes.py)"
+    # gRPC (servicer.py), HTTP (routes.py), or both (media: its bytes with byte ranges)
+    assert edges, f"{package.name} serves gRPC (servicer.py) or HTTP (routes.py)"
     assert (package / "adapters" / "__init__.py").is_file(), f"{package.name} lacks adapters/"

@@ -12,6 +12,7 @@ import yaml
 from devstack.components import GATEWAY_PORT, SERVICE_PORTS
 from devstack.envoy import CORS_ORIGINS_ENV, SOURCE_CONFIG, cors_policy, localize
 from devstack.paths import ROOT
+from services.platform.settings import MediaSettings
 
 
 def _differences(left: Any, right: Any, path: str = "") -> list[tuple[str, Any, Any]]:
@@ -51,9 +52,11 @@ def test_every_service_cluster_points_at_loopback_on_its_port() -> None:
         for group in cluster["load_assignment"]["endpoints"]
         for endpoint in group["lb_endpoints"]
     }
-    # ...and the token keys are fetched from the gateway itself (GET /v1/sessions/keys).
+    # ...and the token keys are fetched from the gateway itself (GET /v1/sessions/keys), and
+    # media bytes from the media service's HTTP server.
     assert endpoints == {
         "jwks": {"address": "127.0.0.1", "port_value": GATEWAY_PORT},
+        "media_content": {"address": "127.0.0.1", "port_value": MediaSettings().content_port},
         **{
             name: {"address": "127.0.0.1", "port_value": ports[0]}
             for name, ports in SERVICE_PORTS.items()

@@ -81,6 +81,8 @@ def _jwt_requirement(method: str, path: str) -> str:
             continue
         if "prefix" in match and not path.startswith(match["prefix"]):
             continue
+        if "safe_regex" in match and not re.fullmatch(match["safe_regex"]["regex"], path):
+            continue
         methods = [h["string_match"]["exact"] for h in match.get("headers", [])]
         if methods and methods != [method.upper()]:
             continue

@@ -1,4 +1,4 @@
-"""The object store over the S3 API (MinIO locally, any S3-compatible store in production)."""
+"""The object store over the S3 API (SeaweedFS locally, any S3-compatible store in production)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from services.platform.settings import Settings
 
 #: Objects are written once and never change: a CDN or browser may keep them for a year.
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: What a streamed read hands on at a time.
+READ_CHUNK_BYTES = 256 * 1024
 
 
 class S3ObjectStore:
@@ -55,6 +57,20 @@ class S3ObjectStore:
             data: bytes = await body.read()
         return data
 
+    async def read(self, key: str, first: int, last: int) -> AsyncIterator[bytes]:
+        try:
+            response = await self._client.get_object(
+                Bucket=self._bucket, Key=key, Range=f"bytes={first}-{last}"
+            )
+        except ClientError as error:
+            if _code(error) in ("NoSuchKey", "404"):
+                raise NotFound(f"object {key} not found") from error
+            raise
+        body = response["Body"]
+        async with body:  # releases the connection, read to the end or not
+            async for chunk in body.iter_chunks(READ_CHUNK_BYTES):
+                yield chunk
+
     async def delete(self, keys: Sequence[str]) -> None:
         if keys:
             await self._client.delete_objects(
@@ -69,7 +85,8 @@ def _code(error: ClientError) -> str:
 
 @contextlib.asynccontextmanager
 async def s3_client(settings: Settings) -> AsyncIterator[S3Client]:
-    """A client on the configured endpoint; path-style addressing, as MinIO expects."""
+    """A client on the configured endpoint; path-style addressing, which every S3-compatible
+    store understands."""
     session = aioboto3.Session()
     async with session.client(
         "s3",

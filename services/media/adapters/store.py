@@ -1,4 +1,6 @@
-"""Media metadata on Cassandra/ScyllaDB (tables of ``services/media/schema/0008_media.cql``)."""
+"""Media metadata on Cassandra/ScyllaDB (tables of ``services/media/schema/0008_media.cql`` and
+the columns of ``0012_video.cql``). A video's row and the event that asks for its processing
+are one logged batch with the outbox row (``Outbox.add``)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,14 @@ from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement
+from chirp.events.v1 import media_events_pb2
 
-from services.media.model import DOOMED, Media, Stored
+from services.media.model import DOOMED, Kind, Media, State, Stored, VideoUploaded
 from services.platform.cql import execute
+from services.platform.outbox import Outbox
+
+#: The subject of ``VideoUploadedEvent``.
+VIDEO_UPLOADED = "media.video_uploaded"
 
 #: Partitions of ``media_pending``: spreads uploads over the cluster, read all by the sweep.
 SHARDS = 16
@@ -18,7 +25,13 @@ SHARDS = 16
 _COLUMNS = (
     "id, owner_id, alt_text, tweet_id, content_type, width, height, size_bytes, sha256, "
     "full_key, thumb_content_type, thumb_width, thumb_height, thumb_size_bytes, thumb_sha256, "
-    "thumb_key"
+    "thumb_key, kind, state, duration_ms, failure, source_key"
+)
+#: What processing a video sets (the columns of ``Stored`` twice, then the video's own).
+_PROCESSED = (
+    "content_type = ?, width = ?, height = ?, size_bytes = ?, sha256 = ?, full_key = ?, "
+    "thumb_content_type = ?, thumb_width = ?, thumb_height = ?, thumb_size_bytes = ?, "
+    "thumb_sha256 = ?, thumb_key = ?, state = ?, duration_ms = ?, failure = ?"
 )
 
 
@@ -39,7 +52,19 @@ def _media(row: Any) -> Media:
             row.thumb_width,
             row.thumb_height,
         ),
+        kind=Kind(row.kind or Kind.PHOTO),
+        state=State(row.state or State.READY),
+        duration_ms=row.duration_ms or 0,
+        failure=row.failure or "",
+        source_key=row.source_key or "",
     )
+
+
+def _stored_values(stored: Stored) -> tuple[Any, ...]:
+    return (
+        stored.content_type, stored.width, stored.height, stored.size_bytes, stored.sha256,
+        stored.key,
+    )  # fmt: skip
 
 
 def _applied(rows: Any) -> bool:
@@ -47,13 +72,14 @@ def _applied(rows: Any) -> bool:
 
 
 class CassandraMediaStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, outbox: Outbox) -> None:
         self._session = session
+        self._outbox = outbox
         prepare = session.prepare
         # Built from constants only; values are always bound.
         columns = _COLUMNS
         self._insert = prepare(
-            f"INSERT INTO media_items ({columns}) VALUES ({', '.join('?' * 16)})"  # noqa: S608
+            f"INSERT INTO media_items ({columns}) VALUES ({', '.join('?' * 21)})"  # noqa: S608
         )
         self._select = prepare(f"SELECT {columns} FROM media_items WHERE id IN ?")  # noqa: S608
         self._attach = prepare("UPDATE media_items SET tweet_id = ? WHERE id = ? IF tweet_id = 0")
@@ -62,6 +88,11 @@ class CassandraMediaStore:
         self._doom = prepare(
             f"UPDATE media_items SET tweet_id = {DOOMED} WHERE id = ? IF tweet_id = 0"  # noqa: S608
         )
+        self._processed = prepare(
+            f"UPDATE media_items SET {_PROCESSED} WHERE id = ? "  # noqa: S608
+            f"IF state = {State.PROCESSING} AND tweet_id = 0"
+        )
+        self._source_removed = prepare("UPDATE media_items SET source_key = '' WHERE id = ?")
         self._delete = prepare("DELETE FROM media_items WHERE id = ?")
         self._add_pending = prepare("INSERT INTO media_pending (shard, media_id) VALUES (?, ?)")
         self._remove_pending = prepare("DELETE FROM media_pending WHERE shard = ? AND media_id = ?")
@@ -72,20 +103,37 @@ class CassandraMediaStore:
         self._unindex = prepare("DELETE FROM media_by_tweet WHERE tweet_id = ? AND media_id = ?")
         self._of_tweet = prepare("SELECT media_id FROM media_by_tweet WHERE tweet_id = ?")
 
-    async def add(self, media: Media) -> None:
-        full, thumb = media.full, media.thumbnail
+    async def add(self, media: Media, uploaded: VideoUploaded | None = None) -> None:
         batch = BatchStatement()
         batch.add(
             self._insert,
             (
                 media.id, media.owner_id, media.alt_text, media.tweet_id,
-                full.content_type, full.width, full.height, full.size_bytes, full.sha256,
-                full.key, thumb.content_type, thumb.width, thumb.height, thumb.size_bytes,
-                thumb.sha256, thumb.key,
+                *_stored_values(media.full), *_stored_values(media.thumbnail),
+                int(media.kind), int(media.state), media.duration_ms, media.failure,
+                media.source_key,
             ),
         )  # fmt: skip
         batch.add(self._add_pending, (media.id % SHARDS, media.id))
+        if uploaded is None:
+            await execute(self._session, batch)
+            return
+        event = media_events_pb2.VideoUploadedEvent(
+            event_id=uploaded.event_id, media_id=uploaded.media_id, owner_id=uploaded.owner_id
+        )
+        row = self._outbox.add(batch, VIDEO_UPLOADED, event)
         await execute(self._session, batch)
+        self._outbox.committed(row)
+
+    async def processed(self, media: Media) -> bool:
+        values = (
+            *_stored_values(media.full), *_stored_values(media.thumbnail),
+            int(media.state), media.duration_ms, media.failure, media.id,
+        )  # fmt: skip
+        return _applied(await execute(self._session, self._processed, values))
+
+    async def source_removed(self, media_id: int) -> None:
+        await execute(self._session, self._source_removed, (media_id,))
 
     async def get(self, ids: Sequence[int]) -> dict[int, Media]:
         if not ids:

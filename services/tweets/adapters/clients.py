@@ -18,8 +18,8 @@ from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 
 from services.platform.calls import answer
 from services.platform.users import GrpcUserDirectory
-from services.tweets.convert import author_of, photo_of
-from services.tweets.model import Author, Photo
+from services.tweets.convert import attachment_of, author_of
+from services.tweets.model import Attachment, Author
 
 #: How long a call waits for the media service.
 TIMEOUT_SECONDS = 2.0
@@ -31,21 +31,23 @@ class GrpcMediaLibrary:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = media_service_pb2_grpc.MediaServiceStub(channel)
 
-    async def attach(self, tweet_id: int, owner_id: int, media_ids: Sequence[int]) -> list[Photo]:
+    async def attach(
+        self, tweet_id: int, owner_id: int, media_ids: Sequence[int]
+    ) -> list[Attachment]:
         request = media_service_pb2.AttachMediaRequest(
             tweet_id=tweet_id, owner_id=owner_id, media_ids=media_ids
         )
         response = await answer("media", self._stub.AttachMedia(request, timeout=TIMEOUT_SECONDS))
-        return [photo_of(media) for media in response.media]
+        return [attachment_of(media) for media in response.media]
 
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, Photo]:
-        found: dict[int, Photo] = {}
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, Attachment]:
+        found: dict[int, Attachment] = {}
         for start in range(0, len(ids), CHUNK):
             request = media_service_pb2.BatchGetMediaRequest(ids=ids[start : start + CHUNK])
             response = await answer(
                 "media", self._stub.BatchGetMedia(request, timeout=TIMEOUT_SECONDS)
             )
-            found.update((media.id, photo_of(media)) for media in response.media)
+            found.update((media.id, attachment_of(media)) for media in response.media)
         return found
 
 

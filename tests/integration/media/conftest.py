@@ -1,17 +1,20 @@
-"""The media domain over the real stores: Cassandra (migration 0008) and the local MinIO."""
+"""The media domain over the real stores: Cassandra, the local SeaweedFS (S3) and ffmpeg."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from cassandra.cluster import Session
 
 from services.media.adapters.objects import S3ObjectStore, s3_client
 from services.media.adapters.store import CassandraMediaStore
-from services.media.service import MediaService
-from services.media.wiring import limits
+from services.media.ports import MediaStore, VideoTools
+from services.media.service import MediaService, UploadLimiters
+from services.media.wiring import rules, video_tools
 from services.platform.ids import Snowflake, leased_snowflake
+from services.platform.outbox import Outbox
 from services.platform.resp import Resp
 from services.platform.settings import Settings
 from tests.limiting import CountingLimiter
@@ -21,7 +24,7 @@ SETTINGS = Settings(service="media")
 
 @pytest.fixture(scope="module")
 def store(session: Session) -> CassandraMediaStore:
-    return CassandraMediaStore(session)
+    return CassandraMediaStore(session, Outbox(session))
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,23 @@ async def ids() -> AsyncIterator[Snowflake]:
         await resp.aclose()
 
 
+NewMedia = Callable[..., MediaService]
+
+
 @pytest.fixture(scope="module")
-def media(store: CassandraMediaStore, objects: S3ObjectStore, ids: Snowflake) -> MediaService:
-    return MediaService(store, objects, ids, limits(SETTINGS), CountingLimiter())
+def new_media(objects: S3ObjectStore, ids: Snowflake) -> NewMedia:
+    """The domain over the real stores and ffmpeg, on ``store`` (a real one, or one that
+    stages a race), with the settings' rules (``tools``: ffmpeg under other limits) and no rate
+    limits."""
+
+    def build(store: MediaStore, tools: VideoTools | None = None, **options: Any) -> MediaService:
+        limiters = UploadLimiters(CountingLimiter(), CountingLimiter())
+        videos = tools or video_tools(SETTINGS)
+        return MediaService(store, objects, videos, ids, rules(SETTINGS), limiters, **options)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def media(store: CassandraMediaStore, new_media: NewMedia) -> MediaService:
+    return new_media(store)

@@ -1,4 +1,4 @@
-"""The media domain against the real Cassandra and MinIO: uploads, attaching, cleanup."""
+"""The media domain against the real Cassandra and SeaweedFS (S3): uploads, attaching, cleanup."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from services.media.adapters.store import CassandraMediaStore
 from services.media.consumers.cleanup import UnattachedSweep
 from services.media.model import DOOMED, Media
 from services.media.service import MediaService
-from services.media.wiring import limits
 from services.platform.background import in_background
 from services.platform.errors import (
     FailedPrecondition,
@@ -22,12 +21,11 @@ from services.platform.errors import (
     NotFound,
     PermissionDenied,
 )
-from services.platform.ids import Snowflake, compose, timestamp_ms, wall_clock_ms
+from services.platform.ids import compose, timestamp_ms, wall_clock_ms
 from tests.cancellation import stops_every_time
-from tests.integration.media.conftest import SETTINGS
+from tests.integration.media.conftest import SETTINGS, NewMedia
 from tests.integration.media.photos import GPS_IFD, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import random_user_id
-from tests.limiting import CountingLimiter
 
 
 def _tweet_id() -> int:
@@ -81,7 +79,7 @@ async def test_identical_uploads_are_separate_objects(media: MediaService) -> No
 
 
 async def test_bad_uploads_are_invalid_argument(media: MediaService) -> None:
-    with pytest.raises(InvalidArgument, match="must be a JPEG, PNG, GIF or WebP"):
+    with pytest.raises(InvalidArgument, match=r"photo \(JPEG, PNG, GIF or WebP\) or a video"):
         await media.upload(random_user_id(), b"GIF-ish but not", "")
     with pytest.raises(InvalidArgument, match="alt_text"):
         await media.upload(random_user_id(), still("PNG"), "x" * 1001)
@@ -150,14 +148,12 @@ class _RacingStore(CassandraMediaStore):
 
 
 async def test_a_lost_race_attaches_nothing(
-    store: CassandraMediaStore, objects: S3ObjectStore, ids: Snowflake, media: MediaService
+    store: CassandraMediaStore, new_media: NewMedia, media: MediaService
 ) -> None:
     owner = random_user_id()
     first, second = await _upload(media, owner), await _upload(media, owner)
     thief, tweet = _tweet_id(), _tweet_id()
-    racing = MediaService(
-        _RacingStore(store, second.id, thief), objects, ids, limits(SETTINGS), CountingLimiter()
-    )
+    racing = new_media(_RacingStore(store, second.id, thief))
     with pytest.raises(FailedPrecondition):
         await racing.attach(tweet, owner, [first.id, second.id])
     assert (await media.get(first.id)).tweet_id == 0  # rolled back
@@ -166,7 +162,7 @@ async def test_a_lost_race_attaches_nothing(
 
 
 async def test_the_sweep_removes_only_old_unattached_uploads(
-    store: CassandraMediaStore, objects: S3ObjectStore, ids: Snowflake, media: MediaService
+    store: CassandraMediaStore, objects: S3ObjectStore, new_media: NewMedia, media: MediaService
 ) -> None:
     """The sweep runs with a clock moved on, so the uploads below are past the maximum age
     (so is anything else left unattached in the local stack before them)."""
@@ -175,14 +171,7 @@ async def test_the_sweep_removes_only_old_unattached_uploads(
     await media.attach(_tweet_id(), owner, [kept.id])
     doomed = await _upload(media, owner)
     max_age = SETTINGS.media.unattached_ttl_seconds
-    later = MediaService(
-        store,
-        objects,
-        ids,
-        limits(SETTINGS),
-        CountingLimiter(),
-        clock_ms=lambda: timestamp_ms(doomed.id) + 1 + int(max_age * 1000),
-    )
+    later = new_media(store, clock_ms=lambda: timestamp_ms(doomed.id) + 1 + int(max_age * 1000))
     fresh = await _upload(media, owner)  # newer than the cutoff
 
     assert await later.sweep(max_age) >= 1

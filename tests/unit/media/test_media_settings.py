@@ -1,4 +1,4 @@
-"""Media settings: production refuses the local MinIO's secret; an upload fits a gRPC message."""
+"""Media settings: production refuses the local store's secret; an upload fits a gRPC message."""
 
 from __future__ import annotations
 

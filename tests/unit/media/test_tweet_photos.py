@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from services.platform.ids import compose, wall_clock_ms
 from services.tweets.convert import shallow_view_of, tweet_message
-from services.tweets.model import Author, Photo, Tweet, TweetView
+from services.tweets.model import Attachment, Author, Tweet, TweetView
 
 NOW = datetime(2026, 11, 21, 9, 0, 0, 123000, tzinfo=UTC)
 TWEET_ID = compose(wall_clock_ms(), 3, 1)
-PHOTO = Photo(
+PHOTO = Attachment(
     id=TWEET_ID - 5,
     owner_id=7,
     url="http://localhost:8080/v1/media/1/content",

@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63hirp/media/v1/media.proto\x12\x0e\x63hirp.media.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n\x05Media\x12\x10\n\x02id\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x08\x12\x16\n\x08owner_id\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x11\n\x03url\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rthumbnail_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63ontent_type\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05width\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06height\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nsize_bytes\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61lt_text\x18\t \x01(\tB\x04\xe2\x41\x01\x05\x12\x16\n\x08tweet_id\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63hirp/media/v1/media.proto\x12\x0e\x63hirp.media.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x04\n\x05Media\x12\x10\n\x02id\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x08\x12\x16\n\x08owner_id\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x11\n\x03url\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rthumbnail_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x63ontent_type\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05width\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x14\n\x06height\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nsize_bytes\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61lt_text\x18\t \x01(\tB\x04\xe2\x41\x01\x05\x12\x16\n\x08tweet_id\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12.\n\x04kind\x18\x0c \x01(\x0e\x32\x1a.chirp.media.v1.Media.KindB\x04\xe2\x41\x01\x03\x12\x30\n\x05state\x18\r \x01(\x0e\x32\x1b.chirp.media.v1.Media.StateB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64uration_ms\x18\x0e \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x66\x61ilure_reason\x18\x0f \x01(\tB\x04\xe2\x41\x01\x03\"<\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n\nKIND_PHOTO\x10\x01\x12\x0e\n\nKIND_VIDEO\x10\x02\"W\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STATE_PROCESSING\x10\x01\x12\x0f\n\x0bSTATE_READY\x10\x02\x12\x10\n\x0cSTATE_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -55,6 +55,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEDIA'].fields_by_name['tweet_id']._serialized_options = b'\342A\001\003'
   _globals['_MEDIA'].fields_by_name['create_time']._loaded_options = None
   _globals['_MEDIA'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_MEDIA'].fields_by_name['kind']._loaded_options = None
+  _globals['_MEDIA'].fields_by_name['kind']._serialized_options = b'\342A\001\003'
+  _globals['_MEDIA'].fields_by_name['state']._loaded_options = None
+  _globals['_MEDIA'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_MEDIA'].fields_by_name['duration_ms']._loaded_options = None
+  _globals['_MEDIA'].fields_by_name['duration_ms']._serialized_options = b'\342A\001\003'
+  _globals['_MEDIA'].fields_by_name['failure_reason']._loaded_options = None
+  _globals['_MEDIA'].fields_by_name['failure_reason']._serialized_options = b'\342A\001\003'
   _globals['_MEDIA']._serialized_start=113
-  _globals['_MEDIA']._serialized_end=410
+  _globals['_MEDIA']._serialized_end=716
+  _globals['_MEDIA_KIND']._serialized_start=567
+  _globals['_MEDIA_KIND']._serialized_end=627
+  _globals['_MEDIA_STATE']._serialized_start=629
+  _globals['_MEDIA_STATE']._serialized_end=716
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,11 +20,63 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class Media(_message.Message):
-    """An uploaded photo. The bytes are immutable: a new photo is a new Media with a new id, so
-    its URLs can be cached forever.
+    """An uploaded photo or video. The bytes are immutable: a new upload is a new Media with a new
+    id, so its URLs can be cached forever.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
+
+    class _Kind:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _KindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Media._Kind.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        KIND_UNSPECIFIED: Media._Kind.ValueType  # 0
+        """Not set (never sent by the service)."""
+        KIND_PHOTO: Media._Kind.ValueType  # 1
+        """A still or animated image (JPEG, PNG, GIF, WebP)."""
+        KIND_VIDEO: Media._Kind.ValueType  # 2
+        """A video (uploaded as MP4 or WebM; served as H.264/AAC MP4)."""
+
+    class Kind(_Kind, metaclass=_KindEnumTypeWrapper):
+        """What an upload is."""
+
+    KIND_UNSPECIFIED: Media.Kind.ValueType  # 0
+    """Not set (never sent by the service)."""
+    KIND_PHOTO: Media.Kind.ValueType  # 1
+    """A still or animated image (JPEG, PNG, GIF, WebP)."""
+    KIND_VIDEO: Media.Kind.ValueType  # 2
+    """A video (uploaded as MP4 or WebM; served as H.264/AAC MP4)."""
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Media._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Media._State.ValueType  # 0
+        """Not set (never sent by the service)."""
+        STATE_PROCESSING: Media._State.ValueType  # 1
+        """Being processed: no URLs yet, and it cannot be attached to a tweet until it is ready."""
+        STATE_READY: Media._State.ValueType  # 2
+        """Ready: its URLs serve it and it can be attached."""
+        STATE_FAILED: Media._State.ValueType  # 3
+        """Processing failed (failure_reason says why); it can never be attached."""
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """Where an upload is in its processing. Photos are ready when their upload answers; a
+        video is processed after its upload answers (transcoded, its poster extracted).
+        """
+
+    STATE_UNSPECIFIED: Media.State.ValueType  # 0
+    """Not set (never sent by the service)."""
+    STATE_PROCESSING: Media.State.ValueType  # 1
+    """Being processed: no URLs yet, and it cannot be attached to a tweet until it is ready."""
+    STATE_READY: Media.State.ValueType  # 2
+    """Ready: its URLs serve it and it can be attached."""
+    STATE_FAILED: Media.State.ValueType  # 3
+    """Processing failed (failure_reason says why); it can never be attached."""
 
     ID_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
@@ -36,30 +89,46 @@ class Media(_message.Message):
     ALT_TEXT_FIELD_NUMBER: _builtins.int
     TWEET_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    DURATION_MS_FIELD_NUMBER: _builtins.int
+    FAILURE_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     """The media's Snowflake id; what CreateTweetRequest.media_ids refers to."""
     owner_id: _builtins.int
     """The user who uploaded it; only they can attach it to a tweet."""
     url: _builtins.str
-    """Absolute URL of the full-size image. Locally it is the gateway's
-    `/v1/media/{id}/content` (GetMediaContent); in production a CDN in front of it.
+    """Absolute URL of the full-size image or the video. Locally it is the gateway's
+    `/v1/media/{id}/content` (served with byte ranges); in production a CDN in front of it.
+    Empty until the upload is ready.
     """
     thumbnail_url: _builtins.str
-    """Absolute URL of a smaller copy (at most 400 pixels on its longer side). Locally `/v1/media/{id}/content?thumbnail=true`."""
+    """Absolute URL of a smaller image: a photo's copy at most 400 pixels on its longer side, a
+    video's poster frame. Locally `/v1/media/{id}/content?thumbnail=true`. Empty until ready.
+    """
     content_type: _builtins.str
-    """The image's MIME type, detected from its bytes: "image/jpeg", "image/png",
-    "image/gif" or "image/webp".
+    """The MIME type of what `url` serves: "image/jpeg", "image/png", "image/gif" or
+    "image/webp" (detected from the bytes), or "video/mp4" for every video once processed
+    ("video/webm" or "video/mp4", the upload's own type, while processing).
     """
     width: _builtins.int
-    """Width of the full-size image in pixels."""
+    """Width in pixels (a video's, as uploaded while processing and as served once ready)."""
     height: _builtins.int
-    """Height of the full-size image in pixels."""
+    """Height in pixels."""
     size_bytes: _builtins.int
-    """Size of the full-size image in bytes."""
+    """Size in bytes of what `url` serves (of the upload while processing)."""
     alt_text: _builtins.str
     """Text description for screen readers; at most 1000 characters; may be empty."""
     tweet_id: _builtins.int
     """The tweet it is attached to; 0 until attached. A media item belongs to one tweet."""
+    kind: Global___Media.Kind.ValueType
+    """Photo or video."""
+    state: Global___Media.State.ValueType
+    """Processing, ready or failed."""
+    duration_ms: _builtins.int
+    """A video's duration in milliseconds; 0 for photos."""
+    failure_reason: _builtins.str
+    """Why processing failed, when `state` is STATE_FAILED; empty otherwise."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was uploaded."""
@@ -78,10 +147,14 @@ class Media(_message.Message):
         alt_text: _builtins.str = ...,
         tweet_id: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        kind: Global___Media.Kind.ValueType = ...,
+        state: Global___Media.State.ValueType = ...,
+        duration_ms: _builtins.int = ...,
+        failure_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alt_text", b"alt_text", "content_type", b"content_type", "create_time", b"create_time", "height", b"height", "id", b"id", "owner_id", b"owner_id", "size_bytes", b"size_bytes", "thumbnail_url", b"thumbnail_url", "tweet_id", b"tweet_id", "url", b"url", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alt_text", b"alt_text", "content_type", b"content_type", "create_time", b"create_time", "duration_ms", b"duration_ms", "failure_reason", b"failure_reason", "height", b"height", "id", b"id", "kind", b"kind", "owner_id", b"owner_id", "size_bytes", b"size_bytes", "state", b"state", "thumbnail_url", b"thumbnail_url", "tweet_id", b"tweet_id", "url", b"url", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
