@@ -1,4 +1,5 @@
-"""``python -m devstack <verb>``: install, start, stop, status, run, test. See the Makefile."""
+"""``python -m devstack <verb>``: install, start, stop, status, run, supervise, test, bench. See
+the Makefile."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def main(argv: list[str]) -> int:
         sub = verbs.add_parser(verb, help=f"{verb} components (all when none is named)")
         sub.add_argument("components", nargs="*")
     verbs.add_parser("run", help="start everything and stay in the foreground until Ctrl-C")
+    verbs.add_parser("supervise", help="restart components that die (what `start` runs)")
     test = verbs.add_parser("test", help="start what tests need, run pytest, stop what was started")
     test.add_argument("extra", nargs=argparse.REMAINDER, help="pytest's arguments")
     bench = verbs.add_parser("bench", help="like test, for the benchmarks")
@@ -34,8 +36,9 @@ def main(argv: list[str]) -> int:
     from devstack import stack  # noqa: PLC0415
     from devstack.components import by_name  # noqa: PLC0415
 
-    if args.verb == "run":
-        return stack.run_foreground()
+    whole_stack = {"run": stack.run_foreground, "supervise": stack.supervise}
+    if args.verb in whole_stack:
+        return whole_stack[args.verb]()
     if args.verb in RUNNERS:
         extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra  # make's separator
         module, limit_seconds = RUNNERS[args.verb]
@@ -44,6 +47,8 @@ def main(argv: list[str]) -> int:
     if args.verb == "status":
         return 0 if stack.status(components) else 1
     if args.verb == "stop":
+        if not args.components:  # the whole stack: nothing may be restarted meanwhile
+            stack.stop_supervisor()
         stack.stop(components)
         return 0
     return stack.start_and_report(components)

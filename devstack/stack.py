@@ -8,10 +8,11 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from devstack import probes
+from devstack import probes, supervisor
 from devstack.components import COMPONENTS, GATEWAY_PORT, SERVICE_PORTS, STAGES, Component
 from devstack.paths import DATA, PYTHON, ROOT
 from devstack.process import ManagedProcess
+from devstack.supervisor import Restarts, Supervisor
 
 #: How long an aborted test run is given to print its stacks before it is killed.
 STACK_DUMP_SECONDS = 10
@@ -52,12 +53,50 @@ def start(components: Sequence[Component]) -> list[Component]:
 
 
 def start_and_report(components: Sequence[Component]) -> int:
-    """``make start``: like ``start``, as an exit code with the failure printed."""
+    """``make start``: like ``start``, then supervised in the background; as an exit code with
+    the failure printed."""
     try:
         start(components)
     except StackError as error:
         say(f"FAILED: {error}")
         return 1
+    start_supervisor()
+    return 0
+
+
+def _env() -> dict[str, str]:
+    """What a Python process of the project needs to find its code and the stack's data."""
+    return {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)}
+
+
+def start_supervisor() -> bool:
+    """Starts the background supervisor (``python -m devstack supervise``) unless one runs;
+    True if this call started it."""
+    process = ManagedProcess(supervisor.NAME)
+    if process.pid() is not None:
+        return False
+    pid = process.start([str(PYTHON), "-m", "devstack", "supervise"], env=_env(), cwd=ROOT)
+    say(f"supervisor: started (pid {pid}): a component that dies is started again")
+    return True
+
+
+def stop_supervisor() -> None:
+    """Stops the background supervisor, before the components, so it restarts none of them."""
+    ManagedProcess(supervisor.NAME).stop(10)
+
+
+def supervise() -> int:
+    """``python -m devstack supervise``: the background supervisor, until SIGTERM."""
+    stopping = False
+
+    def stop_now(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop_now)
+    signal.signal(signal.SIGINT, stop_now)
+    say("supervising " + ", ".join(component.name for component in COMPONENTS))
+    Supervisor(COMPONENTS, say).run(until=lambda: stopping)
     return 0
 
 
@@ -109,7 +148,7 @@ def migrate() -> None:
     result = subprocess.run(
         [str(PYTHON), "-m", "services.platform.migrate"],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)},
+        env=_env(),
         capture_output=True,
         text=True,
         check=False,
@@ -148,13 +187,21 @@ def status(components: Sequence[Component]) -> bool:
             reason = component.probe()
             state = f"healthy (pid {pid})" if reason is None else f"UNHEALTHY (pid {pid}): {reason}"
             healthy = healthy and reason is None
+        restarts = Restarts.of(component.name)
+        if restarts.count:
+            ago = time.time() - restarts.last
+            state += f"; restarted {restarts.count} time(s), last {ago:.0f}s ago"
         print(f"{component.name:<10} {','.join(map(str, component.ports)):<12} {state}")
+    watching = ManagedProcess(supervisor.NAME).pid()
+    print(f"{'supervisor':<10} {'':<12} " + (f"running (pid {watching})" if watching else "off"))
     return healthy
 
 
 def run_foreground() -> int:
-    """``make run``: start everything, watch it until Ctrl-C; a component that dies ends the run."""
+    """``make run``: start everything and supervise it until Ctrl-C (a component that dies is
+    started again)."""
     components = list(COMPONENTS)
+    stop_supervisor()  # one left by `make start`: this run supervises itself
     try:
         if start_and_report(components) != 0:
             return 1
@@ -173,31 +220,24 @@ def run_foreground() -> int:
 
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    exit_code = 0
-    while not interrupted:
-        dead = [component for component in components if _process(component).pid() is None]
-        if dead:
-            for component in dead:
-                tail = _process(component).log_tail()
-                say(f"{component.name} DIED; last lines of its log:\n{tail}")
-            exit_code = 1
-            break
-        time.sleep(1)
+    Supervisor(components, say).run(until=lambda: interrupted)
     say("stopping")
     stop(components)
-    return exit_code
+    return 0
 
 
 def run_with_stack(argv: Sequence[str], limit_seconds: float | None = None) -> int:
-    """``make test`` and ``make bench``: start what is not running, run ``argv`` (a module of
-    the virtualenv's Python), stop what this run started; the exit code is the command's. A run
+    """``make test`` and ``make bench``: start what is not running and supervise it, run
+    ``argv`` (a module of the virtualenv's Python), stop what this run started; the exit code
+    is the command's. A run
     past ``limit_seconds`` is aborted with SIGABRT, on which Python's faulthandler (on in pytest)
     prints every thread's stack, and fails."""
     started: list[Component] = []
+    supervising = False
     try:
         started = start(list(COMPONENTS))
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)}
-        with subprocess.Popen([str(PYTHON), "-m", *argv], cwd=ROOT, env=env) as command:
+        supervising = start_supervisor()
+        with subprocess.Popen([str(PYTHON), "-m", *argv], cwd=ROOT, env=_env()) as command:
             try:
                 return command.wait(timeout=limit_seconds)
             except subprocess.TimeoutExpired:
@@ -215,4 +255,6 @@ def run_with_stack(argv: Sequence[str], limit_seconds: float | None = None) -> i
         say(f"FAILED: {error}")
         return 1
     finally:
+        if supervising:
+            stop_supervisor()
         stop(started)

@@ -22,9 +22,11 @@ def _devstack(*args: str) -> subprocess.CompletedProcess[str]:
 def test_status_reports_every_component_healthy() -> None:
     result = _devstack("status")
     assert result.returncode == 0, result.stdout
-    lines = result.stdout.splitlines()
+    *lines, watching = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == [component.name for component in COMPONENTS]
     assert all(" healthy (pid " in line for line in lines)
+    # `make test` supervises the stack it runs on
+    assert watching.split()[:2] == ["supervisor", "running"], watching
 
 
 def test_starting_a_running_stack_again_starts_nothing() -> None:
