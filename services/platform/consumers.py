@@ -1,17 +1,38 @@
-"""Running a service's durable JetStream consumer in the background of its process.
+"""Running a service's durable JetStream consumer, and the one policy every consumer settles
+its messages by.
 
 ``DurableConsumer.run`` binds to a consumer declared in ``events.py`` (declaring it again, which
-changes nothing, so a service started before ``migrate`` still works), hands every fetched batch
-to the service's handler, and reconnects with backoff whenever NATS goes away. Handlers ack,
-nak or term each message themselves: a message is acknowledged only after its effect is stored.
+changes nothing, or updates a changed declaration in place, so a service started before
+``migrate`` still works), hands every fetched batch to the service's handler, and reconnects with
+backoff whenever NATS goes away.
+
+Every handler settles its messages through a ``Settle`` of its consumer, which does it one way:
+
+- **Undecodable:** a message that holds no event of its subject's type (``Settle.decoded``) is
+  set aside: terminated (no redelivery could help, and a poison message must not stall the
+  consumer), with an error log line naming the consumer and the subject, and counted in
+  ``chirp_events_set_aside_total{consumer,subject}``.
+- **Failed:** a message whose handling raised, or cannot be done yet (a dependency down), is
+  redelivered later (``Settle.failed``): nak'd with a delay that grows with its deliveries (1 s,
+  2 s, 4 s, ... up to 30 s: ``Retries``) and counted in ``chirp_events_retried_total``. Nothing
+  limits its deliveries (``events.MAX_DELIVER``), so an outage of any length delays events and
+  drops none, and once it is over every message waiting is handled within 30 s.
+- **Done:** a message is acknowledged only after its effect is stored (``Settle.done``).
+- **Long handlers:** while a handler works, its messages are marked in progress every quarter
+  of the consumer's ack wait (``Settle.kept_alive``), so a long one is not redelivered to another
+  process meanwhile, and one whose process died is redelivered within the ack wait.
+
+``each_event`` is that policy for a consumer that applies one event at a time; the batch
+consumers (indexer, trends, fanout) call the same ``Settle`` methods on their batches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar, overload
 
 import nats
 import structlog
@@ -19,20 +40,36 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
+from prometheus_client import Counter
 
 from services.platform.background import pause, rounds
 from services.platform.events import STREAM
+from services.platform.subjects import Event, Subject, decode
 
 log = structlog.get_logger()
 
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
-E = TypeVar("E")
+E = TypeVar("E", bound=Event)
 
-#: How long a message whose handling failed waits before it is redelivered.
-RETRY_DELAY_SECONDS = 2.0
 #: How long closing a NATS connection may take before it is abandoned.
 CLOSE_TIMEOUT_SECONDS = 5.0
+#: The ack wait of a consumer that declares none (the server's default).
+DEFAULT_ACK_WAIT_SECONDS = 30.0
+#: A message in progress is marked so this often, as a share of its consumer's ack wait (a
+#: quarter: a beat or two lost to a reconnect still leaves it unexpired).
+BEAT_SHARE = 0.25
 Tick = Callable[[JetStreamContext.PullSubscription], Awaitable[None]]
+
+SET_ASIDE = Counter(
+    "chirp_events_set_aside_total",
+    "Messages terminated because they hold no event of their subject's type.",
+    ("consumer", "subject"),
+)
+RETRIED = Counter(
+    "chirp_events_retried_total",
+    "Deliveries whose handling failed (a dependency down), redelivered after a delay.",
+    ("consumer", "subject"),
+)
 
 
 async def _no_tick(_subscription: JetStreamContext.PullSubscription) -> None:
@@ -105,30 +142,148 @@ async def close_connection(connection: Client) -> None:
             await connection.close()
 
 
+@dataclass(frozen=True)
+class Retries:
+    """How long a message whose handling failed waits for its next delivery: ``first_seconds``
+    after its first delivery, twice as long after each next one, ``cap_seconds`` at most."""
+
+    first_seconds: float = 1.0
+    cap_seconds: float = 30.0
+
+    def delay(self, delivered: int) -> float:
+        """The wait after the ``delivered``-th delivery (counted from 1) failed."""
+        doublings = min(max(delivered - 1, 0), 64)  # unlimited deliveries: keep 2**n finite
+        return min(self.first_seconds * 2.0**doublings, self.cap_seconds)
+
+
+#: The schedule of every consumer of the product: 1, 2, 4, 8, 16, then every 30 seconds.
+RETRIES = Retries()
+
+
+class InProgress:
+    """Marks ``messages`` in progress every ``every_seconds`` while the block runs, so that
+    JetStream does not redeliver them meanwhile. A timer, not a task: nearly every handler is
+    done long before the first beat."""
+
+    def __init__(self, messages: Sequence[Msg], every_seconds: float) -> None:
+        self._messages = messages
+        self._every = every_seconds
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._telling: set[asyncio.Task[None]] = set()
+
+    def __enter__(self) -> None:
+        self._timer = self._loop.call_later(self._every, self._beat)
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in self._telling:
+            task.cancel()
+
+    def _beat(self) -> None:
+        task = self._loop.create_task(_replies(m.in_progress() for m in self._messages))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+        self._timer = self._loop.call_later(self._every, self._beat)
+
+
+class Settle:
+    """The settling of one consumer's messages (see the module's docstring)."""
+
+    def __init__(self, config: ConsumerConfig, retries: Retries = RETRIES) -> None:
+        """``retries`` is the product's schedule but in tests."""
+        self.consumer = config.durable_name or ""
+        self._retries = retries
+        self._beat_seconds = (config.ack_wait or DEFAULT_ACK_WAIT_SECONDS) * BEAT_SHARE
+
+    @overload
+    async def decoded(self, message: Msg) -> Event | None: ...
+
+    @overload
+    async def decoded(self, message: Msg, subject: Subject[E]) -> E | None: ...
+
+    async def decoded(self, message: Msg, subject: Subject[E] | None = None) -> Event | None:
+        """The event ``message`` holds, as ``subject``'s type (by default as the catalogue's type
+        of the message's own subject); None once a message that holds none is set aside."""
+        try:
+            if subject is None:
+                return decode(message.subject, message.data)
+            return subject.decode(message.data)
+        except Exception:
+            log.exception(
+                "undecodable event; set aside", consumer=self.consumer, subject=message.subject
+            )
+            SET_ASIDE.labels(self.consumer, message.subject).inc()
+            await _replies([message.term()])
+            return None
+
+    def kept_alive(self, messages: Sequence[Msg]) -> InProgress:
+        """A block during which ``messages`` are marked in progress (for handlers that may run
+        long: a transcode, a celebrity's fanout, a batch waiting for a service)."""
+        return InProgress(messages, self._beat_seconds)
+
+    async def done(self, messages: Sequence[Msg]) -> None:
+        """Acknowledges ``messages``: their effect is stored."""
+        await _replies(message.ack() for message in messages)
+
+    async def failed(self, messages: Sequence[Msg], error: Exception | None = None) -> None:
+        """Redelivers ``messages`` later, each after the delay its deliveries so far call for;
+        ``error`` is what failed (None when the handling cannot be done yet)."""
+        if not messages:
+            return
+        delays = [self._retries.delay(message.metadata.num_delivered) for message in messages]
+        log.warning(
+            "event handling failed; redelivering later",
+            consumer=self.consumer,
+            subject=messages[0].subject,
+            count=len(messages),
+            delivered=messages[0].metadata.num_delivered,
+            delay=delays[0],
+            exc_info=error,
+        )
+        for message in messages:
+            RETRIED.labels(self.consumer, message.subject).inc()
+        await _replies(
+            message.nak(delay=delay) for message, delay in zip(messages, delays, strict=True)
+        )
+
+    async def settled(self, message: Msg, work: Awaitable[bool]) -> bool:
+        """Awaits ``work``, the handling of ``message``'s event, with the message kept alive;
+        acknowledges the message once ``work`` returns True, redelivers it later when ``work``
+        returns False (cannot be done yet) or raises. Returns whether it was done."""
+        try:
+            with self.kept_alive([message]):
+                done = await work
+        except Exception as error:
+            await self.failed([message], error)
+            return False
+        if done:
+            await self.done([message])
+        else:
+            await self.failed([message])
+        return done
+
+
+async def _replies(replies: Iterable[Awaitable[None]]) -> None:
+    """Sends acks, naks, terms or progress marks at once; one that is lost only means a
+    (harmless) redelivery."""
+    for outcome in await asyncio.gather(*replies, return_exceptions=True):
+        if isinstance(outcome, Exception):
+            log.warning("could not settle a message", error=str(outcome))
+
+
 def each_event(
-    parse: Callable[[bytes], E], apply: Callable[[E], Awaitable[bool]], what: str
+    settle: Settle, subject: Subject[E], apply: Callable[[E], Awaitable[bool]]
 ) -> BatchHandler:
-    """A batch handler that applies each message's event in stream order and settles it:
-    acknowledged once ``apply`` returns True; redelivered ``RETRY_DELAY_SECONDS`` later when it
-    returns False or raises; terminated, with an error log line, when the payload cannot be
-    decoded (no redelivery could help, and a poison message must not stall the consumer)."""
+    """A batch handler that applies each message's event (of ``subject``'s type) in stream
+    order, settled by ``settle``: ``apply`` returns True once the event's effect is stored,
+    False while it cannot be yet."""
 
     async def handle_batch(messages: list[Msg]) -> None:
         for message in messages:
-            try:
-                event = parse(message.data)
-            except Exception:
-                log.exception("undecodable event; dropped", subject=message.subject, what=what)
-                await message.term()
-                continue
-            try:
-                done = await apply(event)
-            except Exception:
-                log.warning("event handling failed; redelivering", what=what, exc_info=True)
-                done = False
-            if done:
-                await message.ack()
-            else:
-                await message.nak(delay=RETRY_DELAY_SECONDS)
+            event = await settle.decoded(message, subject)
+            if event is not None:
+                await settle.settled(message, apply(event))
 
     return handle_batch

@@ -1,12 +1,16 @@
 """The JetStream stream every event goes to, and the durable consumers that read it.
 
-One stream, ``CHIRP``, holds every subject of ``chirp.events.v1`` (``tweets.*``, ``graph.*``,
-``users.*``, ``media.*``) on disk. Publishers set ``Nats-Msg-Id`` to the event id, so a retried
-publish inside the duplicate window is stored once; consumers acknowledge explicitly, after
-their side effect, and their handlers are idempotent, so a redelivery changes nothing.
+One stream, ``CHIRP``, holds every subject of the catalogue (``subjects.py``: ``tweets.*``,
+``graph.*``, ``users.*``, ``media.*``) on disk. Publishers set ``Nats-Msg-Id`` to the event id,
+so a retried publish inside the duplicate window is stored once; consumers acknowledge
+explicitly, after their side effect, and their handlers are idempotent, so a redelivery changes
+nothing. How a consumer settles each message (and why nothing limits redeliveries) is
+``consumers.py``'s policy.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from nats.js.api import (
     AckPolicy,
@@ -15,6 +19,22 @@ from nats.js.api import (
     RetentionPolicy,
     StorageType,
     StreamConfig,
+)
+
+from services.platform.subjects import (
+    GRAPH_FOLLOWED,
+    GRAPH_UNFOLLOWED,
+    MEDIA_VIDEO_UPLOADED,
+    TWEETS_CREATED,
+    TWEETS_DELETED,
+    TWEETS_EDITED,
+    TWEETS_LIKED,
+    TWEETS_RETWEETED,
+    TWEETS_UNLIKED,
+    TWEETS_UNRETWEETED,
+    USERS_CREATED,
+    USERS_UPDATED,
+    Subject,
 )
 
 STREAM = StreamConfig(
@@ -27,12 +47,16 @@ STREAM = StreamConfig(
     num_replicas=1,
 )
 
+#: Deliveries of a message at most: unlimited. A message is given up only when it cannot be
+#: decoded (``term``); a dependency's outage is retried for as long as it lasts.
+MAX_DELIVER = -1
 
-def _durable(
+
+def durable(
     name: str, description: str, subjects: list[str], ack_wait_seconds: float = 60
 ) -> ConsumerConfig:
     """A durable consumer that takes ``subjects`` from the start and is acknowledged explicitly,
-    redelivered when unacknowledged for ``ack_wait_seconds``, at most 20 times."""
+    redelivered when unacknowledged for ``ack_wait_seconds``, as often as it takes."""
     return ConsumerConfig(
         durable_name=name,
         description=description,
@@ -40,51 +64,59 @@ def _durable(
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
         ack_wait=ack_wait_seconds,
-        max_deliver=20,
+        max_deliver=MAX_DELIVER,
     )
+
+
+def _names(*subjects: Subject[Any]) -> list[str]:
+    return [subject.name for subject in subjects]
 
 
 #: Durable consumers, by the service that owns them. Each takes only the subjects it handles.
 CONSUMERS = (
-    _durable(
+    durable(
         "timelines-fanout",
         "timelines: fanout on write, follow merges, deletes",
-        [
-            "tweets.created",
-            "tweets.retweeted",
-            "tweets.unretweeted",
-            "tweets.deleted",
-            "graph.followed",
-            "graph.unfollowed",
-        ],
+        _names(
+            TWEETS_CREATED,
+            TWEETS_RETWEETED,
+            TWEETS_UNRETWEETED,
+            TWEETS_DELETED,
+            GRAPH_FOLLOWED,
+            GRAPH_UNFOLLOWED,
+        ),
     ),
-    _durable(
+    durable(
         "search-indexer",
         "search: keeps the Tantivy tweet and user indexes in step with tweets and accounts",
-        [
-            "tweets.created",
-            "tweets.edited",
-            "tweets.deleted",
-            "tweets.liked",
-            "tweets.unliked",
-            "tweets.retweeted",
-            "tweets.unretweeted",
-            "users.created",
-            "users.updated",
-            "graph.followed",  # follower counts rank user search
-            "graph.unfollowed",
-        ],
+        _names(
+            TWEETS_CREATED,
+            TWEETS_EDITED,
+            TWEETS_DELETED,
+            TWEETS_LIKED,
+            TWEETS_UNLIKED,
+            TWEETS_RETWEETED,
+            TWEETS_UNRETWEETED,
+            USERS_CREATED,
+            USERS_UPDATED,
+            GRAPH_FOLLOWED,  # follower counts rank user search
+            GRAPH_UNFOLLOWED,
+        ),
     ),
-    _durable("search-trends", "search: counts hashtags and topics for trends", ["tweets.created"]),
-    _durable("tweets-cleanup", "tweets: undoes the retweets of deleted tweets", ["tweets.deleted"]),
-    _durable("graph-users", "graph: gives every new account its node", ["users.created"]),
-    _durable("media-cleanup", "media: removes the photos of deleted tweets", ["tweets.deleted"]),
+    durable(
+        "search-trends", "search: counts hashtags and topics for trends", _names(TWEETS_CREATED)
+    ),
+    durable(
+        "tweets-cleanup", "tweets: undoes the retweets of deleted tweets", _names(TWEETS_DELETED)
+    ),
+    durable("graph-users", "graph: gives every new account its node", _names(USERS_CREATED)),
+    durable("media-cleanup", "media: removes the photos of deleted tweets", _names(TWEETS_DELETED)),
     # A transcode takes minutes: its worker says it is still at work every few seconds
     # (in-progress acks), so a worker that died has its job redelivered within seconds.
-    _durable(
+    durable(
         "media-transcode",
         "media: transcodes uploaded videos and extracts their posters",
-        ["media.video_uploaded"],
+        _names(MEDIA_VIDEO_UPLOADED),
         ack_wait_seconds=15,
     ),
 )

@@ -36,7 +36,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import nats
 import structlog
@@ -48,6 +48,7 @@ from nats.aio.client import Client as NatsClient
 from services.platform.background import in_background, pause, rounds, wait_set
 from services.platform.consumers import close_connection
 from services.platform.cql import execute
+from services.platform.subjects import Event, Subject
 
 #: The time each outbox partition of a process covers.
 BUCKET_SECONDS = 60
@@ -74,13 +75,7 @@ _REGISTRY = 0
 
 log = structlog.get_logger()
 
-
-class Event(Protocol):
-    """Every ``chirp.events.v1`` message: an ``event_id`` and protobuf serialization."""
-
-    event_id: str
-
-    def SerializeToString(self) -> bytes: ...
+E = TypeVar("E", bound=Event)
 
 
 def new_event_id() -> str:
@@ -145,19 +140,19 @@ class Outbox(Handover):
         self.buckets: set[int] = set()
         self._listed: set[int] = set()
 
-    def add(self, batch: BatchStatement, subject: str, event: Event) -> PendingEvent:
-        """Adds ``event`` to ``batch`` (and, until a batch that did commits, the listing of
-        this bucket's partition); pass what it returns to ``committed()`` once the batch is
-        written."""
+    def add(self, batch: BatchStatement, subject: Subject[E], event: E) -> PendingEvent:
+        """Adds ``event``, published on ``subject``, to ``batch`` (and, until a batch that did
+        commits, the listing of this bucket's partition); pass what it returns to
+        ``committed()`` once the batch is written."""
         now = int(time.time())
         bucket = now - now % self.bucket_seconds
         row = PendingEvent(
-            event.event_id, subject, event.SerializeToString(), Partition(self.writer, bucket)
+            event.event_id, subject.name, event.SerializeToString(), Partition(self.writer, bucket)
         )
         if bucket not in self._listed:
             batch.add(self._list, (_REGISTRY, bucket, self.writer))
         batch.add(
-            self._insert, (self.writer, bucket, uuid.UUID(row.event_id), subject, row.payload)
+            self._insert, (self.writer, bucket, uuid.UUID(row.event_id), row.subject, row.payload)
         )
         if bucket not in self.buckets:
             self._listed.intersection_update(self.buckets)  # forget the closed ones

@@ -11,6 +11,6 @@ INDEX_LAG = Histogram(
 )
 EVENTS = Counter(
     "chirp_search_index_events_total",
-    "Events the indexer handled, by outcome (committed, retried, redelivered).",
+    "Events the indexer handled, by outcome (committed, redelivered).",
     ("outcome",),
 )

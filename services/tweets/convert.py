@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from chirp.events.v1 import tweet_events_pb2
 from chirp.media.v1 import media_pb2
 from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.platform.outbox import Event as OutboxEvent
+from services.platform.subjects import (
+    TWEETS_CREATED,
+    TWEETS_DELETED,
+    TWEETS_EDITED,
+    TWEETS_LIKED,
+    TWEETS_RETWEETED,
+    TWEETS_UNLIKED,
+    TWEETS_UNRETWEETED,
+    Subject,
+)
+from services.platform.subjects import Event as OutboxEvent
 from services.tweets.model import (
     Attachment,
     Author,
@@ -184,32 +192,27 @@ def version_message(entry: VersionView) -> tweet_pb2.TweetVersion:
     )
 
 
-#: Events whose fields are plain values, with the subject and message type of each.
-_FLAT_EVENTS: dict[type, tuple[str, Callable[..., OutboxEvent]]] = {
-    TweetDeleted: ("tweets.deleted", tweet_events_pb2.TweetDeletedEvent),
-    TweetLiked: ("tweets.liked", tweet_events_pb2.TweetLikedEvent),
-    TweetUnliked: ("tweets.unliked", tweet_events_pb2.TweetUnlikedEvent),
-    TweetRetweeted: ("tweets.retweeted", tweet_events_pb2.TweetRetweetedEvent),
-    TweetUnretweeted: ("tweets.unretweeted", tweet_events_pb2.TweetUnretweetedEvent),
+#: Events whose fields are plain values, with the subject of each.
+_FLAT_EVENTS: dict[type, Subject[Any]] = {
+    TweetDeleted: TWEETS_DELETED,
+    TweetLiked: TWEETS_LIKED,
+    TweetUnliked: TWEETS_UNLIKED,
+    TweetRetweeted: TWEETS_RETWEETED,
+    TweetUnretweeted: TWEETS_UNRETWEETED,
 }
 
 
-def event_message(event: Event) -> tuple[str, OutboxEvent]:
-    """The subject and message of an event."""
+def event_message(event: Event) -> tuple[Subject[Any], OutboxEvent]:
+    """The subject of an event, and its message (of the subject's type)."""
     if isinstance(event, TweetCreated | TweetEdited):
-        kind = (
-            tweet_events_pb2.TweetCreatedEvent
-            if isinstance(event, TweetCreated)
-            else tweet_events_pb2.TweetEditedEvent
-        )
-        message: OutboxEvent = kind(
+        whole: Subject[Any] = TWEETS_CREATED if isinstance(event, TweetCreated) else TWEETS_EDITED
+        message = whole.type(
             event_id=event.event_id,
             occur_time=timestamp(event.occur_time),
             tweet=tweet_message(event.tweet),
         )
-        subject = "tweets.created" if isinstance(event, TweetCreated) else "tweets.edited"
-        return subject, message
-    subject, flat_kind = _FLAT_EVENTS[type(event)]
+        return whole, message
+    flat = _FLAT_EVENTS[type(event)]
     values: dict[str, Any] = {field.name: getattr(event, field.name) for field in fields(event)}
     values["occur_time"] = timestamp(event.occur_time)
-    return subject, flat_kind(**values)
+    return flat, flat.type(**values)

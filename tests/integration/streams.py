@@ -1,25 +1,25 @@
-"""Watching events arrive on the real JetStream stream CHIRP, through temporary consumers."""
+"""Watching events arrive on the real JetStream stream CHIRP, through temporary consumers: the
+events of one service (``tweets``, ``graph``, ...), every subject of it in the catalogue, decoded
+as the catalogue says."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import nats
-from google.protobuf.message import Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.platform.background import in_background, rounds
-from services.platform.events import STREAM
+from services.platform.events import STREAM, durable
 from services.platform.settings import StoreSettings
+from services.platform.subjects import CATALOGUE, Event, decode
 
-#: The message type of each subject a test watches.
-MessageTypes = Mapping[str, type[Message]]
-M = TypeVar("M", bound=Message)
+M = TypeVar("M", bound=Event)
 
 #: How long a test waits for an event.
 WAIT_SECONDS = 15.0
@@ -29,7 +29,7 @@ WAIT_SECONDS = 15.0
 class Received:
     """Events in arrival order."""
 
-    events: list[Message] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def matching(self, kind: type[M], matches: Callable[[M], bool]) -> list[M]:
@@ -44,14 +44,19 @@ class Received:
         return found
 
 
-async def create_consumer(types: MessageTypes, prefix: str) -> str:
-    """A new durable consumer of ``types``' subjects, from now on; returns its name."""
+def subjects_of(service: str) -> list[str]:
+    """The catalogue's subjects of ``service`` (``tweets.created``, ... for ``tweets``)."""
+    return [name for name in CATALOGUE if name.startswith(f"{service}.")]
+
+
+async def create_consumer(service: str) -> str:
+    """A new durable consumer of every subject of ``service``, from now on; returns its name."""
     connection = await nats.connect(StoreSettings().nats_url)
     try:
-        name = f"test-{prefix}-{uuid.uuid4().hex[:10]}"
+        name = f"test-{service}-{uuid.uuid4().hex[:10]}"
         config = ConsumerConfig(
             durable_name=name,
-            filter_subjects=list(types),
+            filter_subjects=subjects_of(service),
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.NEW,
         )
@@ -70,7 +75,7 @@ async def delete_consumer(name: str) -> None:
 
 
 @asynccontextmanager
-async def receiving(name: str, types: MessageTypes) -> AsyncIterator[Received]:
+async def receiving(name: str) -> AsyncIterator[Received]:
     """Pulls the consumer ``name`` in the background for the life of the context."""
     connection = await nats.connect(
         StoreSettings().nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5
@@ -85,7 +90,7 @@ async def receiving(name: str, types: MessageTypes) -> AsyncIterator[Received]:
             except TimeoutError:
                 continue
             for message in messages:
-                received.events.append(types[message.subject].FromString(message.data))
+                received.events.append(decode(message.subject, message.data))
                 await message.ack()
             received.arrived.set()
 
@@ -97,27 +102,23 @@ async def receiving(name: str, types: MessageTypes) -> AsyncIterator[Received]:
 
 
 @asynccontextmanager
-async def watching(types: MessageTypes, prefix: str) -> AsyncIterator[Received]:
-    """Every event of ``types`` published from now on, through a consumer deleted afterwards."""
-    name = await create_consumer(types, prefix)
+async def watching(service: str) -> AsyncIterator[Received]:
+    """Every event of ``service`` published from now on, through a consumer deleted
+    afterwards."""
+    name = await create_consumer(service)
     try:
-        async with receiving(name, types) as received:
+        async with receiving(name) as received:
             yield received
     finally:
         await delete_consumer(name)
 
 
 def killable_consumer(name: str, subjects: list[str]) -> ConsumerConfig:
-    """A durable consumer for a worker that a test SIGKILLs: from now on, and what the killed
-    worker had not acknowledged is redelivered after 3 s (the real consumers wait a minute)."""
-    return ConsumerConfig(
-        durable_name=name,
-        filter_subjects=subjects,
-        ack_policy=AckPolicy.EXPLICIT,
-        deliver_policy=DeliverPolicy.NEW,
-        ack_wait=3,
-        max_deliver=20,
-    )
+    """A durable consumer declared as the real ones are, for a worker that a test SIGKILLs: from
+    now on, and what the killed worker had not acknowledged is redelivered after 3 s (the real
+    consumers wait a minute)."""
+    config = durable(name, "a test's", subjects, ack_wait_seconds=3)
+    return config.evolve(deliver_policy=DeliverPolicy.NEW)
 
 
 @asynccontextmanager

@@ -28,10 +28,11 @@ from services.platform.outbox import (
     running_relay,
 )
 from services.platform.settings import StoreSettings
+from services.platform.subjects import USERS_UPDATED
 from tests.polling import eventually
 
 SETTINGS = StoreSettings()
-SUBJECT = "users.updated"
+SUBJECT = USERS_UPDATED
 #: Every outbox here has one-second buckets, so partitions are due within seconds.
 BUCKET_SECONDS = 1
 
@@ -70,7 +71,7 @@ async def received() -> AsyncIterator[asyncio.Queue[user_events_pb2.UserUpdatedE
         STREAM.name or "",
         ConsumerConfig(
             durable_name=durable,
-            filter_subject=SUBJECT,
+            filter_subject=SUBJECT.name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.NEW,
         ),
@@ -85,7 +86,7 @@ async def received() -> AsyncIterator[asyncio.Queue[user_events_pb2.UserUpdatedE
             except TimeoutError:
                 continue
             for message in messages:
-                queue.put_nowait(user_events_pb2.UserUpdatedEvent.FromString(message.data))
+                queue.put_nowait(SUBJECT.decode(message.data))
                 await message.ack()
 
     async with in_background(pump):
@@ -311,7 +312,7 @@ async def test_a_row_published_lately_and_read_again_is_removed_again_not_publis
     """A store may read a row while the relay publishes it from memory (a partition closing
     under it): the relay must tell the store again, or the store holds it forever."""
     event = _event(uuid.uuid4().int >> 80)
-    row = PendingEvent(event.event_id, SUBJECT, event.SerializeToString())
+    row = PendingEvent(event.event_id, SUBJECT.name, event.SerializeToString())
     store = Rereading([row])
     relay = OutboxRelay(store, store, SETTINGS.nats_url)
     try:

@@ -132,6 +132,7 @@ async def test_the_stream_and_its_durable_consumers_exist() -> None:
         for consumer in CONSUMERS:
             found = await jetstream.consumer_info(STREAM.name or "", consumer.durable_name or "")
             assert found.config.filter_subjects == consumer.filter_subjects
+            assert found.config.max_deliver == consumer.max_deliver  # unlimited
     finally:
         await connection.close()
 

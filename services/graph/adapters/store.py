@@ -24,16 +24,14 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from chirp.events.v1 import graph_events_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
 from services.platform.outbox import PendingEvent, new_event_id
+from services.platform.subjects import GRAPH_FOLLOWED, GRAPH_UNFOLLOWED
 
-FOLLOWED = "graph.followed"
-UNFOLLOWED = "graph.unfollowed"
 #: Who to follow looks at this many of the caller's most recent followees ...
 SUGGESTION_FOLLOWEES = 200
 #: ... and at most this many of the people each of them follows, so a celebrity-heavy graph
@@ -310,23 +308,14 @@ async def _change(
     if changed:
         create_time = _now_ms()
         event_id = new_event_id()
-        event: graph_events_pb2.UserFollowedEvent | graph_events_pb2.UserUnfollowedEvent
-        if follow:
-            event = graph_events_pb2.UserFollowedEvent(
-                event_id=event_id,
-                occur_time=_timestamp(create_time),
-                follower_id=follower_id,
-                followee_id=followee_id,
-            )
-        else:
-            event = graph_events_pb2.UserUnfollowedEvent(
-                event_id=event_id,
-                occur_time=_timestamp(create_time),
-                follower_id=follower_id,
-                followee_id=followee_id,
-            )
-        subject = FOLLOWED if follow else UNFOLLOWED
-        stored = PendingEvent(event_id, subject, event.SerializeToString())
+        subject = GRAPH_FOLLOWED if follow else GRAPH_UNFOLLOWED
+        event = subject.type(
+            event_id=event_id,
+            occur_time=_timestamp(create_time),
+            follower_id=follower_id,
+            followee_id=followee_id,
+        )
+        stored = PendingEvent(event_id, subject.name, event.SerializeToString())
         await (
             await tx.run(
                 _FOLLOW if follow else _UNFOLLOW,
@@ -335,7 +324,7 @@ async def _change(
                 create_time=create_time,
                 rank=follow_rank(create_time, follower_id),
                 event_id=event_id,
-                subject=subject,
+                subject=stored.subject,
                 payload=stored.payload,
                 # Taken after both nodes are locked: the events of one pair are ordered.
                 sequence=time.time_ns(),

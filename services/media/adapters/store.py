@@ -10,14 +10,11 @@ from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement
-from chirp.events.v1 import media_events_pb2
 
 from services.media.model import DOOMED, Kind, Media, State, Stored, VideoUploaded
 from services.platform.cql import execute
 from services.platform.outbox import Outbox
-
-#: The subject of ``VideoUploadedEvent``.
-VIDEO_UPLOADED = "media.video_uploaded"
+from services.platform.subjects import MEDIA_VIDEO_UPLOADED
 
 #: Partitions of ``media_pending``: spreads uploads over the cluster, read all by the sweep.
 SHARDS = 16
@@ -118,10 +115,10 @@ class CassandraMediaStore:
         if uploaded is None:
             await execute(self._session, batch)
             return
-        event = media_events_pb2.VideoUploadedEvent(
+        event = MEDIA_VIDEO_UPLOADED.type(
             event_id=uploaded.event_id, media_id=uploaded.media_id, owner_id=uploaded.owner_id
         )
-        row = self._outbox.add(batch, VIDEO_UPLOADED, event)
+        row = self._outbox.add(batch, MEDIA_VIDEO_UPLOADED, event)
         await execute(self._session, batch)
         self._outbox.committed(row)
 

@@ -2,10 +2,11 @@
 
 ``DeletedTweetMedia`` consumes ``tweets.deleted`` on the durable consumer ``media-cleanup`` and
 removes the deleted tweet's media (objects, then rows); a message is acknowledged only once
-they are gone, and a failure is redelivered a few seconds later. ``UnattachedSweep`` runs in
-every media process: each round removes the uploads older than the configured age that were
-never attached (24 hours by default). Both are idempotent, so several processes, a retry or a
-redelivery change nothing more.
+they are gone, and a failure is redelivered later, as the platform's policy says
+(``services/platform/consumers.py``). ``UnattachedSweep`` runs in every media process: each
+round removes the uploads older than the configured age that were never attached (24 hours by
+default). Both are idempotent, so several processes, a retry or a redelivery change nothing
+more.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from chirp.events.v1 import tweet_events_pb2
 
 from services.media.service import MediaService
 from services.platform.background import pause, rounds
-from services.platform.consumers import DurableConsumer, each_event
+from services.platform.consumers import DurableConsumer, Settle, each_event
 from services.platform.events import consumer
+from services.platform.subjects import TWEETS_DELETED
 
 CONSUMER = consumer("media-cleanup")
 
@@ -31,11 +33,7 @@ class DeletedTweetMedia:
 
     async def run(self) -> None:
         """Consumes ``tweets.deleted`` until cancelled."""
-        handle = each_event(
-            tweet_events_pb2.TweetDeletedEvent.FromString,
-            self._remove,
-            "removing a deleted tweet's media",
-        )
+        handle = each_event(Settle(CONSUMER), TWEETS_DELETED, self._remove)
         await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
 
     async def _remove(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:

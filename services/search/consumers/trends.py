@@ -1,23 +1,22 @@
 """The trends worker: the durable JetStream consumer ``search-trends`` (``tweets.created``),
 and the loop that recomputes the published trends every ``recompute_seconds``.
 
-A batch of new tweets is counted in Redis in one pipeline and acknowledged after it; counting
-is idempotent (see ``adapters/trend_store.py``), so redeliveries change nothing. Each replica
-runs the loop, and a short Redis claim lets one of them recompute per interval.
+A batch of new tweets is counted in Redis in one pipeline and acknowledged after it (a failure
+is redelivered later, as ``services/platform/consumers.py`` says); counting is idempotent (see
+``adapters/trend_store.py``), so redeliveries change nothing. Each replica runs the loop, and a
+short Redis claim lets one of them recompute per interval.
 """
 
 from __future__ import annotations
 
 import structlog
-from chirp.events.v1 import tweet_events_pb2
-from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
 from services.platform.background import in_background, pause, rounds
-from services.platform.consumers import RETRY_DELAY_SECONDS, DurableConsumer
+from services.platform.consumers import DurableConsumer, Settle
 from services.platform.events import consumer
-from services.search.consumers.indexer import settle
+from services.platform.subjects import TWEETS_CREATED
 from services.search.trends import TrendService, TrendStore
 
 CONSUMER = consumer("search-trends")
@@ -40,19 +39,21 @@ class TrendsWorker:
         self._store = store
         self._recompute_seconds = recompute_seconds
         self._config = config
+        self._settle = Settle(config)
 
     async def run(self) -> None:
         async with in_background(self._recompute_loop):
             await DurableConsumer(self._nats_url, self._config, self._handle, batch_size=200).run()
 
     async def _handle(self, messages: list[Msg]) -> None:
+        counted: list[Msg] = []
         tweets = []
         for message in messages:
-            try:
-                tweet = tweet_events_pb2.TweetCreatedEvent.FromString(message.data).tweet
-            except DecodeError:
-                log.exception("unreadable tweets.created event; dropped")
+            created = await self._settle.decoded(message, TWEETS_CREATED)
+            if created is None:
                 continue
+            tweet = created.tweet
+            counted.append(message)
             tweets.append(
                 (
                     tweet.id,
@@ -63,12 +64,12 @@ class TrendsWorker:
                 )
             )
         try:
-            await self._trends.record(tweets)
-        except Exception:
-            log.warning("counting trends failed; redelivering", exc_info=True)
-            await settle(m.nak(delay=RETRY_DELAY_SECONDS) for m in messages)
+            with self._settle.kept_alive(counted):
+                await self._trends.record(tweets)
+        except Exception as error:
+            await self._settle.failed(counted, error)
             return
-        await settle(m.ack() for m in messages)
+        await self._settle.done(counted)
 
     async def _recompute_loop(self) -> None:
         for _ in rounds():

@@ -6,15 +6,16 @@ tweet counts, ``tweets.unretweeted`` for the home timelines) can take one step p
 it runs here, from ``tweets.deleted`` on the durable consumer ``tweets-cleanup``, which this
 service binds to when it starts (it keeps its position across restarts). A message is
 acknowledged once its tweet is purged; a failure, or a tweet not yet marked deleted, is
-redelivered a few seconds later.
+redelivered later by the platform's policy (``services/platform/consumers.py``).
 """
 
 from __future__ import annotations
 
 from chirp.events.v1 import tweet_events_pb2
 
-from services.platform.consumers import DurableConsumer, each_event
+from services.platform.consumers import DurableConsumer, Settle, each_event
 from services.platform.events import consumer
+from services.platform.subjects import TWEETS_DELETED
 from services.tweets.service import TweetService
 
 CONSUMER = consumer("tweets-cleanup")
@@ -28,9 +29,7 @@ class DeletedTweetsCleanup:
 
     async def run(self) -> None:
         """Consumes ``tweets.deleted`` until cancelled."""
-        handle = each_event(
-            tweet_events_pb2.TweetDeletedEvent.FromString, self._purge, "purging a deleted tweet"
-        )
+        handle = each_event(Settle(CONSUMER), TWEETS_DELETED, self._purge)
         await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
 
     async def _purge(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:

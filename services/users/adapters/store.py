@@ -16,11 +16,11 @@ from cassandra import ConsistencyLevel, RequestValidationException
 from cassandra import Unavailable as ReplicasUnavailable
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
-from chirp.events.v1 import user_events_pb2
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from services.platform.cql import execute
 from services.platform.outbox import Outbox, new_event_id
+from services.platform.subjects import USERS_CREATED, USERS_UPDATED
 from services.users import convert
 from services.users.model import NotWritten, User
 
@@ -85,12 +85,12 @@ class CassandraUserStore:
                 user.update_time,
             ),
         )
-        event = user_events_pb2.UserCreatedEvent(
+        event = USERS_CREATED.type(
             event_id=new_event_id(),
             occur_time=convert.timestamp(user.create_time),
             user=convert.basic(user),
         )
-        row = self._outbox.add(batch, "users.created", event)
+        row = self._outbox.add(batch, USERS_CREATED, event)
         try:
             await execute(self._session, batch)
         except (ReplicasUnavailable, NoHostAvailable, RequestValidationException) as error:
@@ -110,13 +110,13 @@ class CassandraUserStore:
                 user.id,
             ),
         )
-        event = user_events_pb2.UserUpdatedEvent(
+        event = USERS_UPDATED.type(
             event_id=new_event_id(),
             occur_time=convert.timestamp(user.update_time),
             user=convert.basic(user),
             update_mask=FieldMask(paths=list(changed)),
         )
-        row = self._outbox.add(batch, "users.updated", event)
+        row = self._outbox.add(batch, USERS_UPDATED, event)
         await execute(self._session, batch)
         self._outbox.committed(row)
 

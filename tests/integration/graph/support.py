@@ -8,8 +8,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import httpx
-from chirp.events.v1 import graph_events_pb2
-from google.protobuf.message import Message
 from neo4j import AsyncDriver, AsyncGraphDatabase
 
 from services.platform.settings import Settings
@@ -19,11 +17,6 @@ from tests.integration.tweets.tokens import mint
 
 SETTINGS = Settings(service="graph")
 PASSWORD = "correct horse battery staple"  # noqa: S105  (a test account's)
-
-MESSAGE_TYPES: dict[str, type[Message]] = {
-    "graph.followed": graph_events_pb2.UserFollowedEvent,
-    "graph.unfollowed": graph_events_pb2.UserUnfollowedEvent,
-}
 
 
 def neo4j_driver() -> AsyncDriver:
@@ -83,4 +76,4 @@ async def count_edges(driver: AsyncDriver, user_id: int) -> tuple[int, int, int,
 
 def watching() -> AbstractAsyncContextManager[Received]:
     """Every graph.* event published from now on, through a consumer deleted afterwards."""
-    return streams.watching(MESSAGE_TYPES, "graph")
+    return streams.watching("graph")

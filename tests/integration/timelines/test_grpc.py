@@ -154,7 +154,7 @@ async def test_fanout_handlers_are_idempotent(
         tweet=tweet_pb2.Tweet(id=tweet_id, author=user_pb2.User(id=author.id)),
     )
     for _ in range(2):
-        await worker.apply("tweets.created", event.SerializeToString())
+        await worker.apply(event)
     for reader in readers:
         assert await stored(redis, reader.id) == [tweet_id]
         assert await home_ids(http, reader) == [tweet_id]

@@ -94,7 +94,7 @@ def test_every_event_has_its_subject_and_message(
     event: Event, subject: str, message_type: type[Message]
 ) -> None:
     got_subject, message = event_message(event)
-    assert got_subject == subject
+    assert got_subject.name == subject
     assert isinstance(message, message_type)
     assert message.event_id == "e"
     parsed = message_type.FromString(message.SerializeToString())
