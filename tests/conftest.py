@@ -74,6 +74,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid}: a contract test's parameters carry its tier")
         if not carried:
             item.add_marker(folder if folder in TIERS else "unit")
+    # Chaos tests restart every component of the stack: the tests after them would meet cold
+    # caches, connections being made again and a store still warming up, so they run last.
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,0 +1,254 @@
+"""The single-node stack under chaos: every component SIGKILLed in turn (each store, each service,
+the gateway) while posts, follows and home reads go through the gateway; the supervisor starts
+each again. Then every acknowledged post is found exactly once on its author's timeline, on each
+follower's home timeline and in search, and every acknowledged follow is counted.
+
+Clients do what a client must: a post is sent with its idempotency key again and again until it
+is acknowledged (a 5xx or a dropped connection is retried; anything else fails the test), so an
+acknowledged post is the one the client knows of, and an unacknowledged one is never left in
+doubt. How long the gateway answered errors after each kill is printed (a one-node store is out
+until it is back: what a cluster is for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import operator
+import os
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from devstack import supervisor
+from devstack.components import COMPONENTS, Component
+from devstack.process import ManagedProcess
+from devstack.supervisor import Restarts
+from services.platform.ids import timestamp_ms
+from tests.integration.graph.support import Account, register
+from tests.integration.timelines.support import Anonymous, anonymous, eventually
+from tests.stack import GATEWAY
+
+AUTHORS = 3
+#: Each author's followers whose home timelines are checked.
+FOLLOWERS = 2
+#: A component must be running and healthy again this long after its kill.
+BACK_SECONDS = 180.0
+#: Steady load between two kills.
+CALM_SECONDS = 2.0
+#: How long the events of the last posts may take to reach timelines and search.
+SETTLE_SECONDS = 90.0
+#: A client's first wait before it sends a failed request again, and the longest: every
+#: attempt at a post counts towards the author's limit (300 per 3 h), retries included.
+RETRY_SECONDS = 0.2
+RETRY_MAX_SECONDS = 2.0
+#: Between an author's posts (a run of about two minutes stays far below the limit).
+POST_EVERY_SECONDS = 0.8
+
+
+@dataclass
+class Load:
+    """What the clients saw: acknowledged posts and follows, and when requests failed."""
+
+    posts: dict[str, list[int]] = field(default_factory=dict)
+    follows: int = 0
+    failures: list[float] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def until_acknowledged(
+        self, send: Callable[[], Awaitable[httpx.Response]], what: str
+    ) -> httpx.Response:
+        """``send`` again until it is answered 200; a 5xx or a lost connection is retried
+        (and noted), waiting longer each time, and any other answer fails the test."""
+        wait = RETRY_SECONDS
+        while True:
+            try:
+                response = await send()
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status_code == 200:
+                return response
+            if response is not None and response.status_code < 500:
+                pytest.fail(f"{what}: {response.status_code} {response.text}")
+            self.failures.append(time.monotonic())
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RETRY_MAX_SECONDS)
+
+
+async def _post_steadily(http: httpx.AsyncClient, load: Load, author: Account, word: str) -> None:
+    number = 0
+    while not load.stopping.is_set():
+        body = {"text": f"{word} {author.username} {number}", "idempotencyKey": uuid.uuid4().hex}
+        send = functools.partial(http.post, "/v1/tweets", json=body, headers=author.headers)
+        response = await load.until_acknowledged(send, f"post by {author.username}")
+        load.posts[author.username].append(int(response.json()["id"]))
+        number += 1
+        await asyncio.sleep(POST_EVERY_SECONDS)
+
+
+async def _follow_steadily(http: httpx.AsyncClient, load: Load, target: Account) -> None:
+    path = f"/v1/users/{target.username}:follow"
+    while not load.stopping.is_set():
+        send = functools.partial(http.post, path, json={}, headers=anonymous().headers)
+        await load.until_acknowledged(send, f"follow of {target.username}")
+        load.follows += 1
+        await asyncio.sleep(0.5)
+
+
+async def _read_steadily(http: httpx.AsyncClient, load: Load, readers: list[Anonymous]) -> None:
+    while not load.stopping.is_set():
+        for reader in readers:
+            try:
+                response = await http.get("/v1/timelines/home", headers=reader.headers)
+                failed = response.status_code >= 500
+            except httpx.HTTPError:
+                failed = True
+            if failed:
+                load.failures.append(time.monotonic())
+        await asyncio.sleep(0.2)
+
+
+async def _kill_and_wait(component: Component) -> float:
+    """SIGKILLs the component's process group (as a crashed container dies); the seconds until
+    the supervisor has it running and healthy again."""
+    process = ManagedProcess(component.name)
+    pid = process.pid()
+    assert pid is not None, f"{component.name} is not running"
+    restarts = Restarts.of(component.name).count
+    killed = time.monotonic()
+    os.killpg(pid, signal.SIGKILL)
+    while True:
+        back = process.pid() not in (None, pid) and await asyncio.to_thread(component.probe) is None
+        if back:
+            assert Restarts.of(component.name).count == restarts + 1
+            return time.monotonic() - killed
+        assert time.monotonic() - killed < BACK_SECONDS, f"{component.name} is not back"
+        await asyncio.sleep(0.5)
+
+
+async def _timeline(
+    http: httpx.AsyncClient, path: str, account: Account | Anonymous, **query: str
+) -> list[int]:
+    """Every tweet id of a paged list, page by page."""
+    ids: list[int] = []
+    token = ""
+    while True:
+        params = {**query, "pageSize": "100", **({"pageToken": token} if token else {})}
+        response = await http.get(path, params=params, headers=account.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        ids.extend(int(tweet["id"]) for tweet in body.get("tweets", []))
+        token = body.get("nextPageToken", "")
+        if not token:
+            return ids
+
+
+async def _settles(
+    check: Callable[[], Awaitable[list[int]]],
+    expected: list[int],
+    what: str,
+    kills: list[tuple[str, float]],
+) -> None:
+    """Waits until ``check`` answers ``expected``; if it never does, fails naming the posts
+    missing or extra, with the component killed last before each was posted."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while (got := await check()) != expected:
+        if time.monotonic() > deadline:
+            missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+            pytest.fail(
+                f"{what}: missing {_when(missing, kills)}, extra {_when(extra, kills)}, "
+                f"{len(got) - len(set(got))} repeated"
+            )
+        await asyncio.sleep(0.2)
+
+
+def _when(ids: list[int], kills: list[tuple[str, float]]) -> list[str]:
+    """Each id with when it was made, and after which kill."""
+    described = []
+    for tweet_id in ids:
+        made = timestamp_ms(tweet_id) / 1000
+        after = [name for name, moment in kills if moment <= made]
+        described.append(f"{tweet_id} at {made:.3f} (after killing {after[-1] if after else '-'})")
+    return described
+
+
+async def _sorted_timeline(
+    http: httpx.AsyncClient, path: str, account: Account | Anonymous, **query: str
+) -> list[int]:
+    return sorted(await _timeline(http, path, account, **query))
+
+
+@pytest.mark.chaos
+@pytest.mark.timeout(600)  # about 14 kills, each waited for, and the events settling after
+async def test_every_component_killed_in_turn_loses_no_acknowledged_write() -> None:
+    assert ManagedProcess(supervisor.NAME).pid() is not None, "the stack runs unsupervised"
+    word = f"chaos{uuid.uuid4().hex[:8]}x"
+    async with httpx.AsyncClient(base_url=GATEWAY, timeout=10) as http:
+        authors = [await register(http, "c") for _ in range(AUTHORS)]
+        target = await register(http, "t")
+        followers = {author.username: [anonymous() for _ in range(FOLLOWERS)] for author in authors}
+        for author in authors:
+            for follower in followers[author.username]:
+                response = await http.post(
+                    f"/v1/users/{author.username}:follow", json={}, headers=follower.headers
+                )
+                assert response.status_code == 200, response.text
+        readers = [reader for group in followers.values() for reader in group]
+
+        load = Load(posts={author.username: [] for author in authors})
+        clients = [
+            *(_post_steadily(http, load, author, word) for author in authors),
+            _follow_steadily(http, load, target),
+            _read_steadily(http, load, readers),
+        ]
+        running = asyncio.gather(*clients)
+        downtime: list[tuple[str, float, float, int]] = []
+        kills: list[tuple[str, float]] = []
+        try:
+            await asyncio.sleep(CALM_SECONDS)
+            for component in COMPONENTS:
+                kills.append((component.name, time.time()))
+                killed = time.monotonic()
+                back_after = await _kill_and_wait(component)
+                await asyncio.sleep(CALM_SECONDS)
+                failed = [moment for moment in load.failures if moment >= killed]
+                window = (failed[-1] - killed) if failed else 0.0
+                downtime.append((component.name, back_after, window, len(failed)))
+                load.failures.clear()
+        finally:
+            load.stopping.set()
+            await running
+
+        print("\ncomponent   back after   errors for   failed requests")
+        for name, back_after, window, count in downtime:
+            print(f"{name:<11} {back_after:>8.1f} s {window:>10.1f} s {count:>17}")
+
+        for author in authors:
+            acknowledged = sorted(load.posts[author.username])
+            assert acknowledged, f"{author.username} never posted"
+            timeline = await _timeline(http, f"/v1/users/{author.username}/tweets", author)
+            assert sorted(timeline) == acknowledged, author.username  # each once, no other
+            for reader in followers[author.username]:
+                home = functools.partial(_sorted_timeline, http, "/v1/timelines/home", reader)
+                await _settles(home, acknowledged, f"{reader.id}'s home timeline", kills)
+            searched = functools.partial(
+                _sorted_timeline,
+                http,
+                "/v1/search/tweets",
+                author,
+                q=f"{word} from:{author.username}",
+            )
+            await _settles(searched, acknowledged, f"search for {author.username}", kills)
+
+        async def followers_counted() -> int:
+            response = await http.get(f"/v1/users/{target.username}")
+            return int(response.json()["followerCount"])
+
+        await eventually(
+            followers_counted, functools.partial(operator.eq, load.follows), SETTLE_SECONDS
+        )
