@@ -55,8 +55,10 @@ class Options:
         return ghz.Load(max(self.concurrency, 32), self.seconds, rps)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid`` and its live descendants so far."""
+def _cpu_seconds(pid: int, others: frozenset[int] = frozenset()) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live descendants so far, but for the
+    descendants in ``others`` (counted on their own: the supervisor is the parent of every
+    component it restarted)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         children = [
@@ -67,17 +69,19 @@ def _cpu_seconds(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return own + sum(_cpu_seconds(child) for child in children)
+    return own + sum(_cpu_seconds(child, others) for child in children if child not in others)
 
 
 def stack_cpu() -> dict[str, float]:
-    """CPU seconds used so far by each process of the local stack (``.data/run/*.pid``)."""
-    used = {}
+    """CPU seconds used so far by each process of the local stack (``.data/run/*.pid``), each
+    counted once."""
+    pids = {}
     for pid_file in sorted((DATA / "run").glob("*.pid")):
         text = pid_file.read_text().split()
         if text:
-            used[pid_file.stem] = _cpu_seconds(int(text[0]))
-    return used
+            pids[pid_file.stem] = int(text[0])
+    stack = frozenset(pids.values())
+    return {name: _cpu_seconds(pid, stack) for name, pid in pids.items()}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ FIRST_DELAY_SECONDS = 1.0
 MAX_DELAY_SECONDS = 30.0
 #: A component that has lived this long is well again: its next restart waits the first delay.
 HEALTHY_AFTER_SECONDS = 60.0
-TICK_SECONDS = 0.5
+TICK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,11 @@ FOLLOWERS = 2
 BACK_SECONDS = 180.0
 #: Steady load between two kills.
 CALM_SECONDS = 2.0
-#: How long the events of the last posts may take to reach timelines and search.
-SETTLE_SECONDS = 90.0
+#: How long the events of the posts may take to reach timelines and search after the last kill:
+#: an event whose handling failed during an outage is redelivered 1, 2, 4, 8, 16 then every 30 s
+#: (services/platform/consumers.py), and a consumer killed mid-batch has its batch redelivered
+#: after its ack wait, behind whatever backlog the rest of the suite left.
+SETTLE_SECONDS = 180.0
 #: A client's first wait before it sends a failed request again, and the longest: every
 #: attempt at a post counts towards the author's limit (300 per 3 h), retries included.
 RETRY_SECONDS = 0.2
