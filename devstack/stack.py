@@ -12,7 +12,7 @@ from devstack import probes, supervisor
 from devstack.components import COMPONENTS, GATEWAY_PORT, SERVICE_PORTS, STAGES, Component
 from devstack.paths import DATA, PYTHON, ROOT
 from devstack.process import ManagedProcess
-from devstack.supervisor import Restarts, Supervisor
+from devstack.supervisor import Restarts, Supervisor, launch
 
 #: How long an aborted test run is given to print its stacks before it is killed.
 STACK_DUMP_SECONDS = 10
@@ -87,16 +87,8 @@ def stop_supervisor() -> None:
 
 def supervise() -> int:
     """``python -m devstack supervise``: the background supervisor, until SIGTERM."""
-    stopping = False
-
-    def stop_now(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop_now)
-    signal.signal(signal.SIGINT, stop_now)
     say("supervising " + ", ".join(component.name for component in COMPONENTS))
-    Supervisor(COMPONENTS, say).run(until=lambda: stopping)
+    Supervisor(COMPONENTS, say).run_until_signalled()
     return 0
 
 
@@ -113,8 +105,7 @@ def _launch(batch: list[Component], started: list[Component]) -> None:
                 f"{component.name}: port(s) {busy} are taken by a process this stack did not "
                 "start; stop it (or `make stop` if it is an old Chirp stack) and try again"
             )
-        component.prepare()
-        pid = process.start(component.command(), env=dict(component.env), cwd=ROOT)
+        pid = launch(component)
         started.append(component)
         say(f"{component.name}: started (pid {pid}), log {process.log_file.relative_to(ROOT)}")
 
@@ -212,15 +203,7 @@ def run_foreground() -> int:
     say("services: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
     say(f"Mastodon apps: point them at http://localhost:{GATEWAY_PORT}")
     say("Ctrl-C stops everything.")
-    interrupted = False
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        nonlocal interrupted
-        interrupted = True
-
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-    Supervisor(components, say).run(until=lambda: interrupted)
+    Supervisor(components, say).run_until_signalled()
     say("stopping")
     stop(components)
     return 0

@@ -12,6 +12,7 @@ stopping the stack stops it first, so nothing is restarted while it is being sto
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -95,9 +96,7 @@ class Supervisor:
                 self._restart(component, watch)
 
     def _restart(self, component: Component, watch: _Watch) -> None:
-        process = ManagedProcess(component.name)
-        component.prepare()
-        pid = process.start(component.command(), env=dict(component.env), cwd=ROOT)
+        pid = launch(component)
         restarts = Restarts.of(component.name).record(component.name, time.time())
         self.say(f"{component.name}: started again (pid {pid}), restart {restarts.count}")
         watch.due = None
@@ -107,3 +106,23 @@ class Supervisor:
         while not until():
             self.tick()
             time.sleep(TICK_SECONDS)
+
+    def run_until_signalled(self) -> None:
+        """Supervises until SIGTERM or SIGINT (Ctrl-C)."""
+        stopping = False
+
+        def stop(_signum: int, _frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.run(until=lambda: stopping)
+
+
+def launch(component: Component) -> int:
+    """Prepares and starts the component's process (its pid file and log); its pid."""
+    component.prepare()
+    return ManagedProcess(component.name).start(
+        component.command(), env=dict(component.env), cwd=ROOT
+    )
