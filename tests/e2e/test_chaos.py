@@ -202,6 +202,9 @@ async def test_every_component_killed_in_turn_loses_no_acknowledged_write() -> N
                 )
                 assert response.status_code == 200, response.text
         readers = [reader for group in followers.values() for reader in group]
+        for reader in readers:  # active readers: the fanout writes to their timelines
+            response = await http.get("/v1/timelines/home", headers=reader.headers)
+            assert response.status_code == 200, response.text
 
         load = Load(posts={author.username: [] for author in authors})
         clients = [
