@@ -106,6 +106,7 @@ def _launch(batch: list[Component], started: list[Component]) -> None:
                 "start; stop it (or `make stop` if it is an old Chirp stack) and try again"
             )
         pid = launch(component)
+        Restarts.forget(component.name)
         started.append(component)
         say(f"{component.name}: started (pid {pid}), log {process.log_file.relative_to(ROOT)}")
 

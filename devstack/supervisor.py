@@ -45,6 +45,11 @@ class Restarts:
         except (OSError, ValueError):
             return Restarts()
 
+    @staticmethod
+    def forget(name: str) -> None:
+        """A component started by hand (not restarted) begins its count again."""
+        (RUN / f"{name}.restarts").unlink(missing_ok=True)
+
     def record(self, name: str, now: float) -> Restarts:
         counted = Restarts(self.count + 1, now)
         RUN.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ The adapters (``adapters/``) are ``store.CassandraTweetStore``, ``cache.RedisTwe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -129,6 +129,11 @@ class TweetStore(TimelineReader, Protocol):
     async def erase_like(self, listed: Listed, event: TweetUnliked) -> None: ...
 
 
+#: Each tweet's cache generation as read before the store was (b"" for none yet): see
+#: ``services/tweets/adapters/cache.py``.
+Lease = Mapping[int, bytes]
+
+
 class TweetCache(Protocol):
     """Tweets by id as shallow views (a retweet without its original). A tombstone says the
     tweet is deleted; a miss says nothing."""
@@ -141,9 +146,19 @@ class TweetCache(Protocol):
         """The entries as they are sent, retweets with their originals."""
         ...
 
-    async def put(self, views: Sequence[TweetView], *, only_if_absent: bool = False) -> None: ...
-    async def bury(self, ids: Sequence[int], *, only_if_absent: bool = False) -> None: ...
+    async def put(self, views: Sequence[TweetView]) -> None: ...
+    async def bury(self, ids: Sequence[int]) -> None: ...
     async def forget(self, ids: Sequence[int]) -> None: ...
+
+    async def lease(self, ids: Sequence[int]) -> Lease | None:
+        """Taken before reading the store for ``ids``, given back to ``fill``."""
+        ...
+
+    async def fill(
+        self, views: Sequence[TweetView], buried: Sequence[int], lease: Lease | None
+    ) -> None:
+        """Caches what the store answered, unless a write changed a tweet since ``lease``."""
+        ...
 
 
 class UserTimelines(Protocol):

@@ -272,14 +272,12 @@ class TweetService:
         found = {tweet_id: view for tweet_id, view in cached.items() if view is not None}
         misses = [tweet_id for tweet_id in unique if tweet_id not in cached]
         if misses:
+            lease = await self._cache.lease(misses)
             tweets = await self._store.tweets(misses)
             loaded = await self._hydrate([t for t in tweets.values() if not t.deleted])
             found.update((view.id, view) for view in loaded)
-            # Only if absent: a delete or edit that wrote meanwhile is newer than this read.
-            await self._cache.put(_cacheable(loaded), only_if_absent=True)
             buried = [t.id for t in tweets.values() if t.deleted]
-            if buried:
-                await self._cache.bury(buried, only_if_absent=True)
+            await self._cache.fill(_cacheable(loaded), buried, lease)
         return found
 
     async def _hydrate(self, tweets: Sequence[Tweet]) -> list[TweetView]:

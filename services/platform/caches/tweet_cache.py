@@ -4,7 +4,7 @@ The tweets service owns the cache and writes it (``services/tweets/adapters/cach
 when); the timelines and search services read it too, so a home page or a search calls the
 tweets service only for what is missing. The contract:
 
-* ``chirp:tweets:tweet:<id>`` holds a serialized ``chirp.tweets.v1.Tweet``, hydrated: author in
+* ``chirp:tweets:tweet:{<id>}`` holds a serialized ``chirp.tweets.v1.Tweet``, hydrated: author in
   the BASIC view, text, entities, photos, times and counts as of when it was written. A retweet
   is stored with ``retweet_of`` holding only the original's id: its original (and the original's
   counts) live in the original's own entry.
@@ -39,7 +39,13 @@ log = structlog.get_logger()
 
 
 def tweet_key(tweet_id: int) -> str:
-    return f"chirp:tweets:tweet:{tweet_id}"
+    return f"chirp:tweets:tweet:{{{tweet_id}}}"
+
+
+def generation_key(tweet_id: int) -> str:
+    """How often the tweet's entry was dropped (the tweets service's fills check it); in the
+    entry's hash slot, as the hash tag says."""
+    return f"chirp:tweets:generation:{{{tweet_id}}}"
 
 
 @dataclass(frozen=True, slots=True)

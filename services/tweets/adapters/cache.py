@@ -6,17 +6,17 @@ original's id, an empty value for a deleted tweet.
 
 User timelines' newest ids are kept too (``RedisUserTimelines``, below).
 
-Entries are written when a tweet is posted or edited, dropped when its counts change (the next
-read refills them; dropped again a second later, in case a read that raced the change refilled
-the old counts), buried when it is deleted, and filled on read misses only where no entry
-is (so a fill that raced a delete or an edit never overwrites it). Entries live
-``TWEET_TTL_SECONDS``, tombstones ``TOMBSTONE_TTL_SECONDS``. Redis is only a cache: when it
-fails, reads miss and writes are skipped, with a warning.
+Entries are written when a tweet is posted or edited, buried when it is deleted, and dropped
+when its counts change; read misses fill them under a lease (``lease``, then ``fill``): each
+tweet has a generation, counted up whenever its entry is dropped, and a fill lands only where
+no entry is and the generation is still the one read before the store was (so a fill that
+fetched the counts just before a like, an edit or a delete never puts the old copy back).
+Entries live ``TWEET_TTL_SECONDS``, tombstones ``TOMBSTONE_TTL_SECONDS``. Redis is only a
+cache: when it fails, reads miss and writes are skipped, with a warning.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -24,16 +24,29 @@ import structlog
 from chirp.tweets.v1 import tweet_pb2
 from redis.exceptions import RedisError
 
-from services.platform.caches.tweet_cache import TOMBSTONE, CacheLookup, read_ready, tweet_key
+from services.platform.caches.tweet_cache import (
+    TOMBSTONE,
+    CacheLookup,
+    generation_key,
+    read_ready,
+    tweet_key,
+)
 from services.platform.caches.user_timelines import KeptIds, RedisKeptTimelines
-from services.platform.resp import Resp
+from services.platform.resp import Resp, Script
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
+from services.tweets.ports import Lease
 
 TWEET_TTL_SECONDS = 15 * 60
 TOMBSTONE_TTL_SECONDS = 24 * 3600
-#: How long after a change its entries are dropped a second time (see ``forget``).
-REFORGET_SECONDS = 1.0
+#: How long a generation outlives the last change it counts: far longer than a read takes.
+GENERATION_TTL_SECONDS = 3600
+
+# KEYS: the entry, its generation. ARGV: the value, its TTL, the generation the lease read.
+_FILL = Script("""
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[3] then return 0 end
+return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') and 1 or 0
+""")
 
 log = structlog.get_logger()
 
@@ -41,8 +54,6 @@ log = structlog.get_logger()
 class RedisTweetCache:
     def __init__(self, redis: Resp) -> None:
         self._redis = redis
-        #: Second deletes not yet done (held so that they are not garbage-collected).
-        self._pending: set[asyncio.Task[None]] = set()
 
     async def get(self, ids: Sequence[int]) -> dict[int, TweetView | None]:
         try:
@@ -61,58 +72,81 @@ class RedisTweetCache:
     async def ready(self, ids: Sequence[int]) -> CacheLookup:
         return await read_ready(self._redis, ids)
 
-    async def put(self, views: Sequence[TweetView], *, only_if_absent: bool = False) -> None:
-        await self._set(
-            {
-                # Shallow: a retweet keeps only its original's id.
-                tweet_key(view.id): tweet_message(
-                    replace(view, retweet_of=None)
-                ).SerializeToString()
-                for view in views
-            },
-            TWEET_TTL_SECONDS,
-            only_if_absent=only_if_absent,
-        )
+    async def put(self, views: Sequence[TweetView]) -> None:
+        """Writes entries as they now are (a post, an edit), over whatever was there."""
+        await self._set({view.id: _entry(view) for view in views}, TWEET_TTL_SECONDS)
 
-    async def bury(self, ids: Sequence[int], *, only_if_absent: bool = False) -> None:
-        await self._set(
-            dict.fromkeys(map(tweet_key, ids), TOMBSTONE),
-            TOMBSTONE_TTL_SECONDS,
-            only_if_absent=only_if_absent,
-        )
+    async def bury(self, ids: Sequence[int]) -> None:
+        await self._set(dict.fromkeys(ids, TOMBSTONE), TOMBSTONE_TTL_SECONDS)
 
     async def forget(self, ids: Sequence[int]) -> None:
-        """Drops the entries now and once more ``REFORGET_SECONDS`` later: a read that fetched
-        the old counts from the store just before they changed may fill its entry after the
-        first delete (fills only add absent entries, and this one is absent), and the second
-        delete takes that stale copy out."""
-        if not ids:
-            return
-        await self._delete(ids)
-        task = asyncio.get_running_loop().create_task(self._delete_later(list(ids)))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _delete_later(self, ids: list[int]) -> None:
-        await asyncio.sleep(REFORGET_SECONDS)
-        await self._delete(ids)
-
-    async def _delete(self, ids: Sequence[int]) -> None:
+        """Drops the entries and counts their tweets' generations up, which voids every lease
+        taken before."""
+        commands = [
+            command
+            for tweet_id in dict.fromkeys(ids)
+            for command in (
+                ("INCR", generation_key(tweet_id)),
+                ("EXPIRE", generation_key(tweet_id), GENERATION_TTL_SECONDS),
+                ("DEL", tweet_key(tweet_id)),
+            )
+        ]
         try:
-            await self._redis.call("DEL", *map(tweet_key, ids))
+            await self._redis.pipeline(commands)
         except RedisError:
             log.warning("tweet cache delete failed", exc_info=True)
 
-    async def _set(self, values: dict[str, bytes], ttl: int, *, only_if_absent: bool) -> None:
+    async def lease(self, ids: Sequence[int]) -> Lease | None:
+        """The generations to fill ``ids`` under, read before the store is; None when Redis
+        cannot say (then nothing is filled)."""
+        if not ids:
+            return {}
+        try:
+            values = await self._redis.call("MGET", *map(generation_key, ids))
+        except RedisError:
+            log.warning("tweet cache read failed", exc_info=True)
+            return None
+        return {tweet_id: value or b"" for tweet_id, value in zip(ids, values, strict=True)}
+
+    async def fill(
+        self, views: Sequence[TweetView], buried: Sequence[int], lease: Lease | None
+    ) -> None:
+        """Caches what a read found in the store, each entry only where none is and only if its
+        tweet has not changed since ``lease`` was taken."""
+        values = {view.id: _entry(view) for view in views}
+        values.update(dict.fromkeys(buried, TOMBSTONE))
+        if lease is None or not values:
+            return
+        calls = [
+            (
+                (tweet_key(tweet_id), generation_key(tweet_id)),
+                (
+                    value,
+                    TOMBSTONE_TTL_SECONDS if value == TOMBSTONE else TWEET_TTL_SECONDS,
+                    lease.get(tweet_id, b""),
+                ),
+            )
+            for tweet_id, value in values.items()
+        ]
+        try:
+            await self._redis.run_each(_FILL, calls)
+        except RedisError:
+            log.warning("tweet cache fill failed", exc_info=True)
+
+    async def _set(self, values: dict[int, bytes], ttl: int) -> None:
         if not values:
             return
         try:
-            absent = ("NX",) if only_if_absent else ()
             await self._redis.pipeline(
-                [("SET", key, value, "EX", ttl, *absent) for key, value in values.items()]
+                [("SET", tweet_key(key), value, "EX", ttl) for key, value in values.items()]
             )
         except RedisError:
             log.warning("tweet cache write failed", exc_info=True)
+
+
+def _entry(view: TweetView) -> bytes:
+    """A view as cached: shallow, a retweet keeping only its original's id."""
+    return tweet_message(replace(view, retweet_of=None)).SerializeToString()
 
 
 class RedisUserTimelines:

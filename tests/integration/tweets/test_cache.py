@@ -11,13 +11,11 @@ from services.platform.caches.tweet_cache import tweet_key
 from services.platform.ids import compose, wall_clock_ms
 from services.platform.resp import Resp
 from services.tweets.adapters.cache import (
-    REFORGET_SECONDS,
     TOMBSTONE_TTL_SECONDS,
     TWEET_TTL_SECONDS,
     RedisTweetCache,
 )
 from services.tweets.model import Author, Counts, Tweet, TweetView
-from tests.polling import eventually
 
 
 def _view(text: str = "cached", retweet_of_id: int = 0) -> TweetView:
@@ -37,14 +35,16 @@ async def test_views_round_trip_with_a_ttl(resp: Resp, redis: Redis) -> None:
     assert await cache.get([view.id]) == {}
 
 
-async def test_a_fill_that_raced_a_count_change_is_dropped_again(resp: Resp) -> None:
+async def test_a_fill_under_a_lease_taken_before_a_change_is_refused(resp: Resp) -> None:
     cache = RedisTweetCache(resp)
     old = _view()
-    await cache.forget([old.id])  # the counts changed
-    await cache.put([old], only_if_absent=True)  # a read that fetched them before refills
+    lease = await cache.lease([old.id])  # a read is about to fetch the counts
+    await cache.forget([old.id])  # the counts change meanwhile
+    await cache.fill([old], [], lease)  # the read's fill carries the old counts
+    assert await cache.get([old.id]) == {}
+    await cache.fill([old], [], await cache.lease([old.id]))  # a read after the change
     assert await cache.get([old.id]) == {old.id: old}
-    # Dropped again a second later (else it would stay for 15 minutes).
-    await eventually(lambda: cache.get([old.id]), lambda found: found == {}, REFORGET_SECONDS + 10)
+    await cache.forget([old.id])
 
 
 async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(
@@ -52,16 +52,19 @@ async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(
 ) -> None:
     cache = RedisTweetCache(resp)
     view = _view()
+    lease = await cache.lease([view.id])
     await cache.bury([view.id])
-    await cache.put([view], only_if_absent=True)  # a read fill racing the delete
+    await cache.fill([view], [], lease)  # a read fill racing the delete
     assert await cache.get([view.id]) == {view.id: None}
     assert await redis.get(tweet_key(view.id)) == b""
     assert 0 < await redis.ttl(tweet_key(view.id)) <= TOMBSTONE_TTL_SECONDS
     await cache.put([view])  # a write (post or edit) does
     assert await cache.get([view.id]) == {view.id: view}
-    await cache.bury([view.id], only_if_absent=True)
+    await cache.fill([], [view.id], await cache.lease([view.id]))
     assert await cache.get([view.id]) == {view.id: view}
     await cache.forget([view.id])
+    await cache.fill([], [view.id], await cache.lease([view.id]))  # a read finding it deleted
+    assert await cache.get([view.id]) == {view.id: None}
 
 
 async def test_a_retweet_is_stored_shallow_for_other_readers(resp: Resp, redis: Redis) -> None:
@@ -86,4 +89,6 @@ async def test_a_dead_redis_means_misses_not_failures() -> None:
     await cache.put([view])
     await cache.bury([view.id])
     await cache.forget([view.id])
+    assert await cache.lease([view.id]) is None
+    await cache.fill([view], [], None)
     await dead.aclose()
