@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import nats
 
 from benchmarks import ghz
 from devstack.paths import DATA, PYTHON, ROOT
+from services.platform.consumers import connect
 from services.platform.events import CONSUMERS, STREAM
 from services.platform.healthcheck import not_serving_reason
 from services.platform.settings import StoreSettings
@@ -262,7 +262,7 @@ def quiesce() -> None:
     starts, instead of inflating its CPU figures (at most ``QUIESCE_SECONDS``)."""
 
     async def drained() -> None:
-        connection = await nats.connect(StoreSettings().nats_url)
+        connection = await connect(StoreSettings().nats_url)
         try:
             jetstream = connection.jetstream()
             deadline = time.monotonic() + QUIESCE_SECONDS

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import LiteralString
 
 import grpc
-import nats
 from chirp.timelines.v1 import timelines_service_pb2, timelines_service_pb2_grpc
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
 from redis import Redis as SyncRedis
@@ -49,6 +48,7 @@ from benchmarks.report import Report
 from devstack.paths import PYTHON, ROOT
 from services.platform.caches.tweet_cache import tweet_key
 from services.platform.caches.user_timelines import user_timeline_key
+from services.platform.consumers import connect
 from services.platform.events import STREAM
 from services.platform.settings import GRPC_PORTS, Settings
 from services.timelines.adapters.store import SENTINEL, home_key, member
@@ -326,7 +326,7 @@ async def _fanout_once(
 async def _measure_fanout(authors: dict[int, Author], runs: int) -> list[FanoutRow]:
     settings = Settings(service="timelines")
     redis = Redis.from_url(settings.redis_url)
-    connection = await nats.connect(settings.nats_url)
+    connection = await connect(settings.nats_url)
     jetstream = connection.jetstream()
     consumer = f"bench-fanout-{uuid.uuid4().hex[:10]}"
     everyone = list(dict.fromkeys(user for a in authors.values() for user in a.followers))

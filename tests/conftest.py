@@ -53,17 +53,21 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+#: The tier that needs the three-node NATS cluster, not the single-node stack: it runs only when
+#: ``-m`` names it.
+CLUSTER = "cluster"
 #: The tiers (markers in pyproject.toml), each a folder under tests/; a test file directly in
 #: tests/ is a unit test.
-TIERS = ("unit", "integration", "e2e")
+TIERS = ("unit", "integration", "e2e", CLUSTER)
 #: Suites run against a fake and a real adapter alike: each parameter carries its own tier.
 CONTRACTS = "contracts"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Gives each test its tier: the one it carries (from ``pytest.param(..., marks=...)``), else
     its folder's. A test carrying two tiers, or a contract test carrying none, is an error, so
-    ``-m unit`` never selects a test that needs a server."""
+    ``-m unit`` never selects a test that needs a server. The cluster tier is left out unless
+    ``-m`` names it."""
     tests = Path(__file__).parent
     for item in items:
         carried = [tier for tier in TIERS if item.get_closest_marker(tier)]
@@ -74,6 +78,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid}: a contract test's parameters carry its tier")
         if not carried:
             item.add_marker(folder if folder in TIERS else "unit")
+    if CLUSTER not in config.getoption("markexpr"):
+        cluster = [item for item in items if item.get_closest_marker(CLUSTER)]
+        config.hook.pytest_deselected(items=cluster)
+        items[:] = [item for item in items if not item.get_closest_marker(CLUSTER)]
     # Chaos tests restart every component of the stack: the tests after them would meet cold
     # caches, connections being made again and a store still warming up, so they run last.
     items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)

@@ -1,5 +1,8 @@
-"""Running a service's durable JetStream consumer, and the one policy every consumer settles
-its messages by.
+"""Connecting to NATS, running a service's durable JetStream consumer, and the one policy every
+consumer settles its messages by.
+
+``connect`` is how every process reaches NATS: one server, or a cluster's servers (any of which
+may be down), as ``CHIRP_NATS_URL`` lists them.
 
 ``DurableConsumer.run`` binds to a consumer declared in ``events.py`` (declaring it again, which
 changes nothing, or updates a changed declaration in place, so a service started before
@@ -44,6 +47,7 @@ from prometheus_client import Counter
 
 from services.platform.background import pause, rounds
 from services.platform.events import STREAM
+from services.platform.settings import comma_separated
 from services.platform.subjects import Event, Subject, decode
 
 log = structlog.get_logger()
@@ -110,7 +114,7 @@ class DurableConsumer:
                 backoff = min(backoff * 2, 10.0)
 
     async def _consume(self) -> None:
-        connection = await nats.connect(
+        connection = await connect(
             self._nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=1
         )
         try:
@@ -129,6 +133,24 @@ class DurableConsumer:
                 await self._handle(messages)
         finally:
             await close_connection(connection)
+
+
+async def connect(
+    nats_url: str,
+    *,
+    connect_timeout: float = 2,
+    max_reconnect_attempts: int = 60,
+    reconnect_time_wait: float = 2,
+) -> Client:
+    """A connection to the servers ``nats_url`` lists (``StoreSettings.nats_url``: one server, or
+    a cluster's, comma-separated), moving to another of them when its server goes away. The
+    options are nats-py's, with its defaults; ``max_reconnect_attempts`` counts per server."""
+    return await nats.connect(
+        comma_separated(nats_url),
+        connect_timeout=connect_timeout,
+        max_reconnect_attempts=max_reconnect_attempts,
+        reconnect_time_wait=reconnect_time_wait,
+    )
 
 
 async def close_connection(connection: Client) -> None:

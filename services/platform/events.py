@@ -6,6 +6,10 @@ so a retried publish inside the duplicate window is stored once; consumers ackno
 explicitly, after their side effect, and their handlers are idempotent, so a redelivery changes
 nothing. How a consumer settles each message (and why nothing limits redeliveries) is
 ``consumers.py``'s policy.
+
+The stream is kept on ``CHIRP_NATS_REPLICAS`` servers (``stream``): 1 on the local single
+server, 3 on a three-node cluster, where it survives the loss of any one node. The consumers
+inherit the stream's replicas, and follow them when they change.
 """
 
 from __future__ import annotations
@@ -44,8 +48,13 @@ STREAM = StreamConfig(
     storage=StorageType.FILE,
     max_age=7 * 24 * 3600,  # a week of replay for consumers that were down; nats-py takes seconds
     duplicate_window=120,
-    num_replicas=1,
 )
+
+
+def stream(replicas: int) -> StreamConfig:
+    """``STREAM`` kept on ``replicas`` servers (``StoreSettings.nats_replicas``)."""
+    return STREAM.evolve(num_replicas=replicas)
+
 
 #: Deliveries of a message at most: unlimited. A message is given up only when it cannot be
 #: decoded (``term``); a dependency's outage is retried for as long as it lasts.
@@ -65,6 +74,9 @@ def durable(
         deliver_policy=DeliverPolicy.ALL,
         ack_wait=ack_wait_seconds,
         max_deliver=MAX_DELIVER,
+        # As many as the stream's, followed when they change (a consumer of fixed replicas
+        # would stay at 1 when the stream goes to 3).
+        num_replicas=0,
     )
 
 

@@ -18,13 +18,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nats
 import structlog
 from cassandra.cluster import Cluster, Session
 from nats.js.errors import NotFoundError
 from neo4j import GraphDatabase
 
-from services.platform.events import CONSUMERS, STREAM
+from services.platform.consumers import connect
+from services.platform.events import CONSUMERS, STREAM, stream
 from services.platform.logging import configure_logging
 from services.platform.settings import StoreSettings
 
@@ -113,14 +113,17 @@ def migrate_neo4j(settings: StoreSettings) -> list[int]:
 
 
 async def migrate_jetstream(settings: StoreSettings) -> None:
-    connection = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    """Creates the stream on ``CHIRP_NATS_REPLICAS`` servers, or updates it in place (a change of
+    replicas included: the consumers follow), and declares the consumers."""
+    connection = await connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
     try:
         jetstream = connection.jetstream()
+        config = stream(settings.nats_replicas)
         try:
             await jetstream.stream_info(STREAM.name or "")
-            await jetstream.update_stream(STREAM)
+            await jetstream.update_stream(config)
         except NotFoundError:
-            await jetstream.add_stream(STREAM)
+            await jetstream.add_stream(config)
         for consumer in CONSUMERS:
             # Creating a durable consumer with its current config is a no-op; a changed config
             # (new filter subjects, say) is updated in place, keeping the consumer's position.
@@ -136,7 +139,10 @@ def main() -> int:
     log.info("neo4j migrated", applied=migrate_neo4j(settings))
     asyncio.run(migrate_jetstream(settings))
     log.info(
-        "jetstream migrated", stream=STREAM.name, consumers=[c.durable_name for c in CONSUMERS]
+        "jetstream migrated",
+        stream=STREAM.name,
+        replicas=settings.nats_replicas,
+        consumers=[c.durable_name for c in CONSUMERS],
     )
     return 0
 

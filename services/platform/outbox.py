@@ -46,7 +46,7 @@ from cassandra.util import min_uuid_from_time
 from nats.aio.client import Client as NatsClient
 
 from services.platform.background import in_background, pause, rounds, wait_set
-from services.platform.consumers import close_connection
+from services.platform.consumers import close_connection, connect
 from services.platform.cql import execute
 from services.platform.subjects import Event, Subject
 
@@ -351,7 +351,7 @@ class OutboxRelay:
         if self._connection is None or self._connection.is_closed:
             # Few reconnect attempts: while NATS is away, run() owns the retrying (with
             # backoff), so an unreachable server fails a drain instead of hanging it.
-            self._connection = await nats.connect(
+            self._connection = await connect(
                 self._nats_url, connect_timeout=2, max_reconnect_attempts=2, reconnect_time_wait=0.5
             )
         return self._connection.jetstream(timeout=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ServiceName = Literal["users", "tweets", "graph", "timelines", "search", "media", "mastodon"]
@@ -28,6 +28,11 @@ METRICS_PORTS: dict[ServiceName, int] = {
 DEV_S3_SECRET_KEY = "chirp-dev-secret"  # noqa: S105 (a dev default, refused in production)
 
 
+def comma_separated(value: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped (``"a, b,"`` is ``["a", "b"]``)."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 class StoreSettings(BaseSettings):
     """Where the stores are, and how loudly to log: all a one-shot tool like ``migrate`` needs.
 
@@ -48,11 +53,28 @@ class StoreSettings(BaseSettings):
     neo4j_user: str = ""
     neo4j_password: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: One NATS server, or a cluster's servers, comma-separated (``nats_servers``).
     nats_url: str = "nats://127.0.0.1:4222"
+    #: Copies of the JetStream stream (and of its consumers, which inherit it) kept on as many
+    #: servers: 1 on one server, 3 on a three-node cluster (survives the loss of any one).
+    nats_replicas: int = Field(default=1, ge=1, le=5)
+
+    @field_validator("nats_url")
+    @classmethod
+    def _lists_a_server(cls, url: str) -> str:
+        if not comma_separated(url):
+            raise ValueError("CHIRP_NATS_URL lists no server")
+        return url
 
     @property
     def cassandra_contact_points(self) -> list[str]:
-        return [host.strip() for host in self.cassandra_hosts.split(",") if host.strip()]
+        return comma_separated(self.cassandra_hosts)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The servers of ``nats_url``, as nats-py takes them: a list (it reads a comma-separated
+        string as one malformed URL)."""
+        return comma_separated(self.nats_url)
 
 
 def _environment(prefix: str) -> SettingsConfigDict:

@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.platform.background import in_background, rounds
+from services.platform.consumers import connect
 from services.platform.events import STREAM, durable
 from services.platform.settings import StoreSettings
 from services.platform.subjects import CATALOGUE, Event, decode
@@ -51,7 +51,7 @@ def subjects_of(service: str) -> list[str]:
 
 async def create_consumer(service: str) -> str:
     """A new durable consumer of every subject of ``service``, from now on; returns its name."""
-    connection = await nats.connect(StoreSettings().nats_url)
+    connection = await connect(StoreSettings().nats_url)
     try:
         name = f"test-{service}-{uuid.uuid4().hex[:10]}"
         config = ConsumerConfig(
@@ -67,7 +67,7 @@ async def create_consumer(service: str) -> str:
 
 
 async def delete_consumer(name: str) -> None:
-    connection = await nats.connect(StoreSettings().nats_url)
+    connection = await connect(StoreSettings().nats_url)
     try:
         await connection.jetstream().delete_consumer(STREAM.name or "", name)
     finally:
@@ -77,7 +77,7 @@ async def delete_consumer(name: str) -> None:
 @asynccontextmanager
 async def receiving(name: str) -> AsyncIterator[Received]:
     """Pulls the consumer ``name`` in the background for the life of the context."""
-    connection = await nats.connect(
+    connection = await connect(
         StoreSettings().nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5
     )
     received = Received()
@@ -124,7 +124,7 @@ def killable_consumer(name: str, subjects: list[str]) -> ConsumerConfig:
 @asynccontextmanager
 async def temporary_consumer(config: ConsumerConfig) -> AsyncIterator[str]:
     """Adds ``config`` to the stream for the life of the context; yields its name."""
-    connection = await nats.connect(StoreSettings().nats_url)
+    connection = await connect(StoreSettings().nats_url)
     try:
         jetstream = connection.jetstream()
         await jetstream.add_consumer(STREAM.name or "", config)

@@ -15,7 +15,7 @@ from chirp.events.v1 import user_events_pb2
 from nats.aio.msg import Msg
 from redis.asyncio import Redis
 
-from services.platform.consumers import DurableConsumer
+from services.platform.consumers import DurableConsumer, connect
 from services.platform.ids import leased_snowflake
 from services.platform.outbox import OutboxRelay, PendingEvent, new_event_id
 from services.platform.resp import Resp
@@ -71,7 +71,7 @@ async def test_the_outbox_relay_stops_when_cancelled_as_a_write_wakes_it() -> No
 
 @pytest.fixture
 async def jetstream() -> AsyncIterator[nats.js.JetStreamContext]:
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     yield connection.jetstream()
     await connection.close()
 

@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from chirp.events.v1 import user_events_pb2
 from nats.js.api import ConsumerInfo
@@ -24,7 +23,7 @@ from nats.js.client import JetStreamContext
 from structlog.testing import capture_logs
 
 from services.platform.background import in_background
-from services.platform.consumers import DurableConsumer, Retries, Settle, each_event
+from services.platform.consumers import DurableConsumer, Retries, Settle, connect, each_event
 from services.platform.events import MAX_DELIVER, STREAM, durable
 from services.platform.outbox import new_event_id
 from services.platform.settings import StoreSettings
@@ -56,7 +55,7 @@ class Store:
 
 @pytest.fixture
 async def jetstream() -> AsyncIterator[JetStreamContext]:
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     yield connection.jetstream()
     await connection.close()
 

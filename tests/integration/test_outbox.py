@@ -7,7 +7,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 
-import nats
 import pytest
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType
@@ -17,6 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from services.platform import cql
 from services.platform.background import in_background, rounds
+from services.platform.consumers import connect
 from services.platform.events import STREAM
 from services.platform.migrate import migration_files, statements
 from services.platform.outbox import (
@@ -64,7 +64,7 @@ def session() -> Iterator[Session]:
 @pytest.fixture
 async def received() -> AsyncIterator[asyncio.Queue[user_events_pb2.UserUpdatedEvent]]:
     """Every users.updated event published from now on, via a temporary durable consumer."""
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     jetstream = connection.jetstream()
     durable = f"test-outbox-{uuid.uuid4().hex[:8]}"
     await jetstream.add_consumer(

@@ -15,6 +15,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from neo4j import GraphDatabase
 
 from devstack.paths import PYTHON, ROOT
+from services.platform.consumers import connect
 from services.platform.events import CONSUMERS, STREAM
 from services.platform.migrate import migration_files
 from services.platform.settings import StoreSettings
@@ -92,7 +93,7 @@ def test_redis_writes_and_reads() -> None:
 
 
 async def test_jetstream_stores_events_and_delivers_them_to_a_durable_consumer() -> None:
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     jetstream = connection.jetstream()
     durable = f"smoke-{uuid.uuid4().hex[:8]}"
     subject = "users.created"
@@ -124,7 +125,7 @@ async def test_jetstream_stores_events_and_delivers_them_to_a_durable_consumer()
 
 
 async def test_the_stream_and_its_durable_consumers_exist() -> None:
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     try:
         jetstream = connection.jetstream()
         info = await jetstream.stream_info(STREAM.name or "")

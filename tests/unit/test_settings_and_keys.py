@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
 from services.platform.auth import ensure_dev_key_pair, load_public_key
-from services.platform.settings import GRPC_PORTS, METRICS_PORTS, Settings
+from services.platform.settings import GRPC_PORTS, METRICS_PORTS, Settings, StoreSettings
 
 
 def test_each_service_has_its_own_ports(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,3 +109,27 @@ def test_a_non_ed25519_key_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TypeError, match="not an Ed25519"):
         load_public_key(path)
+
+
+def test_the_nats_url_lists_one_server_or_a_clusters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHIRP_NATS_URL", raising=False)
+    assert StoreSettings().nats_servers == ["nats://127.0.0.1:4222"]
+    monkeypatch.setenv("CHIRP_NATS_URL", " nats://a:4222, nats://b:4223,,nats://c:4224 ")
+    assert StoreSettings().nats_servers == ["nats://a:4222", "nats://b:4223", "nats://c:4224"]
+    monkeypatch.setenv("CHIRP_NATS_URL", " , ")
+    with pytest.raises(ValidationError, match="CHIRP_NATS_URL lists no server"):
+        StoreSettings()
+
+
+def test_nats_replicas_are_one_unless_set_and_between_one_and_five(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CHIRP_NATS_REPLICAS", raising=False)
+    assert StoreSettings().nats_replicas == 1
+    for replicas in (1, 3, 5):
+        monkeypatch.setenv("CHIRP_NATS_REPLICAS", str(replicas))
+        assert Settings(service="timelines").nats_replicas == replicas
+    for refused in ("0", "6", "three"):
+        monkeypatch.setenv("CHIRP_NATS_REPLICAS", refused)
+        with pytest.raises(ValidationError, match="nats_replicas"):
+            StoreSettings()

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from chirp.events.v1 import media_events_pb2
 
@@ -28,6 +27,7 @@ from services.media.model import Kind, Media, State, VideoUploaded
 from services.media.service import MediaService
 from services.media.video import MP4, VideoFailed
 from services.media.wiring import rules
+from services.platform.consumers import connect
 from services.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from tests.integration.media.conftest import SETTINGS, NewMedia
 from tests.integration.media.videos import made
@@ -215,7 +215,7 @@ async def test_a_worker_killed_mid_transcode_leaves_no_ffmpeg_and_the_job_finish
     )
     worker = _start_worker(consumer, subject, tmp_path / "worker.log")
     processes.append(worker)
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     try:
         event = media_events_pb2.VideoUploadedEvent(
             event_id=str(uuid.uuid4()), media_id=uploaded.id, owner_id=uploaded.owner_id

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import grpc
 import httpx
-import nats
 import pytest
 from chirp.tweets.v1 import tweet_pb2
 
 from services.platform.background import in_background
+from services.platform.consumers import connect
 from services.platform.events import STREAM
 from services.platform.resp import Resp
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
@@ -53,7 +53,7 @@ class Outage(GrpcTweets):
 @pytest.fixture
 async def consumer() -> AsyncIterator[str]:
     name = f"test-outage-{uuid.uuid4().hex[:10]}"
-    connection = await nats.connect(SETTINGS.nats_url)
+    connection = await connect(SETTINGS.nats_url)
     jetstream = connection.jetstream()
     await jetstream.add_consumer(STREAM.name or "", killable_consumer(name))
     yield name

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-import nats
 from chirp.events.v1 import user_events_pb2
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.platform.consumers import connect
 from services.platform.events import STREAM
 from services.platform.settings import StoreSettings
 
@@ -30,7 +30,7 @@ async def find_event(
     Reads through a temporary consumer (deleted afterwards) that starts at ``since``, so it
     sees the event whether the relay published it before or after the call.
     """
-    connection = await nats.connect(StoreSettings().nats_url)
+    connection = await connect(StoreSettings().nats_url)
     jetstream = connection.jetstream()
     stream = STREAM.name or ""
     name = f"test-users-{uuid.uuid4().hex[:12]}"
