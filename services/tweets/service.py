@@ -409,7 +409,12 @@ class TweetService:
         now = self._clock()
         event = TweetDeleted(new_event_id(), now, tweet.id, tweet.author_id, tweet.reply_to_id)
         await self._store.remove(tweet, event)
-        if await self._store.mark_deleted(tweet.id, now):
+        await self._mark_deleted(tweet, now)
+
+    async def _mark_deleted(self, tweet: Tweet, when: datetime) -> None:
+        """What follows a delete's batch (its rows removed, its event written): the tweet marked
+        deleted and uncounted, once (the mark is a compare-and-set), and buried in the cache."""
+        if await self._store.mark_deleted(tweet.id, when):
             await asyncio.gather(
                 self._store.add_tweet_count(tweet.author_id, -1),
                 *(
@@ -423,18 +428,16 @@ class TweetService:
         if tweet.reply_to_id:
             await self._cache.forget([tweet.reply_to_id])
 
-    async def purge(self, tweet_id: int) -> bool:
-        """Undoes the retweets of a deleted tweet and buries it in the cache; False while the
-        tweet is not marked deleted yet (the delete is still in flight: try again later)."""
+    async def purge(self, tweet_id: int, deleted_at: datetime) -> None:
+        """Finishes a deleted tweet: marks it deleted if its delete stopped after its batch
+        (the event is the proof that the delete was acknowledged or is being: its batch
+        committed) and undoes its retweets."""
         tweet = (await self._store.tweets([tweet_id])).get(tweet_id)
         if tweet is None:
-            return True
-        if not tweet.deleted:
-            return False
-        await self._cache.bury([tweet_id])
+            return
+        await self._mark_deleted(tweet, deleted_at)
         while retweets := await self._store.retweets_of(tweet_id, 100):
             await asyncio.gather(*(self._undo_retweet(rt, tweet.author_id) for rt in retweets))
-        return True
 
     # Likes.
 

@@ -4,12 +4,15 @@ A deleted tweet is gone for readers at once, and so are its retweets (a retweet 
 with its original). Undoing the retweets themselves (out of their authors' timelines and
 tweet counts, ``tweets.unretweeted`` for the home timelines) can take one step per retweet, so
 it runs here, from ``tweets.deleted`` on the durable consumer ``tweets-cleanup``, which this
-service binds to when it starts (it keeps its position across restarts). A message is
-acknowledged once its tweet is purged; a failure, or a tweet not yet marked deleted, is
-redelivered later by the platform's policy (``services/platform/consumers.py``).
+service binds to when it starts (it keeps its position across restarts). It also finishes a
+delete that stopped between its batch and marking the tweet deleted (a crash, a timeout): the
+event is only ever written by that batch. A message is acknowledged once its tweet is purged; a
+failure is redelivered later by the platform's policy (``services/platform/consumers.py``).
 """
 
 from __future__ import annotations
+
+from datetime import UTC
 
 from chirp.events.v1 import tweet_events_pb2
 
@@ -33,5 +36,5 @@ class DeletedTweetsCleanup:
         await DurableConsumer(self._nats_url, CONSUMER, handle, batch_size=self._batch_size).run()
 
     async def _purge(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:
-        """True once the tweet is purged; False while it is not yet marked deleted."""
-        return await self._tweets.purge(event.tweet_id)
+        await self._tweets.purge(event.tweet_id, event.occur_time.ToDatetime(UTC))
+        return True

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.media.adapters.objects import S3ObjectStore
+from services.media.adapters.objects import S3ObjectStore, s3_client
 from services.media.adapters.store import CassandraMediaStore
 from services.media.consumers.cleanup import UnattachedSweep
 from services.media.model import DOOMED, Media
@@ -20,6 +20,7 @@ from services.platform.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unavailable,
 )
 from services.platform.ids import compose, timestamp_ms, wall_clock_ms
 from tests.cancellation import stops_every_time
@@ -219,6 +220,24 @@ async def test_objects_adapter_edges(objects: S3ObjectStore) -> None:
         await objects.get(f"images/none/{_tweet_id()}")
     await objects.delete([f"images/none/{_tweet_id()}"])  # absent is fine
     await objects.delete([])
+
+
+async def test_an_unreachable_object_store_is_unavailable_not_an_internal_error() -> None:
+    nowhere = SETTINGS.model_copy(
+        update={"s3": SETTINGS.s3.model_copy(update={"endpoint": "http://127.0.0.1:1"})}
+    )
+    async with s3_client(nowhere) as client:
+        objects = S3ObjectStore(client, nowhere.s3.bucket)
+        key = f"images/none/{_tweet_id()}"
+        with pytest.raises(Unavailable):
+            await objects.put(key, b"bytes", "image/jpeg")
+        with pytest.raises(Unavailable):
+            await objects.get(key)
+        with pytest.raises(Unavailable):
+            async for _ in objects.read(key, 0, 10):
+                pass
+        with pytest.raises(Unavailable):
+            await objects.delete([key])
 
 
 async def test_the_periodic_sweep_runs_on_its_own(
