@@ -18,7 +18,7 @@ import grpc
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from redis.asyncio import Redis
 
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.settings import Settings
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
 from services.timelines.adapters.live import RedisLiveUpdates
@@ -53,7 +53,7 @@ class TimedTimelines(TimelineService):
 
 async def main(name: str) -> None:
     settings = Settings(service="timelines")
-    resp = Resp.from_url(settings.redis_url)
+    resp = resp_client(settings.redis_url)
     redis = Redis.from_url(settings.redis_url)
     store = RedisTimelineStore(resp, length=LENGTH, active_seconds=3600)
     service = TimedTimelines(

@@ -12,6 +12,7 @@ Cassandra calls mlockall at start, so what is mapped then stays resident: the he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from devstack import maven
@@ -35,18 +36,29 @@ def jamm_jar(root: Path) -> Path:
     return found[-1]
 
 
-def cassandra_command(root: Path, data_dir: Path, java: str = "java") -> list[str]:
+def cassandra_command(
+    root: Path,
+    data_dir: Path,
+    java: str = "java",
+    *,
+    config: Path | None = None,
+    options: Sequence[str] = (),
+) -> list[str]:
     """The argv that runs one Cassandra node in the foreground, its files under ``data_dir``.
 
+    ``config`` is its cassandra.yaml (the dev stack's single node's unless given); ``options``
+    come after jvm17.options' and so win over them (a second ``-Xmx``, say).
     Stop it with SIGTERM: its shutdown hook drains the node and flushes the commit log.
     """
     root, data_dir = root.resolve(), data_dir.resolve()
     conf = maven.conf_dir(root, NAME)
+    config = (config or conf / "cassandra.yaml").resolve()
     return [
         java,
         *jvm_options(conf / "jvm17.options"),
+        *options,
         f"-javaagent:{jamm_jar(root)}",
-        f"-Dcassandra.config={(conf / 'cassandra.yaml').as_uri()}",
+        f"-Dcassandra.config={config.as_uri()}",
         f"-Dlogback.configurationFile={(conf / 'logback.xml').as_uri()}",
         f"-Dcassandra.storagedir={data_dir}",
         f"-Dcassandra.logdir={data_dir / 'logs'}",

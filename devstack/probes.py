@@ -14,12 +14,12 @@ from collections.abc import Callable
 Probe = Callable[[], "str | None"]
 
 
-def tcp(port: int) -> str | None:
+def tcp(port: int, host: str = "127.0.0.1") -> str | None:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return None
     except OSError as error:
-        return f"port {port}: {error.strerror or error}"
+        return f"{host}:{port}: {error.strerror or error}"
 
 
 def http_ok(url: str) -> str | None:
@@ -88,3 +88,47 @@ def http_health(port: int) -> str | None:
 
 def envoy(admin_port: int) -> str | None:
     return http_ok(f"http://127.0.0.1:{admin_port}/ready")
+
+
+def cassandra_node(address: str, ring: tuple[str, ...], port: int = 9042) -> str | None:
+    """Node ``address`` of ``ring`` answers CQL there and sees every other node up: its
+    system.peers lists them, and a read at consistency ALL that it coordinates succeeds, which
+    it refuses while it holds a replica down (system_distributed keeps three copies, one on
+    each node of a three-node ring)."""
+    if (reason := tcp(port, address)) is not None:
+        return reason
+    from cassandra import ConsistencyLevel  # noqa: PLC0415
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile  # noqa: PLC0415
+    from cassandra.policies import WhiteListRoundRobinPolicy  # noqa: PLC0415
+    from cassandra.query import SimpleStatement  # noqa: PLC0415
+
+    only_it = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([address]))
+    cluster = Cluster(
+        [address],
+        port=port,
+        connect_timeout=3,
+        control_connection_timeout=3,
+        execution_profiles={EXEC_PROFILE_DEFAULT: only_it},
+    )
+    try:
+        session = cluster.connect()
+        peers = {row.peer for row in session.execute("SELECT peer FROM system.peers", timeout=5)}
+        if unknown := sorted(set(ring) - peers - {address}):
+            return f"{address} does not know {', '.join(unknown)} yet"
+        every_replica = SimpleStatement(
+            "SELECT keyspace_name FROM system_distributed.repair_history "
+            "WHERE keyspace_name = 'probe' AND columnfamily_name = 'probe'",
+            consistency_level=ConsistencyLevel.ALL,
+        )
+        session.execute(every_replica, timeout=5)
+    except Exception as error:
+        return f"{address}: {error}"
+    finally:
+        cluster.shutdown()
+    return None
+
+
+def cassandra_ring(addresses: tuple[str, ...], port: int = 9042) -> str | None:
+    """The ring is ready when each of its nodes is (``cassandra_node``)."""
+    reasons = (cassandra_node(address, addresses, port) for address in addresses)
+    return next((reason for reason in reasons if reason is not None), None)

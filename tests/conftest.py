@@ -16,8 +16,10 @@ from redis.asyncio import Redis
 
 from services.platform import cql
 from services.platform.background import awaiting_stack
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
+from services.platform.resp import RespClient
 from services.platform.settings import StoreSettings
+from tests import redis_py
 from tests.stack import GATEWAY
 
 
@@ -31,17 +33,17 @@ def session() -> Iterator[Session]:
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    """A client of the local stack's Redis."""
-    client = Redis.from_url(StoreSettings().redis_url)
+    """A redis-py client of the stack's Redis (``tests/redis_py.py``)."""
+    client = redis_py.async_client()
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-async def resp() -> AsyncIterator[Resp]:
-    """The product's own Redis client (``services/platform/resp.py``) on the local stack's
-    Redis."""
-    client = Resp.from_url(StoreSettings().redis_url)
+async def resp() -> AsyncIterator[RespClient]:
+    """The product's own Redis client on the local stack's Redis (``Resp``, or ``ClusterResp``
+    on a cluster: ``services/platform/redis_clients.py``)."""
+    client = resp_client(StoreSettings().redis_url)
     yield client
     await client.aclose()
 
@@ -53,8 +55,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-#: The tier that needs the three-node NATS cluster, not the single-node stack: it runs only when
-#: ``-m`` names it.
+#: The tier that needs the cluster shape (the three-node NATS cluster, the Redis Cluster), not the
+#: single-node stack: it runs only when ``-m`` names it.
 CLUSTER = "cluster"
 #: The tiers (markers in pyproject.toml), each a folder under tests/; a test file directly in
 #: tests/ is a unit test.

@@ -17,9 +17,10 @@ from services.graph.service import GraphService
 from services.graph.servicer import GraphServicer
 from services.platform.background import in_background
 from services.platform.caches.followings import RedisFollowChanges
+from services.platform.channels import service_channel
 from services.platform.outbox import OutboxRelay, running_relay
 from services.platform.ratelimit import Limits, RedisRateLimiter
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.users import GrpcUserDirectory
@@ -33,8 +34,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     driver = AsyncGraphDatabase.driver(
         settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
     )
-    users = grpc.aio.insecure_channel(settings.users_addr)
-    redis = Resp.from_url(settings.redis_url)
+    users = service_channel(settings.users_addr)
+    redis = resp_client(settings.redis_url)
     try:
         outbox = Neo4jOutboxStore(driver)
         relay = OutboxRelay(outbox, outbox, settings.nats_url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-import grpc
 from aiohttp import web
 
 from services.mastodon.adapters.clients import Channels, GrpcAccounts, GrpcChirp
@@ -14,18 +13,19 @@ from services.mastodon.entities import Site
 from services.mastodon.routes import MastodonApi
 from services.mastodon.service import OAuthService
 from services.platform import cql
+from services.platform.channels import service_channel
 from services.platform.ratelimit import Limits, RedisRateLimiter
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.settings import Settings
 
 
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[web.Application]:
     session = cql.connect(settings)
-    redis = Resp.from_url(settings.redis_url)
+    redis = resp_client(settings.redis_url)
     channels = Channels(
         *(
-            grpc.aio.insecure_channel(address)
+            service_channel(address)
             for address in (
                 settings.users_addr,
                 settings.tweets_addr,

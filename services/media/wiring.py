@@ -24,7 +24,7 @@ from services.platform.http import http_site
 from services.platform.ids import leased_snowflake
 from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.platform.ratelimit import Limits, RedisRateLimiter
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 
@@ -59,7 +59,7 @@ def video_tools(settings: Settings) -> FfmpegVideoTools:
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
-    redis = Resp.from_url(settings.redis_url)
+    redis = resp_client(settings.redis_url)
     try:
         outbox = Outbox(session)
         relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)

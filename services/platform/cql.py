@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from cassandra import ConsistencyLevel
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
     Cluster,
@@ -17,21 +18,70 @@ from cassandra.cluster import (
     ResultSet,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy, WriteType
 
 from services.platform.settings import StoreSettings
 
+#: How long a schema change may take to reach every node before ``migrate`` gives up on it
+#: (the driver's default, 10 s, is tight for three nodes starting together on two cores).
+SCHEMA_AGREEMENT_SECONDS = 30
+#: Tries again of a logged batch whose batchlog timed out (``BatchlogRetryPolicy``): each waits
+#: for the write timeout (2 s), long enough together for a dead node to be convicted.
+BATCHLOG_RETRIES = 4
 
-def connect(settings: StoreSettings) -> Session:
-    """A session on the Chirp keyspace; token-aware, so each query goes to a replica."""
-    profile = ExecutionProfile(load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()))
-    cluster = Cluster(
+
+class BatchlogRetryPolicy(RetryPolicy):  # type: ignore[misc]  # the driver has no types
+    """The driver's retries, and a logged batch whose batchlog could not be written tried up to
+    ``BATCHLOG_RETRIES`` times (the driver's own policy: once). Such a batch was not applied (its
+    batchlog is written first), so trying again is safe; it fails that way while a node that
+    just died is not yet known to be down and is chosen to hold batchlogs."""
+
+    def on_write_timeout(  # noqa: PLR0913, PLR0917 (the driver's signature)
+        self,
+        query: Any,
+        consistency: Any,
+        write_type: Any,
+        required_responses: int,
+        received_responses: int,
+        retry_num: int,
+    ) -> tuple[Any, Any]:
+        if write_type == WriteType.BATCH_LOG and retry_num < BATCHLOG_RETRIES:
+            return self.RETRY, consistency
+        decision: tuple[Any, Any] = super().on_write_timeout(
+            query, consistency, write_type, required_responses, received_responses, retry_num
+        )
+        return decision
+
+
+def cluster(settings: StoreSettings) -> Cluster:
+    """The driver's view of the store, every contact point given (any one answering will do).
+
+    Queries go to a replica of their partition in the local datacenter (token-aware), and every
+    read and write waits for a quorum of that datacenter's replicas (LOCAL_QUORUM; LOCAL_SERIAL
+    for lightweight transactions' Paxos): with three copies, one node can be down without a
+    request refused, and a read always meets a copy of every acknowledged write. On one node
+    both are one replica.
+    """
+    profile = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(
+            DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)
+        ),
+        retry_policy=BatchlogRetryPolicy(),
+        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+        serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+    )
+    return Cluster(
         settings.cassandra_contact_points,
         port=settings.cassandra_port,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=4,
+        max_schema_agreement_wait=SCHEMA_AGREEMENT_SECONDS,
     )
-    return cluster.connect(settings.cassandra_keyspace)
+
+
+def connect(settings: StoreSettings) -> Session:
+    """A session on the Chirp keyspace (see ``cluster``)."""
+    return cluster(settings).connect(settings.cassandra_keyspace)
 
 
 async def execute(session: Session, statement: Any, parameters: Any = None) -> ResultSet:

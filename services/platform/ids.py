@@ -24,7 +24,7 @@ import structlog
 
 from services.platform.background import in_background, pause, rounds
 from services.platform.errors import Unavailable
-from services.platform.resp import Resp, Script
+from services.platform.resp import RespClient, Script
 
 #: 2026-01-01T00:00:00Z: ids start small and last 69 years from here.
 CHIRP_EPOCH_MS = 1_767_225_600_000
@@ -125,7 +125,7 @@ class WorkerLease:
     """A worker id leased in Redis, renewed in the background while it is held."""
 
     def __init__(
-        self, redis: Resp, namespace: str, ttl_ms: int = 10_000, renew_every_ms: int = 3_000
+        self, redis: RespClient, namespace: str, ttl_ms: int = 10_000, renew_every_ms: int = 3_000
     ) -> None:
         self._redis = redis
         self._namespace = namespace
@@ -143,7 +143,8 @@ class WorkerLease:
         return f"{self._namespace}:worker:{worker}"
 
     def _high_water_key(self, worker: int) -> str:
-        return f"{self._namespace}:worker:{worker}:last-ms"
+        """In the lease's hash slot (its whole key as the hash tag), as ``_RENEW`` takes both."""
+        return f"{{{self._key(worker)}}}:last-ms"
 
     def is_valid(self) -> bool:
         """True while the lease is certainly still ours (a margin before its TTL runs out)."""
@@ -183,7 +184,7 @@ class WorkerLease:
 
 @contextlib.asynccontextmanager
 async def leased_snowflake(
-    redis: Resp, namespace: str = "chirp:snowflake", *, renew_every_ms: int = 3_000
+    redis: RespClient, namespace: str = "chirp:snowflake", *, renew_every_ms: int = 3_000
 ) -> AsyncIterator[Snowflake]:
     """A Snowflake generator on a leased worker id, renewed until the context exits.
 

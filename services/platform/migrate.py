@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 from nats.js.errors import NotFoundError
 from neo4j import GraphDatabase
 
+from services.platform import cql
 from services.platform.consumers import connect
 from services.platform.events import CONSUMERS, STREAM, stream
 from services.platform.logging import configure_logging
@@ -55,21 +56,44 @@ def statements(path: Path) -> list[str]:
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
+class SchemaDisagreement(Exception):
+    """A schema change did not reach every node in time; the next change must not be made on
+    top of it (two nodes could each create the same table, with different ids)."""
+
+
+def change_schema(session: Session, statement: str) -> None:
+    """Runs ``statement`` and waits until every node that is up has its schema (the driver
+    waits after each schema change it sees acknowledged, up to ``cql.SCHEMA_AGREEMENT_SECONDS``,
+    but only warns if that runs out)."""
+    result = session.execute(statement, timeout=60)
+    if not result.response_future.is_schema_agreed:
+        raise SchemaDisagreement(f"the nodes disagree on the schema after: {statement}")
+
+
 def migrate_cassandra(settings: StoreSettings) -> list[int]:
-    cluster = Cluster(settings.cassandra_contact_points, port=settings.cassandra_port)
+    """Each statement runs once the one before it is on every node (``change_schema``), and
+    the versions applied are read and written at LOCAL_QUORUM (``cql.cluster``)."""
+    cluster = cql.cluster(settings)
     try:
         session: Session = cluster.connect()
         keyspace = settings.cassandra_keyspace
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", keyspace):
             raise ValueError(f"CHIRP_CASSANDRA_KEYSPACE {keyspace!r} is not a plain identifier")
-        session.execute(
+        change_schema(
+            session,
             f"CREATE KEYSPACE IF NOT EXISTS {keyspace} "
             f"WITH replication = {settings.cassandra_replication}"
+            + (
+                f" AND {settings.cassandra_keyspace_options}"
+                if settings.cassandra_keyspace_options
+                else ""
+            ),
         )
         session.set_keyspace(keyspace)
-        session.execute(
+        change_schema(
+            session,
             "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version int PRIMARY KEY, name text, applied_at timestamp)"
+            "(version int PRIMARY KEY, name text, applied_at timestamp)",
         )
         applied = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
         done = []
@@ -77,7 +101,7 @@ def migrate_cassandra(settings: StoreSettings) -> list[int]:
             if version in applied:
                 continue
             for statement in (statement for path in paths for statement in statements(path)):
-                session.execute(statement, timeout=60)
+                change_schema(session, statement)
             session.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
                 (version, _names(paths), datetime.now(UTC)),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 from services.platform.errors import ResourceExhausted
-from services.platform.resp import Resp, Script
+from services.platform.resp import RespClient, Script
 from services.platform.settings import Settings
 
 KEY_PREFIX = "ratelimit"
@@ -132,7 +132,7 @@ def redis_key(limit: Limit, subject: str) -> str:
 class RedisRateLimiter:
     """``RateLimiter`` on Redis: one counter per subject, expiring with its window."""
 
-    def __init__(self, redis: Resp, limit: Limit) -> None:
+    def __init__(self, redis: RespClient, limit: Limit) -> None:
         self._redis = redis
         self.limit = limit
 

@@ -18,6 +18,9 @@ unanswered after ``timeout`` seconds aborts the connection (every command on it 
 Not for blocking commands, pub/sub or a transaction held open across awaits, which would hold or
 change the shared connection (a transaction is one ``pipeline`` call from MULTI to EXEC, written
 contiguously): redis-py serves pub/sub.
+
+Callers depend on ``RespClient``, which ``ClusterResp`` (``resp_cluster.py``, built on one
+``Resp`` per node) implements too; ``redis_clients.py`` picks one from ``CHIRP_REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import hashlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 import hiredis
@@ -136,7 +139,7 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-def _raise_errors(commands: Sequence[Command], replies: list[Any]) -> list[Any]:
+def raise_errors(commands: Sequence[Command], replies: list[Any]) -> list[Any]:
     """``replies`` of ``commands``; the first error among them raises, an error inside a
     transaction's EXEC reply too (as redis-py does)."""
     for command, reply in zip(commands, replies, strict=True):
@@ -156,6 +159,38 @@ class Script:
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
+class RespClient(Protocol):
+    """What Chirp asks of Redis, on one server (``Resp``) or a cluster (``ClusterResp``): every
+    script's keys, and the keys of the commands of a MULTI..EXEC block, in one hash slot."""
+
+    async def call(self, *command: Arg) -> Any:
+        """One command's reply; an error reply raises."""
+        ...
+
+    async def pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        """The replies of ``commands``, in order; the first error reply raises, after every
+        command has run."""
+        ...
+
+    async def run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """``script`` on ``keys`` and ``args``."""
+        ...
+
+    async def run_each(
+        self, script: Script, calls: Sequence[tuple[Sequence[Arg], Sequence[Arg]]]
+    ) -> list[Any]:
+        """``script`` once per (keys, args) of ``calls``, pipelined."""
+        ...
+
+    def slot_groups(self, keys: Sequence[Arg]) -> list[list[Arg]]:
+        """``keys`` in groups that one script call or transaction can take together (for a
+        script that handles its keys one by one): all of them on one server, one group per
+        hash slot on a cluster."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class Resp:
@@ -205,7 +240,14 @@ class Resp:
         if not commands:
             return []
         connection = await self._connected()
-        return _raise_errors(commands, await connection.send(commands))
+        return raise_errors(commands, await connection.send(commands))
+
+    async def replies(self, commands: Sequence[Command]) -> list[Any]:
+        """The replies of ``commands`` (at least one) as they came, error replies as
+        ``hiredis.ReplyError`` values, raising none (``ClusterResp`` reads its redirections
+        from them)."""
+        connection = await self._connected()
+        return await connection.send(commands)
 
     async def run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``script`` on ``keys`` and ``args``."""
@@ -222,6 +264,10 @@ class Resp:
         except NoScriptError:
             await self.call("SCRIPT", "LOAD", script.source)
             return await self.pipeline(commands)
+
+    def slot_groups(self, keys: Sequence[Arg]) -> list[list[Arg]]:
+        """One group: a single server takes any keys together."""
+        return [list(keys)]
 
     async def _connected(self) -> _Connection:
         connection = self._connection
@@ -245,7 +291,7 @@ class Resp:
             ) from error
         if self._handshake:
             try:  # the connection's own timeout bounds it
-                _raise_errors(self._handshake, await connection.send(self._handshake))
+                raise_errors(self._handshake, await connection.send(self._handshake))
             except RedisError:
                 connection.close()
                 raise

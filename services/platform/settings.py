@@ -48,7 +48,17 @@ class StoreSettings(BaseSettings):
     cassandra_hosts: str = "127.0.0.1"
     cassandra_port: int = 9042
     cassandra_keyspace: str = "chirp"
+    #: The keyspace's replication when ``migrate`` creates it; on a three-node ring,
+    #: ``{'class': 'NetworkTopologyStrategy', 'datacenter1': 3}`` (``devstack/cassandra_ring.py``).
     cassandra_replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    #: More of the keyspace's options, as CQL (``AND`` joins them to the replication): compose
+    #: gives ScyllaDB ``tablets = {'enabled': false}``, since Chirp's counters and lightweight
+    #: transactions are on vnode-distributed tables (ScyllaDB's NetworkTopologyStrategy
+    #: keyspaces use tablets by default, which support neither in every release).
+    cassandra_keyspace_options: str = ""
+    #: The datacenter whose nodes serve this process, and whose quorum LOCAL_QUORUM counts:
+    #: SimpleSnitch's name (the single node's, ScyllaDB's by default), which the ring keeps.
+    cassandra_local_dc: str = "datacenter1"
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = ""
     neo4j_password: str = ""
@@ -198,6 +208,13 @@ class SearchSettings(BaseSettings):
 
     commit_seconds: float = Field(default=0.5, gt=0, le=10)
     writer_heap_mb: int = Field(default=64, ge=16, le=4096)
+    #: Which of several search processes this is (``CHIRP_SEARCH_REPLICA``; none when it runs
+    #: alone): each keeps its own index (one writer per index) in ``search/<replica>`` and reads
+    #: every event through its own durable consumer, ``search-indexer-<replica>``.
+    replica: str = Field(default="", pattern=r"^[a-z0-9-]*$")
+
+    def index_dir(self, data_dir: Path) -> Path:
+        return data_dir / "search" / self.replica if self.replica else data_dir / "search"
 
 
 class TrendSettings(BaseSettings):

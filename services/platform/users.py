@@ -16,7 +16,7 @@ from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 
 from services.platform.caches.user_cache import BasicUsers
 from services.platform.calls import answer
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.usernames import UsernameIds, fold
 
 #: BatchGetUsers and BatchGetUsersByUsername take at most this many per call.
@@ -24,7 +24,9 @@ CHUNK = 100
 
 
 class GrpcUserDirectory:
-    def __init__(self, redis: Resp, channel: grpc.aio.Channel, timeout_seconds: float) -> None:
+    def __init__(
+        self, redis: RespClient, channel: grpc.aio.Channel, timeout_seconds: float
+    ) -> None:
         self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
         self._timeout = timeout_seconds
         self._ids = UsernameIds(self._lookup)

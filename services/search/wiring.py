@@ -13,14 +13,15 @@ import grpc
 from chirp.search.v1 import search_service_pb2
 
 from services.platform.background import in_background
-from services.platform.resp import Resp
+from services.platform.channels import service_channel
+from services.platform.redis_clients import resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.wire import bytes_handler
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
 from services.search.adapters.trend_store import RedisTrendStore
-from services.search.consumers.indexer import Indexer
+from services.search.consumers.indexer import Indexer, replica_consumer
 from services.search.consumers.trends import TrendsWorker
 from services.search.service import SearchService
 from services.search.servicer import SENT_AS_BYTES, SearchServicer
@@ -45,13 +46,13 @@ def trend_params(settings: Settings) -> TrendParams:
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     if settings.workers != 1:
         raise ValueError("the search service owns its index writers: run it with CHIRP_WORKERS=1")
-    root = settings.data_dir / "search"
+    root = settings.search.index_dir(settings.data_dir)
     heap = settings.search.writer_heap_mb * 1_000_000
     tweet_index = TantivyTweetIndex(root, heap_bytes=heap)
     user_index = TantivyUserIndex(root)
-    resp = Resp.from_url(settings.redis_url)
+    resp = resp_client(settings.redis_url)
     channels = [
-        grpc.aio.insecure_channel(address)
+        service_channel(address)
         for address in (settings.tweets_addr, settings.users_addr, settings.graph_addr)
     ]
     try:
@@ -65,7 +66,12 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         params = trend_params(settings)
         store = RedisTrendStore(resp, params)
         trends = TrendService(store, params)
-        indexer = Indexer(settings.nats_url, search, commit_seconds=settings.search.commit_seconds)
+        indexer = Indexer(
+            settings.nats_url,
+            search,
+            commit_seconds=settings.search.commit_seconds,
+            config=replica_consumer(settings.search.replica),
+        )
         counter = TrendsWorker(
             settings.nats_url, trends, store, recompute_seconds=settings.trends.recompute_seconds
         )

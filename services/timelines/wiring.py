@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.timelines.v1 import timelines_service_pb2
-from redis.asyncio import Redis
 
 from services.platform.background import in_background
-from services.platform.resp import Resp
+from services.platform.channels import service_channel
+from services.platform.redis_clients import pubsub_client, resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.wire import bytes_handler
@@ -26,10 +26,10 @@ SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
 
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
-    redis = Redis.from_url(settings.redis_url)  # the live channels' pub/sub
-    resp = Resp.from_url(settings.redis_url)
-    graph = grpc.aio.insecure_channel(settings.graph_addr)
-    tweets = grpc.aio.insecure_channel(settings.tweets_addr)
+    redis = pubsub_client(settings.redis_url)  # the live channels'
+    resp = resp_client(settings.redis_url)
+    graph = service_channel(settings.graph_addr)
+    tweets = service_channel(settings.tweets_addr)
     try:
         store = RedisTimelineStore(
             resp,

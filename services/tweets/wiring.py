@@ -10,10 +10,11 @@ from chirp.tweets.v1 import tweets_service_pb2
 
 from services.platform import cql
 from services.platform.background import in_background
+from services.platform.channels import service_channel
 from services.platform.ids import leased_snowflake
 from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.platform.ratelimit import Limits, RedisRateLimiter
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.users import GrpcUserDirectory
@@ -31,9 +32,9 @@ SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
-    redis = Resp.from_url(settings.redis_url)
-    users = grpc.aio.insecure_channel(settings.users_addr)
-    media = grpc.aio.insecure_channel(settings.media_addr)
+    redis = resp_client(settings.redis_url)
+    users = service_channel(settings.users_addr)
+    media = service_channel(settings.media_addr)
     try:
         outbox = Outbox(session)
         relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)

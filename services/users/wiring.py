@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import grpc
 from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
 
 from services.platform import cql
+from services.platform.channels import service_channel
 from services.platform.ids import leased_snowflake
 from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.platform.ratelimit import Limits, RedisRateLimiter
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.users.adapters.cache import RedisSocialCache, RedisUserCache, cache_client
@@ -35,10 +35,10 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         timedelta(seconds=settings.sessions.ttl_seconds),
     )
     session = cql.connect(settings)
-    redis = Resp.from_url(settings.redis_url)
+    redis = resp_client(settings.redis_url)
     cache_redis = cache_client(settings.redis_url)
-    graph = grpc.aio.insecure_channel(settings.graph_addr)
-    tweets = grpc.aio.insecure_channel(settings.tweets_addr)
+    graph = service_channel(settings.graph_addr)
+    tweets = service_channel(settings.tweets_addr)
     outbox = Outbox(session)
     try:
         async with (

@@ -10,7 +10,7 @@ import grpc
 import pytest
 from neo4j import AsyncDriver
 
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.settings import Settings
 from tests.contracts.world import Account, Channels, LiveGraph, LiveTweets, register
 from tests.integration.graph.support import neo4j_driver
@@ -35,7 +35,7 @@ async def channels() -> AsyncIterator[Channels]:
 
 
 @pytest.fixture
-def live_graph(neo4j: AsyncDriver, resp: Resp) -> LiveGraph:
+def live_graph(neo4j: AsyncDriver, resp: RespClient) -> LiveGraph:
     return LiveGraph(neo4j, resp)
 
 

@@ -18,7 +18,7 @@ from neo4j import AsyncDriver
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
 from services.platform.caches.followings import RedisFollowChanges
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from tests.integration.graph.support import PASSWORD
 
 
@@ -54,7 +54,7 @@ class LiveGraph:
     """Follows as the graph service makes them: the edge in Neo4j, then a change counted for
     the readers that keep what they derived from follows (its caches, timelines, users)."""
 
-    def __init__(self, driver: AsyncDriver, redis: Resp) -> None:
+    def __init__(self, driver: AsyncDriver, redis: RespClient) -> None:
         self.store = Neo4jGraphStore(driver, Neo4jOutboxStore(driver))
         self._changes = RedisFollowChanges(redis)
 

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from services.platform.consumers import DurableConsumer, connect
 from services.platform.ids import leased_snowflake
 from services.platform.outbox import OutboxRelay, PendingEvent, new_event_id
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.settings import StoreSettings
 from services.search.adapters.trend_store import RedisTrendStore
 from services.search.consumers.trends import TrendsWorker
@@ -106,7 +106,7 @@ async def test_a_durable_consumer_stops_when_cancelled_as_a_message_arrives(
 
 
 async def test_the_trends_worker_stops_when_cancelled_as_it_recomputes(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     prefix = f"test:trends:{uuid.uuid4().hex[:10]}"
     store = RedisTrendStore(resp, PARAMS, prefix=prefix)
@@ -119,7 +119,7 @@ async def test_the_trends_worker_stops_when_cancelled_as_it_recomputes(
 
 
 async def test_the_id_lease_renewer_stops_when_cancelled_as_it_renews(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     namespace = f"test:snowflake:{uuid.uuid4().hex}"
 

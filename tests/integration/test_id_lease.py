@@ -10,19 +10,20 @@ import pytest
 from redis.asyncio import Redis
 
 from services.platform.ids import WorkerLease, leased_snowflake, timestamp_ms
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 
 @pytest.fixture
 async def namespace(redis: Redis) -> AsyncIterator[str]:
     name = f"test:snowflake:{uuid.uuid4().hex}"
     yield name
-    keys = [key async for key in redis.scan_iter(f"{name}:*")]
+    # The leases, and their high-water marks (``{<lease>}:last-ms``).
+    keys = [key async for key in redis.scan_iter(f"*{name}:*")]
     if keys:
         await redis.delete(*keys)
 
 
-async def test_live_leases_never_share_a_worker_id(resp: Resp, namespace: str) -> None:
+async def test_live_leases_never_share_a_worker_id(resp: RespClient, namespace: str) -> None:
     leases = [WorkerLease(resp, namespace) for _ in range(50)]
     await asyncio.gather(*(lease.acquire() for lease in leases))
     assert len({lease.worker for lease in leases}) == 50
@@ -30,7 +31,9 @@ async def test_live_leases_never_share_a_worker_id(resp: Resp, namespace: str) -
     await asyncio.gather(*(lease.release() for lease in leases))
 
 
-async def test_a_lease_taken_over_is_not_renewed(resp: Resp, redis: Redis, namespace: str) -> None:
+async def test_a_lease_taken_over_is_not_renewed(
+    resp: RespClient, redis: Redis, namespace: str
+) -> None:
     lease = WorkerLease(resp, namespace, ttl_ms=5_000, renew_every_ms=1_000)
     await lease.acquire()
     await redis.set(f"{namespace}:worker:{lease.worker}", "someone-else")
@@ -39,7 +42,7 @@ async def test_a_lease_taken_over_is_not_renewed(resp: Resp, redis: Redis, names
 
 
 async def test_the_next_holder_starts_after_the_recorded_high_water_mark(
-    resp: Resp, redis: Redis, namespace: str
+    resp: RespClient, redis: Redis, namespace: str
 ) -> None:
     first = WorkerLease(resp, namespace, ttl_ms=5_000, renew_every_ms=1_000)
     await first.acquire()
@@ -54,7 +57,7 @@ async def test_the_next_holder_starts_after_the_recorded_high_water_mark(
 
 
 async def test_a_leased_generator_issues_unique_ordered_ids(
-    resp: Resp, redis: Redis, namespace: str
+    resp: RespClient, redis: Redis, namespace: str
 ) -> None:
     async with leased_snowflake(resp, namespace) as generator:
         ids = [generator.next_id() for _ in range(10_000)]

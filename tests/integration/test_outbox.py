@@ -18,7 +18,7 @@ from services.platform import cql
 from services.platform.background import in_background, rounds
 from services.platform.consumers import connect
 from services.platform.events import STREAM
-from services.platform.migrate import migration_files, statements
+from services.platform.migrate import change_schema, migration_files, statements
 from services.platform.outbox import (
     CassandraOutboxStore,
     Outbox,
@@ -43,9 +43,10 @@ def session() -> Iterator[Session]:
     and these tests need rows that only their own relays see."""
     keyspace = "chirp_test_outbox"
     session = cql.connect(SETTINGS)
-    session.execute(
+    change_schema(
+        session,
         f"CREATE KEYSPACE IF NOT EXISTS {keyspace} "
-        f"WITH replication = {SETTINGS.cassandra_replication}"
+        f"WITH replication = {SETTINGS.cassandra_replication}",
     )
     session.set_keyspace(keyspace)
     (outbox_migration,) = (
@@ -55,9 +56,9 @@ def session() -> Iterator[Session]:
         if "outbox_by_writer" in path.name
     )
     for statement in statements(outbox_migration):
-        session.execute(statement)
+        change_schema(session, statement)
     yield session
-    session.execute(f"DROP KEYSPACE {keyspace}")
+    change_schema(session, f"DROP KEYSPACE {keyspace}")
     session.cluster.shutdown()
 
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from services.platform.errors import ResourceExhausted
 from services.platform.ratelimit import Limit, Limits, RedisRateLimiter, redis_key
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.settings import RateLimitSettings, Settings
 
 
@@ -20,7 +20,7 @@ def _limit(requests: int, window_seconds: int) -> Limit:
     return Limit(f"test_{uuid.uuid4().hex[:8]}", "test actions", requests, window_seconds)
 
 
-async def test_a_subject_over_its_limit_is_refused_with_the_time_left(resp: Resp) -> None:
+async def test_a_subject_over_its_limit_is_refused_with_the_time_left(resp: RespClient) -> None:
     limiter = RedisRateLimiter(resp, _limit(3, 600))
     for _ in range(3):
         await limiter.hit("ada")
@@ -36,14 +36,14 @@ async def test_a_subject_over_its_limit_is_refused_with_the_time_left(resp: Resp
     await RedisRateLimiter(resp, _limit(1, 600)).hit("ada")
 
 
-async def test_concurrent_hits_are_counted_exactly(resp: Resp) -> None:
+async def test_concurrent_hits_are_counted_exactly(resp: RespClient) -> None:
     limiter = RedisRateLimiter(resp, _limit(10, 600))
     results = await asyncio.gather(*(limiter.hit("ada") for _ in range(25)), return_exceptions=True)
     assert sum(result is None for result in results) == 10
     assert all(isinstance(r, ResourceExhausted) for r in results if r is not None)
 
 
-async def test_the_counter_expires_with_its_window(resp: Resp, redis: Redis) -> None:
+async def test_the_counter_expires_with_its_window(resp: RespClient, redis: Redis) -> None:
     limit = _limit(1, 1)
     limiter = RedisRateLimiter(resp, limit)
     await limiter.hit("ada")

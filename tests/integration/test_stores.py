@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
-from collections.abc import Iterator
 
 import nats
 import pytest
 import redis
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 from nats.js.api import AckPolicy, ConsumerConfig
 from neo4j import GraphDatabase
 
@@ -23,40 +22,33 @@ from services.platform.settings import StoreSettings
 SETTINGS = StoreSettings()
 
 
-@pytest.fixture(scope="module")
-def cql() -> Iterator[Session]:
-    cluster = Cluster(SETTINGS.cassandra_contact_points, port=SETTINGS.cassandra_port)
-    yield cluster.connect(SETTINGS.cassandra_keyspace)
-    cluster.shutdown()
-
-
-def test_cassandra_writes_and_reads_with_lightweight_transactions(cql: Session) -> None:
+def test_cassandra_writes_and_reads_with_lightweight_transactions(session: Session) -> None:
     name = f"smoke_{uuid.uuid4().hex[:12]}"
-    claimed = cql.execute(
+    claimed = session.execute(
         "INSERT INTO users_by_username (username_folded, user_id) VALUES (%s, %s) IF NOT EXISTS",
         (name, 1),
     ).one()
-    again = cql.execute(
+    again = session.execute(
         "INSERT INTO users_by_username (username_folded, user_id) VALUES (%s, %s) IF NOT EXISTS",
         (name, 2),
     ).one()
     try:
         assert claimed.applied
         assert not again.applied
-        row = cql.execute(
+        row = session.execute(
             "SELECT user_id FROM users_by_username WHERE username_folded = %s", (name,)
         ).one()
         assert row.user_id == 1
     finally:
-        cql.execute("DELETE FROM users_by_username WHERE username_folded = %s", (name,))
+        session.execute("DELETE FROM users_by_username WHERE username_folded = %s", (name,))
 
 
-def test_every_cql_migration_is_recorded(cql: Session) -> None:
-    applied = {row.version for row in cql.execute("SELECT version FROM schema_migrations")}
+def test_every_cql_migration_is_recorded(session: Session) -> None:
+    applied = {row.version for row in session.execute("SELECT version FROM schema_migrations")}
     assert applied == {version for version, _ in migration_files(".cql")}
     tables = {
         row.table_name
-        for row in cql.execute(
+        for row in session.execute(
             "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
             (SETTINGS.cassandra_keyspace,),
         )

@@ -12,7 +12,7 @@ from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from redis.asyncio import Redis
 
 from services.platform.caches.user_cache import BasicUsers, user_key
-from services.platform.resp import Resp
+from services.platform.resp import Resp, RespClient
 from services.platform.settings import Settings
 from tests.integration.tweets.tokens import random_user_id
 from tests.stack import GATEWAY
@@ -29,7 +29,7 @@ async def _registered() -> tuple[int, str]:
 
 
 async def test_summaries_come_from_the_cache_and_only_misses_from_the_users_service(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     user_id, username = await _registered()
     unknown = random_user_id()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.platform.errors import Unavailable
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.settings import Settings
 from services.platform.users import GrpcUserDirectory
 from tests.stack import GATEWAY
@@ -30,7 +30,7 @@ async def elsewhere() -> AsyncIterator[str]:
 
 @pytest.mark.parametrize("address", ["elsewhere", "127.0.0.1:1"])
 async def test_a_users_service_that_cannot_answer_is_unavailable_not_nobody(
-    address: str, elsewhere: str, resp: Resp
+    address: str, elsewhere: str, resp: RespClient
 ) -> None:
     target = elsewhere if address == "elsewhere" else address
     async with grpc.aio.insecure_channel(target) as channel:
@@ -43,7 +43,7 @@ async def test_a_users_service_that_cannot_answer_is_unavailable_not_nobody(
             await directory.id_of("ada" + uuid.uuid4().hex[:8])
 
 
-async def test_the_real_users_service_resolves_ids_and_usernames_folded(resp: Resp) -> None:
+async def test_the_real_users_service_resolves_ids_and_usernames_folded(resp: RespClient) -> None:
     username = "dir" + uuid.uuid4().hex[:10]
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=10) as http:
         created = await http.post(

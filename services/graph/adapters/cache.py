@@ -30,7 +30,7 @@ from services.graph.model import FollowCounts
 from services.graph.ports import FollowCountSource
 from services.platform.caches.changes import Kept, read_through
 from services.platform.caches.followings import followers_changes, followings_changes
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 TTL_SECONDS = 600
 SUGGESTIONS_TTL_SECONDS = 600
@@ -52,7 +52,7 @@ def counts_key(user_id: int) -> str:
 class RedisFollowCounts:
     """``FollowCountSource`` through Redis: ``source`` (the store) for what is not kept."""
 
-    def __init__(self, redis: Resp, source: FollowCountSource) -> None:
+    def __init__(self, redis: RespClient, source: FollowCountSource) -> None:
         self._redis = redis
         self._source = source
         self._followings = followings_changes(redis)
@@ -82,7 +82,7 @@ def suggestions_key(user_id: int) -> str:
 class RedisSuggestions:
     """``SuggestionCache`` in Redis (see the module's docstring)."""
 
-    def __init__(self, redis: Resp) -> None:
+    def __init__(self, redis: RespClient) -> None:
         self._redis = redis
         self._followings = followings_changes(redis)
 

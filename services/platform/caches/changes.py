@@ -5,7 +5,9 @@ at and uses it only while the count is unchanged (readers fetch the count with t
 writes to each user timeline (``timeline_writes.py``; the tweets service counts those in the
 script that also updates its kept ids, ``user_timelines.py``).
 
-A count is kept ``ttl_seconds`` after its last change, which must be far longer than any copy
+A count is ``<prefix>{<owner id>}``: the hash tag puts it in its owner's Redis Cluster slot, so
+a script can change it together with the owner's other keys tagged so (``user_timelines.py``
+does). It is kept ``ttl_seconds`` after its last change, which must be far longer than any copy
 kept under it, so a count that expired and started again cannot come back to a kept copy's.
 When Redis fails, a change is not counted (with a warning): readers then learn of it from the
 change's event or when their copy expires.
@@ -24,7 +26,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 from redis.exceptions import RedisError
 
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 log = structlog.get_logger()
 
@@ -32,14 +34,14 @@ V = TypeVar("V")
 
 
 class RedisChangeCounts:
-    def __init__(self, redis: Resp, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: RespClient, prefix: str, ttl_seconds: int) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
 
     def key(self, owner: int) -> str:
         """The key of ``owner``'s count (for readers that fetch it with their copy)."""
-        return f"{self._prefix}{owner}"
+        return f"{self._prefix}{{{owner}}}"
 
     async def changed(self, owner: int) -> None:
         """Counts a change of ``owner``'s."""
@@ -62,7 +64,7 @@ class Kept(Generic[V]):
 
 
 async def read_through(
-    redis: Resp,
+    redis: RespClient,
     wanted: Mapping[int, tuple[str, tuple[str, ...]]],
     kept: Kept[V],
     load: Callable[[list[int]], Awaitable[dict[int, V]]],
@@ -101,7 +103,7 @@ async def read_through(
     return found
 
 
-async def set_all(redis: Resp, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:
+async def set_all(redis: RespClient, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:
     """Caches ``values``, each for ``ttl_seconds``; a failure leaves them uncached."""
     if not values:
         return

@@ -5,7 +5,7 @@ keeps something derived from them (the timelines service keeps the celebrities e
 follows, the users service each profile's counts and relationships) sees at its next read that
 its copy is out of date.
 
-``chirp:graph:followings-changed:<user id>`` and ``chirp:graph:followers-changed:<user id>``:
+``chirp:graph:followings-changed:{<user id>}`` and ``chirp:graph:followers-changed:{<user id>}``:
 integers, kept ``TTL_SECONDS`` after the last change.
 """
 
@@ -14,23 +14,23 @@ from __future__ import annotations
 import asyncio
 
 from services.platform.caches.changes import RedisChangeCounts
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 FOLLOWINGS_PREFIX = "chirp:graph:followings-changed:"
 FOLLOWERS_PREFIX = "chirp:graph:followers-changed:"
 TTL_SECONDS = 30 * 24 * 3600
 
 
-def followings_changes(redis: Resp) -> RedisChangeCounts:
+def followings_changes(redis: RespClient) -> RedisChangeCounts:
     return RedisChangeCounts(redis, FOLLOWINGS_PREFIX, TTL_SECONDS)
 
 
-def followers_changes(redis: Resp) -> RedisChangeCounts:
+def followers_changes(redis: RespClient) -> RedisChangeCounts:
     return RedisChangeCounts(redis, FOLLOWERS_PREFIX, TTL_SECONDS)
 
 
 class RedisFollowChanges:
-    def __init__(self, redis: Resp) -> None:
+    def __init__(self, redis: RespClient) -> None:
         self._followings = followings_changes(redis)
         self._followers = followers_changes(redis)
 

@@ -29,7 +29,7 @@ from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_gr
 from redis.exceptions import RedisError
 
 from services.platform import wire
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 TOMBSTONE = b""
 #: ``chirp.tweets.v1.Tweet.retweet_of``
@@ -67,7 +67,7 @@ class CacheLookup:
     missing: list[int] = field(default_factory=list)
 
 
-async def read_ready(redis: Resp, ids: Sequence[int]) -> CacheLookup:
+async def read_ready(redis: RespClient, ids: Sequence[int]) -> CacheLookup:
     """What the cache holds of ``ids``; when Redis fails, everything is missing."""
     unique = list(dict.fromkeys(ids))
     lookup = CacheLookup()
@@ -93,7 +93,9 @@ async def read_ready(redis: Resp, ids: Sequence[int]) -> CacheLookup:
     return lookup
 
 
-async def _entries(redis: Resp, ids: list[int]) -> tuple[dict[int, bytes | None], dict[int, int]]:
+async def _entries(
+    redis: RespClient, ids: list[int]
+) -> tuple[dict[int, bytes | None], dict[int, int]]:
     """The entries of ``ids`` and of the originals of the retweets among them (None where
     there is none), and the original id of each retweet."""
     values: dict[int, bytes | None] = {}
@@ -120,7 +122,7 @@ class ReadyTweets:
     """Readable tweets, ready to send: from the cache itself, and from the tweets service only
     what the cache misses."""
 
-    def __init__(self, redis: Resp, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: RespClient, channel: grpc.aio.Channel) -> None:
         self._redis = redis
         self._stub = tweets_service_pb2_grpc.TweetsServiceStub(channel)
 

@@ -16,7 +16,7 @@ import structlog
 from chirp.users.v1 import user_pb2
 from redis.exceptions import RedisError
 
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 #: BatchGetUsers takes at most this many ids per call.
 BATCH = 100
@@ -28,7 +28,7 @@ def user_key(user_id: int) -> str:
     return f"chirp:users:user:{user_id}"
 
 
-async def read_cached(redis: Resp, user_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+async def read_cached(redis: RespClient, user_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
     """The cached entries of those users that have one: version and serialized summary, in one
     round trip. Redis errors reach the caller."""
     if not user_ids:
@@ -50,7 +50,7 @@ class BasicUsers:
     the users service for all of them."""
 
     def __init__(
-        self, redis: Resp, fetch: Callable[[list[int]], Awaitable[Sequence[user_pb2.User]]]
+        self, redis: RespClient, fetch: Callable[[list[int]], Awaitable[Sequence[user_pb2.User]]]
     ) -> None:
         self._redis = redis
         self._fetch = fetch

@@ -2,7 +2,7 @@
 for the first pages of ``ListUserTweets``, and the timelines service reads them too, to merge a
 celebrity's tweets into their followers' home pages.
 
-``chirp:tweets:user-timeline:<user id>``: a head of two 8-byte big-endian ints (the count of
+``chirp:tweets:user-timeline:{<user id>}``: a head of two 8-byte big-endian ints (the count of
 writes to that timeline the ids are current at, ``timeline_writes.py``; and 1 if they are all of
 it, else 0), then the newest ``KEPT_IDS`` ids, newest first, 8-byte big-endian each. The ids
 are current while the head's count is the timeline's count of writes. A post or retweet
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import overload
 
 from services.platform.caches import timeline_writes
-from services.platform.resp import Resp, Script
+from services.platform.resp import RespClient, Script
 
 #: As many as a home timeline holds by default: a merged celebrity reaches as deep as it.
 KEPT_IDS = 800
@@ -32,9 +32,10 @@ TTL_SECONDS = 60
 _HEAD = struct.Struct(">qq")
 _ID = struct.Struct(">q")
 
-# KEYS: the kept ids, the count of writes. ARGV: the id written (8 bytes; empty for a write
-# that removes), the count's TTL, KEPT_IDS. Ids are compared byte by byte (big-endian, positive:
-# the byte order is the number order), not as Lua numbers, which are doubles.
+# KEYS: the kept ids, the count of writes (in one hash slot: both are tagged with the user id).
+# ARGV: the id written (8 bytes; empty for a write that removes), the count's TTL, KEPT_IDS. Ids
+# are compared byte by byte (big-endian, positive: the byte order is the number order), not as
+# Lua numbers, which are doubles.
 _WROTE = Script("""
 local count = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -65,7 +66,7 @@ return count
 
 
 def user_timeline_key(user_id: int) -> str:
-    return f"chirp:tweets:user-timeline:{user_id}"
+    return f"chirp:tweets:user-timeline:{{{user_id}}}"
 
 
 class PackedIds(Sequence[int]):
@@ -137,7 +138,7 @@ class RedisKeptTimelines:
     """Reads and writes of the kept ids. Redis errors reach the caller (a cache's callers
     decide what a failure means: a miss, or a write not counted)."""
 
-    def __init__(self, redis: Resp) -> None:
+    def __init__(self, redis: RespClient) -> None:
         self._redis = redis
         self._writes = timeline_writes.timeline_writes(redis)
 

@@ -2,17 +2,19 @@
 
 Keys (``<p>`` is the prefix, ``chirp:trends`` in production; ``<b>`` a bucket number):
 
-* ``<p>:{<b>}:tweets``: the ids of tweets counted in the bucket (a redelivered tweet is not
+* ``{<p>}:<b>:tweets``: the ids of tweets counted in the bucket (a redelivered tweet is not
   counted twice, so tweet counts are exact under redelivery too).
-* ``<p>:{<b>}:a:<term>``: a set of the authors who used the term in the bucket.
-* ``<p>:{<b>}:authors`` / ``<p>:{<b>}:n``: sorted sets term -> distinct authors / tweets in
+* ``{<p>}:<b>:a:<term>``: a set of the authors who used the term in the bucket.
+* ``{<p>}:<b>:authors`` / ``{<p>}:<b>:n``: sorted sets term -> distinct authors / tweets in
   the bucket, kept by the same script.
-* ``<p>:peaks``: hash term -> ``score at``; ``<p>:current``: the published trends (JSON);
-  ``<p>:lock``: which replica recomputes.
+* ``{<p>}:peaks``: hash term -> ``score at``; ``{<p>}:current``: the published trends (JSON);
+  ``{<p>}:lock``: which replica recomputes.
 
-Every bucket key expires once it is older than the window plus the baseline. A bucket's keys
-share the hash tag ``{<b>}``, so the recording script touches one Redis Cluster slot; the
-window's union of author sets spans buckets (on a cluster it would be done per shard).
+Every bucket key expires once it is older than the window plus the baseline. Every key has the
+hash tag ``{<p>}``, so on a Redis Cluster all of them are in one slot: the recording script, the
+unions over the window's buckets and the publishing transaction each touch one node. That
+costs no spread: the writes of any moment all go to the current bucket anyway, and the reads
+are one recompute every few seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from services.platform.resp import Resp, Script
+from services.platform.resp import RespClient, Script
 from services.search.trends import Peak, Trend, TrendParams
 
 #: KEYS: tweets set, authors zset, tweet-count zset. ARGV: tweet id, author id, TTL, the
@@ -45,30 +47,31 @@ redis.call('EXPIRE', KEYS[3], ttl)
 return 1
 """)
 
-#: ARGV: a scratch key, the number of buckets n, the n author-set prefixes, then the terms.
-#: Returns each term's distinct authors over those buckets.
+#: KEYS: a scratch key. ARGV: the number of buckets n, the n author-set prefixes, then the
+#: terms. Returns each term's distinct authors over those buckets.
 _DISTINCT = Script("""
-local scratch = ARGV[1]
-local n = tonumber(ARGV[2])
+local n = tonumber(ARGV[1])
 local result = {}
-for i = n + 3, #ARGV do
+for i = n + 2, #ARGV do
   local keys = {}
-  for b = 3, n + 2 do keys[#keys + 1] = ARGV[b] .. ARGV[i] end
-  result[#result + 1] = redis.call('SUNIONSTORE', scratch, unpack(keys))
+  for b = 2, n + 1 do keys[#keys + 1] = ARGV[b] .. ARGV[i] end
+  result[#result + 1] = redis.call('SUNIONSTORE', KEYS[1], unpack(keys))
 end
-redis.call('DEL', scratch)
+redis.call('DEL', KEYS[1])
 return result
 """)
 
 
 class RedisTrendStore:
-    def __init__(self, redis: Resp, params: TrendParams, prefix: str = "chirp:trends") -> None:
+    def __init__(
+        self, redis: RespClient, params: TrendParams, prefix: str = "chirp:trends"
+    ) -> None:
         self._redis = redis
         self._params = params
         self._prefix = prefix
 
-    def _bucket_key(self, bucket: int, name: str) -> str:
-        return f"{self._prefix}:{{{bucket}}}:{name}"
+    def _key(self, *parts: str | int) -> str:
+        return ":".join((f"{{{self._prefix}}}", *map(str, parts)))
 
     @property
     def _ttl(self) -> int:
@@ -80,8 +83,8 @@ class RedisTrendStore:
             _RECORD,
             [
                 (
-                    [self._bucket_key(bucket, name) for name in ("tweets", "authors", "n")],
-                    [tweet_id, author_id, self._ttl, self._bucket_key(bucket, "a:"), *terms],
+                    [self._key(bucket, name) for name in ("tweets", "authors", "n")],
+                    [tweet_id, author_id, self._ttl, self._key(bucket, "a:"), *terms],
                 )
                 for tweet_id, author_id, bucket, terms in tweets
                 if terms
@@ -91,8 +94,8 @@ class RedisTrendStore:
     async def frequent(self, buckets: Sequence[int], minimum: int, limit: int) -> dict[str, int]:
         """Terms whose distinct authors, summed over the buckets, reach ``minimum`` (the
         ``limit`` highest), with those sums."""
-        scratch = f"{self._prefix}:scratch:{uuid.uuid4().hex}"
-        keys = [self._bucket_key(b, "authors") for b in buckets]
+        scratch = self._key("scratch", uuid.uuid4().hex)
+        keys = [self._key(b, "authors") for b in buckets]
         *_, (_, found, _) = await self._redis.pipeline(
             [
                 ("MULTI",),
@@ -113,9 +116,9 @@ class RedisTrendStore:
     async def distinct_authors(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
         if not terms:
             return []
-        scratch = f"{self._prefix}:scratch:{uuid.uuid4().hex}"
-        prefixes = [self._bucket_key(b, "a:") for b in buckets]
-        counted = await self._redis.run(_DISTINCT, [], [scratch, len(buckets), *prefixes, *terms])
+        scratch = self._key("scratch", uuid.uuid4().hex)
+        prefixes = [self._key(b, "a:") for b in buckets]
+        counted = await self._redis.run(_DISTINCT, [scratch], [len(buckets), *prefixes, *terms])
         return [int(n) for n in counted]
 
     async def _sum_scores(
@@ -124,12 +127,12 @@ class RedisTrendStore:
         if not terms:
             return []
         rows = await self._redis.pipeline(
-            [("ZMSCORE", self._bucket_key(bucket, name), *terms) for bucket in buckets]
+            [("ZMSCORE", self._key(bucket, name), *terms) for bucket in buckets]
         )
         return [int(sum(float(row[i] or 0) for row in rows)) for i in range(len(terms))]
 
     async def peaks(self) -> dict[str, Peak]:
-        stored = await self._redis.call("HGETALL", f"{self._prefix}:peaks")
+        stored = await self._redis.call("HGETALL", self._key("peaks"))
         peaks = {}
         for term, value in _pairs(stored):
             peak_score, at = _text(value).split()
@@ -138,26 +141,26 @@ class RedisTrendStore:
 
     async def publish(self, trends: Sequence[Trend], peaks: dict[str, Peak]) -> None:
         snapshot = json.dumps([[t.term, t.tweets, t.authors, t.score] for t in trends])
-        key = f"{self._prefix}:peaks"
+        key = self._key("peaks")
         kept = [part for term, p in peaks.items() for part in (term, f"{p.score} {p.at}")]
         await self._redis.pipeline(
             [
                 ("MULTI",),
                 ("DEL", key),
                 *([("HSET", key, *kept)] if kept else []),
-                ("SET", f"{self._prefix}:current", snapshot),
+                ("SET", self._key("current"), snapshot),
                 ("EXEC",),
             ]
         )
 
     async def current(self) -> list[Trend]:
-        snapshot = await self._redis.call("GET", f"{self._prefix}:current")
+        snapshot = await self._redis.call("GET", self._key("current"))
         if not snapshot:
             return []
         return [Trend(str(t), int(n), int(a), float(s)) for t, n, a, s in json.loads(snapshot)]
 
     async def claim(self, seconds: float) -> bool:
-        lock = f"{self._prefix}:lock"
+        lock = self._key("lock")
         claimed = await self._redis.call(
             "SET", lock, uuid.uuid4().hex, "NX", "PX", max(int(seconds * 1000), 1)
         )

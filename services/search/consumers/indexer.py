@@ -32,6 +32,15 @@ from services.search.service import SearchService
 
 CONSUMER = consumer("search-indexer")
 
+
+def replica_consumer(replica: str) -> ConsumerConfig:
+    """The indexer's consumer for search process ``replica`` (``SearchSettings.replica``): each
+    index reads every event."""
+    if not replica:
+        return CONSUMER
+    return CONSUMER.evolve(durable_name=f"{CONSUMER.durable_name}-{replica}")
+
+
 #: Messages per fetch; at most this many wait for one commit per fetch.
 FETCH_BATCH = 500
 

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from services.platform.caches.tweet_cache import ReadyTweets
 from services.platform.caches.user_timelines import KEPT_IDS, RedisKeptTimelines
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 #: How long a unary call waits (streams of followers have no deadline).
 TIMEOUT_SECONDS = 5.0
@@ -61,7 +61,7 @@ class CachedTweets(ReadyTweets):
     """The tweets service, and the tweets service's caches themselves: of tweets, for
     hydration (``ReadyTweets``), and of user timelines' newest ids, for the celebrity merge."""
 
-    def __init__(self, redis: Resp, channel: grpc.aio.Channel) -> None:
+    def __init__(self, redis: RespClient, channel: grpc.aio.Channel) -> None:
         super().__init__(redis, channel)
         self._kept = RedisKeptTimelines(redis)
 

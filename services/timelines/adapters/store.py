@@ -39,15 +39,17 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from services.platform.caches.changes import RedisChangeCounts
 from services.platform.caches.followings import followers_changes, followings_changes
-from services.platform.resp import Resp, Script
+from services.platform.resp import Arg, RespClient, Script
 
 SENTINEL = "0" * 19
 #: Both scripts take many timelines at once (a fanout batch is one script call, not one per
-#: follower): KEYS are home timelines, ARGV[1] the prefix of home keys and ARGV[2] that of live
-#: channels (a key's channel is its user id under the channel prefix), then their own arguments.
+#: follower; on a Redis Cluster one per hash slot among them): KEYS are home timelines, ARGV[1]
+#: the prefix of home keys and ARGV[2] that of live channels (a key's channel is its user id
+#: under the channel prefix), then their own arguments.
 _PUSH = Script("""
 local home, live, length = #ARGV[1], ARGV[2], tonumber(ARGV[3])
 local written = 0
@@ -110,7 +112,7 @@ def member(tweet_id: int) -> str:
 
 
 class RedisTimelineStore:
-    def __init__(self, redis: Resp, *, length: int, active_seconds: int) -> None:
+    def __init__(self, redis: RespClient, *, length: int, active_seconds: int) -> None:
         self._redis = redis
         self._length = length
         self._active_seconds = active_seconds
@@ -148,19 +150,21 @@ class RedisTimelineStore:
     async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
         if not user_ids or not ids:
             return 0
-        keys = [home_key(user_id) for user_id in user_ids]
-        members = [member(i) for i in ids]
-        written: int = await self._redis.run(
-            _PUSH, keys, [HOME_PREFIX, LIVE_PREFIX, self._length, *members]
-        )
-        return written
+        args: list[Arg] = [HOME_PREFIX, LIVE_PREFIX, self._length, *map(member, ids)]
+        return sum(await self._each_slot(_PUSH, user_ids, args))
 
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
         if not user_ids or not ids:
             return
-        keys = [home_key(user_id) for user_id in user_ids]
-        members = [member(i) for i in ids]
-        await self._redis.run(_REMOVE, keys, [HOME_PREFIX, LIVE_PREFIX, *members])
+        await self._each_slot(_REMOVE, user_ids, [HOME_PREFIX, LIVE_PREFIX, *map(member, ids)])
+
+    async def _each_slot(
+        self, script: Script, user_ids: Sequence[int], args: Sequence[Arg]
+    ) -> list[Any]:
+        """``script`` on the home timelines of ``user_ids``: one call on one Redis, one per
+        hash slot among them on a cluster (the script takes its keys one by one)."""
+        keys = self._redis.slot_groups([home_key(user_id) for user_id in user_ids])
+        return await self._redis.run_each(script, [(group, args) for group in keys])
 
     async def mark_celebrity(self, author_id: int, *, is_celebrity: bool) -> bool:
         if is_celebrity:
@@ -173,7 +177,7 @@ class RedisIdLists:
     ``forget`` a unique ``!<uuid>`` mark (a miss; its length is no multiple of 8, so it is no
     list), which a fill must find unchanged to write (compare-and-set in Lua)."""
 
-    def __init__(self, redis: Resp, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, redis: RespClient, prefix: str, ttl_seconds: int) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
@@ -231,7 +235,7 @@ class RedisCountedIdLists(RedisIdLists):
     changes."""
 
     def __init__(
-        self, redis: Resp, prefix: str, ttl_seconds: int, changes: RedisChangeCounts
+        self, redis: RespClient, prefix: str, ttl_seconds: int, changes: RedisChangeCounts
     ) -> None:
         super().__init__(redis, prefix, ttl_seconds)
         self._changes = changes

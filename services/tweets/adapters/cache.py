@@ -32,7 +32,7 @@ from services.platform.caches.tweet_cache import (
     tweet_key,
 )
 from services.platform.caches.user_timelines import KeptIds, RedisKeptTimelines
-from services.platform.resp import Resp, Script
+from services.platform.resp import RespClient, Script
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
 from services.tweets.ports import Lease
@@ -52,7 +52,7 @@ log = structlog.get_logger()
 
 
 class RedisTweetCache:
-    def __init__(self, redis: Resp) -> None:
+    def __init__(self, redis: RespClient) -> None:
         self._redis = redis
 
     async def get(self, ids: Sequence[int]) -> dict[int, TweetView | None]:
@@ -155,7 +155,7 @@ class RedisUserTimelines:
     contract is ``services/platform/caches/user_timelines.py``. Redis failing means reading the
     store."""
 
-    def __init__(self, redis: Resp) -> None:
+    def __init__(self, redis: RespClient) -> None:
         self._kept = RedisKeptTimelines(redis)
 
     async def recent(self, user_ids: Sequence[int]) -> tuple[dict[int, KeptIds], dict[int, int]]:

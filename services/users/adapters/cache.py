@@ -30,7 +30,8 @@ from services.platform.caches.changes import Kept, read_through, set_all
 from services.platform.caches.followings import followers_changes, followings_changes
 from services.platform.caches.timeline_writes import timeline_writes
 from services.platform.caches.user_cache import read_cached, user_key
-from services.platform.resp import Resp, Script
+from services.platform.redis_clients import resp_client
+from services.platform.resp import RespClient, Script
 from services.users import convert
 from services.users.model import Counts, Relationship, User
 from services.users.ports import SocialCounts
@@ -61,13 +62,14 @@ def id_key(username_folded: str) -> str:
     return f"chirp:users:id:{username_folded}"
 
 
-def cache_client(url: str) -> Resp:
-    """A Redis client for the cache: no retry, a miss after ``TIMEOUT_SECONDS``."""
-    return Resp.from_url(url, timeout=TIMEOUT_SECONDS)
+def cache_client(url: str) -> RespClient:
+    """A Redis client for the cache: a miss after ``TIMEOUT_SECONDS`` (on a cluster, its
+    retries through a failover included)."""
+    return resp_client(url, timeout=TIMEOUT_SECONDS)
 
 
 class RedisUserCache:
-    def __init__(self, redis: Resp) -> None:
+    def __init__(self, redis: RespClient) -> None:
         self._redis = redis
 
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
@@ -157,7 +159,7 @@ class RedisSocialCache:
     answer, and a copy is used only while its counts are still the counts, so a follow, post
     or delete shows at the next read. Redis failing means asking the owners."""
 
-    def __init__(self, redis: Resp, source: SocialCounts) -> None:
+    def __init__(self, redis: RespClient, source: SocialCounts) -> None:
         self._redis = redis
         self._source = source
         self._followings = followings_changes(redis)

@@ -13,7 +13,7 @@ from services.platform.caches.followings import (
     followers_changes,
     followings_changes,
 )
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.graph.fakes import CountedChanges
@@ -36,7 +36,7 @@ def _memory(_: pytest.FixtureRequest) -> Counted:
 
 
 def _redis(request: pytest.FixtureRequest) -> Counted:
-    redis: Resp = request.getfixturevalue("resp")
+    redis: RespClient = request.getfixturevalue("resp")
     keys = (followings_changes(redis).key, followers_changes(redis).key)
 
     async def seen(user_id: int) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from services.graph.adapters.cache import (
 )
 from services.graph.model import FollowCounts
 from services.platform.caches.followings import RedisFollowChanges
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 
 
 @dataclass
@@ -38,7 +38,7 @@ def _ids(count: int) -> list[int]:
 
 
 async def test_counts_are_read_from_redis_until_a_follow_changes_them(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     ada, bob, cy, nobody = _ids(4)
     store = Store({ada: FollowCounts(ada, 10, 2), bob: FollowCounts(bob, 0, 7)})
@@ -66,7 +66,7 @@ async def test_counts_are_read_from_redis_until_a_follow_changes_them(
     assert store.asked == [ada, cy]
 
 
-async def test_suggestions_are_kept_until_the_user_follows_someone(resp: Resp) -> None:
+async def test_suggestions_are_kept_until_the_user_follows_someone(resp: RespClient) -> None:
     me, friend = _ids(2)
     suggestions = RedisSuggestions(resp)
     rankings = [[3, 2, 1], [4, 3]]

@@ -15,7 +15,7 @@ from services.media.service import MediaService, UploadLimiters
 from services.media.wiring import rules, video_tools
 from services.platform.ids import Snowflake, leased_snowflake
 from services.platform.outbox import Outbox
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.settings import Settings
 from tests.limiting import CountingLimiter
 
@@ -37,7 +37,7 @@ async def objects() -> AsyncIterator[S3ObjectStore]:
 
 @pytest.fixture(scope="module")
 async def ids() -> AsyncIterator[Snowflake]:
-    resp = Resp.from_url(SETTINGS.redis_url)
+    resp = resp_client(SETTINGS.redis_url)
     try:
         async with leased_snowflake(resp) as generator:
             yield generator

@@ -15,7 +15,7 @@ from services.media.wiring import rules, video_tools
 from services.platform import cql
 from services.platform.ids import leased_snowflake
 from services.platform.outbox import Outbox
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from tests.integration import streams
 from tests.integration.media.conftest import SETTINGS
 from tests.limiting import CountingLimiter
@@ -23,7 +23,7 @@ from tests.limiting import CountingLimiter
 
 async def main(name: str, subject: str) -> None:
     session = cql.connect(SETTINGS)
-    resp = Resp.from_url(SETTINGS.redis_url)
+    resp = resp_client(SETTINGS.redis_url)
     try:
         async with s3_client(SETTINGS) as s3, leased_snowflake(resp) as ids:
             media = MediaService(

@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 from nats.js.api import ConsumerConfig
 
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
 from services.search.consumers.indexer import Indexer
@@ -25,7 +25,7 @@ def killable_consumer(name: str) -> ConsumerConfig:
 
 
 async def main(name: str, root: Path) -> None:
-    resp = Resp.from_url(SETTINGS.redis_url)
+    resp = resp_client(SETTINGS.redis_url)
     search = SearchService(
         TantivyTweetIndex(root),
         TantivyUserIndex(root),

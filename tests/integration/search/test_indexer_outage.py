@@ -20,7 +20,7 @@ from chirp.tweets.v1 import tweet_pb2
 from services.platform.background import in_background
 from services.platform.consumers import connect
 from services.platform.events import STREAM
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
 from services.search.consumers.indexer import Indexer
@@ -37,7 +37,7 @@ from tests.stack import GATEWAY
 class Outage(GrpcTweets):
     """The tweets service, unreachable for its first ``failures`` calls."""
 
-    def __init__(self, redis: Resp, channel: grpc.aio.Channel, failures: int) -> None:
+    def __init__(self, redis: RespClient, channel: grpc.aio.Channel, failures: int) -> None:
         super().__init__(redis, channel)
         self.failures = failures
 
@@ -93,7 +93,7 @@ async def test_an_outage_of_tweets_delays_indexing_and_loses_nothing(
     consumer: str,
     channels: list[grpc.aio.Channel],
     index: TantivyTweetIndex,
-    resp: Resp,
+    resp: RespClient,
 ) -> None:
     tweets = Outage(resp, channels[0], failures=3)
     search = _search(tmp_path, index, tweets, channels)
@@ -116,7 +116,7 @@ async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
     consumer: str,
     channels: list[grpc.aio.Channel],
     index: TantivyTweetIndex,
-    resp: Resp,
+    resp: RespClient,
 ) -> None:
     """Cancelled at moments spread over a post's way through it: fetch, apply, commit."""
     search = _search(tmp_path, index, GrpcTweets(resp, channels[0]), channels)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.search.adapters.trend_store import RedisTrendStore
 from services.search.trends import TrendParams, TrendService
 
@@ -30,10 +30,10 @@ class Clock:
 
 
 @pytest.fixture
-async def store(redis: Redis, resp: Resp) -> AsyncIterator[RedisTrendStore]:
+async def store(redis: Redis, resp: RespClient) -> AsyncIterator[RedisTrendStore]:
     prefix = f"test:trends:{uuid.uuid4().hex[:10]}"
     yield RedisTrendStore(resp, PARAMS, prefix=prefix)
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
+    keys = [key async for key in redis.scan_iter(match=f"{{{prefix}}}:*", count=1000)]
     if keys:
         await redis.delete(*keys)
 

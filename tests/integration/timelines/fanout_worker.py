@@ -12,7 +12,7 @@ import grpc
 from nats.js.api import ConsumerConfig
 from redis.asyncio import Redis
 
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.timelines import service as service_module
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
 from services.timelines.adapters.live import RedisLiveUpdates
@@ -39,7 +39,7 @@ class SlowStore(RedisTimelineStore):
 
 async def main(name: str) -> None:
     service_module.FANOUT_BATCH = BATCH
-    resp = Resp.from_url(SETTINGS.redis_url)
+    resp = resp_client(SETTINGS.redis_url)
     redis = Redis.from_url(SETTINGS.redis_url)
     store = SlowStore(resp, length=800, active_seconds=3600)
     service = TimelineService(

@@ -18,7 +18,7 @@ from chirp.tweets.v1 import tweet_pb2
 from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
 from services.timelines.adapters.live import RedisLiveUpdates
 from services.timelines.adapters.store import RedisTimelineStore
@@ -126,7 +126,7 @@ async def test_the_stream_through_envoy_is_a_growing_json_array(http: httpx.Asyn
 
 
 async def test_fanout_handlers_are_idempotent(
-    http: httpx.AsyncClient, resp: Resp, redis: Redis
+    http: httpx.AsyncClient, resp: RespClient, redis: Redis
 ) -> None:
     """A redelivered event (here: applied twice, by a second worker) changes nothing."""
     author = await register(http, "tn")

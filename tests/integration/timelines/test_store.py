@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from services.platform.caches.changes import RedisChangeCounts
 from services.platform.caches.followings import followers_changes, followings_changes
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.timelines.adapters.live import RedisLiveUpdates, live_channel, parse_live
 from services.timelines.adapters.store import RedisCountedIdLists, RedisTimelineStore, home_key
 from services.timelines.model import LiveChange
@@ -20,7 +20,7 @@ BIG = 2**62  # ids above 2^53, where a double score would round
 
 
 @pytest.fixture
-def store(resp: Resp) -> RedisTimelineStore:
+def store(resp: RespClient) -> RedisTimelineStore:
     return RedisTimelineStore(resp, length=5, active_seconds=600)
 
 
@@ -107,9 +107,9 @@ async def test_a_held_list_is_replaced_only_by_a_fill_based_on_it(
 )
 async def test_a_kept_list_comes_with_its_owners_count_of_changes_in_one_read(
     store: RedisTimelineStore,
-    resp: Resp,
+    resp: RespClient,
     lists: str,
-    counted: Callable[[Resp], RedisChangeCounts],
+    counted: Callable[[RespClient], RedisChangeCounts],
 ) -> None:
     """A reader's followed celebrities under the count of changes of their followings; an
     author's followers under the count of changes of their followers."""

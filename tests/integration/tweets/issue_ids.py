@@ -9,12 +9,12 @@ import sys
 import time
 
 from services.platform.ids import leased_snowflake
-from services.platform.resp import Resp
+from services.platform.redis_clients import resp_client
 from services.platform.settings import StoreSettings
 
 
 async def main(count: int, start_at: float) -> None:
-    resp = Resp.from_url(StoreSettings().redis_url)
+    resp = resp_client(StoreSettings().redis_url)
     try:
         async with leased_snowflake(resp) as generator:
             await asyncio.sleep(max(start_at - time.time(), 0))

@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from services.platform.caches.tweet_cache import tweet_key
 from services.platform.ids import compose, wall_clock_ms
-from services.platform.resp import Resp
+from services.platform.resp import Resp, RespClient
 from services.tweets.adapters.cache import (
     TOMBSTONE_TTL_SECONDS,
     TWEET_TTL_SECONDS,
@@ -24,7 +24,7 @@ def _view(text: str = "cached", retweet_of_id: int = 0) -> TweetView:
     return TweetView(tweet, Author(7, "ada"), Counts(3, 2, 1))
 
 
-async def test_views_round_trip_with_a_ttl(resp: Resp, redis: Redis) -> None:
+async def test_views_round_trip_with_a_ttl(resp: RespClient, redis: Redis) -> None:
     cache = RedisTweetCache(resp)
     view = _view()
     assert await cache.get([view.id]) == {}
@@ -35,7 +35,7 @@ async def test_views_round_trip_with_a_ttl(resp: Resp, redis: Redis) -> None:
     assert await cache.get([view.id]) == {}
 
 
-async def test_a_fill_under_a_lease_taken_before_a_change_is_refused(resp: Resp) -> None:
+async def test_a_fill_under_a_lease_taken_before_a_change_is_refused(resp: RespClient) -> None:
     cache = RedisTweetCache(resp)
     old = _view()
     lease = await cache.lease([old.id])  # a read is about to fetch the counts
@@ -48,7 +48,7 @@ async def test_a_fill_under_a_lease_taken_before_a_change_is_refused(resp: Resp)
 
 
 async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     cache = RedisTweetCache(resp)
     view = _view()
@@ -67,7 +67,9 @@ async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(
     assert await cache.get([view.id]) == {view.id: None}
 
 
-async def test_a_retweet_is_stored_shallow_for_other_readers(resp: Resp, redis: Redis) -> None:
+async def test_a_retweet_is_stored_shallow_for_other_readers(
+    resp: RespClient, redis: Redis
+) -> None:
     cache = RedisTweetCache(resp)
     original = _view("the original")
     retweet = _view("", retweet_of_id=original.id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 from redis.asyncio import Redis
 
-from services.platform.caches.timeline_writes import PREFIX as WRITES_PREFIX
+from services.platform.caches.timeline_writes import timeline_writes
 from services.platform.caches.user_timelines import (
     KEPT_IDS,
     TTL_SECONDS,
@@ -16,7 +16,7 @@ from services.platform.caches.user_timelines import (
     RedisKeptTimelines,
     user_timeline_key,
 )
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from tests.integration.graph.support import Account, register
 from tests.integration.tweets.tokens import random_user_id
 
@@ -45,7 +45,7 @@ async def _pages(http: httpx.AsyncClient, author: Account, size: int) -> list[li
 
 
 async def test_every_write_shows_at_the_next_read_of_the_kept_ids(
-    http: httpx.AsyncClient, redis: Redis
+    http: httpx.AsyncClient, resp: RespClient, redis: Redis
 ) -> None:
     ada, bob = await register(http, "ut"), await register(http, "ut")
     first = await _post(http, ada, "first")
@@ -63,7 +63,7 @@ async def test_every_write_shows_at_the_next_read_of_the_kept_ids(
     assert await _pages(http, ada, 20) == [[first]]
     # A cache: losing it loses nothing (the count of writes included: the ids then kept are
     # read again from the store).
-    await redis.delete(user_timeline_key(ada.id), f"{WRITES_PREFIX}{ada.id}")
+    await redis.delete(user_timeline_key(ada.id), timeline_writes(resp).key(ada.id))
     assert await _pages(http, ada, 20) == [[first]]
 
 
@@ -80,7 +80,7 @@ async def test_pages_go_on_from_the_kept_ids_into_the_store_without_repeats_or_g
 
 
 async def test_a_post_joins_the_kept_ids_in_place_and_other_writes_leave_them_out_of_date(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     kept = RedisKeptTimelines(resp)
     user = random_user_id()
@@ -101,7 +101,7 @@ async def test_a_post_joins_the_kept_ids_in_place_and_other_writes_leave_them_ou
 
 
 async def test_kept_ids_stay_at_most_the_kept_number_and_are_then_incomplete(
-    resp: Resp,
+    resp: RespClient,
 ) -> None:
     kept = RedisKeptTimelines(resp)
     user = random_user_id()

@@ -13,7 +13,7 @@ from chirp.users.v1 import user_pb2
 from redis.asyncio import Redis
 
 from services.platform.caches.user_cache import user_key
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.settings import StoreSettings
 from services.users.adapters.cache import (
     ID_TTL_SECONDS,
@@ -29,7 +29,7 @@ CREATED = datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=UTC)
 
 
 @pytest.fixture
-async def resp() -> AsyncIterator[Resp]:
+async def resp() -> AsyncIterator[RespClient]:
     """The users service's client of its cache (``cache_client``) on the local stack's Redis."""
     client = cache_client(SETTINGS.redis_url)
     yield client
@@ -40,7 +40,9 @@ def _user(display_name: str = "Cached", bio: str = "bio") -> User:
     return User(uuid.uuid4().int >> 66, "cache_user", display_name, bio, CREATED, CREATED)
 
 
-async def test_users_round_trip_as_basic_protobufs_with_a_ttl(resp: Resp, redis: Redis) -> None:
+async def test_users_round_trip_as_basic_protobufs_with_a_ttl(
+    resp: RespClient, redis: Redis
+) -> None:
     cache = RedisUserCache(resp)
     ada, bob = _user(), _user(bio="")
     await cache.put_many([ada, bob])
@@ -52,7 +54,7 @@ async def test_users_round_trip_as_basic_protobufs_with_a_ttl(resp: Resp, redis:
     await redis.delete(user_key(ada.id), user_key(bob.id))
 
 
-async def test_an_older_version_never_replaces_a_newer_one(resp: Resp, redis: Redis) -> None:
+async def test_an_older_version_never_replaces_a_newer_one(resp: RespClient, redis: Redis) -> None:
     cache = RedisUserCache(resp)
     old = _user(display_name="Old")
     new = replace(old, display_name="New", update_time=CREATED + timedelta(seconds=1))
@@ -65,7 +67,7 @@ async def test_an_older_version_never_replaces_a_newer_one(resp: Resp, redis: Re
     await redis.delete(user_key(old.id))
 
 
-async def test_ids_by_folded_username(resp: Resp, redis: Redis) -> None:
+async def test_ids_by_folded_username(resp: RespClient, redis: Redis) -> None:
     cache = RedisUserCache(resp)
     name = f"cache_{uuid.uuid4().hex[:8]}"
     await cache.put_ids({name: 42})

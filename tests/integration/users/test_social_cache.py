@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.platform.caches.followings import RedisFollowChanges
 from services.platform.caches.timeline_writes import timeline_writes
-from services.platform.resp import Resp
+from services.platform.resp import RespClient
 from services.platform.settings import StoreSettings
 from services.users.adapters.cache import (
     SOCIAL_TTL_SECONDS,
@@ -57,7 +57,7 @@ class Owners:
 
 
 @pytest.fixture
-async def resp() -> AsyncIterator[Resp]:
+async def resp() -> AsyncIterator[RespClient]:
     """The users service's client of its cache (``cache_client``) on the local stack's Redis."""
     client = cache_client(SETTINGS.redis_url)
     yield client
@@ -68,7 +68,9 @@ def _ids(count: int) -> list[int]:
     return [uuid.uuid4().int >> 66 for _ in range(count)]
 
 
-async def test_counts_are_kept_until_their_owner_counts_a_change(resp: Resp, redis: Redis) -> None:
+async def test_counts_are_kept_until_their_owner_counts_a_change(
+    resp: RespClient, redis: Redis
+) -> None:
     ada, bob, cy = _ids(3)
     owners = Owners({ada: Counts(1, 2, 3), bob: Counts(4, 5, 6)})
     cache = RedisSocialCache(resp, owners)
@@ -99,7 +101,7 @@ async def test_counts_are_kept_until_their_owner_counts_a_change(resp: Resp, red
 
 
 async def test_relationships_are_kept_until_either_side_follows_or_unfollows(
-    resp: Resp, redis: Redis
+    resp: RespClient, redis: Redis
 ) -> None:
     ada, bob, cy = _ids(3)
     owners = Owners(follows={(ada, bob)})
@@ -125,7 +127,7 @@ async def test_relationships_are_kept_until_either_side_follows_or_unfollows(
     assert owners.asked == [bob, cy, bob, bob, cy]
 
 
-async def test_what_the_owners_could_not_answer_is_not_kept(resp: Resp) -> None:
+async def test_what_the_owners_could_not_answer_is_not_kept(resp: RespClient) -> None:
     ada, bob = _ids(2)
     owners = Owners({ada: Counts(1, 1, 1)}, down=True)
     cache = RedisSocialCache(resp, owners)
