@@ -3,7 +3,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
-.PHONY: install run start stop status test test-unit bench bench-quick gen lint reindex
+.PHONY: install run start stop status test test-unit test-cluster cluster bench bench-quick gen lint reindex
 
 install:
 	@python3 -m devstack install
@@ -26,6 +26,18 @@ status:
 ## test: start what the tests need, run the whole suite, stop what was started
 test: install
 	@$(PYTHON) -m devstack test -- $(PYTEST_ARGS)
+
+## cluster: production's topology on this machine until Ctrl-C: a 3-node Cassandra ring, a Redis
+## Cluster (3 masters, 3 replicas), 3 NATS servers (stream at 3 replicas), 2 processes of every
+## service behind Envoy on localhost:8080 (its data in .data-cluster/; `make stop-cluster` after
+## `CHIRP_SHAPE=cluster make start`)
+cluster: install
+	@CHIRP_SHAPE=cluster $(PYTHON) -m devstack run
+
+## test-cluster: bring the cluster topology up, run the end-to-end and cluster tiers against it
+## (the chaos test kills a node of every store and a process of every service), stop it
+test-cluster: install
+	@CHIRP_SHAPE=cluster $(PYTHON) -m devstack test -- -m "e2e or cluster or chaos" tests/e2e tests/cluster $(PYTEST_ARGS)
 
 ## test-unit: the unit tier alone (pure tests: no server is started or needed), in seconds
 test-unit: install

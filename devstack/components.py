@@ -1,4 +1,11 @@
-"""Every server of the local stack: how to start it, how to know it is ready, in what order."""
+"""Every server of the local stack: how to start it, how to know it is ready, in what order.
+
+Two shapes (``devstack/paths.py``'s ``SHAPE``): ``single``, one process of every store and
+service (``make run``, ``make test``); ``cluster``, production's topology on this machine
+(``make cluster``, ``make test-cluster``): a three-node Cassandra ring, a Redis Cluster of three
+masters and three replicas, a three-node NATS cluster with the stream at three replicas, Neo4j
+and SeaweedFS as they are, and two processes of every service behind Envoy.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from devstack import cassandra, envoy, maven, neo4j, probes
+from devstack import (
+    cassandra,
+    cassandra_ring,
+    envoy,
+    maven,
+    nats_cluster,
+    neo4j,
+    probes,
+    redis_cluster,
+)
 from devstack.install import GO_BIN
-from devstack.paths import DATA, PYTHON, ROOT, VENV_BIN
+from devstack.paths import DATA, PYTHON, ROOT, SHAPE, VENV_BIN
 from devstack.probes import Probe
 from services.platform.settings import (
     DEV_S3_SECRET_KEY,
@@ -38,6 +54,17 @@ SEAWEEDFS_VOLUME_PORT = 9334
 SEAWEEDFS_FILER_PORT = 8888
 
 
+#: Processes of each service: two in the cluster shape, the second's ports this far above the
+#: first's (tweets on 50052 and 50152, its metrics on 9102 and 9202).
+REPLICAS = 2 if SHAPE == "cluster" else 1
+REPLICA_PORT_STEP = 100
+
+
+def replica_ports(port: int) -> list[int]:
+    """A service's port on each of its processes, the first's (``port``) first."""
+    return [port + index * REPLICA_PORT_STEP for index in range(REPLICAS)]
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -49,20 +76,22 @@ class Component:
     stop_timeout: float = 20.0
     env: Mapping[str, str] = field(default_factory=dict)
     prepare: Callable[[], None] = lambda: None
+    #: The address its ports are on (the Cassandra ring's nodes each have their own).
+    host: str = "127.0.0.1"
+
+
+def _redis_tool(name: str = "redis-server") -> str:
+    """Debian's ``redis-server`` (or ``redis-cli``), as ``make install`` puts it."""
+    return shutil.which(name) or f"/usr/bin/{name}"
 
 
 def _redis_command() -> list[str]:
-    server = shutil.which("redis-server") or "/usr/bin/redis-server"
     return [
-        server,
+        _redis_tool(),
         "--bind", "127.0.0.1",
         "--port", "6379",
         "--dir", str(DATA / "redis"),
-        "--appendonly", "yes",
-        "--appendfsync", "everysec",
-        "--save", "",
-        "--protected-mode", "yes",
-        "--daemonize", "no",
+        *redis_cluster.SERVER_FLAGS,
     ]  # fmt: skip
 
 
@@ -96,14 +125,30 @@ def _seaweedfs_command() -> list[str]:
     ]  # fmt: skip
 
 
-def _service(name: str) -> Component:
-    port, metrics_port = SERVICE_PORTS[name]
+def chirp_env() -> dict[str, str]:
+    """What every Chirp process (service, migration, test, benchmark) is told of the shape:
+    nothing in the single shape (the settings' defaults are its addresses); in the cluster
+    shape, every node of each store and every process of each service."""
+    if SHAPE == "single":
+        return {}
+    return {
+        **CLUSTER_STORES_ENV,
+        **{
+            f"CHIRP_{name.upper()}_ADDR": ",".join(f"127.0.0.1:{p}" for p in replica_ports(port))
+            for name, port in GRPC_PORTS.items()
+        },
+    }
+
+
+def _service(name: str, index: int) -> Component:
+    port, metrics_port = (p + index * REPLICA_PORT_STEP for p in SERVICE_PORTS[name])
+    content_port = MediaSettings().content_port + index * REPLICA_PORT_STEP
     http = name in HTTP_PORTS
     return Component(
-        name=name,
+        name=name if REPLICAS == 1 else f"{name}-{index + 1}",
         stage="service",
         # media also serves its bytes over HTTP (``MediaSettings.content_port``)
-        ports=(port, metrics_port, *((MediaSettings().content_port,) if name == "media" else ())),
+        ports=(port, metrics_port, *((content_port,) if name == "media" else ())),
         command=lambda: [str(PYTHON), "-m", f"services.{name}"],
         probe=(lambda: probes.http_health(port)) if http else (lambda: probes.grpc_health(port)),
         start_timeout=60,
@@ -112,11 +157,19 @@ def _service(name: str) -> Component:
             "CHIRP_DATA_DIR": str(DATA),
             ("CHIRP_HTTP_PORT" if http else "CHIRP_GRPC_PORT"): str(port),
             "CHIRP_METRICS_PORT": str(metrics_port),
+            **({"CHIRP_MEDIA_CONTENT_PORT": str(content_port)} if name == "media" else {}),
+            # Each search process keeps an index of its own (``SearchSettings.replica``).
+            **(
+                {"CHIRP_SEARCH_REPLICA": str(index + 1)}
+                if name == "search" and REPLICAS > 1
+                else {}
+            ),
             # The local (dev/test) stack makes 6+ followers a celebrity, so the tests run both
             # the fanout-on-write and the merge-on-read paths of home timelines.
             **({"CHIRP_CELEBRITY_FOLLOWER_THRESHOLD": "5"} if name == "timelines" else {}),
             # Trends are recomputed every second locally (10 s by default), so tests see them.
             **({"CHIRP_TRENDS_RECOMPUTE_SECONDS": "1"} if name == "search" else {}),
+            **chirp_env(),
         },
     )
 
@@ -128,89 +181,163 @@ def _data_dir(name: str) -> Callable[[], None]:
     return prepare
 
 
-COMPONENTS: tuple[Component, ...] = (
-    Component(
-        name="cassandra",
-        stage="store",
-        ports=(9042, 7000),
-        command=lambda: cassandra.cassandra_command(ROOT, DATA / "cassandra", maven.find_java17()),
-        probe=lambda: probes.cassandra(9042),
-        start_timeout=180,
-        stop_timeout=30,
-        prepare=_data_dir("cassandra"),
-    ),
-    Component(
-        name="neo4j",
-        stage="store",
-        ports=(7687, 7474),
-        command=lambda: neo4j.neo4j_command(ROOT, DATA / "neo4j", maven.find_java17()),
-        probe=lambda: probes.neo4j(7687),
-        start_timeout=180,
-        stop_timeout=30,
-        prepare=_data_dir("neo4j"),
-    ),
-    Component(
-        name="redis",
-        stage="store",
-        ports=(6379,),
-        command=_redis_command,
-        probe=lambda: probes.redis(6379),
-        start_timeout=30,
-        prepare=_data_dir("redis"),
-    ),
-    Component(
-        name="nats",
-        stage="store",
-        ports=(4222, 8222),
-        command=_nats_command,
-        probe=lambda: probes.nats(8222),
-        start_timeout=30,
-        prepare=_data_dir("nats"),
-    ),
-    Component(
-        name="seaweedfs",
+CASSANDRA = Component(
+    name="cassandra",
+    stage="store",
+    ports=(9042, 7000),
+    command=lambda: cassandra.cassandra_command(ROOT, DATA / "cassandra", maven.find_java17()),
+    probe=lambda: probes.cassandra(9042),
+    start_timeout=180,
+    stop_timeout=30,
+    prepare=_data_dir("cassandra"),
+)
+NEO4J = Component(
+    name="neo4j",
+    stage="store",
+    ports=(7687, 7474),
+    command=lambda: neo4j.neo4j_command(ROOT, DATA / "neo4j", maven.find_java17()),
+    probe=lambda: probes.neo4j(7687),
+    start_timeout=180,
+    stop_timeout=30,
+    prepare=_data_dir("neo4j"),
+)
+REDIS = Component(
+    name="redis",
+    stage="store",
+    ports=(6379,),
+    command=_redis_command,
+    probe=lambda: probes.redis(6379),
+    start_timeout=30,
+    prepare=_data_dir("redis"),
+)
+NATS = Component(
+    name="nats",
+    stage="store",
+    ports=(4222, 8222),
+    command=_nats_command,
+    probe=lambda: probes.nats(8222),
+    start_timeout=30,
+    prepare=_data_dir("nats"),
+)
+_SEAWEEDFS_PORTS = (S3_PORT, SEAWEEDFS_MASTER_PORT, SEAWEEDFS_VOLUME_PORT, SEAWEEDFS_FILER_PORT)
+SEAWEEDFS = Component(
+    name="seaweedfs",
+    stage="store",
+    ports=(*_SEAWEEDFS_PORTS, *(port + 10000 for port in _SEAWEEDFS_PORTS)),
+    command=_seaweedfs_command,
+    # 200 once the S3 gateway answers and reaches its filer.
+    probe=lambda: probes.http_ok(f"http://127.0.0.1:{S3_PORT}/healthz"),
+    start_timeout=60,
+    # The S3 gateway's one identity (an admin): the media service's development
+    # credentials, which its settings default to.
+    env={"AWS_ACCESS_KEY_ID": "chirp", "AWS_SECRET_ACCESS_KEY": DEV_S3_SECRET_KEY},
+    prepare=_data_dir("seaweedfs"),
+)
+
+
+def _nats_node(index: int) -> Component:
+    monitor_port = nats_cluster.MONITOR_PORTS[index]
+    return Component(
+        name=f"nats-{index + 1}",
         stage="store",
         ports=(
-            S3_PORT,
-            SEAWEEDFS_MASTER_PORT,
-            SEAWEEDFS_VOLUME_PORT,
-            SEAWEEDFS_FILER_PORT,
-            *(
-                port + 10000
-                for port in (
-                    S3_PORT,
-                    SEAWEEDFS_MASTER_PORT,
-                    SEAWEEDFS_VOLUME_PORT,
-                    SEAWEEDFS_FILER_PORT,
-                )
-            ),
+            nats_cluster.CLIENT_PORTS[index],
+            nats_cluster.ROUTE_PORTS[index],
+            monitor_port,
         ),
-        command=_seaweedfs_command,
-        # 200 once the S3 gateway answers and reaches its filer.
-        probe=lambda: probes.http_ok(f"http://127.0.0.1:{S3_PORT}/healthz"),
+        command=lambda: nats_cluster.nats_node_command(
+            index, DATA / "nats", VENV_BIN / "nats-server"
+        ),
+        # Plain /healthz: ready once JetStream is current with the cluster (a meta leader).
+        probe=lambda: probes.http_ok(f"http://127.0.0.1:{monitor_port}/healthz"),
         start_timeout=60,
-        # The S3 gateway's one identity (an admin): the media service's development
-        # credentials, which its settings default to.
-        env={"AWS_ACCESS_KEY_ID": "chirp", "AWS_SECRET_ACCESS_KEY": DEV_S3_SECRET_KEY},
-        prepare=_data_dir("seaweedfs"),
-    ),
-    *(_service(name) for name in SERVICE_PORTS),
-    Component(
-        name="envoy",
-        stage="gateway",
-        ports=(GATEWAY_PORT, ENVOY_ADMIN_PORT),
-        command=lambda: [
-            str(VENV_BIN / "envoy"),
-            "--config-path",
-            str(envoy.LOCAL_CONFIG),
-            "--disable-hot-restart",
-            "--log-level",
-            "warn",
-        ],
-        probe=lambda: probes.envoy(ENVOY_ADMIN_PORT),
+        prepare=_data_dir("nats"),
+    )
+
+
+def _cassandra_node(index: int) -> Component:
+    name = f"cassandra-{index + 1}"
+    address = cassandra_ring.RING.addresses[index]
+    return Component(
+        name=name,
+        stage="store",
+        ports=(9042, 7000),
+        host=address,
+        command=lambda: cassandra_ring.node_command(index, ROOT, DATA / name, maven.find_java17()),
+        # Ready once it sees the other two up (three copies at quorum need them).
+        probe=lambda: probes.cassandra_node(address, cassandra_ring.RING.addresses),
+        start_timeout=180,
+        stop_timeout=30,
+        prepare=lambda: cassandra_ring.write_node_config(index, ROOT, DATA / name),
+    )
+
+
+def _redis_node(index: int) -> Component:
+    port = redis_cluster.PORTS[index]
+    return Component(
+        name=redis_cluster.node_name(index),
+        stage="store",
+        ports=(port, port + redis_cluster.BUS_OFFSET),
+        command=lambda: redis_cluster.redis_node_command(index, DATA / "redis", _redis_tool()),
+        probe=lambda: probes.redis(port),
         start_timeout=30,
-        prepare=envoy.write_local_config,
-    ),
+        prepare=_data_dir(f"redis/{redis_cluster.node_name(index)}"),
+    )
+
+
+#: Where the cluster shape's stores are, as the settings take them (``chirp_env``).
+CLUSTER_STORES_ENV = {
+    "CHIRP_CASSANDRA_HOSTS": cassandra_ring.RING.contact_points(),
+    "CHIRP_CASSANDRA_REPLICATION": cassandra_ring.REPLICATION,
+    "CHIRP_REDIS_URL": redis_cluster.client_url(),
+    "CHIRP_NATS_URL": nats_cluster.client_url(),
+    "CHIRP_NATS_REPLICAS": "3",
+}
+
+
+def _stores() -> tuple[Component, ...]:
+    if SHAPE == "single":
+        return (CASSANDRA, NEO4J, REDIS, NATS, SEAWEEDFS)
+    return (
+        *(_cassandra_node(index) for index in range(len(cassandra_ring.RING.addresses))),
+        NEO4J,
+        *(_redis_node(index) for index in range(len(redis_cluster.PORTS))),
+        *(_nats_node(index) for index in range(len(nats_cluster.CLIENT_PORTS))),
+        SEAWEEDFS,
+    )
+
+
+def form_stores() -> None:
+    """What the stores of the shape need once each answers, before anything uses them: the
+    cluster shape's Redis nodes made one cluster (unless they already are)."""
+    if SHAPE == "cluster":
+        redis_cluster.form_cluster(_redis_tool("redis-cli"))
+
+
+#: Each service's gRPC or HTTP port and media's content port, on its first process.
+_FIRST_PORTS = (*(port for port, _ in SERVICE_PORTS.values()), MediaSettings().content_port)
+ENVOY = Component(
+    name="envoy",
+    stage="gateway",
+    ports=(GATEWAY_PORT, ENVOY_ADMIN_PORT),
+    command=lambda: [
+        str(VENV_BIN / "envoy"),
+        "--config-path",
+        str(envoy.LOCAL_CONFIG),
+        "--disable-hot-restart",
+        "--log-level",
+        "warn",
+    ],
+    probe=lambda: probes.envoy(ENVOY_ADMIN_PORT),
+    start_timeout=30,
+    # The gateway sends each service's requests to every process of it.
+    prepare=lambda: envoy.write_local_config({port: replica_ports(port) for port in _FIRST_PORTS}),
+)
+
+COMPONENTS: tuple[Component, ...] = (
+    *_stores(),
+    *(_service(name, index) for name in SERVICE_PORTS for index in range(REPLICAS)),
+    ENVOY,
 )
 
 

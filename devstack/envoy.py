@@ -8,7 +8,9 @@ from ``CHIRP_CORS_ORIGINS``, so the two can never drift apart.
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from devstack.paths import DATA, ROOT
@@ -21,14 +23,22 @@ CORS_ORIGINS_ENV = "CHIRP_CORS_ORIGINS"
 LOCAL_CORS_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
 
 
-def localize(config: dict[str, Any], cors_origins: str | None = None) -> dict[str, Any]:
+def localize(
+    config: dict[str, Any],
+    cors_origins: str | None = None,
+    replicas: Mapping[int, Sequence[int]] | None = None,
+) -> dict[str, Any]:
     """Rewrites addresses, file paths and CORS origins (``cors_origins``, comma-separated, or
     else ``CHIRP_CORS_ORIGINS`` or the local defaults) for the local stack, in place, and returns
-    the config."""
+    the config. ``replicas`` maps a service's port to its port on each of its processes (the
+    cluster shape's): an endpoint on that port becomes one endpoint per process."""
     for cluster in config["static_resources"]["clusters"]:
         for endpoints in cluster["load_assignment"]["endpoints"]:
-            for endpoint in endpoints["lb_endpoints"]:
-                endpoint["endpoint"]["address"]["socket_address"]["address"] = "127.0.0.1"
+            endpoints["lb_endpoints"] = [
+                _at(endpoint, port)
+                for endpoint in endpoints["lb_endpoints"]
+                for port in (replicas or {}).get(_port(endpoint), [_port(endpoint)])
+            ]
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["address"] = "127.0.0.1"
     config["admin"]["address"]["socket_address"]["address"] = "127.0.0.1"
@@ -38,6 +48,18 @@ def localize(config: dict[str, Any], cors_origins: str | None = None) -> dict[st
     ]
     localized: dict[str, Any] = _replace_paths(config)
     return localized
+
+
+def _at(endpoint: dict[str, Any], port: int) -> dict[str, Any]:
+    """A copy of ``endpoint`` at 127.0.0.1:``port``."""
+    moved = copy.deepcopy(endpoint)
+    moved["endpoint"]["address"]["socket_address"].update(address="127.0.0.1", port_value=port)
+    return moved
+
+
+def _port(endpoint: dict[str, Any]) -> int:
+    port: int = endpoint["endpoint"]["address"]["socket_address"]["port_value"]
+    return port
 
 
 def gateway_manager(config: dict[str, Any]) -> dict[str, Any]:
@@ -63,9 +85,9 @@ def _replace_paths(node: Any) -> Any:
     return node
 
 
-def write_local_config() -> None:
+def write_local_config(replicas: Mapping[int, Sequence[int]] | None = None) -> None:
     import yaml  # noqa: PLC0415  (from the virtualenv)
 
-    config = localize(yaml.safe_load(SOURCE_CONFIG.read_text()))
+    config = localize(yaml.safe_load(SOURCE_CONFIG.read_text()), replicas=replicas)
     LOCAL_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     LOCAL_CONFIG.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -9,7 +9,15 @@ import time
 from collections.abc import Sequence
 
 from devstack import probes, supervisor
-from devstack.components import COMPONENTS, GATEWAY_PORT, SERVICE_PORTS, STAGES, Component
+from devstack.components import (
+    COMPONENTS,
+    GATEWAY_PORT,
+    SERVICE_PORTS,
+    STAGES,
+    Component,
+    chirp_env,
+    form_stores,
+)
 from devstack.paths import DATA, PYTHON, ROOT
 from devstack.process import ManagedProcess
 from devstack.supervisor import Restarts, Supervisor, launch
@@ -46,6 +54,8 @@ def start(components: Sequence[Component]) -> list[Component]:
                 migrate()
             _launch(batch, started)
             _wait_ready(batch)
+            if stage == "store":
+                form_stores()
     except BaseException:
         stop(started)
         raise
@@ -65,8 +75,14 @@ def start_and_report(components: Sequence[Component]) -> int:
 
 
 def _env() -> dict[str, str]:
-    """What a Python process of the project needs to find its code and the stack's data."""
-    return {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "CHIRP_DATA_DIR": str(DATA)}
+    """What a Python process of the project needs to find its code, the stack's data and (in
+    the cluster shape) every node and process of the stack."""
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}",
+        "CHIRP_DATA_DIR": str(DATA),
+        **chirp_env(),
+    }
 
 
 def start_supervisor() -> bool:
@@ -99,7 +115,7 @@ def _launch(batch: list[Component], started: list[Component]) -> None:
         if process.pid() is not None:
             say(f"{component.name}: already running (pid {process.pid()})")
             continue
-        busy = [port for port in component.ports if probes.tcp(port) is None]
+        busy = [port for port in component.ports if probes.tcp(port, component.host) is None]
         if busy:
             raise StackError(
                 f"{component.name}: port(s) {busy} are taken by a process this stack did not "
@@ -183,9 +199,9 @@ def status(components: Sequence[Component]) -> bool:
         if restarts.count:
             ago = time.time() - restarts.last
             state += f"; restarted {restarts.count} time(s), last {ago:.0f}s ago"
-        print(f"{component.name:<10} {','.join(map(str, component.ports)):<12} {state}")
+        print(f"{component.name:<12} {','.join(map(str, component.ports)):<12} {state}")
     watching = ManagedProcess(supervisor.NAME).pid()
-    print(f"{'supervisor':<10} {'':<12} " + (f"running (pid {watching})" if watching else "off"))
+    print(f"{'supervisor':<12} {'':<12} " + (f"running (pid {watching})" if watching else "off"))
     return healthy
 
 

@@ -25,6 +25,7 @@ from devstack.envoy import SOURCE_CONFIG, gateway_manager, localize
 from devstack.paths import VENV_BIN
 from services.platform.ratelimit import Limit, Limits, redis_key
 from services.platform.settings import Settings
+from tests import redis_py
 from tests.e2e.edge import PASSWORD, UPSTREAM_TIME, error, register
 from tests.integration.graph.support import Account
 from tests.processes import free_port
@@ -190,7 +191,7 @@ def test_log_in_attempts_are_limited_per_username(gateway: httpx.Client) -> None
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(Settings(service="users").redis_url)
+    client = redis_py.sync_client()
     yield client
     client.close()
 

@@ -9,11 +9,17 @@ import httpx
 import pytest
 from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
 
+from devstack.components import replica_ports
+
 
 def _metric(port: int, line_start: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    """The sum of a metric's series over every process of the service (the cluster shape runs
+    two, each with its own /metrics)."""
     values = [
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start)
+        float(line.rsplit(" ", 1)[1])
+        for each in replica_ports(port)
+        for line in httpx.get(f"http://127.0.0.1:{each}/metrics", timeout=5).text.splitlines()
+        if line.startswith(line_start)
     ]
     return sum(values)
 

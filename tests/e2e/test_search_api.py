@@ -13,6 +13,7 @@ import grpc
 import httpx
 import pytest
 
+from devstack.components import REPLICAS
 from tests.integration.graph.support import register
 from tests.integration.search.support import JsonObject, found, post, search
 from tests.integration.tweets.tokens import bearer, random_user_id
@@ -24,8 +25,18 @@ def marker() -> str:
 
 
 async def indexed(http: httpx.AsyncClient, q: str, count: int, order: str = "") -> list[int]:
-    """Waits until ``q`` finds ``count`` tweets."""
-    return await eventually(lambda: found(http, q, order), lambda ids: len(ids) == count)
+    """Waits until ``q`` finds ``count`` tweets in every search process: each keeps an index of
+    its own, fed from the stream at its own pace, and the gateway spreads searches over them (the
+    cluster shape runs two), so the answer must hold for several searches in a row."""
+
+    async def everywhere() -> list[int] | None:
+        """The answer, if every search gave the same one."""
+        answers = [await found(http, q, order) for _ in range(2 * REPLICAS)]
+        return answers[0] if all(answer == answers[0] for answer in answers) else None
+
+    ids = await eventually(everywhere, lambda ids: ids is not None and len(ids) == count)
+    assert ids is not None
+    return ids
 
 
 def _bad_request(response: httpx.Response, field: str, rule: str) -> None:

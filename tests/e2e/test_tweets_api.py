@@ -19,13 +19,12 @@ import grpc
 import httpx
 import jwt
 import pytest
-from cassandra.cluster import Cluster, Session
+from cassandra.cluster import Session
 from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.platform.ids import compose, wall_clock_ms
 from services.platform.paging import encode_token
-from services.platform.settings import StoreSettings
 from services.tweets.rules import MAX_EDITS
 from tests.integration.tweets.tokens import bearer, mint, random_user_id
 from tests.stack import GATEWAY
@@ -325,20 +324,11 @@ def test_edits_are_limited_to_five(client: httpx.Client) -> None:
     assert same.status_code == 200
 
 
-@pytest.fixture(scope="module")
-def cassandra() -> Iterator[Session]:
-    """For arranging what the API cannot: old tweets, and the leftovers of a crashed request."""
-    settings = StoreSettings()
-    cluster = Cluster(settings.cassandra_contact_points, port=settings.cassandra_port)
-    yield cluster.connect(settings.cassandra_keyspace)
-    cluster.shutdown()
-
-
-def test_an_edit_after_an_hour_is_refused(client: httpx.Client, cassandra: Session) -> None:
+def test_an_edit_after_an_hour_is_refused(client: httpx.Client, session: Session) -> None:
     author = account()
     two_hours_ago = wall_clock_ms() - 2 * 3600 * 1000
     old_id = compose(two_hours_ago, 1023, uuid.uuid4().int % 4096)
-    cassandra.execute(
+    session.execute(
         "INSERT INTO tweets (id, author_id, text, entities) VALUES (%s, %s, %s, %s)",
         (old_id, author.id, "posted long ago", "{}"),
     )
@@ -350,14 +340,14 @@ def test_an_edit_after_an_hour_is_refused(client: httpx.Client, cassandra: Sessi
 
 
 def test_an_edit_that_died_before_its_swap_leaves_no_trace(
-    client: httpx.Client, cassandra: Session
+    client: httpx.Client, session: Session
 ) -> None:
     author = account()
     tweet = post(client, author, "v1")
     path = f"/v1/tweets/{tweet['id']}"
     edited = client.patch(path, json={"text": "v2"}, headers=author.headers).json()
     # A crashed edit saved the current text as version 2 and never swapped its own text in.
-    cassandra.execute(
+    session.execute(
         "INSERT INTO tweet_versions (tweet_id, version, text, entities, create_time) "
         "VALUES (%s, 2, 'v2', '{}', %s)",
         (int(tweet["id"]), datetime.fromisoformat(edited["editTime"])),
@@ -369,13 +359,13 @@ def test_an_edit_that_died_before_its_swap_leaves_no_trace(
 
 
 def test_a_post_whose_first_request_died_is_finished_by_its_retry(
-    client: httpx.Client, cassandra: Session
+    client: httpx.Client, session: Session
 ) -> None:
     author = account()
     key = str(uuid.uuid4())
     reserved = compose(wall_clock_ms(), 1023, uuid.uuid4().int % 4096)
     # The first request claimed the key for its id, then died before writing the tweet.
-    cassandra.execute(
+    session.execute(
         "INSERT INTO idempotency_keys (author_id, idempotency_key, tweet_id) VALUES (%s, %s, %s)",
         (author.id, key, reserved),
     )

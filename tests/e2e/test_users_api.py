@@ -28,11 +28,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from redis import Redis
 
 from devstack.paths import ROOT
 from services.platform.caches.user_cache import user_key
+from services.platform.channels import target
 from services.platform.settings import Settings
+from tests import redis_py
 from tests.integration.users.events import find_event
 from tests.stack import GATEWAY
 
@@ -67,7 +68,7 @@ class Account:
 
 @pytest.fixture(scope="module")
 def users_stub() -> Iterator[users_service_pb2_grpc.UsersServiceStub]:
-    with grpc.insecure_channel(SETTINGS.users_addr) as channel:
+    with grpc.insecure_channel(target(SETTINGS.users_addr)) as channel:
         yield users_service_pb2_grpc.UsersServiceStub(channel)
 
 
@@ -307,7 +308,7 @@ def test_the_token_is_accepted_by_another_services_interceptor(
     # search (through the gateway) and graph (directly over gRPC) check tokens themselves.
     assert client.get("/v1/trends", headers=account.headers).status_code != 401
     assert client.get("/v1/trends", headers={"Authorization": "Bearer forged"}).status_code == 401
-    with grpc.insecure_channel(SETTINGS.graph_addr) as channel:
+    with grpc.insecure_channel(target(SETTINGS.graph_addr)) as channel:
         graph = graph_service_pb2_grpc.GraphServiceStub(channel)
         request = graph_service_pb2.BatchGetFollowCountsRequest(user_ids=[account.id])
 
@@ -498,7 +499,7 @@ def test_batch_get_users_keeps_order_skips_missing_and_caches(
 ) -> None:
     first, second = _register(client, _name("b1_")), _register(client, _name("b2_"))
     ids = [int(second["id"]), 1, int(first["id"]), int(second["id"])]
-    with Redis.from_url(SETTINGS.redis_url) as redis:
+    with redis_py.sync_client() as redis:
         redis.delete(user_key(int(first["id"])))
         response = users_stub.BatchGetUsers(
             users_service_pb2.BatchGetUsersRequest(ids=ids), timeout=TIMEOUT
@@ -514,7 +515,7 @@ def test_an_update_is_in_the_cache_and_the_batches_at_once(
     client: httpx.Client, account: Account, users_stub: users_service_pb2_grpc.UsersServiceStub
 ) -> None:
     client.patch("/v1/users/me", headers=account.headers, json={"displayName": "Renamed"})
-    with Redis.from_url(SETTINGS.redis_url) as redis:
+    with redis_py.sync_client() as redis:
         cached = redis.hget(user_key(account.id), "user")
     assert cached is not None
     assert user_pb2.User.FromString(cached).display_name == "Renamed"
