@@ -5,11 +5,14 @@ tools/composecheck, a small Go program around compose-go, the loader `docker com
 itself uses: schema validation, interpolation, normalization and consistency checks
 (undefined volumes, secrets, depends_on targets) are those of the real thing. The tests
 then hold the normalized project against the repository: the Dockerfile, the service
-packages, the mounted paths, the port plan, gateway/envoy.yaml and the Prometheus config.
+packages, the mounted paths, the port plan, gateway/envoy.yaml and the Prometheus config;
+and against production's shape: a three-node ScyllaDB cluster, a three-node NATS cluster, a
+six-node Redis Cluster, at least two processes of every service, each named to every caller.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -22,7 +25,8 @@ import pytest
 import yaml
 
 from devstack.components import ENVOY_ADMIN_PORT, GATEWAY_PORT, SERVICE_PORTS
-from services.platform.settings import GRPC_PORTS, HTTP_PORTS, MediaSettings
+from services.platform.resp_cluster import ClusterUrl
+from services.platform.settings import GRPC_PORTS, HTTP_PORTS, MediaSettings, SearchSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,6 +41,16 @@ ALL_INTERFACES = {"0.0.0.0", "::"}  # noqa: S104
 HEALTHCHECK = ["CMD", "python", "-m", "services.platform.healthcheck"]
 # One-shot jobs from the same image that run to completion before the services start.
 JOBS = {"migrate": "services.platform.migrate"}
+# The one-shot job that makes the Redis nodes one cluster (the Redis image's redis-cli).
+REDIS_CLUSTER_JOB = "redis-cluster-init"
+# Each store cluster's nodes, by compose name.
+SCYLLA_NODES = ("scylla-1", "scylla-2", "scylla-3")
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+REDIS_NODES = ("redis-1", "redis-2", "redis-3", "redis-4", "redis-5", "redis-6")
+CQL_PORT = 9042
+NATS_CLIENT_PORT = 4222
+NATS_ROUTE_PORT = 6222
+REDIS_PORT = 6379
 
 Json = dict[str, Any]
 
@@ -116,12 +130,60 @@ def load_yaml(path: Path) -> Json:
     return loaded
 
 
+def instances(services: dict[str, Json]) -> dict[str, list[str]]:
+    """The compose services that run each Chirp service (``python -m services.<name>``): one for
+    most, several for search (each with an index of its own)."""
+    found: dict[str, list[str]] = {}
+    for compose_name, service in sorted(services.items()):
+        match service.get("command"):
+            case ["python", "-m", module] if module.removeprefix("services.") in SERVICE_PORTS:
+                found.setdefault(module.removeprefix("services."), []).append(compose_name)
+    return found
+
+
+def dns_names(services: dict[str, Json]) -> dict[str, set[str]]:
+    """Every name the compose network resolves, and the services behind it: each service's own
+    name, and the aliases it takes on its networks."""
+    names: dict[str, set[str]] = {}
+    for compose_name, service in services.items():
+        names.setdefault(compose_name, set()).add(compose_name)
+        for network in (service.get("networks") or {}).values():
+            for alias in (network or {}).get("aliases") or []:
+                names.setdefault(alias, set()).add(compose_name)
+    return names
+
+
+def replicas(service: Json) -> int:
+    """Containers compose runs of a service (``deploy.replicas``, one unless given)."""
+    count = (service.get("deploy") or {}).get("replicas")
+    return 1 if count is None else int(count)
+
+
+def flag(command: list[str], name: str) -> str:
+    """The value that follows ``name`` in an argv (``--seeds a,b`` is ``"a,b"``)."""
+    assert command.count(name) == 1, f"{name} is not given once in {command}"
+    return command[command.index(name) + 1]
+
+
+def waits_for(service: Json, target: str, condition: str) -> bool:
+    """Whether ``service`` starts only once ``target`` meets ``condition``."""
+    dependency: Json = (service.get("depends_on") or {}).get(target) or {}
+    return bool(dependency.get("condition") == condition)
+
+
+def properties(text: str) -> dict[str, str]:
+    """A Java .properties file of ``key=value`` lines (comments and blanks skipped)."""
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
+
+
 # --- the file is valid Compose, and invalid files are caught ------------------------------
 
 
 def test_compose_file_is_valid(services: dict[str, Json]) -> None:
-    infra = {"scylla", "neo4j", "redis", "nats", "seaweedfs", "envoy", "prometheus"}
-    assert infra | set(SERVICE_PORTS) <= set(services)
+    infra = {"neo4j", "seaweedfs", "envoy", "prometheus", REDIS_CLUSTER_JOB, *JOBS}
+    assert infra | {*SCYLLA_NODES, *NATS_NODES, *REDIS_NODES} <= set(services)
+    assert set(instances(services)) == set(SERVICE_PORTS), "a Chirp service is not run"
     assert "version" not in load_yaml(COMPOSE_FILE), "the Compose Specification has no `version:`"
 
 
@@ -138,7 +200,7 @@ def _unknown_top_level_key(model: Json) -> None:
 
 
 def _ports_not_a_list(model: Json) -> None:
-    model["services"]["redis"]["ports"] = "x"
+    model["services"]["redis-1"]["ports"] = "x"
 
 
 def _misspelled_service_key(model: Json) -> None:
@@ -150,7 +212,7 @@ def _depends_on_undefined_service(model: Json) -> None:
 
 
 def _undefined_named_volume(model: Json) -> None:
-    model["services"]["redis"]["volumes"] = ["nosuchvolume:/data"]
+    model["services"]["redis-1"]["volumes"] = ["nosuchvolume:/data"]
 
 
 def _unknown_depends_on_condition(model: Json) -> None:
@@ -208,7 +270,7 @@ def test_obsolete_version_key_is_rejected(composecheck_binary: Path, tmp_path: P
 
 def test_chirp_services_share_one_image_from_the_dockerfile(services: dict[str, Json]) -> None:
     built = {name for name, service in services.items() if service.get("build")}
-    assert built == set(SERVICE_PORTS) | set(JOBS)
+    assert built == {name for names in instances(services).values() for name in names} | set(JOBS)
     for name in built:
         service = services[name]
         assert service["image"] == "chirp:latest", name
@@ -248,8 +310,11 @@ def test_images_are_pinned(services: dict[str, Json]) -> None:
 
 
 def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
+    run = instances(services)
     for name in SERVICE_PORTS:
-        assert services[name]["command"] == ["python", "-m", f"services.{name}"]
+        for compose_name in run[name]:
+            # The service's name, or (one of several with state of their own) <name>-<n>.
+            assert re.fullmatch(rf"{name}(-[0-9]+)?", compose_name), compose_name
         package = ROOT / "services" / name
         assert (package / "__main__.py").is_file(), (
             f"`python -m services.{name}` needs {package}/__main__.py"
@@ -260,17 +325,19 @@ def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
             f"{job} runs {module}, which does not exist"
         )
         assert services[job]["restart"] == "no", f"{job} is a one-shot job"
-        for name in SERVICE_PORTS:
-            assert (
-                services[name]["depends_on"][job]["condition"] == "service_completed_successfully"
-            ), name
+        for names in run.values():
+            for compose_name in names:
+                assert waits_for(services[compose_name], job, "service_completed_successfully"), (
+                    compose_name
+                )
 
 
 def test_healthchecks(services: dict[str, Json]) -> None:
     platform = ROOT / "services" / "platform"
     assert (platform / "healthcheck.py").is_file()
-    for name in SERVICE_PORTS:
-        assert services[name]["healthcheck"]["test"] == HEALTHCHECK, name
+    for names in instances(services).values():
+        for compose_name in names:
+            assert services[compose_name]["healthcheck"]["test"] == HEALTHCHECK, compose_name
     for name, service in services.items():
         for target, dependency in (service.get("depends_on") or {}).items():
             condition = dependency["condition"]
@@ -291,46 +358,85 @@ def test_bind_mounts_exist(services: dict[str, Json]) -> None:
 
 def test_stores_keep_their_data_in_named_volumes(project: Json, services: dict[str, Json]) -> None:
     stores = {
-        "scylla": "/var/lib/scylla",
+        **dict.fromkeys(SCYLLA_NODES, "/var/lib/scylla"),
         "neo4j": "/data",
-        "redis": "/data",
-        "nats": "/data",
+        **dict.fromkeys(REDIS_NODES, "/data"),
+        **dict.fromkeys(NATS_NODES, "/data"),
         "seaweedfs": "/data",
-        "search": "/var/lib/chirp/search",
+        **dict.fromkeys(instances(services)["search"], "/var/lib/chirp/search"),
         "prometheus": "/prometheus",
     }
-    used: set[str] = set()
+    owners: dict[str, str] = {}
     for name, service in services.items():
         named = {
             v["target"]: v["source"] for v in service.get("volumes") or [] if v["type"] == "volume"
         }
-        used |= set(named.values())
+        for source in named.values():
+            # A node's or an index's data is its own: no two containers write one volume.
+            assert source not in owners, f"{name} and {owners[source]} share volume {source}"
+            assert replicas(service) == 1, (
+                f"the {replicas(service)} replicas of {name} share {source}"
+            )
+            owners[source] = name
         if name in stores:
             assert stores[name] in named, f"{name} keeps {stores[name]} outside a named volume"
-    assert used == set(project["volumes"]), "declared and mounted named volumes differ"
+    assert set(owners) == set(project["volumes"]), "declared and mounted named volumes differ"
 
 
 def test_ports_follow_the_port_plan(services: dict[str, Json]) -> None:
-    for name, (port, metrics_port) in SERVICE_PORTS.items():
-        service = services[name]
-        env: dict[str, str] = service["environment"]
-        kind = "HTTP" if name in HTTP_PORTS else "GRPC"
-        assert env[f"CHIRP_{kind}_PORT"] == str(port), name
-        assert env["CHIRP_METRICS_PORT"] == str(metrics_port), name
-        assert env["CHIRP_ENVIRONMENT"] == "production", name
-        assert env["CHIRP_GRPC_HOST"] in ALL_INTERFACES, name
-        content = {MediaSettings().content_port} if name == "media" else set()
-        assert container_ports(service) == {port, metrics_port, *content}, name
-        for peer, peer_port in GRPC_PORTS.items():
-            assert env[f"CHIRP_{peer.upper()}_ADDR"] == f"{peer}:{peer_port}", name
-        assert env["CHIRP_NATS_URL"] == "nats://nats:4222", name
-        assert env["CHIRP_REDIS_URL"] == "redis://redis:6379/0", name
-        assert env["CHIRP_CASSANDRA_HOSTS"] == "scylla", name
-        if name in GRPC_PORTS:  # the gRPC services publish or consume events
-            assert services[name]["depends_on"]["nats"]["condition"] == "service_healthy", name
+    names = dns_names(services)
+    run = instances(services)
+    for name, compose_names in run.items():
+        port, metrics_port = SERVICE_PORTS[name]
+        for compose_name in compose_names:
+            service = services[compose_name]
+            env: dict[str, str] = service["environment"]
+            kind = "HTTP" if name in HTTP_PORTS else "GRPC"
+            assert env[f"CHIRP_{kind}_PORT"] == str(port), compose_name
+            assert env["CHIRP_METRICS_PORT"] == str(metrics_port), compose_name
+            assert env["CHIRP_ENVIRONMENT"] == "production", compose_name
+            assert env["CHIRP_GRPC_HOST"] in ALL_INTERFACES, compose_name
+            content = {MediaSettings().content_port} if name == "media" else set()
+            assert container_ports(service) == {port, metrics_port, *content}, compose_name
+            # A peer is a dns:/// target of the name every process of it answers to, so calls
+            # go round robin over all of them (services/platform/channels.py).
+            for peer, peer_port in GRPC_PORTS.items():
+                assert env[f"CHIRP_{peer.upper()}_ADDR"] == f"dns:///{peer}:{peer_port}", (
+                    compose_name
+                )
+                assert set(run[peer]) <= names[peer], f"{peer} misses a process"
+            if name in GRPC_PORTS:  # the gRPC services publish or consume events
+                for node in NATS_NODES:
+                    assert waits_for(service, node, "service_healthy"), (compose_name, node)
     assert services["graph"]["environment"]["CHIRP_NEO4J_URI"] == "bolt://neo4j:7687"
     assert 7687 in container_ports(services["neo4j"])
-    assert 9042 in container_ports(services["scylla"])
+    for node in SCYLLA_NODES:
+        assert CQL_PORT in container_ports(services[node]), node
+
+
+def store_env_holders(services: dict[str, Json]) -> list[str]:
+    """Everything that reaches the stores: the migration and every process of every service."""
+    return [*JOBS, *(name for names in instances(services).values() for name in names)]
+
+
+def test_every_process_is_told_of_every_store_node(services: dict[str, Json]) -> None:
+    """Cassandra contact points, NATS servers and Redis seeds name the clusters' nodes, so a
+    process starts, and keeps working, with any one of them down."""
+    for holder in store_env_holders(services):
+        env: dict[str, str] = services[holder]["environment"]
+        assert env["CHIRP_CASSANDRA_HOSTS"].split(",") == list(SCYLLA_NODES), holder
+        servers = env["CHIRP_NATS_URL"].split(",")
+        assert servers == [f"nats://{node}:{NATS_CLIENT_PORT}" for node in NATS_NODES], holder
+        # The stream and its consumers on every server: any one can go.
+        assert env["CHIRP_NATS_REPLICAS"] == str(len(NATS_NODES)), holder
+        # The cluster-aware client's URL, as it parses it: seeds among the nodes (any subset
+        # will do: the client learns the rest), more than one so that any one can be down.
+        cluster = ClusterUrl.parse(env["CHIRP_REDIS_URL"])
+        assert len(cluster.seeds) >= 2, holder
+        for host, port in cluster.seeds:
+            assert host in REDIS_NODES, f"{holder}: Redis seed {host} is not a node"
+            assert port == REDIS_PORT, holder
+            assert port in container_ports(services[host]), holder
 
 
 def test_credentials_are_never_committed(project: Json) -> None:
@@ -374,14 +480,24 @@ def test_prometheus_scrapes_every_service_and_envoy(services: dict[str, Json]) -
                 targets.add((host, int(port), path))
         for dns in job.get("dns_sd_configs", []):
             targets |= {(host, int(dns["port"]), path) for host in dns["names"]}
-    for name, (_, metrics_port) in SERVICE_PORTS.items():
-        assert (name, metrics_port, "/metrics") in targets, f"Prometheus does not scrape {name}"
+    # DNS discovery finds every container behind a name: every replica of every service.
+    names = dns_names(services)
+    for name, compose_names in instances(services).items():
+        metrics_port = SERVICE_PORTS[name][1]
+        for compose_name in compose_names:
+            assert any(
+                port == metrics_port and path == "/metrics" and compose_name in names[host]
+                for host, port, path in targets
+                if host in names
+            ), f"Prometheus does not scrape {compose_name}"
     assert ("envoy", ENVOY_ADMIN_PORT, "/stats/prometheus") in targets
     for host, port, _ in targets:
         if host != "localhost":
-            assert port in container_ports(services[host]), (
-                f"Prometheus scrapes {host}:{port}, not offered"
-            )
+            assert host in names, f"Prometheus scrapes {host}, which no service answers to"
+            for behind in names[host]:
+                assert port in container_ports(services[behind]), (
+                    f"Prometheus scrapes {host}:{port}, not offered by {behind}"
+                )
 
 
 def test_envoy_serves_the_gateway_config(services: dict[str, Json]) -> None:
@@ -392,7 +508,10 @@ def test_envoy_serves_the_gateway_config(services: dict[str, Json]) -> None:
     assert mount["read_only"]
     assert Path(mount["source"]) == ROOT / "gateway"
     assert {int(p["published"]) for p in envoy["ports"]} == {GATEWAY_PORT}
-    assert set(envoy["depends_on"]) == set(SERVICE_PORTS)
+    everything = {name for names in instances(services).values() for name in names}
+    assert set(envoy["depends_on"]) == everything
+    # The edge is one: it holds the published port; the services behind it are many.
+    assert replicas(envoy) == 1
 
 
 def socket_addresses(node: Any) -> list[Json]:
@@ -408,16 +527,29 @@ def socket_addresses(node: Any) -> list[Json]:
 def test_envoy_clusters_name_compose_services(services: dict[str, Json]) -> None:
     config = load_yaml(ROOT / "gateway" / "envoy.yaml")
     resources = config["static_resources"]
+    names = dns_names(services)
     upstreams: set[tuple[str, int]] = set()
     for cluster in resources["clusters"]:
-        for address in socket_addresses(cluster["load_assignment"]):
+        addresses = socket_addresses(cluster["load_assignment"])
+        for address in addresses:
             upstreams.add((address["address"], int(address["port_value"])))
+        if addresses:
+            # STRICT_DNS sends to every address a name resolves to (every replica);
+            # LOGICAL_DNS would use only the first.
+            assert cluster["type"] == "STRICT_DNS", cluster["name"]
     for host, port in upstreams:
-        assert host in services, f"Envoy cluster address {host} is not a compose service"
-        assert port in container_ports(services[host]), (
-            f"Envoy sends to {host}:{port}, which is not offered"
-        )
-    assert {(name, grpc) for name, (grpc, _) in SERVICE_PORTS.items()} <= upstreams
+        assert host in names, f"Envoy cluster address {host} is not a compose service"
+        for behind in names[host]:
+            assert port in container_ports(services[behind]), (
+                f"Envoy sends to {host}:{port}, which {behind} does not offer"
+            )
+    for name, compose_names in instances(services).items():
+        port = SERVICE_PORTS[name][0]
+        for compose_name in compose_names:
+            assert any(
+                upstream_port == port and compose_name in names[host]
+                for host, upstream_port in upstreams
+            ), f"Envoy does not send {name}'s requests to {compose_name}"
     listener_ports = {int(a["port_value"]) for a in socket_addresses(resources["listeners"])}
     assert GATEWAY_PORT in listener_ports
     admin = config["admin"]["address"]["socket_address"]
@@ -447,3 +579,172 @@ def test_envoy_reads_only_files_of_the_mounted_gateway_dir() -> None:
         assert path.startswith("/etc/envoy/"), f"Envoy reads {path}, outside the mounted config"
         local = ROOT / "gateway" / path.removeprefix("/etc/envoy/")
         assert local.is_file(), f"Envoy reads {path}, but {local} does not exist"
+
+
+# --- production's shape: clustered stores, replicated services ------------------------------
+
+
+def test_scylla_is_a_three_node_cluster(project: Json, services: dict[str, Json]) -> None:
+    """Three nodes of one cluster and datacenter, a rack each; the keyspace keeps a copy of
+    every row on each (RF 3, one per rack), in the datacenter the services read and write."""
+    nodes = [name for name, s in services.items() if s["image"].startswith("scylladb/scylla:")]
+    assert sorted(nodes) == list(SCYLLA_NODES)
+    images = {services[node]["image"] for node in nodes}
+    assert len(images) == 1, f"the nodes run different images: {images}"
+    seeds: set[str] = set()
+    racks: dict[str, str] = {}
+    datacenters: set[str] = set()
+    for index, node in enumerate(SCYLLA_NODES):
+        command: list[str] = services[node]["command"]
+        node_seeds = set(flag(command, "--seeds").split(","))
+        assert node_seeds <= set(SCYLLA_NODES), f"{node}: a seed is not a node"
+        seeds |= node_seeds
+        assert flag(command, "--cluster-name") == "chirp", node
+        assert flag(command, "--smp") == "1", node
+        assert flag(command, "--memory"), node
+        # Datacenter and rack from the node's own cassandra-rackdc.properties.
+        assert flag(command, "--endpoint-snitch") == "GossipingPropertyFileSnitch", node
+        [rackdc] = [
+            c
+            for c in services[node]["configs"]
+            if c["target"].endswith("/cassandra-rackdc.properties")
+        ]
+        location = properties(project["configs"][rackdc["source"]]["content"])
+        datacenters.add(location["dc"])
+        racks[node] = location["rack"]
+        if index:  # a new cluster is joined one node at a time, after the one before
+            assert waits_for(services[node], SCYLLA_NODES[index - 1], "service_healthy"), node
+        else:
+            assert node_seeds == {node}, f"{node} founds the cluster: its own seed"
+            assert not services[node].get("depends_on"), f"{node} founds the cluster alone"
+    # The first node is the seed of all, so every seed resolves when any node starts.
+    assert seeds == {SCYLLA_NODES[0]}
+    assert len(set(racks.values())) == len(SCYLLA_NODES), f"nodes share a rack: {racks}"
+    [datacenter] = datacenters
+    migrate = services["migrate"]
+    for node in SCYLLA_NODES:
+        assert waits_for(migrate, node, "service_healthy"), f"migrate does not wait for {node}"
+    for holder in store_env_holders(services):
+        env: dict[str, str] = services[holder]["environment"]
+        assert env["CHIRP_CASSANDRA_LOCAL_DC"] == datacenter, holder
+        replication = ast.literal_eval(env["CHIRP_CASSANDRA_REPLICATION"])
+        assert replication == {"class": "NetworkTopologyStrategy", datacenter: len(racks)}, holder
+        # Counters and lightweight transactions need vnode tables, not ScyllaDB's tablets.
+        assert env["CHIRP_CASSANDRA_KEYSPACE_OPTIONS"] == "tablets = {'enabled': false}", holder
+
+
+def test_nats_is_a_three_node_jetstream_cluster(services: dict[str, Json]) -> None:
+    """Three servers of one cluster, each with JetStream in its own store and routes to the
+    other two: a stream at three replicas survives the loss of any one."""
+    nodes = [name for name, s in services.items() if s["image"].startswith("nats:")]
+    assert sorted(nodes) == list(NATS_NODES)
+    server_names: set[str] = set()
+    for node in NATS_NODES:
+        service = services[node]
+        command: list[str] = service["command"]
+        assert "--jetstream" in command, node
+        store = flag(command, "--store_dir")
+        volumes = {v["target"] for v in service["volumes"] if v["type"] == "volume"}
+        assert store in volumes, f"{node} keeps JetStream outside its volume"
+        server_names.add(flag(command, "--server_name"))
+        assert flag(command, "--cluster_name") == "chirp", node
+        assert flag(command, "--cluster").endswith(f":{NATS_ROUTE_PORT}"), node
+        routes = set(flag(command, "--routes").split(","))
+        others = {f"nats://{other}:{NATS_ROUTE_PORT}" for other in NATS_NODES if other != node}
+        assert routes == others, f"{node} routes to {routes}"
+        assert {NATS_CLIENT_PORT, NATS_ROUTE_PORT} <= container_ports(service), node
+        assert service["healthcheck"]["test"], node
+    assert len(server_names) == len(NATS_NODES), "two servers share a name"
+
+
+def redis_cluster_script(services: dict[str, Json]) -> str:
+    job = services[REDIS_CLUSTER_JOB]
+    command: list[str] = job["command"]
+    assert command[:2] == ["sh", "-euc"], command
+    return command[2]
+
+
+def test_redis_is_a_cluster_of_six_nodes(services: dict[str, Json]) -> None:
+    """Six cluster-enabled nodes that persist (append-only file, the cluster's state in their
+    volume) and announce their compose names, so that redirects name reachable nodes."""
+    nodes = [name for name, s in services.items() if s["image"].startswith("redis:")]
+    assert sorted(nodes) == sorted([*REDIS_NODES, REDIS_CLUSTER_JOB])
+    for node in REDIS_NODES:
+        service = services[node]
+        command: list[str] = service["command"]
+        assert command[0] == "redis-server", node
+        assert flag(command, "--cluster-enabled") == "yes", node
+        assert flag(command, "--appendonly") == "yes", node
+        assert flag(command, "--cluster-announce-hostname") == node, node
+        assert flag(command, "--cluster-preferred-endpoint-type") == "hostname", node
+        volumes = {v["target"] for v in service["volumes"] if v["type"] == "volume"}
+        assert Path(flag(command, "--cluster-config-file")).parent.as_posix() in volumes, node
+        assert {REDIS_PORT, REDIS_PORT + 10000} <= container_ports(service), node  # + the bus
+        assert service["healthcheck"]["test"], node
+
+
+def test_redis_image_is_the_bsd_licensed_release(services: dict[str, Json]) -> None:
+    """Redis 7.2 is BSD-3-Clause (7.4 is RSALv2/SSPLv1); the README's licence table names the
+    image compose runs."""
+    images = {s["image"] for s in services.values() if s["image"].startswith("redis:")}
+    assert images == {"redis:7.2-alpine"}
+    assert "`redis:7.2-alpine`" in (ROOT / "README.md").read_text()
+
+
+def test_the_redis_cluster_is_created_once_before_the_services(services: dict[str, Json]) -> None:
+    job = services[REDIS_CLUSTER_JOB]
+    assert job["restart"] == "no", "a one-shot job"
+    for node in REDIS_NODES:
+        assert waits_for(job, node, "service_healthy"), f"the job does not wait for {node}"
+    script = redis_cluster_script(services)
+    for node in REDIS_NODES:
+        assert node in script, f"the cluster is made without {node}"
+    # Three masters, a replica of each, without asking; only if not made already.
+    assert re.search(r"--cluster create .*--cluster-replicas 1 --cluster-yes", script, re.DOTALL)
+    assert script.index("cluster info") < script.index("--cluster create"), "not idempotent"
+    assert len(REDIS_NODES) // 2 >= 3, "a Redis Cluster needs three masters"
+    # What compose runs (after its `$$` escapes) is a valid POSIX shell script.
+    shell = shutil.which("sh")
+    assert shell is not None
+    parsed = subprocess.run(
+        [shell, "-n", "-c", script], capture_output=True, text=True, check=False
+    )
+    assert parsed.returncode == 0, parsed.stderr
+    for names in instances(services).values():
+        for compose_name in names:
+            assert waits_for(
+                services[compose_name], REDIS_CLUSTER_JOB, "service_completed_successfully"
+            ), compose_name
+
+
+def test_every_service_runs_at_least_two_processes(services: dict[str, Json]) -> None:
+    for name, compose_names in instances(services).items():
+        processes = sum(replicas(services[compose_name]) for compose_name in compose_names)
+        assert processes >= 2, f"{name} runs {processes} process(es)"
+
+
+def test_search_processes_keep_their_own_index(services: dict[str, Json]) -> None:
+    """Each search process is its own service (one writer per index): its own replica name,
+    hence its own durable consumer, and its index in a volume of its own; all answer to the
+    one name `search` that callers, Envoy and Prometheus resolve."""
+    searchers = instances(services)["search"]
+    assert len(searchers) >= 2
+    assert set(searchers) <= dns_names(services)["search"]
+    replica_names: set[str] = set()
+    volumes: set[str] = set()
+    for compose_name in searchers:
+        service = services[compose_name]
+        assert replicas(service) == 1, f"{compose_name}'s replicas would share one index"
+        env: dict[str, str] = service["environment"]
+        settings = SearchSettings(replica=env["CHIRP_SEARCH_REPLICA"])
+        assert settings.replica, compose_name
+        replica_names.add(settings.replica)
+        index = settings.index_dir(Path(env["CHIRP_DATA_DIR"]))
+        [mount] = [
+            v
+            for v in service["volumes"]
+            if v["type"] == "volume" and index.is_relative_to(v["target"])
+        ]
+        volumes.add(mount["source"])
+    assert len(replica_names) == len(searchers), "two search processes share a replica name"
+    assert len(volumes) == len(searchers), "two search processes share an index volume"
