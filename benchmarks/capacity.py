@@ -323,6 +323,17 @@ benchmark's few megabytes: treat this as a lower bound. All tiers a search touch
 
 {search_table}
 
+## The topology, as run
+
+These figures come from the single-node stack. The shape they would be deployed in runs too:
+`make test-cluster` (CI, after `make test`) brings up a three-node Cassandra ring at three
+copies, a Redis Cluster of three masters and three replicas, three NATS servers with the stream
+at three replicas and two processes of every service behind Envoy, all on this machine, runs the
+end-to-end suite through the gateway, and kills a Redis master, a NATS server, a Cassandra node
+and one process of each service under load: nothing acknowledged is lost, and only the
+Cassandra node's death fails requests (for about 10 s, until gossip convicts it). The README's
+"How it scales" has the table; each tier above grows by adding nodes of the same kind.
+
 ## The edge
 
 Envoy spent {envoy_ms:.3f} ms of CPU per request of the DSB mix (its row at

@@ -50,6 +50,7 @@ from services.platform.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
+from services.platform.healthcheck import HEALTH_PATH
 from services.platform.http import Handler
 from services.platform.paging import HOME_TIMELINE, PUBLIC_TIMELINE, USER_TWEETS, encode_token
 from services.platform.ratelimit import RedisRateLimiter
@@ -273,7 +274,10 @@ class MastodonApi:
         """Mastodon's per-caller limit, told in Mastodon's ``X-RateLimit-*`` headers (the reset
         a time, which Mastodon.py parses) on every answer. A caller is its token (hashed), or
         its address without one; loopback callers (Envoy marks them internal) are counted
-        but never refused, as Mastodon safelists localhost."""
+        but never refused, as Mastodon safelists localhost. Health checks (Envoy's every second,
+        the stack's probes) are not API requests: neither counted nor refused."""
+        if request.path == HEALTH_PATH:
+            return await handler(request)
         header = request.headers.get("Authorization", "")
         subject = (
             "token:" + digest(header)

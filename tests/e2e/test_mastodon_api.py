@@ -24,6 +24,8 @@ from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError
 from PIL import Image
 
 from services.mastodon.service import TOKEN_CACHE_SECONDS
+from services.platform.healthcheck import HEALTH_PATH
+from services.platform.settings import HTTP_PORTS
 from tests.stack import GATEWAY
 
 PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
@@ -535,6 +537,17 @@ def test_every_answer_tells_the_callers_rate_limit(client: httpx.Client) -> None
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", second.headers["x-ratelimit-reset"]
     )
+
+
+def test_health_checks_are_neither_counted_nor_refused() -> None:
+    """Envoy checks each Mastodon process every second, straight from loopback: were those
+    requests counted, they would use up the address's 300 per 5 minutes and the checks (and
+    every loopback caller) would be refused."""
+    port = HTTP_PORTS["mastodon"]
+    for _ in range(3):
+        health = httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=5)
+        assert health.status_code == 200, health.text
+        assert "x-ratelimit-limit" not in health.headers
 
 
 def test_a_hashtag_many_people_start_using_trends(client: httpx.Client, mastodon: Mastodon) -> None:

@@ -43,7 +43,7 @@ RING_KEYS = {
     "cluster_name", "num_tokens", "initial_token", "auto_bootstrap", "listen_address",
     "broadcast_address", "rpc_address", "broadcast_rpc_address", "seed_provider",
     "endpoint_snitch", "commitlog_sync", "commitlog_sync_period", "commitlog_sync_group_window",
-    "hinted_handoff_enabled",
+    "hinted_handoff_enabled", "phi_convict_threshold",
 }  # fmt: skip
 
 
@@ -82,6 +82,7 @@ def test_a_ring_node_keeps_the_rest_of_the_single_nodes_configuration() -> None:
     assert (config["commitlog_sync"], config["commitlog_sync_period"]) == ("periodic", "10000ms")
     assert "commitlog_sync_group_window" not in config
     assert config["hinted_handoff_enabled"] is True
+    assert config["phi_convict_threshold"] == 5  # a dead node convicted sooner
     assert config["endpoint_snitch"] == "GossipingPropertyFileSnitch"
 
 
