@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from cassandra import ConsistencyLevel
+from cassandra import ConsistencyLevel, WriteTimeout
 from cassandra.cluster import (
     EXEC_PROFILE_DEFAULT,
     Cluster,
@@ -26,8 +26,11 @@ from services.platform.settings import StoreSettings
 #: (the driver's default, 10 s, is tight for three nodes starting together on two cores).
 SCHEMA_AGREEMENT_SECONDS = 30
 #: Tries again of a logged batch whose batchlog timed out (``BatchlogRetryPolicy``): each waits
-#: for the write timeout (2 s), long enough together for a dead node to be convicted.
-BATCHLOG_RETRIES = 4
+#: for the write timeout (2 s), 12 s in all: long enough for a dead node to be convicted (about
+#: 10 s on the local ring), short of the gateway's 15 s for a post.
+BATCHLOG_RETRIES = 5
+#: Tries of an insert-if-absent whose Paxos round timed out (``insert_if_absent``).
+CAS_ATTEMPTS = 3
 
 
 class BatchlogRetryPolicy(RetryPolicy):  # type: ignore[misc]  # the driver has no types
@@ -109,3 +112,19 @@ def _settle(
         done.set_result(response.result())
     else:
         done.set_exception(error)
+
+
+async def insert_if_absent(session: Session, statement: Any, parameters: Any) -> Any:
+    """The row of an ``INSERT ... IF NOT EXISTS`` of a value its writer made unique (its
+    ``applied`` column, and the row there when not applied), tried again when Paxos timed out
+    (contention, a replica just lost): a timed-out attempt may have landed or not, and trying
+    again is safe either way, since if it landed, the row found is the writer's own value (which
+    the caller then reads as its own)."""
+    attempt = 1
+    while True:
+        try:
+            return (await execute(session, statement, parameters)).one()
+        except WriteTimeout as error:
+            if error.write_type not in (WriteType.CAS, "CAS") or attempt == CAS_ATTEMPTS:
+                raise
+            attempt += 1

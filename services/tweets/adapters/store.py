@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from cassandra import ConsistencyLevel, WriteTimeout
+from cassandra import ConsistencyLevel
 from cassandra.cluster import Session
-from cassandra.policies import WriteType
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
-from services.platform.cql import execute
+from services.platform.cql import execute, insert_if_absent
 from services.platform.errors import Unavailable
 from services.platform.outbox import Outbox
 from services.tweets.convert import event_message
@@ -46,8 +45,6 @@ _MIN_TOKEN = -(2**63)
 _UUID_EPOCH = 0x01B21DD213814000
 #: Attempts at releasing a claim whose counted flag keeps changing under the release.
 _RELEASE_ATTEMPTS = 5
-#: Tries of an insert-if-absent whose Paxos round timed out (``_insert_if_absent``).
-_CAS_ATTEMPTS = 3
 
 
 def entities_json(entities: Entities) -> str:
@@ -243,20 +240,6 @@ class CassandraTweetStore:
     async def _one(self, statement: PreparedStatement, *parameters: Any) -> Any:
         return (await execute(self._session, statement, parameters)).one()
 
-    async def _insert_if_absent(self, statement: PreparedStatement, *parameters: Any) -> Any:
-        """An ``INSERT ... IF NOT EXISTS`` of a value its writer made unique, tried again when
-        Paxos timed out (contention, a replica just lost): a timed-out attempt may have landed
-        or not, and trying again is safe either way: if it landed, the row found is the
-        writer's own value, which callers read as theirs."""
-        attempt = 1
-        while True:
-            try:
-                return await self._one(statement, *parameters)
-            except WriteTimeout as error:
-                if error.write_type not in (WriteType.CAS, "CAS") or attempt == _CAS_ATTEMPTS:
-                    raise
-                attempt += 1
-
     async def _write(self, event: Event, *rows: tuple[PreparedStatement, tuple[Any, ...]]) -> None:
         """``rows`` and ``event`` as one logged batch: all of them land, or none."""
         batch = BatchStatement(
@@ -365,7 +348,7 @@ class CassandraTweetStore:
         return None if row is None else int(row.tweet_id)
 
     async def claim_idempotency_key(self, author_id: int, key: str, tweet_id: int) -> int:
-        row = await self._insert_if_absent(self._claim_key, author_id, key, tweet_id)
+        row = await insert_if_absent(self._session, self._claim_key, (author_id, key, tweet_id))
         return tweet_id if row.applied else int(row.tweet_id)
 
     async def create(self, tweet: Tweet, event: TweetCreated | TweetRetweeted) -> None:
@@ -448,7 +431,7 @@ class CassandraTweetStore:
     # Likes and retweets.
 
     async def claim(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> Claim:
-        row = await self._insert_if_absent(self._claim, tweet_id, user_id, kind, ref)
+        row = await insert_if_absent(self._session, self._claim, (tweet_id, user_id, kind, ref))
         return Claim(ref, counted=False) if row.applied else Claim(row.ref, bool(row.counted))
 
     async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> Claim | None:

@@ -18,7 +18,7 @@ from cassandra.cluster import NoHostAvailable, Session
 from cassandra.query import UNSET_VALUE, BatchStatement, BatchType, PreparedStatement
 from google.protobuf.field_mask_pb2 import FieldMask
 
-from services.platform.cql import execute
+from services.platform.cql import execute, insert_if_absent
 from services.platform.outbox import Outbox, new_event_id
 from services.platform.subjects import USERS_CREATED, USERS_UPDATED
 from services.users import convert
@@ -65,8 +65,8 @@ class CassandraUserStore:
         return statement
 
     async def claim_username(self, username_folded: str, user_id: int) -> bool:
-        result = await execute(self._session, self._claim, (username_folded, user_id))
-        return bool(result.was_applied)
+        row = await insert_if_absent(self._session, self._claim, (username_folded, user_id))
+        return bool(row.applied) or row.user_id == user_id
 
     async def release_username(self, username_folded: str, user_id: int) -> None:
         await execute(self._session, self._release, (username_folded, user_id))
