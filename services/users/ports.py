@@ -16,7 +16,8 @@ from services.users.model import Counts, IssuedToken, Relationship, User
 
 class UserStore(Protocol):
     async def claim_username(self, username_folded: str, user_id: int) -> bool:
-        """Atomically takes the name for ``user_id``; False if someone holds it."""
+        """Atomically takes the name for ``user_id``; False if someone else holds it (True when
+        ``user_id`` does already: a claim tried again after a timeout that had landed)."""
         ...
 
     async def release_username(self, username_folded: str, user_id: int) -> None:

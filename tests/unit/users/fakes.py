@@ -25,11 +25,10 @@ class MemoryStore:
     reads: int = 0
 
     async def claim_username(self, username_folded: str, user_id: int) -> bool:
-        """As Cassandra's ``IF NOT EXISTS``: a held name is refused even to its holder."""
-        if username_folded in self.names:
-            return False
-        self.names[username_folded] = user_id
-        return True
+        """As the Cassandra adapter's ``IF NOT EXISTS``: a held name is refused to anyone but its
+        holder (a claim tried again, whose first try had landed unseen, holds it)."""
+        holder = self.names.setdefault(username_folded, user_id)
+        return holder == user_id
 
     async def release_username(self, username_folded: str, user_id: int) -> None:
         if self.names.get(username_folded) == user_id:
