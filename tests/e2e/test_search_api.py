@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TypeVar
 
 import grpc
 import httpx
@@ -19,24 +21,30 @@ from tests.integration.search.support import JsonObject, found, post, search
 from tests.integration.tweets.tokens import bearer, random_user_id
 from tests.polling import eventually
 
+T = TypeVar("T")
+
 
 def marker() -> str:
     return f"m{uuid.uuid4().hex[:10]}"
 
 
-async def indexed(http: httpx.AsyncClient, q: str, count: int, order: str = "") -> list[int]:
-    """Waits until ``q`` finds ``count`` tweets in every search process: each keeps an index of
-    its own, fed from the stream at its own pace, and the gateway spreads searches over them (the
-    cluster shape runs two), so the answer must hold for several searches in a row."""
+async def everywhere(check: Callable[[], Awaitable[T]], done: Callable[[T], bool]) -> T:
+    """Polls ``check`` until ``done`` holds for the same answer several times in a row: each
+    search process keeps an index of its own, fed from the stream at its own pace, and the
+    gateway spreads searches over them (the cluster shape runs two)."""
 
-    async def everywhere() -> list[int] | None:
-        """The answer, if every search gave the same one."""
-        answers = [await found(http, q, order) for _ in range(2 * REPLICAS)]
+    async def agreed() -> T | None:
+        answers = [await check() for _ in range(2 * REPLICAS)]
         return answers[0] if all(answer == answers[0] for answer in answers) else None
 
-    ids = await eventually(everywhere, lambda ids: ids is not None and len(ids) == count)
-    assert ids is not None
-    return ids
+    answer = await eventually(agreed, lambda found: found is not None and done(found))
+    assert answer is not None
+    return answer
+
+
+async def indexed(http: httpx.AsyncClient, q: str, count: int, order: str = "") -> list[int]:
+    """Waits until ``q`` finds ``count`` tweets in every search process."""
+    return await everywhere(lambda: found(http, q, order), lambda ids: len(ids) == count)
 
 
 def _bad_request(response: httpx.Response, field: str, rule: str) -> None:
@@ -160,7 +168,7 @@ async def test_top_puts_engaged_tweets_first(http: httpx.AsyncClient) -> None:
         assert response.status_code == 200, response.text
     await indexed(http, word, 3)
     assert await found(http, word) == [newest, liked, plain]  # latest
-    top = await eventually(
+    top = await everywhere(
         lambda: found(http, word, "top"), lambda ids: bool(ids) and ids[0] == liked
     )
     assert top == [liked, newest, plain]  # equal relevance: then newer first
@@ -184,7 +192,7 @@ async def test_users_by_prefix_exact_handle_first_then_by_followers(
         assert response.status_code == 200, response.text
         return [u["username"] for u in response.json().get("users", [])]
 
-    assert await eventually(usernames, lambda names: names == [exact, popular, middle])
+    assert await everywhere(usernames, lambda names: names == [exact, popular, middle])
     first = await http.get("/v1/search/users", params={"q": stem.upper(), "pageSize": 2})
     body = first.json()
     assert [u["username"] for u in body["users"]] == [exact, popular]
@@ -213,8 +221,8 @@ async def test_a_new_display_name_is_found_and_the_old_one_is_not(
             headers=account.headers,
         )  # fmt: skip
         assert response.status_code == 200, response.text
-        await eventually(partial(named, name), lambda found: found == [account.username])
-    assert await named(old) == []
+        await everywhere(partial(named, name), lambda found: found == [account.username])
+    assert await everywhere(partial(named, old), lambda found: found == []) == []
 
 
 async def register_named(http: httpx.AsyncClient, username: str, display_name: str) -> str:
