@@ -25,17 +25,27 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import redis
+from chirp.events.v1 import tweet_events_pb2
 
 from devstack import redis_cluster, supervisor
 from devstack.components import COMPONENTS, REPLICAS, SERVICE_PORTS, Component, by_name
 from devstack.process import ManagedProcess
 from devstack.supervisor import Restarts
+from services.platform.consumers import connect
+from services.platform.events import STREAM
 from services.platform.ids import timestamp_ms
+from services.platform.redis_clients import resp_client
+from services.platform.settings import StoreSettings
+from services.platform.subjects import TWEETS_CREATED
+from services.timelines.adapters.store import home_key, member
+from services.timelines.consumers.fanout import CONSUMER as FANOUT
 from tests.integration.graph.support import Account, register
+from tests.integration.streams import find_event
 from tests.integration.timelines.support import Anonymous, anonymous, eventually
 from tests.stack import GATEWAY
 
@@ -178,18 +188,55 @@ async def _settles(
     expected: list[int],
     what: str,
     kills: list[tuple[str, float]],
+    explain: Callable[[list[int]], Awaitable[str]] | None = None,
 ) -> None:
     """Waits until ``check`` answers ``expected``; if it never does, fails naming the posts
-    missing or extra, with the component killed last before each was posted."""
+    missing or extra, with the component killed last before each was posted (and what
+    ``explain`` finds of the missing ones)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while (got := await check()) != expected:
         if time.monotonic() > deadline:
             missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+            found = await explain(missing) if explain and missing else ""
             pytest.fail(
                 f"{what}: missing {_when(missing, kills)}, extra {_when(extra, kills)}, "
-                f"{len(got) - len(set(got))} repeated"
+                f"{len(got) - len(set(got))} repeated. {found}"
             )
         await asyncio.sleep(0.2)
+
+
+async def _fanned_out(audience: list[int], tweet_ids: list[int]) -> str:
+    """Where posts missing from home timelines got to: whether their ``tweets.created`` is in
+    the stream, which of ``audience``'s timelines in Redis hold them, and the fanout consumer's
+    backlog."""
+    redis_client = resp_client(StoreSettings().redis_url)
+    try:
+        lines = []
+        for tweet_id in tweet_ids:
+            made = datetime.fromtimestamp(timestamp_ms(tweet_id) / 1000 - 5, UTC)
+            event = await find_event(TWEETS_CREATED, made, functools.partial(_about, tweet_id))
+            held = [
+                user_id
+                for user_id in audience
+                if await redis_client.call("ZSCORE", home_key(user_id), member(tweet_id))
+            ]
+            lines.append(f"{tweet_id}: published {event is not None}, in the timelines of {held}")
+        connection = await connect(StoreSettings().nats_url)
+        try:
+            fanout = await connection.jetstream().consumer_info(
+                STREAM.name or "", FANOUT.durable_name or ""
+            )
+        finally:
+            await connection.close()
+        backlog = f"{fanout.num_pending} pending, {fanout.num_ack_pending} unacknowledged"
+        lines.append(f"fanout consumer: {backlog}")
+        return "; ".join(lines)
+    finally:
+        await redis_client.aclose()
+
+
+def _about(tweet_id: int, event: tweet_events_pb2.TweetCreatedEvent) -> bool:
+    return event.tweet.id == tweet_id
 
 
 def _when(ids: list[int], kills: list[tuple[str, float]]) -> list[str]:
@@ -206,6 +253,30 @@ async def _sorted_timeline(
     http: httpx.AsyncClient, path: str, account: Account | Anonymous, **query: str
 ) -> list[int]:
     return sorted(await _timeline(http, path, account, **query))
+
+
+async def _each_post_found_once(
+    http: httpx.AsyncClient,
+    author: Account,
+    followers: list[Anonymous],
+    load: Load,
+    word: str,
+    kills: list[tuple[str, float]],
+) -> None:
+    """Every acknowledged post of ``author`` once on their timeline, on each follower's home
+    timeline and in search, and nothing else."""
+    acknowledged = sorted(load.posts[author.username])
+    assert acknowledged, f"{author.username} never posted"
+    timeline = await _timeline(http, f"/v1/users/{author.username}/tweets", author)
+    assert sorted(timeline) == acknowledged, author.username  # each once, no other
+    audience = [author.id, *(follower.id for follower in followers)]
+    for reader in followers:
+        home = functools.partial(_sorted_timeline, http, "/v1/timelines/home", reader)
+        explain = functools.partial(_fanned_out, audience)
+        await _settles(home, acknowledged, f"{reader.id}'s home timeline", kills, explain)
+    query = f"{word} from:{author.username}"
+    searched = functools.partial(_sorted_timeline, http, "/v1/search/tweets", author, q=query)
+    await _settles(searched, acknowledged, f"search for {author.username}", kills)
 
 
 def _victims() -> list[Component]:
@@ -287,21 +358,7 @@ async def test_every_component_killed_in_turn_loses_no_acknowledged_write(
                     f"{slowest:>14.1f} s"
                 )
         for author in authors:
-            acknowledged = sorted(load.posts[author.username])
-            assert acknowledged, f"{author.username} never posted"
-            timeline = await _timeline(http, f"/v1/users/{author.username}/tweets", author)
-            assert sorted(timeline) == acknowledged, author.username  # each once, no other
-            for reader in followers[author.username]:
-                home = functools.partial(_sorted_timeline, http, "/v1/timelines/home", reader)
-                await _settles(home, acknowledged, f"{reader.id}'s home timeline", kills)
-            searched = functools.partial(
-                _sorted_timeline,
-                http,
-                "/v1/search/tweets",
-                author,
-                q=f"{word} from:{author.username}",
-            )
-            await _settles(searched, acknowledged, f"search for {author.username}", kills)
+            await _each_post_found_once(http, author, followers[author.username], load, word, kills)
 
         async def followers_counted() -> int:
             response = await http.get(f"/v1/users/{target.username}")

@@ -20,7 +20,6 @@ import httpx
 import jwt
 import pytest
 from cassandra.cluster import Session
-from chirp.events.v1 import user_events_pb2
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 from cryptography.hazmat.primitives import serialization
@@ -33,8 +32,9 @@ from devstack.paths import ROOT
 from services.platform.caches.user_cache import user_key
 from services.platform.channels import target
 from services.platform.settings import Settings
+from services.platform.subjects import USERS_CREATED, USERS_UPDATED
 from tests import redis_py
-from tests.integration.users.events import find_event
+from tests.integration.streams import event_of
 from tests.stack import GATEWAY
 
 SETTINGS = Settings(service="users")
@@ -243,10 +243,9 @@ async def test_a_registration_publishes_users_created() -> None:
         )
     assert response.status_code == 200, response.text
     user = response.json()
-    event = await find_event(
-        "users.created",
+    event = await event_of(
+        USERS_CREATED,
         since,
-        user_events_pb2.UserCreatedEvent,
         lambda event: event.user.id == int(user["id"]),
     )
     assert (event.user.username, event.user.display_name) == (user["username"], "Evented")
@@ -431,10 +430,9 @@ async def test_an_update_writes_the_masked_fields_and_publishes_users_updated(
         assert (response.json()["displayName"], response.json()["bio"]) == written
         again = (await client.get(f"/v1/users/{account.username}")).json()
         assert (again["displayName"], again["bio"]) == written
-    event = await find_event(
-        "users.updated",
+    event = await event_of(
+        USERS_UPDATED,
         since,
-        user_events_pb2.UserUpdatedEvent,
         lambda event: event.user.id == account.id,
     )
     assert list(event.update_mask.paths) == ["bio"]

@@ -5,10 +5,12 @@ as the catalogue says."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -17,7 +19,7 @@ from services.platform.background import in_background, rounds
 from services.platform.consumers import connect
 from services.platform.events import STREAM, durable
 from services.platform.settings import StoreSettings
-from services.platform.subjects import CATALOGUE, Event, decode
+from services.platform.subjects import CATALOGUE, Event, Subject, decode
 
 M = TypeVar("M", bound=Event)
 
@@ -132,3 +134,54 @@ async def temporary_consumer(config: ConsumerConfig) -> AsyncIterator[str]:
         await jetstream.delete_consumer(STREAM.name or "", config.durable_name or "")
     finally:
         await connection.close()
+
+
+async def find_event(
+    subject: Subject[M],
+    since: datetime,
+    matches: Callable[[M], bool],
+    timeout_seconds: float = 10.0,
+) -> M | None:
+    """The first event on ``subject`` stored after ``since`` that ``matches``, None if none has
+    come within ``timeout_seconds``. Reads through a temporary consumer (deleted afterwards) that
+    starts at ``since``, so it sees the event whether it was published before or after the call."""
+    name = f"test-find-{uuid.uuid4().hex[:12]}"
+    config = ConsumerConfig(
+        durable_name=name,
+        filter_subject=subject.name,
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=since,
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=60,
+    )
+    async with temporary_consumer(config):
+        connection = await connect(StoreSettings().nats_url)
+        try:
+            subscription = await connection.jetstream().pull_subscribe_bind(
+                name, stream=STREAM.name
+            )
+            deadline = time.monotonic() + timeout_seconds
+            while time.monotonic() < deadline:
+                try:
+                    messages = await subscription.fetch(100, timeout=1)
+                except TimeoutError:
+                    continue
+                for message in messages:
+                    event = subject.decode(message.data)
+                    if matches(event):
+                        return event
+            return None
+        finally:
+            await connection.close()
+
+
+async def event_of(
+    subject: Subject[M],
+    since: datetime,
+    matches: Callable[[M], bool],
+    timeout_seconds: float = 10.0,
+) -> M:
+    """``find_event``'s event; fails the test if none came."""
+    event = await find_event(subject, since, matches, timeout_seconds)
+    assert event is not None, f"no matching {subject.name} event within {timeout_seconds} s"
+    return event

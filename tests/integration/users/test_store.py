@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cassandra.cluster import Session
-from chirp.events.v1 import user_events_pb2
 
 from services.platform.ids import compose
 from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.platform.settings import StoreSettings
+from services.platform.subjects import USERS_CREATED, USERS_UPDATED
 from services.users.adapters.store import CassandraUserStore
 from services.users.model import NotWritten, User
-from tests.integration.users.events import find_event
+from tests.integration.streams import event_of
 
 SETTINGS = StoreSettings()
 
@@ -74,10 +74,9 @@ async def test_an_account_is_written_with_its_hash_and_its_created_event(
     assert await store.get_many([user.id, user.id + 1]) == {user.id: user}
     assert await store.get_password_hash(user.id) == "$argon2id$stand-in"
     assert await store.get_password_hash(user.id + 1) is None
-    event = await find_event(
-        "users.created",
+    event = await event_of(
+        USERS_CREATED,
         since,
-        user_events_pb2.UserCreatedEvent,
         lambda event: event.user.id == user.id,
     )
     assert (event.user.username, event.user.display_name) == (user.username, "Grace")
@@ -98,10 +97,9 @@ async def test_an_update_writes_only_the_changed_fields_and_its_event(
     )
     stored = (await store.get_many([user.id]))[user.id]
     assert (stored.display_name, stored.bio, stored.update_time) == ("Before", "new bio", later)
-    event = await find_event(
-        "users.updated",
+    event = await event_of(
+        USERS_UPDATED,
         since,
-        user_events_pb2.UserUpdatedEvent,
         lambda event: event.user.id == user.id,
     )
     assert list(event.update_mask.paths) == ["bio"]
