@@ -16,8 +16,10 @@ publishes any it did not hand over, such as the row of a batch that timed out bu
 batch log, and then drops the whole partition: one delete per process per bucket). A partition
 of a process that died (whose relay has not said it lives, in ``outbox_writers``, for
 ``ALIVE_SECONDS``), or still listed ``ABANDONED_AFTER_SECONDS`` after its time is over, is
-taken over: any relay publishes all its rows, then drops it. The relay reads the store every
-``STORE_READ_SECONDS`` for this, and only the partitions that are due.
+taken over: any relay publishes its rows, reads it again at every round for rows it has not seen
+(a process taken for dead may only have been slow to say it lives, with NATS or Cassandra away,
+and still write to it) and drops it once due, as its own relay would have; one whose process
+speaks again is left to it. The relay reads the store every ``STORE_READ_SECONDS`` for this.
 
 Events are published in the order their process wrote them; events of one thing written by
 different processes have no order between them (consumers are idempotent and keep no ordering
@@ -236,20 +238,22 @@ class CassandraOutboxStore:
         self._published: dict[Partition, set[str]] = {}
         #: Partitions being closed or taken over: the rows still to publish before the drop.
         self._closing: dict[Partition, dict[str, PendingEvent]] = {}
+        #: Event ids of the partitions taken over that were queued (read again each round).
+        self._taken: dict[Partition, set[str]] = {}
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         now = time.time()
         for bucket in sorted(self._outbox.buckets):
-            if self._over(bucket) + self._close_after <= now:
+            if self._due(bucket, now):
                 await self._close_own(Partition(self._outbox.writer, bucket))
-        for partition in await self._abandoned(now):
-            if partition not in self._closing:
-                self._closing[partition] = {
-                    str(row.event_id): _pending(row, partition)
-                    async for row in self._read(partition, self._rows)
-                }
+        abandoned = await self._abandoned(now)
+        for partition in abandoned:
+            await self._take_over(partition)
         for partition in [p for p, waiting in self._closing.items() if not waiting]:
-            await self._drop(partition)
+            if self._due(partition.bucket, now):
+                await self._drop(partition)
+            elif partition not in abandoned:  # its process lives after all: it closes its own
+                self._forget(partition)
         return [row for waiting in self._closing.values() for row in list(waiting.values())[:limit]]
 
     async def remove(self, rows: Sequence[PendingEvent]) -> None:
@@ -263,9 +267,10 @@ class CassandraOutboxStore:
             elif partition.writer == self._outbox.writer:
                 self._published.setdefault(partition, set()).add(row.event_id)
 
-    def _over(self, bucket: int) -> float:
-        """When ``bucket``'s time is over."""
-        return bucket + self._outbox.bucket_seconds
+    def _due(self, bucket: int, now: float) -> bool:
+        """Whether a partition of ``bucket`` can be dropped: its time is over, and so is the
+        time a batch written in it could still take to land."""
+        return bucket + self._outbox.bucket_seconds + self._close_after <= now
 
     async def _close_own(self, partition: Partition) -> None:
         """Reads back the ids of one of this process's partitions; the rows it did not publish
@@ -287,17 +292,29 @@ class CassandraOutboxStore:
         self._outbox.buckets.discard(partition.bucket)
         self._published.pop(partition, None)
 
+    async def _take_over(self, partition: Partition) -> None:
+        """Queues the rows of another process's partition not queued before. Read again at
+        every round until the partition is due: a process taken for dead may only have been
+        slow to say it lives (NATS or Cassandra away), and may still write to it."""
+        taken = self._taken.setdefault(partition, set())
+        waiting = self._closing.setdefault(partition, {})
+        async for row in self._read(partition, self._rows):
+            event_id = str(row.event_id)
+            if event_id not in taken:
+                taken.add(event_id)
+                waiting[event_id] = _pending(row, partition)
+
     async def _abandoned(self, now: float) -> list[Partition]:
         """Says this process lives; returns the listed partitions of other processes that do
         not, and those listed for longer than a live process keeps them."""
         writer = self._outbox.writer
         await execute(self._session, self._alive, (_REGISTRY, writer, self._alive_seconds))
         living = {row.writer for row in await execute(self._session, self._living, (_REGISTRY,))}
-        due = now - self._abandoned_after - self._outbox.bucket_seconds
+        overdue = now - self._abandoned_after - self._outbox.bucket_seconds
         return [
             Partition(row.writer, row.bucket)
             for row in await execute(self._session, self._listed, (_REGISTRY,))
-            if row.writer != writer and (row.writer not in living or row.bucket <= due)
+            if row.writer != writer and (row.writer not in living or row.bucket <= overdue)
         ]
 
     async def _read(self, partition: Partition, statement: PreparedStatement) -> AsyncIterator[Any]:
@@ -315,7 +332,11 @@ class CassandraOutboxStore:
     async def _drop(self, partition: Partition) -> None:
         await execute(self._session, self._drop_events, (partition.writer, partition.bucket))
         await execute(self._session, self._unlist, (_REGISTRY, partition.bucket, partition.writer))
+        self._forget(partition)
+
+    def _forget(self, partition: Partition) -> None:
         del self._closing[partition]
+        self._taken.pop(partition, None)
 
 
 def _pending(row: Any, partition: Partition) -> PendingEvent:
