@@ -85,10 +85,13 @@ def node_config(index: int, base: dict[str, Any], ring: Ring = RING) -> dict[str
     - Hints on: the writes a node missed while down are replayed to it when it is back.
     - A dead node is convicted sooner (``phi_convict_threshold`` 5, the lowest Cassandra takes,
       not 8): until it is, its peers still pick it to hold a logged batch's batchlog (the two
-      other nodes of a three-node ring are the only candidates), so those batches time out and
-      are tried again (``services/platform/cql.py``). The chaos test measured 17 s of failed
-      posts after a kill at 8. A node the supervisor starts again at once is not convicted at
-      all: it is chosen while it boots, and posts fail for about 12 s (the gap that remains).
+      other nodes of a three-node ring are the only candidates, and no
+      ``batchlog_endpoint_strategy`` chooses fewer), so those batches time out and are tried
+      again (``services/platform/cql.py``). With gossip's 1 s heartbeats, phi 5 convicts about
+      5 / 0.434 = 11.5 s after the last one (8: 18.4 s; the chaos test measured 17 s of failed
+      posts at 8, about 12 s at 5), whether or not the supervisor has started the node again
+      (it boots for longer than that). What remains is a write path that needs no logged
+      batch across partitions (the performance issue on writes).
     """
     address = ring.addresses[index]
     storage_port = base["storage_port"]

@@ -69,10 +69,11 @@ RETRY_MAX_SECONDS = 2.0
 POST_EVERY_SECONDS = 0.8
 #: On the cluster shape, how long after a kill requests may still fail (5xx or a dropped
 #: connection). Most kills cost none (a Redis failover stalls its slots about 4 s). A Cassandra
-#: node costs about 12 s: the supervisor starts it again within a second, so its peers never
-#: convict it and keep choosing it to hold logged batches' batchlogs while it boots (the two
-#: other nodes are a three-node ring's only candidates); posts wait through the batches' retries
-#: and some still fail (devstack/cassandra_ring.py). The slowest answer is printed too.
+#: node costs about 12 s: until its peers convict it (11.5 s after its last heartbeat at the
+#: failure detector's most sensitive setting), they keep choosing it to hold logged batches'
+#: batchlogs (the two other nodes are a three-node ring's only candidates); posts wait through
+#: the batches' retries and some still fail (devstack/cassandra_ring.py). The slowest answer is
+#: printed too.
 CLUSTER_ERROR_SECONDS = 15.0
 #: How long a client waits for an answer, as a phone app does (then it counts a failure).
 CLIENT_TIMEOUT_SECONDS = 30.0
