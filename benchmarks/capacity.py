@@ -331,8 +331,8 @@ copies, a Redis Cluster of three masters and three replicas, three NATS servers 
 at three replicas and two processes of every service behind Envoy, all on this machine, runs the
 end-to-end suite through the gateway, and kills a Redis master, a NATS server, a Cassandra node
 and one process of each service under load: nothing acknowledged is lost, and only the
-Cassandra node's death fails requests (posts, for about 12 s until its peers convict it). The README's
-"How it scales" has the table; each tier above grows by adding nodes of the same kind.
+Cassandra node's death fails requests (posts, for about 12 s until its peers convict it). The
+README's "How it scales" has the table; each tier above grows by adding nodes of the same kind.
 
 ## The edge
 

@@ -82,7 +82,26 @@ def debian_packages() -> None:
     # the media service probes and transcodes videos with them
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         missing.append("ffmpeg")
+    # promtool, which checks and unit-tests deploy/prometheus/rules (Debian ships it only with
+    # the Prometheus server)
+    if shutil.which("promtool") is None:
+        missing.append("prometheus")
     _apt_install(missing)
+    if "prometheus" in missing:
+        _keep_prometheus_server_off()
+
+
+def _keep_prometheus_server_off() -> None:
+    """Only the package's promtool is wanted: its server, which the package enables and starts,
+    would take :9090 (where compose's Prometheus publishes) and scrape nothing of Chirp's."""
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    # Best effort, quietly: either command fails where its init system is not the one running.
+    for argv in (
+        ["systemctl", "disable", "--now", "prometheus"],
+        ["service", "prometheus", "stop"],
+    ):
+        if shutil.which(argv[0]) is not None:
+            subprocess.run([*sudo, *argv], capture_output=True, check=False)
 
 
 def python_environment() -> None:
