@@ -26,10 +26,11 @@ from services.platform.settings import StoreSettings
 #: (the driver's default, 10 s, is tight for three nodes starting together on two cores).
 SCHEMA_AGREEMENT_SECONDS = 30
 #: Tries again of a logged batch whose batchlog timed out (``BatchlogRetryPolicy``): each waits
-#: for the write timeout (2 s), 12 s in all: long enough for a dead node to be convicted (11.5 s
-#: at the ring's phi_convict_threshold, devstack/cassandra_ring.py), short of the gateway's 15 s
-#: for a post.
-BATCHLOG_RETRIES = 5
+#: for the write timeout (2 s), so the five tries fill the driver's request timeout (10 s). A
+#: dead node is convicted, and no longer chosen to hold batchlogs, only about 11.5 s after its
+#: last heartbeat (devstack/cassandra_ring.py): a post in flight when a node dies fails after
+#: 10 s with UNAVAILABLE, and its client's retry (same idempotency key) lands.
+BATCHLOG_RETRIES = 4
 #: Tries of an insert-if-absent whose Paxos round timed out (``insert_if_absent``).
 CAS_ATTEMPTS = 3
 

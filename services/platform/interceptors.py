@@ -220,6 +220,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     cassandra.Unavailable,
+    cassandra.CoordinationFailure,  # a replica failed the write or read (one that is booting)
     cassandra.OperationTimedOut,
     cassandra.Timeout,
     cassandra.cluster.NoHostAvailable,

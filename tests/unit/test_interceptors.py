@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import cassandra
 import grpc
 import jwt
 import pytest
@@ -71,6 +72,12 @@ async def _overloaded(_request: bytes, _context: grpc.aio.ServicerContext[bytes,
     raise redis.exceptions.MaxConnectionsError("Too many connections (secret detail)")
 
 
+async def _replica_failed(
+    _request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]
+) -> bytes:
+    raise cassandra.WriteFailure("UNKNOWN from /127.0.0.2:7000 (secret detail)")
+
+
 async def _stream_then_fail(
     _request: bytes, _context: grpc.aio.ServicerContext[bytes, bytes]
 ) -> AsyncIterator[bytes]:
@@ -97,6 +104,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
             "Limited": _limited,
             "Crash": _crash,
             "Overloaded": _overloaded,
+            "ReplicaFailed": _replica_failed,
             "PeerDown": _peer_down,
         }.items()
     }
@@ -207,8 +215,11 @@ async def test_unexpected_errors_are_internal_without_leaking(channel: grpc.aio.
     assert "Traceback" not in (error.details() or "")
 
 
-async def test_a_store_that_is_down_or_overloaded_is_unavailable(channel: grpc.aio.Channel) -> None:
-    error = await _error(lambda: _call(channel, "Overloaded")(b""))
+@pytest.mark.parametrize("method", ["Overloaded", "ReplicaFailed"])
+async def test_a_store_that_is_down_or_overloaded_is_unavailable(
+    channel: grpc.aio.Channel, method: str
+) -> None:
+    error = await _error(lambda: _call(channel, method)(b""))
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert "secret" not in (error.details() or "")
 
