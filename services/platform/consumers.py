@@ -6,8 +6,9 @@ may be down), as ``CHIRP_NATS_URL`` lists them.
 
 ``DurableConsumer.run`` binds to a consumer declared in ``events.py`` (declaring it again, which
 changes nothing, or updates a changed declaration in place, so a service started before
-``migrate`` still works), hands every fetched batch to the service's handler, and reconnects with
-backoff whenever NATS goes away.
+``migrate`` still works), hands every fetched batch to the service's handler, reconnects with
+backoff whenever NATS goes away, and every few seconds samples how many messages wait
+(``chirp_events_backlog{consumer}``: not yet delivered, or delivered and not yet acknowledged).
 
 Every handler settles its messages through a ``Settle`` of its consumer, which does it one way:
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, overload
@@ -43,7 +45,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.platform.background import pause, rounds
 from services.platform.events import STREAM
@@ -74,6 +76,14 @@ RETRIED = Counter(
     "Deliveries whose handling failed (a dependency down), redelivered after a delay.",
     ("consumer", "subject"),
 )
+BACKLOG = Gauge(
+    "chirp_events_backlog",
+    "Messages of a durable consumer not yet delivered or not yet acknowledged.",
+    ("consumer",),
+    multiprocess_mode="max",
+)
+#: How often a consumer samples its backlog (one consumer-info request to JetStream).
+BACKLOG_EVERY_SECONDS = 5.0
 
 
 async def _no_tick(_subscription: JetStreamContext.PullSubscription) -> None:
@@ -124,7 +134,11 @@ class DurableConsumer:
             subscription = await jetstream.pull_subscribe_bind(
                 self._config.durable_name or "", stream=stream
             )
+            measured = float("-inf")
             for _ in rounds():
+                if time.monotonic() - measured >= BACKLOG_EVERY_SECONDS:
+                    measured = time.monotonic()
+                    await self._measure_backlog(subscription)
                 await self._tick(subscription)
                 try:
                     messages = await subscription.fetch(self._batch_size, timeout=1.0)
@@ -133,6 +147,15 @@ class DurableConsumer:
                 await self._handle(messages)
         finally:
             await close_connection(connection)
+
+    async def _measure_backlog(self, subscription: JetStreamContext.PullSubscription) -> None:
+        try:
+            info = await subscription.consumer_info()
+        except Exception:
+            log.debug("consumer info failed", consumer=self._config.durable_name, exc_info=True)
+            return
+        backlog = (info.num_pending or 0) + (info.num_ack_pending or 0)
+        BACKLOG.labels(self._config.durable_name or "").set(backlog)
 
 
 async def connect(

@@ -44,8 +44,9 @@ import nats
 import structlog
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, PreparedStatement
-from cassandra.util import min_uuid_from_time
+from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
 from nats.aio.client import Client as NatsClient
+from prometheus_client import Counter, Gauge
 
 from services.platform.background import in_background, pause, rounds, wait_set
 from services.platform.consumers import close_connection, connect
@@ -78,6 +79,16 @@ _REGISTRY = 0
 log = structlog.get_logger()
 
 E = TypeVar("E", bound=Event)
+
+PUBLISHED = Counter(
+    "chirp_outbox_published_total", "Events this process's outbox relay published to JetStream."
+)
+WAITING_SECONDS = Gauge(
+    "chirp_outbox_oldest_waiting_seconds",
+    "How long the oldest event this process's outbox relay holds has waited to be published "
+    "(0: none waits): it grows while NATS is away or the relay falls behind.",
+    multiprocess_mode="max",
+)
 
 
 def new_event_id() -> str:
@@ -367,6 +378,8 @@ class OutboxRelay:
         #: Rows handed over and not yet published (kept across failures; the oldest are left
         #: to the store past ``HANDED_MAX``).
         self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
+        #: Rows the last read of the store gave that are not published yet.
+        self._read: deque[PendingEvent] = deque()
 
     async def _jetstream(self) -> nats.js.JetStreamContext:
         if self._connection is None or self._connection.is_closed:
@@ -379,7 +392,8 @@ class OutboxRelay:
 
     async def drain(self) -> int:
         """Publishes every row the store holds now; returns how many were published."""
-        return await self._publish(deque(await self._store.pending(self._batch_size)))
+        self._read = deque(await self._store.pending(self._batch_size))
+        return await self._publish(self._read)
 
     async def _publish(self, rows: deque[PendingEvent]) -> int:
         """Publishes ``rows`` in order, each taken off ``rows`` once acknowledged (a failure
@@ -397,6 +411,7 @@ class OutboxRelay:
                     headers = {"Nats-Msg-Id": row.event_id}
                     await jetstream.publish(row.subject, row.payload, headers=headers)
                     published += 1
+                    PUBLISHED.inc()
                     self._published[row.event_id] = None
                     if len(self._published) > PUBLISHED_REMEMBERED:
                         self._published.popitem(last=False)
@@ -426,16 +441,31 @@ class OutboxRelay:
             except Exception:
                 # What was handed over and not published is tried again at the next round.
                 log.warning("outbox relay cannot publish yet; retrying", exc_info=True)
+                self._measure_waiting()
                 read_at = float("-inf")
                 await pause(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
+            self._measure_waiting()
             if published == 0:
                 await wait_set(self._outbox.written, self._idle_poll_seconds)
+
+    def _measure_waiting(self) -> None:
+        oldest = [rows[0] for rows in (self._handed, self._read) if rows]
+        WAITING_SECONDS.set(max((_waited(row) for row in oldest), default=0.0))
 
     async def close(self) -> None:
         if self._connection is not None:
             await close_connection(self._connection)
+
+
+def _waited(row: PendingEvent) -> float:
+    """How long ago ``row``'s event was made (its id is a time-based UUID)."""
+    event_id = uuid.UUID(row.event_id)
+    if event_id.version != 1:
+        return 0.0
+    made: float = unix_time_from_uuid1(event_id)
+    return max(time.time() - made, 0.0)
 
 
 @contextlib.asynccontextmanager

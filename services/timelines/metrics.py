@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 FANOUT_LAG = Histogram(
     "chirp_timelines_fanout_lag_seconds",
@@ -17,9 +17,4 @@ EVENTS = Counter(
     "chirp_timelines_fanout_events_total",
     "Events the fanout worker handled, by subject and outcome.",
     ("subject", "outcome"),
-)
-BACKLOG = Gauge(
-    "chirp_timelines_fanout_backlog",
-    "Messages of the timelines-fanout consumer not yet delivered or not yet acknowledged.",
-    multiprocess_mode="max",
 )

@@ -12,14 +12,17 @@ them), and the events are applied within 30 s of the store's return."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
 from chirp.events.v1 import user_events_pb2
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerInfo
 from nats.js.client import JetStreamContext
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from services.platform.background import in_background
@@ -111,6 +114,28 @@ async def test_a_consumer_declared_with_the_old_limit_is_updated_in_place(
     assert after.config.max_deliver == MAX_DELIVER == -1
     assert after.ack_floor is not None
     assert (after.ack_floor.consumer_seq, after.num_pending) == (1, 1)
+
+
+async def test_a_consumer_measures_its_backlog(jetstream: JetStreamContext) -> None:
+    """Every durable consumer samples the messages it has not settled (``chirp_events_backlog``),
+    the figure an alert watches grow."""
+    tag = uuid.uuid4().hex[:10]
+    subject = f"users.test_backlog_{tag}"
+    config = durable(f"test-backlog-{tag}", "a test's", [subject])
+    stuck = asyncio.Event()  # never set: the handler never settles what it is given
+
+    async def handle(_messages: list[Msg]) -> None:
+        await stuck.wait()
+
+    async with temporary_consumer(config) as name:
+        for _ in range(3):
+            await jetstream.publish(subject, b"")
+        async with in_background(DurableConsumer(SETTINGS.nats_url, config, handle).run):
+            await eventually(lambda: _backlog(name), lambda n: n == 3)
+
+
+async def _backlog(consumer: str) -> float | None:
+    return REGISTRY.get_sample_value("chirp_events_backlog", {"consumer": consumer})
 
 
 async def _count(applied: list[str]) -> int:

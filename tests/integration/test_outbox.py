@@ -13,6 +13,7 @@ from cassandra.query import BatchStatement, BatchType
 from chirp.events.v1 import user_events_pb2
 from chirp.users.v1 import user_pb2
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import REGISTRY
 
 from services.platform import cql
 from services.platform.background import in_background, rounds
@@ -313,6 +314,28 @@ async def test_a_process_taken_for_dead_that_writes_again_loses_nothing(
         assert await _listed(session, rows[1])  # not due yet: read again until it is
     finally:
         await relay.close()
+
+
+async def test_the_wait_of_the_oldest_unpublished_event_is_measured(
+    session: Session, received: asyncio.Queue[user_events_pb2.UserUpdatedEvent]
+) -> None:
+    """``chirp_outbox_oldest_waiting_seconds`` grows while NATS is away and is 0 once the
+    relay has published everything (an alert watches it)."""
+    event = _event(uuid.uuid4().int >> 80)
+    outbox = _outbox(session)
+    store = CassandraOutboxStore(session, outbox, close_after_seconds=0)  # read back at once
+    away = OutboxRelay(store, outbox, "nats://127.0.0.1:1", idle_poll_seconds=0.2)
+    async with running_relay(away):
+        await _write(session, outbox, event)
+        await eventually(_waiting, lambda seconds: seconds is not None and seconds >= 1.0)
+    relay = OutboxRelay(store, outbox, SETTINGS.nats_url, idle_poll_seconds=0.2)
+    async with running_relay(relay):  # NATS back: the row is read from the store and published
+        await _next(received, event.event_id)
+        await eventually(_waiting, lambda seconds: seconds == 0.0)
+
+
+async def _waiting() -> float | None:
+    return REGISTRY.get_sample_value("chirp_outbox_oldest_waiting_seconds")
 
 
 class Rereading:

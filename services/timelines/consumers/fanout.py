@@ -18,7 +18,6 @@ import structlog
 from chirp.events.v1 import graph_events_pb2, tweet_events_pb2
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
-from nats.js.client import JetStreamContext
 
 from services.platform.consumers import DurableConsumer, Settle
 from services.platform.events import consumer
@@ -27,8 +26,6 @@ from services.timelines import metrics
 from services.timelines.service import TimelineService
 
 CONSUMER = consumer("timelines-fanout")
-
-BACKLOG_EVERY_SECONDS = 5.0
 
 log = structlog.get_logger()
 
@@ -46,31 +43,12 @@ class FanoutWorker:
         self._batch_size = batch_size
         self._config = config
         self._settle = Settle(config)
-        self._measured = 0.0
 
     async def run(self) -> None:
-        """Consumes until cancelled; every few seconds samples the consumer's backlog."""
+        """Consumes until cancelled."""
         await DurableConsumer(
-            self._nats_url,
-            self._config,
-            self._handle_all,
-            batch_size=self._batch_size,
-            tick=self._sample_backlog,
+            self._nats_url, self._config, self._handle_all, batch_size=self._batch_size
         ).run()
-
-    async def _sample_backlog(self, subscription: JetStreamContext.PullSubscription) -> None:
-        if time.monotonic() - self._measured > BACKLOG_EVERY_SECONDS:
-            self._measured = time.monotonic()
-            await self._measure_backlog(subscription)
-
-    @staticmethod
-    async def _measure_backlog(subscription: JetStreamContext.PullSubscription) -> None:
-        try:
-            info = await subscription.consumer_info()
-        except Exception:
-            log.debug("consumer info failed", exc_info=True)
-            return
-        metrics.BACKLOG.set((info.num_pending or 0) + (info.num_ack_pending or 0))
 
     async def _handle_all(self, messages: list[Msg]) -> None:
         """Messages about different tweets or followers are handled concurrently; those about
