@@ -8,7 +8,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from devstack import probes, supervisor
+from devstack import ports, probes, supervisor
 from devstack.components import (
     COMPONENTS,
     GATEWAY_PORT,
@@ -44,6 +44,7 @@ def start(components: Sequence[Component]) -> list[Component]:
     Returns the components this call started (so a caller can stop exactly those). On failure
     it stops them again and raises ``StackError`` with the log tail of what failed.
     """
+    _reserve_ports(components)
     started: list[Component] = []
     try:
         for stage in STAGES:
@@ -60,6 +61,17 @@ def start(components: Sequence[Component]) -> list[Component]:
         stop(started)
         raise
     return started
+
+
+def _reserve_ports(components: Sequence[Component]) -> None:
+    """Keeps outgoing connections off the components' ports (``devstack/ports.py``)."""
+    try:
+        reserved = ports.reserve(port for component in components for port in component.ports)
+    except OSError as error:
+        say(f"could not keep outgoing connections off the stack's ports ({error}); going on")
+        return
+    if reserved:
+        say(f"ports kept for the stack's servers: {', '.join(map(str, reserved))}")
 
 
 def start_and_report(components: Sequence[Component]) -> int:
