@@ -100,8 +100,8 @@ class DurableConsumer:
         batch_size: int = 100,
         tick: Tick = _no_tick,
     ) -> None:
-        """``tick`` runs before every fetch, at least once a second (periodic work such as
-        backlog metrics)."""
+        """``tick`` runs before every fetch, at least once a second (periodic work of the
+        handler's own; the backlog is sampled here for every consumer)."""
         self._nats_url = nats_url
         self._config = config
         self._handle = handle
