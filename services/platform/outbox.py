@@ -288,43 +288,32 @@ class CassandraOutboxStore:
         (their batch's outcome was unknown here, or NATS was away) are read whole and wait. A
         read that fails is done again at the next round."""
         published = self._published.get(partition, set())
-        self._closing[partition] = await self._rows_not_in(partition, published)
+        unpublished = [
+            row.event_id
+            async for row in self._read(partition, self._ids)
+            if str(row.event_id) not in published
+        ]
+        waiting: dict[str, PendingEvent] = {}
+        for event_id in unpublished:
+            key = (partition.writer, partition.bucket, event_id)
+            found = (await execute(self._session, self._row, key)).one()
+            if found is not None:
+                waiting[str(event_id)] = _pending(found, partition)
+        self._closing[partition] = waiting
         self._outbox.buckets.discard(partition.bucket)
         self._published.pop(partition, None)
 
     async def _take_over(self, partition: Partition) -> None:
-        """Queues the rows of another process's partition not queued before: all of them, read
-        in one scan, the first time; then, at every round until the partition is due, those
-        that came since (a process taken for dead may only have been slow to say it lives,
-        with NATS or Cassandra away, and may still write to it): its ids read, and only the new
-        rows whole."""
-        taken = self._taken.get(partition)
-        if taken is None:
-            found = {
-                str(row.event_id): _pending(row, partition)
-                async for row in self._read(partition, self._rows)
-            }
-            self._taken[partition] = set(found)
-        else:
-            found = await self._rows_not_in(partition, taken)
-            taken.update(found)
-        self._closing.setdefault(partition, {}).update(found)
-
-    async def _rows_not_in(self, partition: Partition, known: set[str]) -> dict[str, PendingEvent]:
-        """The rows of ``partition`` whose event ids are not ``known``: its ids read, then each
-        of those rows whole."""
-        unknown = [
-            row.event_id
-            async for row in self._read(partition, self._ids)
-            if str(row.event_id) not in known
-        ]
-        rows: dict[str, PendingEvent] = {}
-        for event_id in unknown:
-            key = (partition.writer, partition.bucket, event_id)
-            found = (await execute(self._session, self._row, key)).one()
-            if found is not None:
-                rows[str(event_id)] = _pending(found, partition)
-        return rows
+        """Queues the rows of another process's partition not queued before. Read again at
+        every round until the partition is due: a process taken for dead may only have been
+        slow to say it lives (NATS or Cassandra away), and may still write to it."""
+        taken = self._taken.setdefault(partition, set())
+        waiting = self._closing.setdefault(partition, {})
+        async for row in self._read(partition, self._rows):
+            event_id = str(row.event_id)
+            if event_id not in taken:
+                taken.add(event_id)
+                waiting[event_id] = _pending(row, partition)
 
     async def _abandoned(self, now: float) -> list[Partition]:
         """Says this process lives; returns the listed partitions of other processes that do
