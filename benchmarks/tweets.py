@@ -102,6 +102,7 @@ def run(options: Options, data: Dataset, report: Report) -> None:
     with common.baseline_server() as baseline:
         sides = common.Sides(("tweets", TWEETS), baseline, posters)
         posting, *reading = scenarios(data)
+        common.warm_up(posting, sides, options.load)
         report.add(common.measure("tweets", [posting], sides, options.load))
         common.quiesce()
         report.add(common.measure("tweets", reading, sides, options.load))

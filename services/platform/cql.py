@@ -7,6 +7,9 @@ a handler never blocks the loop on the network.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections import namedtuple
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel, WriteTimeout
@@ -19,6 +22,7 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy, WriteType
+from cassandra.query import _clean_column_name
 
 from services.platform.settings import StoreSettings
 
@@ -58,6 +62,20 @@ class BatchlogRetryPolicy(RetryPolicy):  # type: ignore[misc]  # the driver has 
         return decision
 
 
+@functools.lru_cache(maxsize=1024)
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("Row", map(_clean_column_name, columns), rename=True)  # noqa: PYI024
+
+
+def row_factory(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[Any]:
+    """Rows as the driver's ``named_tuple_factory`` makes them (``row.column``; ``[applied]``
+    read as ``row.applied``), with one row class per list of columns instead of a new class
+    for every result: building one took 85 µs, more than the rest of a short read's work in
+    this process."""
+    row = _row_type(tuple(columns))
+    return [row(*values) for values in rows]
+
+
 def cluster(settings: StoreSettings) -> Cluster:
     """The driver's view of the store, every contact point given (any one answering will do).
 
@@ -72,6 +90,7 @@ def cluster(settings: StoreSettings) -> Cluster:
             DCAwareRoundRobinPolicy(local_dc=settings.cassandra_local_dc)
         ),
         retry_policy=BatchlogRetryPolicy(),
+        row_factory=row_factory,
         consistency_level=ConsistencyLevel.LOCAL_QUORUM,
         serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
     )
