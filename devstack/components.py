@@ -12,13 +12,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from devstack import (
     cassandra,
     cassandra_ring,
     envoy,
     maven,
+    monitoring,
     nats_cluster,
     neo4j,
     probes,
@@ -35,10 +36,10 @@ from services.platform.settings import (
     MediaSettings,
 )
 
-Stage = Literal["store", "service", "gateway"]
+Stage = Literal["store", "service", "gateway", "monitoring"]
 
 #: The stages in start order; stop goes the other way.
-STAGES: tuple[Stage, ...] = ("store", "service", "gateway")
+STAGES: tuple[Stage, ...] = ("store", "service", "gateway", "monitoring")
 
 #: service -> (gRPC or HTTP port, /metrics port), as the services' own settings default them.
 SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
@@ -334,10 +335,78 @@ ENVOY = Component(
     prepare=lambda: envoy.write_local_config({port: replica_ports(port) for port in _FIRST_PORTS}),
 )
 
+
+def _redis_ports() -> tuple[int, ...]:
+    return (6379,) if SHAPE == "single" else redis_cluster.PORTS
+
+
+def _nats_monitor_urls() -> list[str]:
+    ports = (8222,) if SHAPE == "single" else nats_cluster.MONITOR_PORTS
+    return [f"http://127.0.0.1:{port}" for port in ports]
+
+
+def _write_prometheus_config() -> None:
+    services = {name: replica_ports(metrics) for name, (_, metrics) in SERVICE_PORTS.items()}
+    monitoring.write_prometheus_config(
+        monitoring.prometheus_config(services, ENVOY_ADMIN_PORT, _redis_ports())
+    )
+
+
+def _monitor(
+    name: str,
+    port: int,
+    command: Callable[[], list[str]],
+    ready_path: str,
+    **options: Any,
+) -> Component:
+    """A server of the monitoring stage, ready once ``ready_path`` answers 200 on ``port``."""
+    return Component(
+        name=name,
+        stage="monitoring",
+        ports=(port,),
+        command=command,
+        probe=lambda: probes.http_ok(f"http://127.0.0.1:{port}{ready_path}"),
+        start_timeout=60,
+        **options,
+    )
+
+
+PROMETHEUS = _monitor(
+    "prometheus",
+    monitoring.PROMETHEUS_PORT,
+    lambda: monitoring.prometheus_command(shutil.which("prometheus") or "/usr/bin/prometheus"),
+    "/-/ready",
+    prepare=_write_prometheus_config,
+)
+REDIS_EXPORTER = _monitor(
+    "redis-exporter",
+    monitoring.REDIS_EXPORTER_PORT,
+    lambda: monitoring.redis_exporter_command(
+        shutil.which("prometheus-redis-exporter") or "/usr/bin/prometheus-redis-exporter"
+    ),
+    "/health",
+)
+NATS_EXPORTER = _monitor(
+    "nats-exporter",
+    monitoring.NATS_EXPORTER_PORT,
+    lambda: [
+        str(PYTHON),
+        "-m",
+        "devstack.nats_exporter",
+        str(monitoring.NATS_EXPORTER_PORT),
+        *_nats_monitor_urls(),
+    ],
+    "/metrics",
+    env={"PYTHONPATH": str(ROOT)},
+)
+
 COMPONENTS: tuple[Component, ...] = (
     *_stores(),
     *(_service(name, index) for name in SERVICE_PORTS for index in range(REPLICAS)),
     ENVOY,
+    REDIS_EXPORTER,
+    NATS_EXPORTER,
+    PROMETHEUS,
 )
 
 

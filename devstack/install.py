@@ -82,26 +82,27 @@ def debian_packages() -> None:
     # the media service probes and transcodes videos with them
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         missing.append("ffmpeg")
-    # promtool, which checks and unit-tests deploy/prometheus/rules (Debian ships it only with
-    # the Prometheus server)
-    if shutil.which("promtool") is None:
-        missing.append("prometheus")
-    _apt_install(missing)
-    if "prometheus" in missing:
-        _keep_prometheus_server_off()
+    # the local stack's Prometheus (devstack/monitoring.py), with promtool, which checks and
+    # unit-tests deploy/prometheus/rules, and the exporter it reads Redis through
+    monitoring = {
+        "prometheus": "prometheus",
+        "prometheus-redis-exporter": "prometheus-redis-exporter",
+    }
+    fresh = [package for command, package in monitoring.items() if shutil.which(command) is None]
+    _apt_install(missing + fresh)
+    _keep_system_services_off(fresh)
 
 
-def _keep_prometheus_server_off() -> None:
-    """Only the package's promtool is wanted: its server, which the package enables and starts,
-    would take :9090 (where compose's Prometheus publishes) and scrape nothing of Chirp's."""
+def _keep_system_services_off(packages: list[str]) -> None:
+    """The stack starts these servers itself, with its own configuration: the system services
+    that their packages enable and start would take their ports (Prometheus's :9090, the
+    exporter's :9121) with a configuration that scrapes nothing of Chirp's."""
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     # Best effort, quietly: either command fails where its init system is not the one running.
-    for argv in (
-        ["systemctl", "disable", "--now", "prometheus"],
-        ["service", "prometheus", "stop"],
-    ):
-        if shutil.which(argv[0]) is not None:
-            subprocess.run([*sudo, *argv], capture_output=True, check=False)
+    for package in packages:
+        for argv in (["systemctl", "disable", "--now", package], ["service", package, "stop"]):
+            if shutil.which(argv[0]) is not None:
+                subprocess.run([*sudo, *argv], capture_output=True, check=False)
 
 
 def python_environment() -> None:

@@ -8,7 +8,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from devstack import ports, probes, supervisor
+from devstack import monitoring, ports, probes, supervisor
 from devstack.components import (
     COMPONENTS,
     GATEWAY_PORT,
@@ -231,6 +231,10 @@ def run_foreground() -> int:
     say(f"gateway: http://localhost:{GATEWAY_PORT}  (try: curl localhost:{GATEWAY_PORT}/v1/trends)")
     say("services: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
     say(f"Mastodon apps: point them at http://localhost:{GATEWAY_PORT}")
+    say(
+        f"Prometheus: http://localhost:{monitoring.PROMETHEUS_PORT} (every process's metrics, "
+        f"the rules and alerts of deploy/prometheus/rules; try /alerts)"
+    )
     say("Ctrl-C stops everything.")
     Supervisor(components, say).run_until_signalled()
     say("stopping")

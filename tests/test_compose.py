@@ -332,6 +332,34 @@ def test_commands_name_existing_modules(services: dict[str, Json]) -> None:
                 )
 
 
+def _scraped(config: Json) -> tuple[set[tuple[str, int, str]], set[str]]:
+    """The (host, port, path) a Prometheus configuration scrapes, and what its exporters scrape
+    on each scrape's behalf (the targets of a multi-target exporter's job)."""
+    targets: set[tuple[str, int, str]] = set()
+    exported: set[str] = set()
+    for job in config["scrape_configs"]:
+        path = job.get("metrics_path", "/metrics")
+        exporter = _relabelled_address(job)
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                if exporter is not None:
+                    exported.add(target)
+                host, _, port = (exporter or target).rpartition(":")
+                targets.add((host, int(port), path))
+        for dns in job.get("dns_sd_configs", []):
+            targets |= {(host, int(dns["port"]), path) for host in dns["names"]}
+    return targets, exported
+
+
+def _relabelled_address(job: Json) -> str | None:
+    """The address a job scrapes whatever its targets (an exporter's multi-target pattern:
+    each target becomes the scrape's ``target`` parameter), or None."""
+    for rule in job.get("relabel_configs", []):
+        if rule.get("target_label") == "__address__":
+            return str(rule["replacement"])
+    return None
+
+
 def test_healthchecks(services: dict[str, Json]) -> None:
     platform = ROOT / "services" / "platform"
     assert (platform / "healthcheck.py").is_file()
@@ -463,7 +491,7 @@ def test_only_users_holds_the_signing_key(services: dict[str, Json]) -> None:
     )
 
 
-def test_prometheus_scrapes_every_service_and_envoy(services: dict[str, Json]) -> None:
+def test_prometheus_scrapes_every_service_envoy_redis_and_nats(services: dict[str, Json]) -> None:
     mounts = {
         v["target"]: Path(v["source"])
         for v in services["prometheus"]["volumes"]
@@ -471,15 +499,7 @@ def test_prometheus_scrapes_every_service_and_envoy(services: dict[str, Json]) -
     }
     config_file = mounts["/etc/prometheus/prometheus.yml"]
     assert config_file == ROOT / "deploy" / "prometheus" / "prometheus.yml"
-    targets: set[tuple[str, int, str]] = set()
-    for job in load_yaml(config_file)["scrape_configs"]:
-        path = job.get("metrics_path", "/metrics")
-        for static in job.get("static_configs", []):
-            for target in static["targets"]:
-                host, _, port = target.rpartition(":")
-                targets.add((host, int(port), path))
-        for dns in job.get("dns_sd_configs", []):
-            targets |= {(host, int(dns["port"]), path) for host in dns["names"]}
+    targets, exported = _scraped(load_yaml(config_file))
     # DNS discovery finds every container behind a name: every replica of every service.
     names = dns_names(services)
     for name, compose_names in instances(services).items():
@@ -491,6 +511,14 @@ def test_prometheus_scrapes_every_service_and_envoy(services: dict[str, Json]) -
                 if host in names
             ), f"Prometheus does not scrape {compose_name}"
     assert ("envoy", ENVOY_ADMIN_PORT, "/stats/prometheus") in targets
+    redis_nodes = {name for name in services if name.startswith("redis-") and name[6:].isdigit()}
+    assert exported == {f"redis://{node}:6379" for node in redis_nodes}
+    nats_exporters = [name for name in services if name.startswith("nats-exporter-")]
+    assert sorted(
+        services[name]["command"][-1].removeprefix("http://").removesuffix(":8222")
+        for name in nats_exporters
+    ) == ["nats-1", "nats-2", "nats-3"]
+    assert {("nats-exporter-1", 7777, "/metrics"), ("redis-exporter", 9121, "/scrape")} <= targets
     for host, port, _ in targets:
         if host != "localhost":
             assert host in names, f"Prometheus scrapes {host}, which no service answers to"

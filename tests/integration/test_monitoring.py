@@ -1,0 +1,138 @@
+"""The local stack's Prometheus, as running: it scrapes every process of the stack it is told
+of, evaluates the rules of deploy/prometheus/rules, reads NATS and Redis through their
+exporters, and raises an alert when a target stops answering."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from devstack.components import SERVICE_PORTS, replica_ports
+from devstack.monitoring import PROMETHEUS_PORT, RULES
+from devstack.process import ManagedProcess
+from services.platform.events import CONSUMERS
+
+PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+#: The first scrape of a target comes within one interval (5 s) of Prometheus's start.
+WAIT_SECONDS = 40.0
+T = TypeVar("T")
+
+
+def api(path: str, **query: str) -> Any:
+    url = f"{PROMETHEUS}/api/v1/{path}?{urllib.parse.urlencode(query)}"
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (the local Prometheus)
+        body = json.load(response)
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: still {value!r} after {WAIT_SECONDS:.0f}s")
+        time.sleep(0.5)
+
+
+def health() -> dict[tuple[str, str], str]:
+    return {
+        (target["labels"]["job"], target["labels"]["instance"]): target["health"]
+        for target in api("targets", state="active")["activeTargets"]
+    }
+
+
+def test_every_process_of_the_stack_is_scraped_and_up() -> None:
+    expected = {
+        *(
+            (name, f"127.0.0.1:{port}")
+            for name, (_, metrics_port) in SERVICE_PORTS.items()
+            for port in replica_ports(metrics_port)
+        ),
+        ("envoy", "127.0.0.1:9901"),
+        ("nats", "127.0.0.1:7777"),
+        ("prometheus", f"127.0.0.1:{PROMETHEUS_PORT}"),
+    }
+    seen = eventually(
+        health,
+        lambda targets: (
+            all(targets.get(target) == "up" for target in expected)
+            and all(state == "up" for (job, _), state in targets.items() if job == "redis")
+        ),
+        "targets",
+    )
+    assert expected <= set(seen)
+    assert any(job == "redis" and instance.startswith("redis://") for job, instance in seen)
+
+
+def test_every_rule_is_loaded_and_evaluates() -> None:
+    groups = {
+        group["name"]
+        for path in RULES.glob("*.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+    }
+    loaded = eventually(
+        lambda: api("rules")["groups"],
+        lambda found: (
+            {group["name"] for group in found} >= groups
+            and all(
+                rule.get("lastEvaluation", "").startswith("20")
+                for g in found
+                for rule in g["rules"]
+            )
+        ),
+        "rule groups",
+    )
+    for group in loaded:
+        for rule in group["rules"]:
+            assert rule["health"] == "ok", (rule["name"], rule.get("lastError"))
+
+
+def test_every_consumer_backlog_reaches_prometheus_through_the_nats_exporter() -> None:
+    def consumers() -> set[str]:
+        result = api("query", query="jetstream_consumer_num_pending")["result"]
+        return {series["metric"]["consumer_name"] for series in result}
+
+    wanted = {config.durable_name for config in CONSUMERS}
+    eventually(consumers, lambda found: wanted <= found, "consumers seen by Prometheus")
+
+
+@pytest.fixture
+def frozen_nats_exporter() -> Iterator[None]:
+    """The NATS exporter stopped (SIGSTOP: alive, so nothing restarts it, but silent), and
+    woken again after the test."""
+    pid = ManagedProcess("nats-exporter").pid()
+    assert pid is not None, "the nats-exporter component is not running"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        eventually(health, lambda targets: targets.get(("nats", "127.0.0.1:7777")) == "up", "nats")
+
+
+@pytest.mark.usefixtures("frozen_nats_exporter")
+def test_a_target_that_stops_answering_raises_target_down() -> None:
+    def nats_alerts() -> list[str]:
+        return [
+            alert["state"]
+            for alert in api("alerts")["alerts"]
+            if alert["labels"].get("alertname") == "ChirpTargetDown"
+            and alert["labels"].get("job") == "nats"
+        ]
+
+    # Pending at the first evaluation that finds it down; firing after its minute.
+    states = eventually(nats_alerts, bool, "ChirpTargetDown for nats")
+    assert set(states) <= {"pending", "firing"}
+    assert health()[("nats", "127.0.0.1:7777")] == "down"
