@@ -175,12 +175,14 @@ def baseline_server(streamed_followers: int = 0) -> Iterator[str]:
 
 
 @contextmanager
-def noop_server(streamed_followers: int = 0, without: str = "") -> Iterator[Served]:
+def noop_server(
+    streamed_followers: int = 0, without: str = "", env: dict[str, str] | None = None
+) -> Iterator[Served]:
     """``baseline_server``'s process, optionally ``without`` some of the server interceptors
-    (their class names, comma-separated)."""
+    (their class names, comma-separated), with ``env`` added to its environment."""
     with server(
         ["-m", "benchmarks.noop", str(BASELINE_PORT), str(streamed_followers), without],
-        {"CHIRP_METRICS_PORT": "9199"},
+        {"CHIRP_METRICS_PORT": "9199", **(env or {})},
         f"127.0.0.1:{BASELINE_PORT}",
         timeout=20,
     ) as served:

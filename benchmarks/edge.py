@@ -9,7 +9,9 @@ per request with every filter less Envoy's CPU per request without that one.
 
 Interceptors: the no-op services with every interceptor, without each in turn, and with none,
 measured with ghz on GetTweet (a token sent); an interceptor's cost is the server's CPU per
-request with all of them less without that one.
+request with all of them less without that one. Tracing's cost: the same with every request
+traced (a server span exported to Jaeger for each), and with tracing off; "all" is traced as
+the run's services are (``CHIRP_TRACING_SAMPLE_RATIO``: 1% when ``make bench`` starts the stack).
 """
 
 from __future__ import annotations
@@ -84,10 +86,22 @@ def filters(options: Options, token: str) -> list[tuple[str, ghz.Result, float]]
     return measured
 
 
+#: The tracing rows of the interceptors' table: every interceptor, with every request traced
+#: (each a span exported to Jaeger), and with tracing off; "all" is traced as the run's services.
+TRACING = (
+    ("all, every request traced", {"CHIRP_TRACING_SAMPLE_RATIO": "1"}),
+    ("all, tracing off", {"CHIRP_TRACING_ENABLED": "false"}),
+)
+
+
 def interceptors(options: Options, token: str) -> list[tuple[str, ghz.Result, float]]:
     measured = []
-    for name, without in _variants(INTERCEPTORS, "none"):
-        with common.noop_server(without=",".join(without)) as noop:
+    variants = [
+        *((name, ",".join(without), {}) for name, without in _variants(INTERCEPTORS, "none")),
+        *((name, "", env) for name, env in TRACING),
+    ]
+    for name, without, env in variants:
+        with common.noop_server(without=without, env=env) as noop:
             call = partial(
                 ghz.run,
                 noop.address,

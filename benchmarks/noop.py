@@ -31,6 +31,7 @@ from services.platform.interceptors import ServerScopes, default_scopes
 from services.platform.logging import configure_logging
 from services.platform.server import Registration, serve
 from services.platform.settings import Settings
+from services.platform.tracing import configure_tracing
 
 TWEETS = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"].full_name
 GRAPH = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name
@@ -286,6 +287,7 @@ def main(port: int, streamed: int, without: set[str]) -> None:
     named in ``without`` (``benchmarks/edge.py`` measures what each costs)."""
     settings = Settings(service="tweets", grpc_port=port, log_level="warning")
     configure_logging("noop", settings.log_level)
+    configure_tracing("noop", settings.tracing)  # traced as the services are
 
     def interceptors(verifier: TokenVerifier) -> list[grpc.aio.ServerInterceptor]:
         scopes = default_scopes(verifier)

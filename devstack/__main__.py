@@ -4,12 +4,17 @@ the Makefile."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 #: Verbs that run a Python module against the stack: the module each runs, and how long it may
 #: take (the whole suite is well under half an hour; a hang must fail long before CI's 90 minutes,
 #: although pytest-timeout already fails each hung test within minutes).
 RUNNERS = {"test": ("pytest", 45 * 60.0), "bench": ("benchmarks", None)}
+#: The share of requests traced in a stack that ``bench`` starts (``CHIRP_TRACING_SAMPLE_RATIO``
+#: unless set): sampled, as production traces; what tracing every request costs is measured
+#: on its own (``benchmarks/edge.py``).
+BENCH_TRACE_SAMPLE_RATIO = "0.01"
 
 
 def main(argv: list[str]) -> int:
@@ -39,6 +44,8 @@ def main(argv: list[str]) -> int:
     whole_stack = {"run": stack.run_foreground, "supervise": stack.supervise}
     if args.verb in whole_stack:
         return whole_stack[args.verb]()
+    if args.verb == "bench":
+        os.environ.setdefault("CHIRP_TRACING_SAMPLE_RATIO", BENCH_TRACE_SAMPLE_RATIO)
     if args.verb in RUNNERS:
         extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra  # make's separator
         module, limit_seconds = RUNNERS[args.verb]

@@ -38,8 +38,9 @@ from services.platform.settings import (
 
 Stage = Literal["store", "service", "gateway", "monitoring"]
 
-#: The stages in start order; stop goes the other way.
-STAGES: tuple[Stage, ...] = ("store", "service", "gateway", "monitoring")
+#: The stages in start order; stop goes the other way. Monitoring first: Jaeger is there for the
+#: first spans, and Prometheus sees the rest of the stack come up (and go down).
+STAGES: tuple[Stage, ...] = ("monitoring", "store", "service", "gateway")
 
 #: service -> (gRPC or HTTP port, /metrics port), as the services' own settings default them.
 SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
@@ -354,18 +355,18 @@ def _write_prometheus_config() -> None:
 
 def _monitor(
     name: str,
-    port: int,
+    ports: tuple[int, ...],
     command: Callable[[], list[str]],
-    ready_path: str,
+    ready: str,
     **options: Any,
 ) -> Component:
-    """A server of the monitoring stage, ready once ``ready_path`` answers 200 on ``port``."""
+    """A server of the monitoring stage, ready once ``ready`` (``port/path``) answers 200."""
     return Component(
         name=name,
         stage="monitoring",
-        ports=(port,),
+        ports=ports,
         command=command,
-        probe=lambda: probes.http_ok(f"http://127.0.0.1:{port}{ready_path}"),
+        probe=lambda: probes.http_ok(f"http://127.0.0.1:{ready}"),
         start_timeout=60,
         **options,
     )
@@ -373,22 +374,35 @@ def _monitor(
 
 PROMETHEUS = _monitor(
     "prometheus",
-    monitoring.PROMETHEUS_PORT,
+    (monitoring.PROMETHEUS_PORT,),
     lambda: monitoring.prometheus_command(shutil.which("prometheus") or "/usr/bin/prometheus"),
-    "/-/ready",
+    f"{monitoring.PROMETHEUS_PORT}/-/ready",
     prepare=_write_prometheus_config,
 )
 REDIS_EXPORTER = _monitor(
     "redis-exporter",
-    monitoring.REDIS_EXPORTER_PORT,
+    (monitoring.REDIS_EXPORTER_PORT,),
     lambda: monitoring.redis_exporter_command(
         shutil.which("prometheus-redis-exporter") or "/usr/bin/prometheus-redis-exporter"
     ),
-    "/health",
+    f"{monitoring.REDIS_EXPORTER_PORT}/health",
+)
+JAEGER = _monitor(
+    "jaeger",
+    (
+        monitoring.JAEGER_OTLP_PORT,
+        monitoring.JAEGER_OTLP_HTTP_PORT,
+        monitoring.JAEGER_UI_PORT,
+        monitoring.JAEGER_QUERY_GRPC_PORT,
+        monitoring.JAEGER_HEALTH_PORT,
+        monitoring.JAEGER_METRICS_PORT,
+    ),
+    lambda: monitoring.jaeger_command(GO_BIN / "jaeger"),
+    f"{monitoring.JAEGER_HEALTH_PORT}/status",
 )
 NATS_EXPORTER = _monitor(
     "nats-exporter",
-    monitoring.NATS_EXPORTER_PORT,
+    (monitoring.NATS_EXPORTER_PORT,),
     lambda: [
         str(PYTHON),
         "-m",
@@ -396,17 +410,18 @@ NATS_EXPORTER = _monitor(
         str(monitoring.NATS_EXPORTER_PORT),
         *_nats_monitor_urls(),
     ],
-    "/metrics",
+    f"{monitoring.NATS_EXPORTER_PORT}/metrics",
     env={"PYTHONPATH": str(ROOT)},
 )
 
 COMPONENTS: tuple[Component, ...] = (
-    *_stores(),
-    *(_service(name, index) for name in SERVICE_PORTS for index in range(REPLICAS)),
-    ENVOY,
+    JAEGER,
     REDIS_EXPORTER,
     NATS_EXPORTER,
     PROMETHEUS,
+    *_stores(),
+    *(_service(name, index) for name in SERVICE_PORTS for index in range(REPLICAS)),
+    ENVOY,
 )
 
 

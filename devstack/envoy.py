@@ -2,8 +2,9 @@
 
 Compose runs ``gateway/envoy.yaml`` as it is, with the services at their compose host names. The
 local stack runs the very same file with each cluster pointed at 127.0.0.1, the descriptor set
-(and the OpenAPI document) read from the work tree, and the browser origins CORS allows taken
-from ``CHIRP_CORS_ORIGINS``, so the two can never drift apart.
+(and the OpenAPI document) read from the work tree, the browser origins CORS allows taken
+from ``CHIRP_CORS_ORIGINS`` and the share of requests traced from ``CHIRP_TRACING_*``, so the
+two can never drift apart.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from devstack.paths import DATA, ROOT
+from services.platform.settings import TracingSettings
 
 SOURCE_CONFIG = ROOT / "gateway" / "envoy.yaml"
 LOCAL_CONFIG = DATA / "envoy" / "envoy.yaml"
@@ -46,8 +48,19 @@ def localize(
     cors_policy(config)["allow_origin_string_match"] = [
         {"exact": origin.strip()} for origin in origins.split(",") if origin.strip()
     ]
+    _trace_as_the_services_do(gateway_manager(config))
     localized: dict[str, Any] = _replace_paths(config)
     return localized
+
+
+def _trace_as_the_services_do(manager: dict[str, Any]) -> None:
+    """The share of requests the gateway traces, from the services' own tracing settings
+    (``CHIRP_TRACING_*``): none when tracing is off."""
+    tracing = TracingSettings()
+    if not tracing.enabled:
+        manager.pop("tracing", None)
+    elif "tracing" in manager:
+        manager["tracing"]["random_sampling"] = {"value": tracing.sample_ratio * 100}
 
 
 def _at(endpoint: dict[str, Any], port: int) -> dict[str, Any]:

@@ -36,6 +36,9 @@ GO_MODULE_TOOLS = {
     # The S3 object store for media (SeaweedFS, Apache-2.0): about 10 minutes to build on two
     # cores, once.
     "weed": ("tools/seaweedfs", "github.com/seaweedfs/seaweedfs/weed"),
+    # Jaeger v2 (Apache-2.0), where traces go (the Go module's v1.76.0 is Jaeger 2.13.0):
+    # several minutes to build on two cores, once.
+    "jaeger": ("tools/jaeger", "github.com/jaegertracing/jaeger/cmd/jaeger"),
 }
 GO_BIN = CACHE / "bin"
 

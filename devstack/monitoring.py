@@ -1,4 +1,8 @@
-"""The local stack's Prometheus and the exporters it scrapes besides the services themselves.
+"""The local stack's Jaeger and Prometheus, and the exporters Prometheus scrapes besides the
+services themselves.
+
+Jaeger (v2, built from ``tools/jaeger``; ``devstack/conf/jaeger/config.yaml``) takes every
+process's spans over OTLP and keeps the newest in memory; its UI is on ``JAEGER_UI_PORT``.
 
 Prometheus (Debian's ``prometheus``, Apache-2.0) scrapes every process of every service, Envoy's
 admin statistics, Redis through Debian's ``prometheus-redis-exporter`` (MIT; one exporter for
@@ -22,6 +26,14 @@ from devstack.paths import DATA, ROOT
 PROMETHEUS_PORT = 9090
 REDIS_EXPORTER_PORT = 9121
 NATS_EXPORTER_PORT = 7777
+#: Jaeger (``devstack/conf/jaeger/config.yaml``): OTLP/gRPC and HTTP in, the UI and query API,
+#: its health, and its own metrics.
+JAEGER_OTLP_PORT = 4317
+JAEGER_OTLP_HTTP_PORT = 4318
+JAEGER_UI_PORT = 16686
+JAEGER_QUERY_GRPC_PORT = 16685
+JAEGER_HEALTH_PORT = 13133
+JAEGER_METRICS_PORT = 14269
 #: Locally every 5 s (compose: 15 s), so a change shows within seconds of making it.
 SCRAPE_SECONDS = 5
 RULES = ROOT / "deploy" / "prometheus" / "rules"
@@ -67,6 +79,7 @@ def prometheus_config(
                 ],
             ),
             _static("nats", [f"{local}:{NATS_EXPORTER_PORT}"]),
+            _static("jaeger", [f"{local}:{JAEGER_METRICS_PORT}"]),
             _static("prometheus", [f"{local}:{PROMETHEUS_PORT}"]),
         ],
     }
@@ -86,6 +99,10 @@ def prometheus_command(prometheus: str) -> list[str]:
         f"--storage.tsdb.retention.time={RETENTION}",
         f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
     ]
+
+
+def jaeger_command(jaeger: Path) -> list[str]:
+    return [str(jaeger), f"--config={ROOT / 'devstack' / 'conf' / 'jaeger' / 'config.yaml'}"]
 
 
 def redis_exporter_command(exporter: str) -> list[str]:

@@ -235,6 +235,10 @@ def run_foreground() -> int:
         f"Prometheus: http://localhost:{monitoring.PROMETHEUS_PORT} (every process's metrics, "
         f"the rules and alerts of deploy/prometheus/rules; try /alerts)"
     )
+    say(
+        f"Jaeger: http://localhost:{monitoring.JAEGER_UI_PORT} (a trace of every request; "
+        f"a log line's trace_id finds its trace)"
+    )
     say("Ctrl-C stops everything.")
     Supervisor(components, say).run_until_signalled()
     say("stopping")

@@ -24,3 +24,21 @@ async def eventually(
             return value
         assert time.monotonic() < deadline, f"still {value!r} after {seconds}s"
         await asyncio.sleep(0.05)
+
+
+def polled(
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    what: str,
+    seconds: float = WAIT_SECONDS,
+    every: float = 0.5,
+) -> T:
+    """``eventually`` for a synchronous ``read`` (an HTTP API polled every ``every`` seconds);
+    the failure names ``what`` was awaited."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"{what}: still {value!r} after {seconds:.0f}s"
+        time.sleep(every)

@@ -11,8 +11,15 @@ proxy in between.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import grpc
+import structlog
+from opentelemetry.trace import SpanKind
+
+from services.platform import tracing
+from services.platform.interceptors import REQUEST_ID_HEADER
 
 #: gRPC's service config: round robin over every resolved address (its default, pick_first,
 #: sends everything to the first one that answers).
@@ -28,8 +35,58 @@ def target(address: str) -> str:
     return addresses[0] if addresses else address
 
 
+class CallerContext(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """Carries the caller's trace (``traceparent``) and request id to the callee, each unary
+    call a client span of the trace."""
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        method = _method(client_call_details)
+        with tracing.TRACER.start_as_current_span(
+            method,
+            kind=SpanKind.CLIENT,
+            attributes={"rpc.system": "grpc", "rpc.method": method},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            call = await continuation(_carrying(client_call_details), request)
+            try:
+                await call  # the span lasts until the answer is in
+            except grpc.aio.AioRpcError as error:
+                span.set_attribute("rpc.grpc.status_code", error.code().value[0])
+                tracing.failed(span, error)
+            return call
+
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return await continuation(_carrying(client_call_details), request)
+
+
+def _method(details: Any) -> str:
+    method = details.method
+    return method.decode() if isinstance(method, bytes) else str(method)
+
+
+def _carrying(details: Any) -> Any:
+    """``details`` with the trace and the request id added to its metadata."""
+    headers: dict[str, str] = {}
+    tracing.inject(headers)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id:
+        headers[REQUEST_ID_HEADER] = request_id
+    if not headers:
+        return details
+    metadata = grpc.aio.Metadata(*(details.metadata or ()), *headers.items())
+    return details._replace(metadata=metadata)
+
+
 def service_channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel to every process at ``address`` (see the module docstring)."""
+    """An insecure channel to every process at ``address`` (see the module docstring) that
+    carries each call's trace and request id (``CallerContext``)."""
     return grpc.aio.insecure_channel(
-        target(address), options=[("grpc.service_config", ROUND_ROBIN)]
+        target(address),
+        options=[("grpc.service_config", ROUND_ROBIN)],
+        interceptors=[CallerContext()],
     )

@@ -47,6 +47,7 @@ from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter, Gauge
 
+from services.platform import tracing
 from services.platform.background import pause, rounds
 from services.platform.events import STREAM
 from services.platform.settings import comma_separated
@@ -144,7 +145,9 @@ class DurableConsumer:
                     messages = await subscription.fetch(self._batch_size, timeout=1.0)
                 except TimeoutError:
                     continue
-                await self._handle(messages)
+                consumer = self._config.durable_name or ""
+                with tracing.consume_span(consumer, [m.headers for m in messages]):
+                    await self._handle(messages)
         finally:
             await close_connection(connection)
 

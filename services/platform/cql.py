@@ -22,8 +22,9 @@ from cassandra.cluster import (
     Session,
 )
 from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy, WriteType
-from cassandra.query import _clean_column_name
+from cassandra.query import BatchStatement, _clean_column_name
 
+from services.platform import tracing
 from services.platform.settings import StoreSettings
 
 #: How long a schema change may take to reach every node before ``migrate`` gives up on it
@@ -109,19 +110,45 @@ def connect(settings: StoreSettings) -> Session:
 
 
 async def execute(session: Session, statement: Any, parameters: Any = None) -> ResultSet:
-    """Runs one statement without blocking the event loop; raises the driver's errors."""
-    response: ResponseFuture = session.execute_async(statement, parameters)
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[ResultSet] = loop.create_future()
+    """Runs one statement without blocking the event loop, as a span of the current trace;
+    raises the driver's errors."""
+    query = _query(statement)
+    with tracing.client_span(_operation(query), "cassandra", **{"db.statement": query}):
+        response: ResponseFuture = session.execute_async(statement, parameters)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[ResultSet] = loop.create_future()
 
-    def resolve(_rows: object) -> None:
-        loop.call_soon_threadsafe(_settle, done, response, None)
+        def resolve(_rows: object) -> None:
+            loop.call_soon_threadsafe(_settle, done, response, None)
 
-    def fail(error: BaseException) -> None:
-        loop.call_soon_threadsafe(_settle, done, response, error)
+        def fail(error: BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, done, response, error)
 
-    response.add_callbacks(resolve, fail)
-    return await done
+        response.add_callbacks(resolve, fail)
+        return await done
+
+
+def _query(statement: Any) -> str:
+    if isinstance(statement, str):
+        return statement
+    if isinstance(statement, BatchStatement):
+        return f"BATCH of {len(statement)}"
+    return str(getattr(statement, "query_string", type(statement).__name__))
+
+
+@functools.lru_cache(maxsize=1024)
+def _operation(query: str) -> str:
+    """A span's name: the statement's verb and table (``SELECT tweets``, ``BATCH of 4``)."""
+    words = query.replace("(", " ").split()
+    verb = words[0].upper() if words else "CQL"
+    if verb == "BATCH":
+        return query
+    keyword = {"SELECT": "FROM", "DELETE": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE"}
+    after = keyword.get(verb)
+    uppers = [word.upper() for word in words]
+    if after in uppers and uppers.index(after) + 1 < len(words):
+        return f"{verb} {words[uppers.index(after) + 1]}"
+    return verb
 
 
 def _settle(

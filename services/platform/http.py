@@ -22,6 +22,7 @@ from services.platform.background import until_stopped
 from services.platform.healthcheck import HEALTH_PATH
 from services.platform.logging import configure_logging
 from services.platform.settings import ServiceName, Settings, load_settings
+from services.platform.tracing import configure_tracing
 
 log = structlog.get_logger()
 
@@ -34,6 +35,7 @@ def run_http_service(name: ServiceName) -> None:
     """Entry point of ``python -m services.<name>`` for an HTTP service (one process)."""
     settings = load_settings(name)
     configure_logging(name, settings.log_level)
+    configure_tracing(name, settings.tracing)
     if settings.workers != 1:
         raise ValueError(f"the {name} service runs one process (CHIRP_WORKERS=1)")
     wiring: HttpWiring = importlib.import_module(f"services.{name}.wiring").wiring

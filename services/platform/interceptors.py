@@ -30,8 +30,9 @@ import redis.exceptions
 import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.trace import SpanKind
 
-from services.platform import malformed, metrics
+from services.platform import malformed, metrics, tracing
 from services.platform.auth import TokenVerifier, reset_caller, set_caller
 from services.platform.errors import (
     RETRY_AFTER_HEADER,
@@ -44,6 +45,18 @@ from services.platform.errors import (
 log = structlog.get_logger()
 
 REQUEST_ID_HEADER = "x-request-id"
+#: Statuses that say the server failed (OpenTelemetry's rule for gRPC server spans): the span is
+#: an error; a refusal of the request (NOT_FOUND, INVALID_ARGUMENT, ...) is not.
+SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 HEALTH_SERVICE = "grpc.health.v1.Health"
 
@@ -160,7 +173,8 @@ def _wrap(
 
 
 class RequestContextInterceptor(ScopeInterceptor):
-    """Binds a request id to the logs and writes one canonical log line per RPC."""
+    """Continues the caller's trace (a server span of it, or a new trace), binds the request
+    id and the trace id to every log line, and writes one canonical log line per RPC."""
 
     @asynccontextmanager
     async def scope(
@@ -174,19 +188,39 @@ class RequestContextInterceptor(ScopeInterceptor):
         peer = context.peer()
         started = time.perf_counter()
         error: BaseException | None = None
-        with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=rpc.full_name):
+        with (
+            tracing.TRACER.start_as_current_span(
+                rpc.full_name,
+                context=tracing.extract(metadata),
+                kind=SpanKind.SERVER,
+                attributes={
+                    "rpc.system": "grpc",
+                    "rpc.service": rpc.service,
+                    "rpc.method": rpc.method,
+                },
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span,
+            structlog.contextvars.bound_contextvars(
+                request_id=request_id, trace_id=tracing.trace_id(), rpc=rpc.full_name
+            ),
+        ):
             try:
                 yield
             except BaseException as raised:
                 error = raised
                 raise
             finally:
+                code = final_code(context, error)
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code in SERVER_FAULTS:
+                    tracing.failed(span, error or RuntimeError(code.name))
                 # Health checks come every few seconds from every prober: keep them out of
                 # the default log level.
                 emit = log.debug if rpc.service == HEALTH_SERVICE else log.info
                 emit(
                     "rpc",
-                    grpc_code=final_code(context, error).name,
+                    grpc_code=code.name,
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     peer=peer,
                 )

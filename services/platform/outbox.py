@@ -48,6 +48,7 @@ from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
 from nats.aio.client import Client as NatsClient
 from prometheus_client import Counter, Gauge
 
+from services.platform import tracing
 from services.platform.background import in_background, pause, rounds, wait_set
 from services.platform.consumers import close_connection, connect
 from services.platform.cql import execute
@@ -113,6 +114,8 @@ class PendingEvent:
     subject: str
     payload: bytes
     partition: Partition | None = None
+    #: The W3C ``traceparent`` of the write that added it ("" when it had none).
+    traceparent: str = ""
 
 
 class Handover:
@@ -143,8 +146,8 @@ class Outbox(Handover):
         self.writer = uuid.uuid4()
         self.bucket_seconds = bucket_seconds
         self._insert = session.prepare(
-            "INSERT INTO outbox_events (writer, bucket, event_id, subject, payload) "
-            "VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO outbox_events (writer, bucket, event_id, subject, payload, traceparent) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
         )
         self._list = session.prepare(
             "INSERT INTO outbox_partitions (registry, bucket, writer) VALUES (?, ?, ?)"
@@ -160,12 +163,24 @@ class Outbox(Handover):
         now = int(time.time())
         bucket = now - now % self.bucket_seconds
         row = PendingEvent(
-            event.event_id, subject.name, event.SerializeToString(), Partition(self.writer, bucket)
+            event.event_id,
+            subject.name,
+            event.SerializeToString(),
+            Partition(self.writer, bucket),
+            tracing.traceparent(),
         )
         if bucket not in self._listed:
             batch.add(self._list, (_REGISTRY, bucket, self.writer))
         batch.add(
-            self._insert, (self.writer, bucket, uuid.UUID(row.event_id), row.subject, row.payload)
+            self._insert,
+            (
+                self.writer,
+                bucket,
+                uuid.UUID(row.event_id),
+                row.subject,
+                row.payload,
+                row.traceparent or None,
+            ),
         )
         if bucket not in self.buckets:
             self._listed.intersection_update(self.buckets)  # forget the closed ones
@@ -232,11 +247,11 @@ class CassandraOutboxStore:
             "WHERE writer = ? AND bucket = ? AND event_id > ? LIMIT ?"
         )
         self._rows = session.prepare(
-            "SELECT event_id, subject, payload FROM outbox_events "
+            "SELECT event_id, subject, payload, traceparent FROM outbox_events "
             "WHERE writer = ? AND bucket = ? AND event_id > ? LIMIT ?"
         )
         self._row = session.prepare(
-            "SELECT event_id, subject, payload FROM outbox_events "
+            "SELECT event_id, subject, payload, traceparent FROM outbox_events "
             "WHERE writer = ? AND bucket = ? AND event_id = ?"
         )
         self._drop_events = session.prepare(
@@ -351,7 +366,9 @@ class CassandraOutboxStore:
 
 
 def _pending(row: Any, partition: Partition) -> PendingEvent:
-    return PendingEvent(str(row.event_id), row.subject, row.payload, partition)
+    return PendingEvent(
+        str(row.event_id), row.subject, row.payload, partition, row.traceparent or ""
+    )
 
 
 class OutboxRelay:
@@ -409,7 +426,8 @@ class OutboxRelay:
                 row = rows[0]
                 if row.event_id not in self._published:
                     headers = {"Nats-Msg-Id": row.event_id}
-                    await jetstream.publish(row.subject, row.payload, headers=headers)
+                    with tracing.publish_span(row.subject, row.traceparent, headers):
+                        await jetstream.publish(row.subject, row.payload, headers=headers)
                     published += 1
                     PUBLISHED.inc()
                     self._published[row.event_id] = None

@@ -38,6 +38,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from services.platform import tracing
+
 Arg = str | bytes | int | float
 Command = Sequence[Arg]
 
@@ -193,6 +195,13 @@ class RespClient(Protocol):
     async def aclose(self) -> None: ...
 
 
+def _span_name(commands: Sequence[Command]) -> str:
+    """The first command's name, and how many more went with it: ``MGET``, ``EVALSHA +999``."""
+    first = commands[0][0]
+    name = first.decode() if isinstance(first, bytes) else str(first)
+    return f"{name} +{len(commands) - 1}" if len(commands) > 1 else name
+
+
 class Resp:
     """The shared connection to one Redis server; see the module docstring."""
 
@@ -239,15 +248,15 @@ class Resp:
         every command has run, as redis-py's non-transactional pipelines do)."""
         if not commands:
             return []
-        connection = await self._connected()
-        return raise_errors(commands, await connection.send(commands))
+        return raise_errors(commands, await self.replies(commands))
 
     async def replies(self, commands: Sequence[Command]) -> list[Any]:
         """The replies of ``commands`` (at least one) as they came, error replies as
         ``hiredis.ReplyError`` values, raising none (``ClusterResp`` reads its redirections
-        from them)."""
+        from them). One round trip: one span of the current trace."""
         connection = await self._connected()
-        return await connection.send(commands)
+        with tracing.client_span(_span_name(commands), "redis"):
+            return await connection.send(commands)
 
     async def run(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """``script`` on ``keys`` and ``args``."""

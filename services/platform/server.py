@@ -32,6 +32,7 @@ from services.platform.background import until_stopped
 from services.platform.interceptors import default_interceptors
 from services.platform.logging import configure_logging
 from services.platform.settings import ServiceName, Settings, load_settings
+from services.platform.tracing import configure_tracing
 
 log = structlog.get_logger()
 
@@ -80,6 +81,7 @@ def run_service(name: ServiceName) -> None:
     if settings.environment != "production":
         ensure_dev_key_pair(settings.private_key_path, settings.public_key_path)
     if settings.workers == 1:
+        configure_tracing(name, settings.tracing)
         start_http_server(settings.bound_metrics_port, addr=settings.grpc_host)
         uvloop.run(serve(settings, load_wiring(name)))
     else:
@@ -139,6 +141,7 @@ async def serve(
 def _worker_main(name: ServiceName) -> None:
     settings = load_settings(name)
     configure_logging(name, settings.log_level)
+    configure_tracing(name, settings.tracing)
     uvloop.run(serve(settings, load_wiring(name)))
 
 

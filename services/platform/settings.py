@@ -244,6 +244,19 @@ class MastodonSettings(BaseSettings):
     public_url: str = "http://localhost:8080"
 
 
+class TracingSettings(BaseSettings):
+    """``CHIRP_TRACING_*``: OpenTelemetry traces, sent over OTLP/gRPC to ``otlp_endpoint``
+    (Jaeger's collector locally). ``sample_ratio`` is the share of new traces kept (a request
+    that arrives with a trace, from Envoy or another service, follows its caller's decision);
+    ``enabled=false`` turns tracing off: spans are then the API's no-ops."""
+
+    model_config = _environment("CHIRP_TRACING_")
+
+    enabled: bool = True
+    otlp_endpoint: str = "http://127.0.0.1:4317"
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
 class Settings(StoreSettings):
     """Everything a service reads from its environment: the server's own settings here, each
     concern's in its own group (every group reads ``CHIRP_<GROUP>_*``), all validated at start.
@@ -276,6 +289,7 @@ class Settings(StoreSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     trends: TrendSettings = Field(default_factory=TrendSettings)
     mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -7,24 +7,24 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
 
 from devstack.components import SERVICE_PORTS, replica_ports
-from devstack.monitoring import PROMETHEUS_PORT, RULES
+from devstack.monitoring import JAEGER_METRICS_PORT, NATS_EXPORTER_PORT, PROMETHEUS_PORT, RULES
 from devstack.process import ManagedProcess
 from services.platform.events import CONSUMERS
+from tests.polling import polled
 
 PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+NATS = ("nats", f"127.0.0.1:{NATS_EXPORTER_PORT}")
 #: The first scrape of a target comes within one interval (5 s) of Prometheus's start.
 WAIT_SECONDS = 40.0
-T = TypeVar("T")
 
 
 def api(path: str, **query: str) -> Any:
@@ -33,17 +33,6 @@ def api(path: str, **query: str) -> Any:
         body = json.load(response)
     assert body["status"] == "success", body
     return body["data"]
-
-
-def eventually(read: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: still {value!r} after {WAIT_SECONDS:.0f}s")
-        time.sleep(0.5)
 
 
 def health() -> dict[tuple[str, str], str]:
@@ -61,16 +50,18 @@ def test_every_process_of_the_stack_is_scraped_and_up() -> None:
             for port in replica_ports(metrics_port)
         ),
         ("envoy", "127.0.0.1:9901"),
-        ("nats", "127.0.0.1:7777"),
+        NATS,
+        ("jaeger", f"127.0.0.1:{JAEGER_METRICS_PORT}"),
         ("prometheus", f"127.0.0.1:{PROMETHEUS_PORT}"),
     }
-    seen = eventually(
+    seen = polled(
         health,
         lambda targets: (
             all(targets.get(target) == "up" for target in expected)
             and all(state == "up" for (job, _), state in targets.items() if job == "redis")
         ),
         "targets",
+        WAIT_SECONDS,
     )
     assert expected <= set(seen)
     assert any(job == "redis" and instance.startswith("redis://") for job, instance in seen)
@@ -82,7 +73,7 @@ def test_every_rule_is_loaded_and_evaluates() -> None:
         for path in RULES.glob("*.yml")
         for group in yaml.safe_load(path.read_text())["groups"]
     }
-    loaded = eventually(
+    loaded = polled(
         lambda: api("rules")["groups"],
         lambda found: (
             {group["name"] for group in found} >= groups
@@ -93,6 +84,7 @@ def test_every_rule_is_loaded_and_evaluates() -> None:
             )
         ),
         "rule groups",
+        WAIT_SECONDS,
     )
     for group in loaded:
         for rule in group["rules"]:
@@ -105,7 +97,7 @@ def test_every_consumer_backlog_reaches_prometheus_through_the_nats_exporter() -
         return {series["metric"]["consumer_name"] for series in result}
 
     wanted = {config.durable_name for config in CONSUMERS}
-    eventually(consumers, lambda found: wanted <= found, "consumers seen by Prometheus")
+    polled(consumers, lambda found: wanted <= found, "consumers seen by Prometheus", WAIT_SECONDS)
 
 
 @pytest.fixture
@@ -119,7 +111,7 @@ def frozen_nats_exporter() -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
-        eventually(health, lambda targets: targets.get(("nats", "127.0.0.1:7777")) == "up", "nats")
+        polled(health, lambda targets: targets.get(NATS) == "up", "nats", WAIT_SECONDS)
 
 
 @pytest.mark.usefixtures("frozen_nats_exporter")
@@ -133,6 +125,6 @@ def test_a_target_that_stops_answering_raises_target_down() -> None:
         ]
 
     # Pending at the first evaluation that finds it down; firing after its minute.
-    states = eventually(nats_alerts, bool, "ChirpTargetDown for nats")
+    states = polled(nats_alerts, bool, "ChirpTargetDown for nats", WAIT_SECONDS)
     assert set(states) <= {"pending", "firing"}
-    assert health()[("nats", "127.0.0.1:7777")] == "down"
+    assert health()[NATS] == "down"

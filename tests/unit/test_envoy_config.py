@@ -1,5 +1,5 @@
-"""The local gateway runs production's Envoy configuration with only addresses, paths and CORS
-origins changed."""
+"""The local gateway runs production's Envoy configuration with only addresses, paths, CORS
+origins and the share of requests traced changed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from devstack.components import GATEWAY_PORT, SERVICE_PORTS
-from devstack.envoy import CORS_ORIGINS_ENV, SOURCE_CONFIG, cors_policy, localize
+from devstack.envoy import CORS_ORIGINS_ENV, SOURCE_CONFIG, cors_policy, gateway_manager, localize
+from devstack.monitoring import JAEGER_OTLP_PORT
 from devstack.paths import ROOT
-from services.platform.settings import MediaSettings
+from services.platform.settings import MediaSettings, TracingSettings
 
 
 def _differences(left: Any, right: Any, path: str = "") -> list[tuple[str, Any, Any]]:
@@ -27,7 +28,7 @@ def _differences(left: Any, right: Any, path: str = "") -> list[tuple[str, Any, 
     return [] if left == right else [(path, left, right)]
 
 
-def test_only_addresses_mounted_paths_and_cors_origins_differ() -> None:
+def test_only_addresses_paths_cors_origins_and_sampling_differ() -> None:
     production = yaml.safe_load(SOURCE_CONFIG.read_text())
     local = localize(copy.deepcopy(production), cors_origins="http://localhost:3000")
     differences = _differences(production, local)
@@ -35,6 +36,8 @@ def test_only_addresses_mounted_paths_and_cors_origins_differ() -> None:
     for path, before, after in differences:
         if path.endswith("/socket_address/address"):
             assert after == "127.0.0.1"
+        elif path.endswith("/tracing/random_sampling/value"):
+            assert after == TracingSettings().sample_ratio * 100
         elif "/envoy.filters.http.cors/allow_origin_string_match" in path:
             assert cors_policy(local)["allow_origin_string_match"] == [
                 {"exact": "http://localhost:3000"}
@@ -56,6 +59,7 @@ def test_every_service_cluster_points_at_loopback_on_its_port() -> None:
     # media bytes from the media service's HTTP server.
     assert endpoints == {
         "jwks": {"address": "127.0.0.1", "port_value": GATEWAY_PORT},
+        "otlp": {"address": "127.0.0.1", "port_value": JAEGER_OTLP_PORT},
         "media_content": {"address": "127.0.0.1", "port_value": MediaSettings().content_port},
         **{
             name: {"address": "127.0.0.1", "port_value": ports[0]}
@@ -71,3 +75,12 @@ def test_cors_origins_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
         {"exact": "https://a.example"},
         {"exact": "https://b.example"},
     ]
+
+
+def test_the_gateway_traces_as_the_services_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHIRP_TRACING_SAMPLE_RATIO", "0.01")
+    sampled = gateway_manager(localize(yaml.safe_load(SOURCE_CONFIG.read_text())))
+    assert sampled["tracing"]["random_sampling"] == {"value": 1.0}
+    assert sampled["tracing"]["provider"]["name"] == "envoy.tracers.opentelemetry"
+    monkeypatch.setenv("CHIRP_TRACING_ENABLED", "false")
+    assert "tracing" not in gateway_manager(localize(yaml.safe_load(SOURCE_CONFIG.read_text())))

@@ -1,14 +1,14 @@
 """The graph service's transactional outbox in Neo4j.
 
-A follow or unfollow creates ``(:OutboxEvent {event_id, subject, key, payload, create_time})``
-in the transaction that changes the edge (``store.py``), so an acknowledged change always has
-its event stored, and hands the event to this process's relay once committed (published
-without a read). ``Neo4jOutboxStore`` is the ``OutboxStore`` that the shared
-``services.platform.outbox.OutboxRelay`` drains every few seconds for what was not handed
-over (another process's, or one a failure left): oldest first (``create_time`` is taken in
-nanoseconds after the pair is locked, so the events of one pair keep their order); the nodes
-JetStream acknowledged in a relay round are deleted in one query (``Nats-Msg-Id`` = event id
-makes a re-publish a no-op).
+A follow or unfollow creates ``(:OutboxEvent {event_id, subject, key, payload, create_time,
+traceparent})`` in the transaction that changes the edge (``store.py``), so an acknowledged
+change always has its event stored, and hands the event to this process's relay once
+committed (published without a read). ``Neo4jOutboxStore`` is the ``OutboxStore`` that the
+shared ``services.platform.outbox.OutboxRelay`` drains every few seconds for what was not
+handed over (another process's, or one a failure left): oldest first (``create_time`` is taken
+in nanoseconds after the pair is locked, so the events of one pair keep their order); the
+nodes JetStream acknowledged in a relay round are deleted in one query (``Nats-Msg-Id`` =
+event id makes a re-publish a no-op).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from services.platform.outbox import Handover, PendingEvent
 _PENDING = """
 MATCH (e:OutboxEvent)
 WHERE e.create_time IS NOT NULL
-RETURN e.event_id AS event_id, e.subject AS subject, e.payload AS payload
+RETURN e.event_id AS event_id, e.subject AS subject, e.payload AS payload,
+       e.traceparent AS traceparent
 ORDER BY e.create_time
 LIMIT $limit
 """
@@ -39,7 +40,12 @@ class Neo4jOutboxStore(Handover):
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
         records, _, _ = await self._driver.execute_query(_PENDING, {"limit": limit})
         return [
-            PendingEvent(record["event_id"], record["subject"], bytes(record["payload"]))
+            PendingEvent(
+                record["event_id"],
+                record["subject"],
+                bytes(record["payload"]),
+                traceparent=record["traceparent"] or "",
+            )
             for record in records
         ]
 

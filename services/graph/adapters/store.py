@@ -29,6 +29,7 @@ from neo4j import AsyncDriver, AsyncManagedTransaction
 
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
+from services.platform import tracing
 from services.platform.outbox import PendingEvent, new_event_id
 from services.platform.subjects import GRAPH_FOLLOWED, GRAPH_UNFOLLOWED
 
@@ -62,7 +63,7 @@ SET a.following_count = coalesce(a.following_count, 0) + 1,
     b.follower_count = coalesce(b.follower_count, 0) + 1
 REMOVE a._lock, b._lock
 CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
-                      create_time: $sequence})
+                      create_time: $sequence, traceparent: $traceparent})
 """
 _UNFOLLOW = """
 MATCH (a:User {id: $a})-[f:FOLLOWS]->(b:User {id: $b})
@@ -71,7 +72,7 @@ SET a.following_count = coalesce(a.following_count, 1) - 1,
     b.follower_count = coalesce(b.follower_count, 1) - 1
 REMOVE a._lock, b._lock
 CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
-                      create_time: $sequence})
+                      create_time: $sequence, traceparent: $traceparent})
 """
 # Reads of many rows return their columns as lists in one record: the driver decodes a list
 # element about ten times faster than a record.
@@ -189,7 +190,8 @@ class Neo4jGraphStore:
         self._outbox = outbox
 
     async def _read(self, query: str, **parameters: Any) -> list[Any]:
-        records, _, _ = await self._driver.execute_query(query, parameters, routing_="r")
+        with tracing.client_span("neo4j read", "neo4j", **{"db.statement": query}):
+            records, _, _ = await self._driver.execute_query(query, parameters, routing_="r")
         return records
 
     async def _ids(self, query: str, **parameters: Any) -> list[int]:
@@ -207,8 +209,11 @@ class Neo4jGraphStore:
         return await self._change(follower_id, followee_id, follow=False)
 
     async def _change(self, follower_id: int, followee_id: int, *, follow: bool) -> Change:
-        async with self._driver.session() as session:
-            change, event = await session.execute_write(_change, follower_id, followee_id, follow)
+        with tracing.client_span(f"neo4j {'follow' if follow else 'unfollow'}", "neo4j"):
+            async with self._driver.session() as session:
+                change, event = await session.execute_write(
+                    _change, follower_id, followee_id, follow
+                )
         if event is not None:
             self._outbox.committed(event)
         return change
@@ -315,7 +320,9 @@ async def _change(
             follower_id=follower_id,
             followee_id=followee_id,
         )
-        stored = PendingEvent(event_id, subject.name, event.SerializeToString())
+        stored = PendingEvent(
+            event_id, subject.name, event.SerializeToString(), traceparent=tracing.traceparent()
+        )
         await (
             await tx.run(
                 _FOLLOW if follow else _UNFOLLOW,
@@ -326,6 +333,7 @@ async def _change(
                 event_id=event_id,
                 subject=stored.subject,
                 payload=stored.payload,
+                traceparent=stored.traceparent,
                 # Taken after both nodes are locked: the events of one pair are ordered.
                 sequence=time.time_ns(),
             )
