@@ -20,6 +20,7 @@ from devstack.monitoring import JAEGER_METRICS_PORT, NATS_EXPORTER_PORT, PROMETH
 from devstack.process import ManagedProcess
 from services.platform.events import CONSUMERS
 from tests.polling import polled
+from tests.promql import NATS_EXPORTER_METRICS, REDIS_EXPORTER_METRICS
 
 PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
 NATS = ("nats", f"127.0.0.1:{NATS_EXPORTER_PORT}")
@@ -98,6 +99,17 @@ def test_every_consumer_backlog_reaches_prometheus_through_the_nats_exporter() -
 
     wanted = {config.durable_name for config in CONSUMERS}
     polled(consumers, lambda found: wanted <= found, "consumers seen by Prometheus", WAIT_SECONDS)
+
+
+def test_the_exporters_series_that_the_dashboards_read_are_there() -> None:
+    wanted = REDIS_EXPORTER_METRICS | NATS_EXPORTER_METRICS
+    pattern = "|".join(sorted(wanted))
+
+    def names() -> set[str]:
+        result = api("query", query=f'count by (__name__) ({{__name__=~"{pattern}"}})')["result"]
+        return {series["metric"]["__name__"] for series in result}
+
+    polled(names, lambda found: wanted <= found, "the exporters' series", WAIT_SECONDS)
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ SUGGESTIONS_TTL_SECONDS = 600
 log = structlog.get_logger()
 
 _COUNTS = Kept[FollowCounts](
+    "follow_counts",
     struct.Struct(">qqqqq"),
     2,
     lambda counts: (counts.user_id, counts.follower_count, counts.following_count),

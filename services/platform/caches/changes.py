@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 from redis.exceptions import RedisError
 
+from services.platform import metrics
 from services.platform.resp import RespClient
 
 log = structlog.get_logger()
@@ -57,6 +58,8 @@ class Kept(Generic[V]):
     """How one kind of copy is kept: after the counts of changes it was read at (one ``q``
     each), its values in ``layout``, and how a value becomes those fields and back."""
 
+    #: The cache's name in ``chirp_cache_lookups_total``.
+    name: str
     layout: struct.Struct
     stamps: int
     encode: Callable[[V], tuple[Any, ...]]
@@ -92,6 +95,7 @@ async def read_through(
                 found[owner] = kept.decode(fields[kept.stamps :])
                 continue
         stale[owner] = stamp
+    metrics.looked_up(kept.name, len(found), len(stale))
     if stale:
         loaded = await load(list(stale))
         found.update(loaded)

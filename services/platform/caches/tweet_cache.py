@@ -28,7 +28,7 @@ import structlog
 from chirp.tweets.v1 import tweet_pb2, tweets_service_pb2, tweets_service_pb2_grpc
 from redis.exceptions import RedisError
 
-from services.platform import wire
+from services.platform import metrics, wire
 from services.platform.resp import RespClient
 
 TOMBSTONE = b""
@@ -90,6 +90,7 @@ async def read_ready(redis: RespClient, ids: Sequence[int]) -> CacheLookup:
         else:
             data = wire.with_field(value, RETWEET_OF_FIELD, original)
             lookup.ready[tweet_id] = ReadyTweet(tweet_id, original_id, data)
+    metrics.looked_up("tweets", len(unique) - len(lookup.missing), len(lookup.missing))
     return lookup
 
 

@@ -16,6 +16,7 @@ import structlog
 from chirp.users.v1 import user_pb2
 from redis.exceptions import RedisError
 
+from services.platform import metrics
 from services.platform.resp import RespClient
 
 #: BatchGetUsers takes at most this many ids per call.
@@ -36,11 +37,13 @@ async def read_cached(redis: RespClient, user_ids: Sequence[int]) -> dict[int, t
     entries = await redis.pipeline(
         [("HMGET", user_key(user_id), "version", "user") for user_id in user_ids]
     )
-    return {
+    found = {
         user_id: (int(version), payload)
         for user_id, (version, payload) in zip(user_ids, entries, strict=True)
         if version is not None and payload is not None
     }
+    metrics.looked_up("users", len(found), len(user_ids) - len(found))
+    return found
 
 
 class BasicUsers:

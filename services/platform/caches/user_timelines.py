@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
+from services.platform import metrics
 from services.platform.caches import timeline_writes
 from services.platform.resp import RespClient, Script
 
@@ -149,7 +150,9 @@ class RedisKeptTimelines:
         values = await self._redis.call("MGET", *keys)
         counts = {u: int(values[len(user_ids) + i] or 0) for i, u in enumerate(user_ids)}
         kept = {u: _current(values[i], counts[u]) for i, u in enumerate(user_ids)}
-        return {u: ids for u, ids in kept.items() if ids is not None}, counts
+        current = {u: ids for u, ids in kept.items() if ids is not None}
+        metrics.looked_up("user_timelines", len(current), len(user_ids) - len(current))
+        return current, counts
 
     async def keep(self, user_id: int, writes: int, kept: KeptIds) -> None:
         """Keeps ids read from the store after ``writes`` writes."""

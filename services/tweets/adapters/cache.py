@@ -24,6 +24,7 @@ import structlog
 from chirp.tweets.v1 import tweet_pb2
 from redis.exceptions import RedisError
 
+from services.platform import metrics
 from services.platform.caches.tweet_cache import (
     TOMBSTONE,
     CacheLookup,
@@ -67,6 +68,7 @@ class RedisTweetCache:
                 found[tweet_id] = None
             elif isinstance(value, bytes):
                 found[tweet_id] = shallow_view_of(tweet_pb2.Tweet.FromString(value))
+        metrics.looked_up("tweets", len(found), len(ids) - len(found))
         return found
 
     async def ready(self, ids: Sequence[int]) -> CacheLookup:

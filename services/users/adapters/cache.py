@@ -136,6 +136,7 @@ def relationship_key(caller_id: int, user_id: int) -> str:
 
 # A profile's counts under its user's followings, followers and timeline changes.
 _COUNTS = Kept[Counts](
+    "profile_counts",
     struct.Struct(">qqqqqq"),
     3,
     lambda counts: (counts.follower_count, counts.following_count, counts.tweet_count),
@@ -143,6 +144,7 @@ _COUNTS = Kept[Counts](
 )
 # A relationship under the caller's and the user's followings changes.
 _RELATIONSHIP = Kept[Relationship](
+    "relationships",
     struct.Struct(">qq??"),
     2,
     lambda relationship: (relationship.caller_follows, relationship.follows_caller),
