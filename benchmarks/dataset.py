@@ -39,6 +39,7 @@ from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 from chirp.users.v1 import users_service_pb2, users_service_pb2_grpc
 
 from benchmarks import follow_graph, tokens
+from benchmarks.progress import Progress
 from devstack.paths import DATA
 from services.platform.settings import GRPC_PORTS
 
@@ -176,12 +177,15 @@ async def _bounded(calls: Sequence[Callable[[], Awaitable[None]]], label: str) -
     """Runs ``calls`` with at most IN_FLIGHT at a time; returns the seconds it took."""
     semaphore = asyncio.Semaphore(IN_FLIGHT)
     started = time.monotonic()
+    progress = Progress(label, len(calls))
 
     async def one(call: Callable[[], Awaitable[None]]) -> None:
         async with semaphore:
             await _retrying(call)
+        progress.advance()
 
     await asyncio.gather(*(one(call) for call in calls))
+    progress.finish()
     seconds = time.monotonic() - started
     print(f"  {len(calls):,} {label} in {seconds:.1f}s ({len(calls) / seconds:,.0f}/s)", flush=True)
     return seconds

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import grpc
 from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
@@ -18,12 +19,24 @@ from services.platform.settings import Settings, comma_separated
 DEADLINE_SECONDS = 6 * 3600.0
 
 
-async def reindex(address: str) -> search_service_pb2.RebuildIndexResponse:
+#: While a rebuild runs, a line says how long it has been running, this often.
+PROGRESS_SECONDS = 10.0
+
+
+async def reindex(
+    address: str, every_seconds: float = PROGRESS_SECONDS
+) -> search_service_pb2.RebuildIndexResponse:
+    """The rebuild's answer; meanwhile, a line every ``every_seconds`` (a rebuild of millions
+    of tweets takes minutes, and says how many only at the end)."""
     async with service_channel(address) as search:
         stub = search_service_pb2_grpc.SearchServiceStub(search)
-        return await stub.RebuildIndex(
-            search_service_pb2.RebuildIndexRequest(), timeout=DEADLINE_SECONDS
+        started = time.monotonic()
+        call = asyncio.ensure_future(
+            stub.RebuildIndex(search_service_pb2.RebuildIndexRequest(), timeout=DEADLINE_SECONDS)
         )
+        while not (await asyncio.wait({call}, timeout=every_seconds))[0]:
+            print(f"{address}: rebuilding, {time.monotonic() - started:.0f}s so far", flush=True)
+        return await call
 
 
 def main() -> int:

@@ -50,13 +50,10 @@ def session() -> Iterator[Session]:
         f"WITH replication = {SETTINGS.cassandra_replication}",
     )
     session.set_keyspace(keyspace)
-    (outbox_migration,) = (
-        path
-        for _, paths in migration_files(".cql")
-        for path in paths
-        if "outbox_by_writer" in path.name
-    )
-    for statement in statements(outbox_migration):
+    outbox_migrations = [
+        path for _, paths in migration_files(".cql") for path in paths if "outbox" in path.name
+    ]
+    for statement in (each for path in outbox_migrations for each in statements(path)):
         change_schema(session, statement)
     yield session
     change_schema(session, f"DROP KEYSPACE {keyspace}")
