@@ -1,6 +1,7 @@
 """Traces through the real stack: a post through the gateway is one trace in Jaeger, from Envoy
 through the tweets service to Cassandra and the JetStream publish; the fanout that consumed its
-event is a trace of its own that links to it; the trace id is on the services' log lines."""
+event is a trace of its own that links to it, with its Redis writes; a home read's trace shows
+each hop it crossed, and its trace id is on the services' log lines."""
 
 from __future__ import annotations
 
@@ -83,19 +84,28 @@ def test_a_post_is_one_trace_from_the_gateway_to_its_event_and_its_fanout_links_
     )
     assert {span["traceID"] for span in trace["spans"]} == {trace_id}
 
-    def linked_fanouts() -> list[str]:
+    def linked_fanouts() -> list[dict[str, Any]]:
         traces = jaeger(
             "traces", service="timelines", operation="consume timelines-fanout", lookback="1h"
         )["data"]
         return [
-            found["traceID"]
+            found
             for found in traces
-            for span in found["spans"]
-            if any(reference["traceID"] == trace_id for reference in span.get("references", []))
-            and found["traceID"] != trace_id
+            if found["traceID"] != trace_id
+            and any(
+                reference["traceID"] == trace_id
+                for span in found["spans"]
+                for reference in span.get("references", [])
+            )
         ]
 
-    polled(linked_fanouts, bool, "a fanout trace linked to the post's", WAIT_SECONDS)
+    fanouts = polled(linked_fanouts, bool, "a fanout trace linked to the post's", WAIT_SECONDS)
+    # ...holding the fanout's Redis writes (the author's own home timeline, at least)
+    assert any(
+        service == "timelines" and tags.get("db.system") == "redis"
+        for fanout in fanouts
+        for service, _, tags in _spans(fanout)
+    )
 
 
 def test_a_trace_id_in_a_log_line_finds_the_trace(client: httpx.Client) -> None:
@@ -111,16 +121,33 @@ def test_a_trace_id_in_a_log_line_finds_the_trace(client: httpx.Client) -> None:
     assert answered.status_code == 200, answered.text
 
     def logged() -> list[dict[str, Any]]:
-        lines = (DATA / "logs" / "timelines.log").read_text(errors="replace").splitlines()
+        """The lines with the trace id in the logs of every timelines process."""
+        lines = [
+            line
+            for log in sorted((DATA / "logs").glob("timelines*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+        ]
         return [json.loads(line) for line in lines if trace_id in line and line.startswith("{")]
 
     (line,) = polled(logged, bool, "the timelines service's line for the request", WAIT_SECONDS)
     assert line["trace_id"] == trace_id
     assert line["rpc"] == "chirp.timelines.v1.TimelinesService/ListHomeTimeline"
     assert line["request_id"]
-    polled(
-        lambda: jaeger(f"traces/{line['trace_id']}")["data"],
-        bool,
+
+    # The trace shows each hop the read crossed: the gateway, the timelines service, Redis.
+    def hops() -> set[tuple[str, str]]:
+        found = jaeger(f"traces/{line['trace_id']}")["data"]
+        return {
+            (service, "redis" if tags.get("db.system") == "redis" else operation)
+            for trace in found
+            for service, operation, tags in _spans(trace)
+        }
+
+    wanted = {("timelines", "chirp.timelines.v1.TimelinesService/ListHomeTimeline")}
+    seen = polled(
+        hops,
+        lambda found: wanted <= found and ("timelines", "redis") in found,
         f"trace {trace_id} in Jaeger",
         WAIT_SECONDS,
     )
+    assert any(service == "envoy" for service, _ in seen)
