@@ -10,16 +10,22 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from http import HTTPStatus
 
 import structlog
 import uvloop
 from aiohttp import web
+from opentelemetry.trace import SpanKind
 from prometheus_client import start_http_server
 
+from services.platform import tracing
 from services.platform.background import until_stopped
 from services.platform.healthcheck import HEALTH_PATH
+from services.platform.interceptors import REQUEST_ID_HEADER
 from services.platform.logging import configure_logging
 from services.platform.settings import ServiceName, Settings, load_settings
 from services.platform.tracing import configure_tracing
@@ -67,6 +73,7 @@ async def http_site(app: web.Application, settings: Settings, port: int) -> Asyn
     """Serves ``app`` on ``port`` for the life of the context, then lets the requests in flight
     finish (``shutdown_grace_seconds``). The port is shared by every worker process of a
     service (``SO_REUSEPORT``), as gRPC's is."""
+    app.middlewares.insert(0, request_context)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
     try:
@@ -75,3 +82,46 @@ async def http_site(app: web.Application, settings: Settings, port: int) -> Asyn
         yield
     finally:
         await runner.cleanup()
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What ``RequestContextInterceptor`` is to a gRPC server: continues the caller's trace (a
+    server span of it, or a new trace), binds the request id and the trace id to every log line,
+    and writes one canonical log line per request (health checks at debug level)."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    with (
+        tracing.TRACER.start_as_current_span(
+            f"{request.method} {route}",
+            context=tracing.extract(request.headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "http.route": route},
+        ) as span,
+        structlog.contextvars.bound_contextvars(
+            request_id=request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex,
+            trace_id=tracing.trace_id(),
+        ),
+    ):
+        try:
+            response = await handler(request)
+        except web.HTTPException as answer:
+            status = answer.status
+            raise
+        else:
+            status = response.status
+            return response
+        finally:
+            span.set_attribute("http.response.status_code", status)
+            if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+                tracing.failed(span, RuntimeError(f"HTTP {status}"))
+            emit = log.debug if request.path == HEALTH_PATH else log.info
+            emit(
+                "http",
+                method=request.method,
+                route=route,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )

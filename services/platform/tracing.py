@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 
+import structlog
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -80,24 +81,28 @@ def publish_span(subject: str, parent: str, headers: MutableMapping[str, str]) -
 @contextmanager
 def consume_span(consumer: str, headers: Sequence[Mapping[str, str] | None]) -> Iterator[Span]:
     """One batch handled by ``consumer``: a trace of its own, linked to the trace that
-    published each of its messages (a fanout found from the post that caused it)."""
+    published each of its messages (a fanout found from the post that caused it), whose id is
+    on the log lines written meanwhile."""
     links = []
     for message_headers in headers:
         if message_headers and "traceparent" in message_headers:
             context = trace.get_current_span(extract(message_headers)).get_span_context()
             if context.is_valid:
                 links.append(Link(context))
-    with TRACER.start_as_current_span(
-        f"consume {consumer}",
-        context=Context(),  # a new trace, whatever runs around it
-        kind=SpanKind.CONSUMER,
-        links=links,
-        attributes={
-            "messaging.system": "nats",
-            "messaging.consumer.group.name": consumer,
-            "messaging.batch.message_count": len(headers),
-        },
-    ) as span:
+    with (
+        TRACER.start_as_current_span(
+            f"consume {consumer}",
+            context=Context(),  # a new trace, whatever runs around it
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.consumer.group.name": consumer,
+                "messaging.batch.message_count": len(headers),
+            },
+        ) as span,
+        structlog.contextvars.bound_contextvars(trace_id=trace_id(), consumer=consumer),
+    ):
         yield span
 
 

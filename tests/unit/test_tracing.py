@@ -1,6 +1,7 @@
 """Traces through the shared interceptors and channels, on a real in-process grpc.aio server:
 a call continues its caller's W3C trace, the handler's logs carry the trace and request ids,
-a service's calls to another carry both on, and server faults (not refusals) fail the span.
+a service's calls to another carry both on, and server faults (not refusals) fail the span;
+an HTTP service's middleware does the same for its requests.
 Spans are collected in memory (OpenTelemetry's own exporter for tests)."""
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import structlog
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -22,6 +25,7 @@ from services.platform import tracing
 from services.platform.auth import TokenVerifier
 from services.platform.channels import service_channel
 from services.platform.errors import NotFound
+from services.platform.http import request_context
 from services.platform.interceptors import REQUEST_ID_HEADER, default_interceptors
 
 SERVICE = "chirp.test.v1.TraceService"
@@ -156,3 +160,34 @@ async def test_server_faults_fail_the_span_and_refusals_do_not(address: str) -> 
         span.name.rpartition("/")[2]: span.status.status_code for span in _spans(SpanKind.CLIENT)
     }
     assert clients == {"Crash": StatusCode.ERROR, "Missing": StatusCode.ERROR}
+
+
+async def _http_seen(_request: web.Request) -> web.Response:
+    bound = structlog.contextvars.get_contextvars()
+    return web.json_response({"trace": tracing.trace_id(), "request": bound.get("request_id")})
+
+
+async def _http_crash(_request: web.Request) -> web.Response:
+    raise web.HTTPServiceUnavailable
+
+
+async def test_an_http_service_continues_the_trace_too() -> None:
+    app = web.Application()
+    app.router.add_get("/seen/{id}", _http_seen)
+    app.router.add_get("/crash", _http_crash)
+    app.middlewares.insert(0, request_context)
+    async with TestClient(TestServer(app)) as client:
+        seen = await (
+            await client.get(
+                "/seen/7", headers={"traceparent": TRACEPARENT, REQUEST_ID_HEADER: "req-3"}
+            )
+        ).json()
+        assert (await client.get("/crash")).status == 503
+    assert seen == {"trace": TRACE_ID, "request": "req-3"}
+    spans = {span.name: span for span in _spans(SpanKind.SERVER)}
+    assert set(spans) == {"GET /seen/{id}", "GET /crash"}
+    seen_span = spans["GET /seen/{id}"]
+    assert seen_span.parent is not None
+    assert format(seen_span.parent.span_id, "016x") == PARENT_SPAN_ID
+    assert seen_span.status.status_code == StatusCode.UNSET
+    assert spans["GET /crash"].status.status_code == StatusCode.ERROR
