@@ -37,11 +37,13 @@ def target(address: str) -> str:
 
 class CallerContext(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     """Carries the caller's trace (``traceparent``) and request id to the callee, each unary
-    call a client span of the trace."""
+    call a client span of the trace when it is recorded."""
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
+        if not tracing.recording():  # the trace still goes on, unsampled, to the callee
+            return await continuation(_carrying(client_call_details), request)
         method = _method(client_call_details)
         with tracing.TRACER.start_as_current_span(
             method,

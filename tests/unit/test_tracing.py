@@ -148,10 +148,11 @@ async def test_a_service_channel_carries_the_trace_and_request_id_on(address: st
 
 
 async def test_server_faults_fail_the_span_and_refusals_do_not(address: str) -> None:
-    async with service_channel(address) as channel:
-        for method in ("Crash", "Missing"):
-            with pytest.raises(grpc.aio.AioRpcError):
-                await _call(channel, method)(b"")
+    with tracing.TRACER.start_as_current_span("caller's rpc"):
+        async with service_channel(address) as channel:
+            for method in ("Crash", "Missing"):
+                with pytest.raises(grpc.aio.AioRpcError):
+                    await _call(channel, method)(b"")
     statuses = {
         span.name.rpartition("/")[2]: span.status.status_code for span in _spans(SpanKind.SERVER)
     }
@@ -191,3 +192,18 @@ async def test_an_http_service_continues_the_trace_too() -> None:
     assert format(seen_span.parent.span_id, "016x") == PARENT_SPAN_ID
     assert seen_span.status.status_code == StatusCode.UNSET
     assert spans["GET /crash"].status.status_code == StatusCode.ERROR
+
+
+async def test_outside_a_recorded_trace_a_call_has_no_client_span_but_carries_the_trace(
+    address: str,
+) -> None:
+    unsampled = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-00"
+    with tracing.TRACER.start_as_current_span(
+        "caller's rpc", context=tracing.extract({"traceparent": unsampled})
+    ):
+        with tracing.client_span("GET", "redis") as store:
+            assert not store.is_recording()
+        async with service_channel(address) as channel:
+            seen = json.loads(await _call(channel, "Seen")(b""))
+    assert seen["trace"] == TRACE_ID
+    assert EXPORTER.get_finished_spans() == ()
