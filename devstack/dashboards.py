@@ -48,57 +48,42 @@ def _rpc_service(name: str) -> str:
     return f"chirp.{name}.v1.{name.capitalize()}Service"
 
 
+def _plot(title: str, expr: str, legend: str, unit: str) -> Panel:
+    """A panel of one query."""
+    return Panel(title, (Query(expr, legend),), unit)
+
+
 def _red(service: str) -> tuple[str, tuple[Panel, ...]]:
-    """A service's rate, errors and duration per RPC."""
+    """A service's rate, errors and duration per RPC, from the gRPC recording rules."""
     selector = f'{{grpc_service="{_rpc_service(service)}"}}'
+    recorded = "grpc_service_method:grpc_server_"
+    legend = "{{grpc_method}}"
     return (
         service,
         (
-            Panel(
+            _plot(
                 "requests/s by RPC",
-                (
-                    Query(
-                        "sum by (grpc_method) "
-                        f"(grpc_service_method:grpc_server_handled:rate5m{selector})",
-                        "{{grpc_method}}",
-                    ),
-                ),
+                f"sum by (grpc_method) ({recorded}handled:rate5m{selector})",
+                legend,
                 "reqps",
             ),
-            Panel(
+            _plot(
                 "error ratio by RPC (server faults)",
-                (
-                    Query(
-                        f"grpc_service_method:grpc_server_handled_errors:ratio_rate5m{selector}",
-                        "{{grpc_method}}",
-                    ),
-                ),
+                f"{recorded}handled_errors:ratio_rate5m{selector}",
+                legend,
                 "percentunit",
             ),
-            Panel(
-                "p99 by RPC",
-                (
-                    Query(
-                        f"grpc_service_method:grpc_server_handling_seconds:p99_rate5m{selector}",
-                        "{{grpc_method}}",
-                    ),
-                ),
-                "s",
-            ),
-            Panel(
-                "p50 by RPC",
-                (
-                    Query(
-                        f"grpc_service_method:grpc_server_handling_seconds:p50_rate5m{selector}",
-                        "{{grpc_method}}",
-                    ),
-                ),
-                "s",
+            *(
+                _plot(
+                    f"{p} by RPC", f"{recorded}handling_seconds:{p}_rate5m{selector}", legend, "s"
+                )
+                for p in ("p99", "p50")
             ),
         ),
     )
 
 
+_ENVOY = "envoy_cluster_name:envoy_cluster_upstream_rq"
 EDGE = Dashboard(
     "chirp-edge",
     "Chirp: the edge (Envoy)",
@@ -106,45 +91,21 @@ EDGE = Dashboard(
         (
             "by upstream cluster",
             (
-                Panel(
-                    "requests/s",
-                    (
-                        Query(
-                            "envoy_cluster_name:envoy_cluster_upstream_rq:rate5m",
-                            "{{envoy_cluster_name}}",
-                        ),
-                    ),
-                    "reqps",
-                ),
-                Panel(
+                _plot("requests/s", f"{_ENVOY}:rate5m", "{{envoy_cluster_name}}", "reqps"),
+                _plot(
                     "5xx ratio",
-                    (
-                        Query(
-                            "envoy_cluster_name:envoy_cluster_upstream_rq_5xx:ratio_rate5m",
-                            "{{envoy_cluster_name}}",
-                        ),
-                    ),
+                    f"{_ENVOY}_5xx:ratio_rate5m",
+                    "{{envoy_cluster_name}}",
                     "percentunit",
                 ),
-                Panel(
-                    "p99 upstream time",
-                    (
-                        Query(
-                            "envoy_cluster_name:envoy_cluster_upstream_rq_time_seconds:p99_rate5m",
-                            "{{envoy_cluster_name}}",
-                        ),
-                    ),
-                    "s",
-                ),
-                Panel(
-                    "p50 upstream time",
-                    (
-                        Query(
-                            "envoy_cluster_name:envoy_cluster_upstream_rq_time_seconds:p50_rate5m",
-                            "{{envoy_cluster_name}}",
-                        ),
-                    ),
-                    "s",
+                *(
+                    _plot(
+                        f"{p} upstream time",
+                        f"{_ENVOY}_time_seconds:{p}_rate5m",
+                        "{{envoy_cluster_name}}",
+                        "s",
+                    )
+                    for p in ("p99", "p50")
                 ),
             ),
         ),

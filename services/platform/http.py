@@ -11,7 +11,6 @@ import contextlib
 import importlib
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from http import HTTPStatus
@@ -19,7 +18,6 @@ from http import HTTPStatus
 import structlog
 import uvloop
 from aiohttp import web
-from opentelemetry.trace import SpanKind
 from prometheus_client import start_http_server
 
 from services.platform import tracing
@@ -93,18 +91,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     route = resource.canonical if resource is not None else "unmatched"
     started = time.perf_counter()
     status = 500
-    with (
-        tracing.TRACER.start_as_current_span(
-            f"{request.method} {route}",
-            context=tracing.extract(request.headers),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "http.route": route},
-        ) as span,
-        structlog.contextvars.bound_contextvars(
-            request_id=request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex,
-            trace_id=tracing.trace_id(),
-        ),
-    ):
+    with tracing.server_span(
+        f"{request.method} {route}",
+        request.headers,
+        request.headers.get(REQUEST_ID_HEADER),
+        {"http.request.method": request.method, "http.route": route},
+    ) as span:
         try:
             response = await handler(request)
         except web.HTTPException as answer:

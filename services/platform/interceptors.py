@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import math
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ import redis.exceptions
 import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
-from opentelemetry.trace import SpanKind
 
 from services.platform import malformed, metrics, tracing
 from services.platform.auth import TokenVerifier, reset_caller, set_caller
@@ -181,30 +179,20 @@ class RequestContextInterceptor(ScopeInterceptor):
         self, rpc: RpcInfo, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
         metadata = dict(context.invocation_metadata() or ())
-        request_id = str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)
         # Read now: a stream the client left is closed by the event loop's async generator
         # finalizer after grpc has freed the call, and the peer read then is a NULL pointer
         # in cygrpc (a segfault of the whole process).
         peer = context.peer()
         started = time.perf_counter()
         error: BaseException | None = None
-        with (
-            tracing.TRACER.start_as_current_span(
-                rpc.full_name,
-                context=tracing.extract(metadata),
-                kind=SpanKind.SERVER,
-                attributes={
-                    "rpc.system": "grpc",
-                    "rpc.service": rpc.service,
-                    "rpc.method": rpc.method,
-                },
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span,
-            structlog.contextvars.bound_contextvars(
-                request_id=request_id, trace_id=tracing.trace_id(), rpc=rpc.full_name
-            ),
-        ):
+        attributes = {"rpc.system": "grpc", "rpc.service": rpc.service, "rpc.method": rpc.method}
+        with tracing.server_span(
+            rpc.full_name,
+            metadata,
+            metadata.get(REQUEST_ID_HEADER),
+            attributes,
+            rpc=rpc.full_name,
+        ) as span:
             try:
                 yield
             except BaseException as raised:

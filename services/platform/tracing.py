@@ -11,6 +11,7 @@ API's no-op.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 
@@ -44,6 +45,33 @@ def configure_tracing(service: str, settings: TracingSettings) -> None:
         BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint, insecure=True))
     )
     trace.set_tracer_provider(provider)
+
+
+@contextmanager
+def server_span(
+    name: str,
+    headers: Mapping[str, str | bytes],
+    request_id: str | bytes | None,
+    attributes: Mapping[str, str],
+    **logged: str,
+) -> Iterator[Span]:
+    """One request served (gRPC or HTTP): a server span of the trace ``headers`` carry (or of a
+    new one), with its trace id, ``request_id`` (a new one when the caller sent none) and
+    ``logged`` on every log line written meanwhile. The caller sets the span's outcome."""
+    with (
+        TRACER.start_as_current_span(
+            name,
+            context=extract(headers),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span,
+        structlog.contextvars.bound_contextvars(
+            request_id=str(request_id or uuid.uuid4().hex), trace_id=trace_id(), **logged
+        ),
+    ):
+        yield span
 
 
 def inject(carrier: MutableMapping[str, str]) -> None:
