@@ -12,19 +12,21 @@ command with no key (PING, SCRIPT, ...) goes to any master. A pipeline's command
 per node, each group written to its node at once, every node concurrently, and the replies are
 given back in the caller's order.
 
-Changes. ``MOVED`` (the slot has another master) moves that slot in the map, reads the whole
-map again and sends the command again; ``ASK`` (the slot is migrating) sends it once to the node
-named, after ``ASKING``. A node that cannot be reached or does not answer in ``timeout``, and a
-``CLUSTERDOWN`` or ``TRYAGAIN`` answer, read the map again and send again, ``RETRY_PAUSE_SECONDS``
-apart, until ``timeout`` seconds after the call began; past that, the last failure raises (and
-the map just read serves the next calls). With the default 5 s that rides out a failover, which
-promotes a replica once the cluster's node timeout has passed (2 s locally): the slots of a
-killed master stall about 4 s and no call fails; a hung master fails the calls it holds when
-they time out, and the next ones go to the promoted replica. A command resent after its node was
-lost may have run there already (as with redis-py's cluster client); Chirp's writes bear that:
-they are idempotent, or counts that may count one more, or a lease that is then found taken (and
-another leased). A script Redis lacks (``NOSCRIPT``: a promoted replica may not have it) is
-loaded on the node that lacks it, then sent again.
+Changes. ``MOVED`` (the slot has another master) moves that slot in the map, reads the whole map
+again from the slot's new master (it has the newest word on its slots, where another node may
+not yet have heard of the move: a map from one of those would send the command back to the node
+that gave the slot up) and sends the command again; ``ASK`` (the slot is migrating) sends it
+once to the node named, after ``ASKING``. A node that cannot be reached or does not answer in
+``timeout``, and a ``CLUSTERDOWN`` or ``TRYAGAIN`` answer, read the map again and send again,
+``RETRY_PAUSE_SECONDS`` apart, until ``timeout`` seconds after the call began; past that, the
+last failure raises (and the map just read serves the next calls). With the default 5 s that
+rides out a failover, which promotes a replica once the cluster's node timeout has passed (2 s
+locally): the slots of a killed master stall about 4 s and no call fails; a hung master fails
+the calls it holds when they time out, and the next ones go to the promoted replica. A command
+resent after its node was lost may have run there already (as with redis-py's cluster client);
+Chirp's writes bear that: they are idempotent, or counts that may count one more, or a lease
+that is then found taken (and another leased). A script Redis lacks (``NOSCRIPT``: a promoted
+replica may not have it) is loaded on the node that lacks it, then sent again.
 
 Errors are ``Resp``'s (redis-py's classes); a script or transaction whose keys span slots is a
 ``ValueError`` before anything is sent.
@@ -237,12 +239,12 @@ def _plan(commands: Sequence[Command]) -> list[_Piece]:
 @dataclass(slots=True)
 class _Round:
     """What one sending left to do: the units that go again, the last failure among them
-    (None if only redirections), whether a MOVED changed the map, whether any was
+    (None if only redirections), the master a MOVED named (None if none did), whether any was
     redirected."""
 
     retried: list[_Unit] = field(default_factory=list)
     failure: Exception | None = None
-    moved: bool = False
+    moved_to: Address | None = None
     redirected: bool = False
 
     def retry(self, unit: _Unit, failure: Exception) -> None:
@@ -354,8 +356,8 @@ class ClusterResp:
             version = self._version
             sent = await self._round(pending, follow=redirections < MAX_REDIRECTIONS)
             redirections += sent.redirected
-            if sent.failure is not None or sent.moved:
-                await self._read_map(version)  # for the calls after this one too
+            if sent.failure is not None or sent.moved_to is not None:
+                await self._read_map(version, sent.moved_to)  # for the calls after this one too
             if sent.failure is not None:
                 if loop.time() >= deadline:
                     raise sent.failure
@@ -405,8 +407,7 @@ class ClusterResp:
                 if kind == "ASK":
                     unit.asking = _address(target)
                 else:
-                    self._masters[int(slot)] = _address(target)
-                    sent.moved = True
+                    sent.moved_to = self._masters[int(slot)] = _address(target)
                 sent.redirected = True
                 sent.retried.append(unit)
         elif changing := _reply_error(replies, _RETRIED):
@@ -427,14 +428,16 @@ class ClusterResp:
             unit.node = address
             at += len(unit.commands)
 
-    async def _read_map(self, seen: int) -> None:
-        """Reads the slot map again, unless someone has since version ``seen``; when no node
-        answers, the old map stays (the next sending meets the failure)."""
+    async def _read_map(self, seen: int, owner: Address | None = None) -> None:
+        """Reads the slot map again, unless someone has since version ``seen``: from ``owner``
+        (a slot's new master) if it answers, else from any node; when no node answers, the old
+        map stays (the next sending meets the failure)."""
         async with self._reading:
             if self._version != seen:
                 return
             try:
-                slots = await self._ask_any(("CLUSTER", "SLOTS"))
+                slots = await self._ask_owner(owner) if owner else None
+                slots = slots or await self._ask_any(("CLUSTER", "SLOTS"))
             except RedisError as error:
                 self._unreadable = error
                 return
@@ -447,6 +450,15 @@ class ClusterResp:
             self._masters, self._known = masters, tuple(dict.fromkeys(known))
             self._unreadable = None
             self._version += 1
+
+    async def _ask_owner(self, owner: Address) -> Any:
+        """``owner``'s slot map; None if it cannot answer."""
+        command = ("CLUSTER", "SLOTS")
+        try:
+            (reply,) = raise_errors([command], await self._node(owner).replies([command]))
+        except RedisError:
+            return None
+        return reply
 
     async def _ask_any(self, command: Command) -> Any:
         """``command``'s reply from whichever node answers first: the nodes of the last map and

@@ -287,7 +287,7 @@ async def test_a_failover_is_ridden_out(resp: RespClient) -> None:
         await counting
     try:
         assert (await _serving(resp, key))[0] == replicas[0]
-        assert failures == []
+        assert [f"{type(failure).__name__}: {failure}" for failure in failures] == []
         gaps = [later - earlier for earlier, later in itertools.pairwise(answered)]
         assert max(gaps) < 3.0
         assert int(await resp.call("GET", key)) == len(answered)

@@ -84,9 +84,11 @@ class FakeCluster:
     def connect(self, address: Address) -> FakeNode:
         return self.nodes[address]
 
-    def slots_reply(self) -> list[Any]:
+    def slots_reply(self, view: list[Address] | None = None) -> list[Any]:
+        """``CLUSTER SLOTS`` from the owners in ``view`` (a node's that has not heard of a
+        change yet), or the cluster's."""
         ranges: list[Any] = []
-        for slot, owner in enumerate(self.owner):
+        for slot, owner in enumerate(self.owner if view is None else view):
             if ranges and ranges[-1][2][:2] == [owner[0].encode(), owner[1]]:
                 ranges[-1][1] = slot
             else:
@@ -111,6 +113,10 @@ class FakeNode:
         self.cluster = cluster
         self.address = address
         self.down = False
+        #: The slot owners this node's map names, if it has not heard of the last change.
+        self.view: list[Address] | None = None
+        #: How long this node takes to answer for its map.
+        self.map_seconds = 0.0
         self.loaded: set[str] = set()
         self.sent: list[list[Command]] = []
 
@@ -118,6 +124,8 @@ class FakeNode:
         self.sent.append(list(commands))
         if self.down:
             raise RedisConnectionError(f"connection to {self.address} refused")
+        if commands[0][0] == "CLUSTER":
+            await asyncio.sleep(self.map_seconds)
         replies: list[Any] = []
         asking, aborted = False, False
         queued: list[Command] | None = None
@@ -177,7 +185,7 @@ class FakeNode:
             return sha.encode()
         found = [key for key in args if key in data]
         run: dict[str, Callable[[], Any]] = {
-            "CLUSTER": self.cluster.slots_reply,
+            "CLUSTER": lambda: self.cluster.slots_reply(self.view),
             "PING": lambda: b"PONG",
             "SET": lambda: data.update({args[0]: command[2]}) or b"OK",
             "GET": lambda: data.get(args[0]),
@@ -316,6 +324,23 @@ async def test_moved_reads_the_map_again_and_ask_is_followed_once(cluster: FakeC
     cluster.migrating[slot] = C
     assert await client.call("GET", key) == b"one"
     assert [("ASKING",), ("GET", key)] in _sent(cluster)[C]
+
+
+async def test_after_a_move_the_map_comes_from_the_new_owner(cluster: FakeCluster) -> None:
+    """A failover just done: the old master and a third node still map the slots to the old
+    master and answer first; only the promoted replica knows."""
+    client = _client(cluster)
+    key = _keys_on(A, cluster, 1)[0]
+    await client.call("SET", key, 0)
+    before = list(cluster.owner)
+    cluster.move(A, B)
+    for stale in (A, C):
+        cluster.nodes[stale].view = before
+    cluster.nodes[B].map_seconds = 0.05
+    assert await client.call("INCR", key) == 1
+    assert await client.call("INCR", key) == 2
+    incremented = [batch for batch in _sent(cluster)[A] if batch == [("INCR", key)]]
+    assert len(incremented) == 1  # the map read after the MOVED sent the rest to B
 
 
 async def test_a_failover_is_ridden_out(cluster: FakeCluster) -> None:
