@@ -34,7 +34,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     driver = AsyncGraphDatabase.driver(
         settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
     )
-    users = service_channel(settings.users_addr)
+    users = service_channel(settings.users_addr, timeout=2.0)
     redis = resp_client(settings.redis_url)
     try:
         outbox = Neo4jOutboxStore(driver)
@@ -42,7 +42,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         store = Neo4jGraphStore(driver, outbox)
         graph = GraphService(
             store,
-            GrpcUserDirectory(redis, users, timeout_seconds=2.0),
+            GrpcUserDirectory(redis, users),
             RedisFollowChanges(redis),
             RedisFollowCounts(redis, store),
             RedisSuggestions(redis),

@@ -6,6 +6,10 @@ A callee's address (``CHIRP_<SERVICE>_ADDR``) is one ``host:port``, several comm
 robin over the processes that are up: a process that dies leaves the rotation as its connection
 fails, and comes back when it answers again, so a caller rides out a killed callee without a
 proxy in between.
+
+Every unary call made on such a channel has a deadline: the channel's limit, or less when the
+call being served must be answered sooner (``deadlines.py``). Streams have none: they last as
+long as their reader wants them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import grpc
 import structlog
 from opentelemetry.trace import SpanKind
 
-from services.platform import tracing
+from services.platform import deadlines, tracing
 from services.platform.interceptors import REQUEST_ID_HEADER
 
 #: gRPC's service config: round robin over every resolved address (its default, pick_first,
@@ -37,13 +41,21 @@ def target(address: str) -> str:
 
 class CallerContext(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     """Carries the caller's trace (``traceparent``) and request id to the callee, each unary
-    call a client span of the trace when it is recorded."""
+    call a client span of the trace when it is recorded and bounded in time: ``timeout``
+    where the call names none, never past the deadline of the call being served."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
+        asked = client_call_details.timeout
+        details = client_call_details._replace(
+            timeout=deadlines.budget(self._timeout if asked is None else asked)
+        )
         if not tracing.recording():  # the trace still goes on, unsampled, to the callee
-            return await continuation(_carrying(client_call_details), request)
+            return await continuation(_carrying(details), request)
         method = _method(client_call_details)
         with tracing.TRACER.start_as_current_span(
             method,
@@ -52,7 +64,7 @@ class CallerContext(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCl
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
-            call = await continuation(_carrying(client_call_details), request)
+            call = await continuation(_carrying(details), request)
             try:
                 await call  # the span lasts until the answer is in
             except grpc.aio.AioRpcError as error:
@@ -84,11 +96,14 @@ def _carrying(details: Any) -> Any:
     return details._replace(metadata=metadata)
 
 
-def service_channel(address: str) -> grpc.aio.Channel:
+def service_channel(
+    address: str, *, timeout: float = deadlines.DEFAULT_SECONDS
+) -> grpc.aio.Channel:
     """An insecure channel to every process at ``address`` (see the module docstring) that
-    carries each call's trace and request id (``CallerContext``)."""
+    carries each call's trace and request id and gives each unary call at most ``timeout``
+    seconds (``CallerContext``)."""
     return grpc.aio.insecure_channel(
         target(address),
         options=[("grpc.service_config", ROUND_ROBIN)],
-        interceptors=[CallerContext()],
+        interceptors=[CallerContext(timeout)],
     )

@@ -30,7 +30,7 @@ import structlog
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from services.platform import malformed, metrics, tracing
+from services.platform import deadlines, malformed, metrics, tracing
 from services.platform.auth import TokenVerifier, reset_caller, set_caller
 from services.platform.errors import (
     RETRY_AFTER_HEADER,
@@ -172,7 +172,8 @@ def _wrap(
 
 class RequestContextInterceptor(ScopeInterceptor):
     """Continues the caller's trace (a server span of it, or a new trace), binds the request
-    id and the trace id to every log line, and writes one canonical log line per RPC."""
+    id and the trace id to every log line, binds the caller's deadline for the calls made to
+    other services, and writes one canonical log line per RPC."""
 
     @asynccontextmanager
     async def scope(
@@ -186,13 +187,16 @@ class RequestContextInterceptor(ScopeInterceptor):
         started = time.perf_counter()
         error: BaseException | None = None
         attributes = {"rpc.system": "grpc", "rpc.service": rpc.service, "rpc.method": rpc.method}
-        with tracing.server_span(
-            rpc.full_name,
-            metadata,
-            metadata.get(REQUEST_ID_HEADER),
-            attributes,
-            rpc=rpc.full_name,
-        ) as span:
+        with (
+            deadlines.serving(context.time_remaining()),
+            tracing.server_span(
+                rpc.full_name,
+                metadata,
+                metadata.get(REQUEST_ID_HEADER),
+                attributes,
+                rpc=rpc.full_name,
+            ) as span,
+        ):
             try:
                 yield
             except BaseException as raised:

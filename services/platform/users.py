@@ -24,11 +24,8 @@ CHUNK = 100
 
 
 class GrpcUserDirectory:
-    def __init__(
-        self, redis: RespClient, channel: grpc.aio.Channel, timeout_seconds: float
-    ) -> None:
+    def __init__(self, redis: RespClient, channel: grpc.aio.Channel) -> None:
         self._stub = users_service_pb2_grpc.UsersServiceStub(channel)
-        self._timeout = timeout_seconds
         self._ids = UsernameIds(self._lookup)
         self._users = BasicUsers(redis, self._fetch)
 
@@ -45,9 +42,7 @@ class GrpcUserDirectory:
             request = users_service_pb2.BatchGetUsersByUsernameRequest(
                 usernames=usernames[start : start + CHUNK], view=user_pb2.USER_VIEW_BASIC
             )
-            response = await answer(
-                "users", self._stub.BatchGetUsersByUsername(request, timeout=self._timeout)
-            )
+            response = await answer("users", self._stub.BatchGetUsersByUsername(request))
             found.update((fold(user.username), user) for user in response.users)
         return found
 
@@ -57,5 +52,5 @@ class GrpcUserDirectory:
 
     async def _fetch(self, ids: list[int]) -> Sequence[user_pb2.User]:
         request = users_service_pb2.BatchGetUsersRequest(ids=ids, view=user_pb2.USER_VIEW_BASIC)
-        response = await answer("users", self._stub.BatchGetUsers(request, timeout=self._timeout))
+        response = await answer("users", self._stub.BatchGetUsers(request))
         return response.users

@@ -33,8 +33,9 @@ SERVICE = tweets_service_pb2.DESCRIPTOR.services_by_name["TweetsService"]
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
     redis = resp_client(settings.redis_url)
-    users = service_channel(settings.users_addr)
-    media = service_channel(settings.media_addr)
+    # A post waits for its author's and mentions' ids and its photos at most this long.
+    users = service_channel(settings.users_addr, timeout=1.0)
+    media = service_channel(settings.media_addr, timeout=2.0)
     try:
         outbox = Outbox(session)
         relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)
@@ -43,7 +44,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 CassandraTweetStore(session, outbox),
                 RedisTweetCache(redis),
                 RedisUserTimelines(redis),
-                UserAuthors(GrpcUserDirectory(redis, users, timeout_seconds=1.0)),
+                UserAuthors(GrpcUserDirectory(redis, users)),
                 GrpcMediaLibrary(media),
                 ids,
                 RedisRateLimiter(redis, Limits.from_settings(settings).posts),

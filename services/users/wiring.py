@@ -25,6 +25,8 @@ from services.users.service import UserService
 from services.users.servicer import UsersServicer
 
 SERVICE = users_service_pb2.DESCRIPTOR.services_by_name["UsersService"].full_name
+#: How long a profile waits for its counts (graph's, tweets') before it is shown without them.
+PROFILE_COUNTS_SECONDS = 1.0
 
 
 @asynccontextmanager
@@ -37,8 +39,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
     redis = resp_client(settings.redis_url)
     cache_redis = cache_client(settings.redis_url)
-    graph = service_channel(settings.graph_addr)
-    tweets = service_channel(settings.tweets_addr)
+    graph = service_channel(settings.graph_addr, timeout=PROFILE_COUNTS_SECONDS)
+    tweets = service_channel(settings.tweets_addr, timeout=PROFILE_COUNTS_SECONDS)
     outbox = Outbox(session)
     try:
         async with (

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from neo4j import AsyncDriver
 
+from services.platform.channels import service_channel
 from services.platform.resp import RespClient
 from services.platform.settings import Settings
 from tests.contracts.world import Account, Channels, LiveGraph, LiveTweets, register
@@ -27,9 +27,9 @@ async def neo4j() -> AsyncIterator[AsyncDriver]:
 async def channels() -> AsyncIterator[Channels]:
     settings = Settings(service="tweets")  # any service's settings: they name every address
     async with (
-        grpc.aio.insecure_channel(settings.users_addr) as users,
-        grpc.aio.insecure_channel(settings.graph_addr) as graph,
-        grpc.aio.insecure_channel(settings.tweets_addr) as tweets,
+        service_channel(settings.users_addr) as users,
+        service_channel(settings.graph_addr) as graph,
+        service_channel(settings.tweets_addr) as tweets,
     ):
         yield Channels(users, graph, tweets)
 

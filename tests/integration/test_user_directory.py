@@ -10,6 +10,7 @@ import grpc
 import httpx
 import pytest
 
+from services.platform.channels import service_channel
 from services.platform.errors import Unavailable
 from services.platform.resp import RespClient
 from services.platform.settings import Settings
@@ -33,8 +34,8 @@ async def test_a_users_service_that_cannot_answer_is_unavailable_not_nobody(
     address: str, elsewhere: str, resp: RespClient
 ) -> None:
     target = elsewhere if address == "elsewhere" else address
-    async with grpc.aio.insecure_channel(target) as channel:
-        directory = GrpcUserDirectory(resp, channel, timeout_seconds=1.0)
+    async with service_channel(target, timeout=1.0) as channel:
+        directory = GrpcUserDirectory(resp, channel)
         with pytest.raises(Unavailable, match="the users service cannot answer"):
             await directory.by_ids([1])
         with pytest.raises(Unavailable):
@@ -52,8 +53,8 @@ async def test_the_real_users_service_resolves_ids_and_usernames_folded(resp: Re
         )
     assert created.status_code == 200, created.text
     user_id = int(created.json()["id"])
-    async with grpc.aio.insecure_channel(Settings(service="tweets").users_addr) as channel:
-        directory = GrpcUserDirectory(resp, channel, timeout_seconds=2.0)
+    async with service_channel(Settings(service="tweets").users_addr) as channel:
+        directory = GrpcUserDirectory(resp, channel)
         by_name = await directory.by_usernames([username, "nobody_" + username])
         assert list(by_name) == [username]
         assert (by_name[username].id, by_name[username].display_name) == (user_id, "Dir")

@@ -21,16 +21,14 @@ from google.protobuf import field_mask_pb2
 
 from services.platform.calls import answer, callee_error
 
-#: How long a call waits for a service.
-TIMEOUT_SECONDS = 5.0
 #: BatchGetUsers takes at most this many ids.
 BATCH = 100
 
 
 def _call(session: str) -> dict[str, Any]:
-    """A call's options: its deadline, and the caller's session token when there is one."""
+    """A call's options: the caller's session token when there is one."""
     metadata = (("authorization", f"Bearer {session}"),) if session else ()
-    return {"timeout": TIMEOUT_SECONDS, "metadata": metadata}
+    return {"metadata": metadata}
 
 
 class GrpcAccounts:
@@ -39,19 +37,19 @@ class GrpcAccounts:
 
     async def sign_in(self, username: str, password: str) -> int:
         request = users_service_pb2.CreateSessionRequest(username=username, password=password)
-        session = await answer("users", self._users.CreateSession(request, timeout=TIMEOUT_SECONDS))
+        session = await answer("users", self._users.CreateSession(request))
         return session.user.id
 
     async def register(self, username: str, password: str, display_name: str) -> int:
         request = users_service_pb2.CreateUserRequest(
             username=username, password=password, display_name=display_name
         )
-        user = await answer("users", self._users.CreateUser(request, timeout=TIMEOUT_SECONDS))
+        user = await answer("users", self._users.CreateUser(request))
         return user.id
 
     async def session(self, user_id: int) -> tuple[str, datetime]:
         request = users_service_pb2.IssueSessionRequest(user_id=user_id)
-        session = await answer("users", self._users.IssueSession(request, timeout=TIMEOUT_SECONDS))
+        session = await answer("users", self._users.IssueSession(request))
         return session.access_token, session.expire_time.ToDatetime(tzinfo=UTC)
 
 
@@ -267,7 +265,7 @@ class GrpcChirp:
 
     async def trends(self, size: int) -> list[trend_pb2.Trend]:
         request = search_service_pb2.ListTrendsRequest(page_size=size)
-        page = await answer("search", self._search.ListTrends(request, timeout=TIMEOUT_SECONDS))
+        page = await answer("search", self._search.ListTrends(request))
         return list(page.trends)
 
     async def upload(

@@ -115,8 +115,6 @@ async def _entries(
 
 #: BatchGetTweets takes at most this many ids.
 BATCH = 100
-#: How long a call to the tweets service may take.
-TIMEOUT_SECONDS = 5.0
 
 
 class ReadyTweets:
@@ -135,7 +133,6 @@ class ReadyTweets:
         for start in range(0, len(lookup.missing), BATCH):
             response = await self._stub.BatchGetTweets(
                 tweets_service_pb2.BatchGetTweetsRequest(ids=lookup.missing[start : start + BATCH]),
-                timeout=TIMEOUT_SECONDS,
             )
             found.update((tweet.id, ready_of(tweet)) for tweet in response.tweets)
         return [found[tweet_id] for tweet_id in dict.fromkeys(ids) if tweet_id in found]

@@ -11,8 +11,6 @@ from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
 
 from services.platform.caches.tweet_cache import ReadyTweets
 
-#: How long a unary call waits (full scans have no deadline).
-TIMEOUT_SECONDS = 5.0
 #: The batch RPCs take at most this many ids.
 BATCH = 100
 STREAM_BATCH = 500
@@ -30,7 +28,7 @@ class GrpcTweets(ReadyTweets):
         found: list[tweet_pb2.Tweet] = []
         for chunk in _chunks(ids):
             response = await self._stub.BatchGetTweets(
-                tweets_service_pb2.BatchGetTweetsRequest(ids=chunk), timeout=TIMEOUT_SECONDS
+                tweets_service_pb2.BatchGetTweetsRequest(ids=chunk)
             )
             found.extend(response.tweets)
         return found
@@ -49,7 +47,7 @@ class GrpcUsers:
         found: list[user_pb2.User] = []
         for chunk in _chunks(ids):
             response = await self._stub.BatchGetUsers(
-                users_service_pb2.BatchGetUsersRequest(ids=chunk), timeout=TIMEOUT_SECONDS
+                users_service_pb2.BatchGetUsersRequest(ids=chunk)
             )
             found.extend(response.users)
         return found
@@ -69,7 +67,6 @@ class GrpcGraph:
         for chunk in _chunks(ids):
             response = await self._stub.BatchGetFollowCounts(
                 graph_service_pb2.BatchGetFollowCountsRequest(user_ids=chunk),
-                timeout=TIMEOUT_SECONDS,
             )
             counts.update((c.user_id, c.follower_count) for c in response.counts)
         return counts

@@ -15,8 +15,6 @@ from services.platform.caches.tweet_cache import ReadyTweets
 from services.platform.caches.user_timelines import KEPT_IDS, RedisKeptTimelines
 from services.platform.resp import RespClient
 
-#: How long a unary call waits (streams of followers have no deadline).
-TIMEOUT_SECONDS = 5.0
 FOLLOWING_PAGE = 5000
 
 log = structlog.get_logger()
@@ -29,7 +27,6 @@ class GrpcGraph:
     async def follower_count(self, user_id: int) -> int:
         response = await self._stub.BatchGetFollowCounts(
             graph_service_pb2.BatchGetFollowCountsRequest(user_ids=[user_id]),
-            timeout=TIMEOUT_SECONDS,
         )
         return sum(c.follower_count for c in response.counts if c.user_id == user_id)
 
@@ -49,7 +46,6 @@ class GrpcGraph:
                     page_size=FOLLOWING_PAGE,
                     page_token=token,
                 ),
-                timeout=TIMEOUT_SECONDS,
             )
             found.extend(response.user_ids)
             token = response.next_page_token
@@ -82,6 +78,5 @@ class CachedTweets(ReadyTweets):
             tweets_service_pb2.ListRecentTweetIdsRequest(
                 author_ids=list(author_ids), max_results=min(max_results, 800)
             ),
-            timeout=TIMEOUT_SECONDS,
         )
         return list(response.tweet_ids)

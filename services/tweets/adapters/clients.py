@@ -21,8 +21,6 @@ from services.platform.users import GrpcUserDirectory
 from services.tweets.convert import attachment_of, author_of
 from services.tweets.model import Attachment, Author
 
-#: How long a call waits for the media service.
-TIMEOUT_SECONDS = 2.0
 #: BatchGetMedia takes at most this many per call.
 CHUNK = 100
 
@@ -37,16 +35,14 @@ class GrpcMediaLibrary:
         request = media_service_pb2.AttachMediaRequest(
             tweet_id=tweet_id, owner_id=owner_id, media_ids=media_ids
         )
-        response = await answer("media", self._stub.AttachMedia(request, timeout=TIMEOUT_SECONDS))
+        response = await answer("media", self._stub.AttachMedia(request))
         return [attachment_of(media) for media in response.media]
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Attachment]:
         found: dict[int, Attachment] = {}
         for start in range(0, len(ids), CHUNK):
             request = media_service_pb2.BatchGetMediaRequest(ids=ids[start : start + CHUNK])
-            response = await answer(
-                "media", self._stub.BatchGetMedia(request, timeout=TIMEOUT_SECONDS)
-            )
+            response = await answer("media", self._stub.BatchGetMedia(request))
             found.update((media.id, attachment_of(media)) for media in response.media)
         return found
 

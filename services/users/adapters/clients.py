@@ -18,9 +18,6 @@ from chirp.tweets.v1 import tweets_service_pb2, tweets_service_pb2_grpc
 
 from services.users.model import Counts, Relationship
 
-#: How long a profile waits for another service before showing it without its answer.
-TIMEOUT_SECONDS = 1.0
-
 log = structlog.get_logger()
 _R = TypeVar("_R")
 
@@ -38,14 +35,12 @@ class GrpcSocialCounts:
                 "graph.BatchGetFollowCounts",
                 self._graph.BatchGetFollowCounts(
                     graph_service_pb2.BatchGetFollowCountsRequest(user_ids=user_ids),
-                    timeout=TIMEOUT_SECONDS,
                 ),
             ),
             _answer(
                 "tweets.BatchGetUserTweetCounts",
                 self._tweets.BatchGetUserTweetCounts(
                     tweets_service_pb2.BatchGetUserTweetCountsRequest(user_ids=user_ids),
-                    timeout=TIMEOUT_SECONDS,
                 ),
             ),
         )
@@ -78,9 +73,7 @@ class GrpcSocialCounts:
         ]
         checked = await _answer(
             "graph.BatchCheckFollows",
-            self._graph.BatchCheckFollows(
-                graph_service_pb2.BatchCheckFollowsRequest(edges=edges), timeout=TIMEOUT_SECONDS
-            ),
+            self._graph.BatchCheckFollows(graph_service_pb2.BatchCheckFollowsRequest(edges=edges)),
         )
         if checked is None:
             return {}

@@ -30,7 +30,7 @@ def _memory(_: pytest.FixtureRequest) -> Directory:
 
 def _grpc(request: pytest.FixtureRequest) -> Directory:
     channels: Channels = request.getfixturevalue("channels")
-    directory = GrpcUserDirectory(request.getfixturevalue("resp"), channels.users, 2.0)
+    directory = GrpcUserDirectory(request.getfixturevalue("resp"), channels.users)
     return Directory(directory, request.getfixturevalue("account"))
 
 

@@ -8,9 +8,11 @@ import uuid
 
 import grpc
 
+from services.platform.channels import service_channel
 from services.platform.settings import Settings
-from services.users.adapters.clients import TIMEOUT_SECONDS, GrpcSocialCounts
+from services.users.adapters.clients import GrpcSocialCounts
 from services.users.model import Counts, Relationship
+from services.users.wiring import PROFILE_COUNTS_SECONDS
 
 SETTINGS = Settings(service="users")
 
@@ -35,11 +37,11 @@ async def test_services_that_do_not_answer_leave_zeros_not_errors() -> None:
         listener.listen()
         silent = f"127.0.0.1:{listener.getsockname()[1]}"
         async with (
-            grpc.aio.insecure_channel(silent) as graph,
-            grpc.aio.insecure_channel("127.0.0.1:1") as tweets,  # refuses connections
+            service_channel(silent, timeout=PROFILE_COUNTS_SECONDS) as graph,
+            service_channel("127.0.0.1:1", timeout=PROFILE_COUNTS_SECONDS) as tweets,  # refuses
         ):
             social = GrpcSocialCounts(graph, tweets)
             started = time.perf_counter()
             assert await social.counts([7, 8]) == {}
             assert await social.relationships(7, [8]) == {}
-            assert time.perf_counter() - started < 2 * TIMEOUT_SECONDS + 1
+            assert time.perf_counter() - started < 2 * PROFILE_COUNTS_SECONDS + 1
