@@ -656,7 +656,8 @@ def test_user_timelines_and_likes_by_username(client: httpx.Client) -> None:
     likes = get(client, f"/v1/users/{ada.username}/likes")
     assert [t["id"] for t in likes["tweets"]] == [theirs["id"]]
     assert get(client, f"/v1/users/{ada.username}")["tweetCount"] == "2"
-    client.delete(f"/v1/tweets/{first['id']}", headers=ada.headers)
+    deleted = client.delete(f"/v1/tweets/{first['id']}", headers=ada.headers)
+    assert deleted.status_code == 200, deleted.text
     assert get(client, f"/v1/users/{ada.username}")["tweetCount"] == "1"
     likers = get(client, f"/v1/tweets/{theirs['id']}/likes")
     assert [(u["id"], u["username"]) for u in likers["users"]] == [(ada.id, ada.username)]
