@@ -47,6 +47,8 @@ SERVICE_PORTS: Mapping[str, tuple[int, int]] = {
     name: (port, METRICS_PORTS[name]) for name, port in {**GRPC_PORTS, **HTTP_PORTS}.items()
 }
 GATEWAY_PORT = 8080
+#: The gateway over HTTPS, with the certificate of the local authority (``devstack/tls.py``).
+GATEWAY_TLS_PORT = 8443
 ENVOY_ADMIN_PORT = 9901
 #: SeaweedFS in one process: its S3 API where the media service looks for it, and the master,
 #: volume server and filer behind it (each also serves gRPC on its port + 10000).
@@ -321,7 +323,7 @@ _FIRST_PORTS = (*(port for port, _ in SERVICE_PORTS.values()), MediaSettings().c
 ENVOY = Component(
     name="envoy",
     stage="gateway",
-    ports=(GATEWAY_PORT, ENVOY_ADMIN_PORT),
+    ports=(GATEWAY_PORT, GATEWAY_TLS_PORT, ENVOY_ADMIN_PORT),
     command=lambda: [
         str(VENV_BIN / "envoy"),
         "--config-path",

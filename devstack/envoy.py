@@ -2,9 +2,11 @@
 
 Compose runs ``gateway/envoy.yaml`` as it is, with the services at their compose host names. The
 local stack runs the very same file with each cluster pointed at 127.0.0.1, the descriptor set
-(and the OpenAPI document) read from the work tree, the browser origins CORS allows taken
-from ``CHIRP_CORS_ORIGINS`` and the share of requests traced from ``CHIRP_TRACING_*``, so the
-two can never drift apart.
+(and the OpenAPI document) read from the work tree, the HTTPS listener's certificate from the
+local authority (``devstack/tls.py``), the browser origins CORS allows taken from
+``CHIRP_CORS_ORIGINS``, the share of requests traced from ``CHIRP_TRACING_*``, and no HSTS
+header (it would hold every port of localhost to HTTPS in a developer's browser), so the two
+can never drift apart.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from devstack import tls
 from devstack.paths import DATA, ROOT
 from services.platform.settings import TracingSettings
 
 SOURCE_CONFIG = ROOT / "gateway" / "envoy.yaml"
 LOCAL_CONFIG = DATA / "envoy" / "envoy.yaml"
 CONTAINER_GATEWAY_DIR = "/etc/envoy"
+#: Compose's secrets in the gateway's container, and the local files that stand for them.
+LOCAL_SECRETS = {
+    "/run/secrets/gateway_tls_certificate": tls.FILES.certificate,
+    "/run/secrets/gateway_tls_key": tls.FILES.key,
+}
+#: The HTTP filter that adds HSTS to answers over HTTPS (production's only).
+HSTS_FILTER = "chirp.hsts"
 #: Comma-separated origins that browser pages may call the local gateway from.
 CORS_ORIGINS_ENV = "CHIRP_CORS_ORIGINS"
 LOCAL_CORS_ORIGINS = "http://localhost:3000,http://127.0.0.1:3000"
@@ -48,7 +58,9 @@ def localize(
     cors_policy(config)["allow_origin_string_match"] = [
         {"exact": origin.strip()} for origin in origins.split(",") if origin.strip()
     ]
-    _trace_as_the_services_do(gateway_manager(config))
+    manager = gateway_manager(config)
+    _trace_as_the_services_do(manager)
+    manager["http_filters"] = [f for f in manager["http_filters"] if f["name"] != HSTS_FILTER]
     localized: dict[str, Any] = _replace_paths(config)
     return localized
 
@@ -76,8 +88,10 @@ def _port(endpoint: dict[str, Any]) -> int:
 
 
 def gateway_manager(config: dict[str, Any]) -> dict[str, Any]:
-    """The gateway listener's HTTP connection manager configuration."""
-    (listener,) = config["static_resources"]["listeners"]
+    """The gateway's HTTP connection manager configuration: one for HTTP and HTTPS alike (the
+    HTTPS listener names the HTTP one's, a YAML alias)."""
+    listeners = config["static_resources"]["listeners"]
+    (listener,) = (each for each in listeners if each["name"] == "gateway")
     manager: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
     return manager
 
@@ -93,13 +107,19 @@ def _replace_paths(node: Any) -> Any:
         return {key: _replace_paths(value) for key, value in node.items()}
     if isinstance(node, list):
         return [_replace_paths(value) for value in node]
+    if isinstance(node, str) and node in LOCAL_SECRETS:
+        return str(LOCAL_SECRETS[node])
     if isinstance(node, str) and node.startswith(CONTAINER_GATEWAY_DIR + "/"):
         return str(ROOT / "gateway" / node.removeprefix(CONTAINER_GATEWAY_DIR + "/"))
     return node
 
 
 def write_local_config(replicas: Mapping[int, Sequence[int]] | None = None) -> None:
+    """Writes the local config, and makes the HTTPS listener's certificate files it names
+    where they are missing or due."""
     import yaml  # noqa: PLC0415  (from the virtualenv)
+
+    tls.ensure()
 
     config = localize(yaml.safe_load(SOURCE_CONFIG.read_text()), replicas=replicas)
     LOCAL_CONFIG.parent.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,11 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from devstack import monitoring, ports, probes, supervisor
+from devstack import monitoring, ports, probes, supervisor, tls
 from devstack.components import (
     COMPONENTS,
     GATEWAY_PORT,
+    GATEWAY_TLS_PORT,
     SERVICE_PORTS,
     STAGES,
     Component,
@@ -229,6 +230,11 @@ def run_foreground() -> int:
         say("interrupted while starting; what had started is stopped again")
         return 130
     say(f"gateway: http://localhost:{GATEWAY_PORT}  (try: curl localhost:{GATEWAY_PORT}/v1/trends)")
+    say(
+        f"gateway over HTTPS: https://localhost:{GATEWAY_TLS_PORT}, certified by the local "
+        f"authority {tls.FILES.ca} (try: curl --cacert {tls.FILES.ca} "
+        f"https://localhost:{GATEWAY_TLS_PORT}/v1/trends)"
+    )
     say("services: " + ", ".join(f"{name} :{ports[0]}" for name, ports in SERVICE_PORTS.items()))
     say(f"Mastodon apps: point them at http://localhost:{GATEWAY_PORT}")
     say(

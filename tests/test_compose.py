@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from devstack.components import ENVOY_ADMIN_PORT, GATEWAY_PORT, SERVICE_PORTS
+from devstack.components import ENVOY_ADMIN_PORT, GATEWAY_PORT, GATEWAY_TLS_PORT, SERVICE_PORTS
 from services.platform.resp_cluster import ClusterUrl
 from services.platform.settings import GRPC_PORTS, HTTP_PORTS, MediaSettings, SearchSettings
 
@@ -535,11 +535,14 @@ def test_envoy_serves_the_gateway_config(services: dict[str, Json]) -> None:
     assert mount["type"] == "bind"
     assert mount["read_only"]
     assert Path(mount["source"]) == ROOT / "gateway"
-    assert {int(p["published"]) for p in envoy["ports"]} == {GATEWAY_PORT}
+    assert {int(p["published"]) for p in envoy["ports"]} == {GATEWAY_PORT, GATEWAY_TLS_PORT}
     everything = {name for names in instances(services).values() for name in names}
     assert set(envoy["depends_on"]) == everything
     # The edge is one: it holds the published port; the services behind it are many.
     assert replicas(envoy) == 1
+    # The HTTPS listener's certificate and key are the secrets given to Envoy.
+    named = {s for s in strings(load_yaml(ROOT / "gateway" / "envoy.yaml")) if "/secrets/" in s}
+    assert named == {f"/run/secrets/{secret['source']}" for secret in envoy["secrets"]}
 
 
 def socket_addresses(node: Any) -> list[Json]:
@@ -579,7 +582,7 @@ def test_envoy_clusters_name_compose_services(services: dict[str, Json]) -> None
                 for host, upstream_port in upstreams
             ), f"Envoy does not send {name}'s requests to {compose_name}"
     listener_ports = {int(a["port_value"]) for a in socket_addresses(resources["listeners"])}
-    assert GATEWAY_PORT in listener_ports
+    assert {GATEWAY_PORT, GATEWAY_TLS_PORT} <= listener_ports
     admin = config["admin"]["address"]["socket_address"]
     assert int(admin["port_value"]) == ENVOY_ADMIN_PORT
     assert admin["address"] in ALL_INTERFACES, (

@@ -1,5 +1,5 @@
 """The local gateway runs production's Envoy configuration with only addresses, paths, CORS
-origins and the share of requests traced changed."""
+origins and the share of requests traced changed, and no HSTS."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import pytest
 import yaml
 
 from devstack.components import GATEWAY_PORT, SERVICE_PORTS
-from devstack.envoy import CORS_ORIGINS_ENV, SOURCE_CONFIG, cors_policy, gateway_manager, localize
+from devstack.envoy import (
+    CORS_ORIGINS_ENV,
+    HSTS_FILTER,
+    LOCAL_SECRETS,
+    SOURCE_CONFIG,
+    cors_policy,
+    gateway_manager,
+    localize,
+)
 from devstack.monitoring import JAEGER_OTLP_PORT
 from devstack.paths import ROOT
 from services.platform.settings import MediaSettings, TracingSettings
@@ -31,6 +39,10 @@ def _differences(left: Any, right: Any, path: str = "") -> list[tuple[str, Any, 
 def test_only_addresses_paths_cors_origins_and_sampling_differ() -> None:
     production = yaml.safe_load(SOURCE_CONFIG.read_text())
     local = localize(copy.deepcopy(production), cors_origins="http://localhost:3000")
+    # HSTS is production's only: with it left out, what else differs
+    filters = gateway_manager(production)["http_filters"]
+    gateway_manager(production)["http_filters"] = [f for f in filters if f["name"] != HSTS_FILTER]
+    assert len(filters) == len(gateway_manager(production)["http_filters"]) + 1
     differences = _differences(production, local)
     assert differences
     for path, before, after in differences:
@@ -42,6 +54,8 @@ def test_only_addresses_paths_cors_origins_and_sampling_differ() -> None:
             assert cors_policy(local)["allow_origin_string_match"] == [
                 {"exact": "http://localhost:3000"}
             ]
+        elif before in LOCAL_SECRETS:
+            assert after == str(LOCAL_SECRETS[before])
         else:
             assert before.startswith("/etc/envoy/"), path
             assert after == str(ROOT / "gateway" / before.removeprefix("/etc/envoy/"))

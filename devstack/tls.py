@@ -1,0 +1,150 @@
+"""The local stack's certificates: a certificate authority made on first start, and the
+gateway's certificate from it, so Envoy serves HTTPS on localhost that clients can verify.
+
+``.data/tls/`` (``.data-cluster/tls/``) holds ``ca.pem`` (give it to curl's ``--cacert`` or a
+client's trust store; its key, ``ca-key.pem``, never leaves the directory), ``gateway.pem`` and
+``gateway-key.pem``. The authority is kept across starts, so a client that trusts it once keeps
+trusting the stack; the gateway's certificate is made again when it is missing, no longer from
+that authority, or within ``RENEW_BEFORE`` of its end. Production brings its own certificate
+(``docker-compose.yml``'s ``gateway_tls_*`` secrets).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from devstack.paths import DATA
+
+DIRECTORY = DATA / "tls"
+#: The names the gateway answers to on this machine.
+GATEWAY_NAMES = ("localhost",)
+GATEWAY_ADDRESSES = ("127.0.0.1", "::1")
+CA_LIFETIME = dt.timedelta(days=3650)
+GATEWAY_LIFETIME = dt.timedelta(days=397)  # the longest browsers accept
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Files:
+    ca: Path
+    ca_key: Path
+    certificate: Path
+    key: Path
+
+    @classmethod
+    def under(cls, directory: Path) -> Files:
+        return cls(
+            directory / "ca.pem",
+            directory / "ca-key.pem",
+            directory / "gateway.pem",
+            directory / "gateway-key.pem",
+        )
+
+
+FILES = Files.under(DIRECTORY)
+
+
+def ensure(files: Files = FILES, now: dt.datetime | None = None) -> Files:
+    """Makes whatever of ``files`` is missing or due (see the module docstring)."""
+    now = now or dt.datetime.now(dt.UTC)
+    files.ca.parent.mkdir(parents=True, exist_ok=True)
+    if not (files.ca.exists() and files.ca_key.exists()):
+        _write_authority(files, now)
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    if _due(files, ca, now):
+        _write_gateway(files, ca, now)
+    return files
+
+
+def _write_authority(files: Files, now: dt.datetime) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Chirp local CA")])
+    certificate = (
+        _builder(name, name, key.public_key(), now, CA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(files.ca_key, key)
+    files.ca.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def _due(files: Files, ca: x509.Certificate, now: dt.datetime) -> bool:
+    if not (files.certificate.exists() and files.key.exists()):
+        return True
+    certificate = x509.load_pem_x509_certificate(files.certificate.read_bytes())
+    try:
+        certificate.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return True  # an authority made again since
+    return certificate.not_valid_after_utc - now < RENEW_BEFORE
+
+
+def _write_gateway(files: Files, ca: x509.Certificate, now: dt.datetime) -> None:
+    ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, GATEWAY_NAMES[0])])
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in GATEWAY_NAMES]
+    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in GATEWAY_ADDRESSES]
+    certificate = (
+        _builder(subject, ca.subject, key.public_key(), now, GATEWAY_LIFETIME)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_key(files.key, key)
+    files.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    now: dt.datetime,
+    lifetime: dt.timedelta,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))  # clocks a little behind
+        .not_valid_after(now + lifetime)
+    )
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
