@@ -182,7 +182,7 @@ def baseline_config(
     without the HTTP filters named in ``without``."""
     import yaml  # noqa: PLC0415  (as devstack.envoy does)
 
-    config: dict[str, Any] = envoy.localize(yaml.safe_load(envoy.SOURCE_CONFIG.read_text()))
+    config = envoy.plain_http_only(envoy.localize(yaml.safe_load(envoy.SOURCE_CONFIG.read_text())))
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["port_value"] = gateway_port
         for chain in listener["filter_chains"]:

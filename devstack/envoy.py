@@ -25,8 +25,8 @@ LOCAL_CONFIG = DATA / "envoy" / "envoy.yaml"
 CONTAINER_GATEWAY_DIR = "/etc/envoy"
 #: Compose's secrets in the gateway's container, and the local files that stand for them.
 LOCAL_SECRETS = {
-    "/run/secrets/gateway_tls_certificate": tls.FILES.certificate,
-    "/run/secrets/gateway_tls_key": tls.FILES.key,
+    "/run/secrets/gateway_tls_certificate": tls.FILES.gateway.certificate,
+    "/run/secrets/gateway_tls_key": tls.FILES.gateway.key,
 }
 #: The HTTP filter that adds HSTS to answers over HTTPS (production's only).
 HSTS_FILTER = "chirp.hsts"
@@ -94,6 +94,14 @@ def gateway_manager(config: dict[str, Any]) -> dict[str, Any]:
     (listener,) = (each for each in listeners if each["name"] == "gateway")
     manager: dict[str, Any] = listener["filter_chains"][0]["filters"][0]["typed_config"]
     return manager
+
+
+def plain_http_only(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its plain HTTP listener alone, in place: for a second gateway beside the
+    stack's (a test's, a benchmark's), which must not share the stack's HTTPS port."""
+    listeners = config["static_resources"]["listeners"]
+    listeners[:] = [listener for listener in listeners if listener["name"] == "gateway"]
+    return config
 
 
 def cors_policy(config: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,14 @@
-"""The local stack's certificates: a certificate authority made on first start, and the
-gateway's certificate from it, so Envoy serves HTTPS on localhost that clients can verify.
+"""The local stack's certificates: a certificate authority made on first start, and from it
+the gateway's certificate, so Envoy serves HTTPS on localhost that clients can verify, and the
+services' own, for mutual TLS between them (``CHIRP_MTLS_*``, ``services/platform/mtls.py``).
 
 ``.data/tls/`` (``.data-cluster/tls/``) holds ``ca.pem`` (give it to curl's ``--cacert`` or a
 client's trust store; its key, ``ca-key.pem``, never leaves the directory), ``gateway.pem`` and
-``gateway-key.pem``. The authority is kept across starts, so a client that trusts it once keeps
-trusting the stack; the gateway's certificate is made again when it is missing, no longer from
-that authority, or within ``RENEW_BEFORE`` of its end. Production brings its own certificate
-(``docker-compose.yml``'s ``gateway_tls_*`` secrets).
+``gateway-key.pem``, ``mesh.pem`` and ``mesh-key.pem`` (for the mesh's name, as server and as
+client). The authority is kept across starts, so a client that trusts it once keeps trusting
+the stack; a certificate is made again when it is missing, no longer from that authority, or
+within ``RENEW_BEFORE`` of its end. Production brings its own certificates
+(``docker-compose.yml``'s secrets).
 """
 
 from __future__ import annotations
@@ -20,33 +22,57 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from devstack.paths import DATA
+from services.platform.settings import MutualTlsSettings
 
 DIRECTORY = DATA / "tls"
 #: The names the gateway answers to on this machine.
 GATEWAY_NAMES = ("localhost",)
 GATEWAY_ADDRESSES = ("127.0.0.1", "::1")
 CA_LIFETIME = dt.timedelta(days=3650)
-GATEWAY_LIFETIME = dt.timedelta(days=397)  # the longest browsers accept
+LEAF_LIFETIME = dt.timedelta(days=397)  # the longest browsers accept
 RENEW_BEFORE = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A certificate of the authority: its files, whom it names, what it may be used for."""
+
+    certificate: Path
+    key: Path
+    names: tuple[str, ...]
+    addresses: tuple[str, ...]
+    usages: tuple[ObjectIdentifier, ...]
 
 
 @dataclass(frozen=True)
 class Files:
     ca: Path
     ca_key: Path
-    certificate: Path
-    key: Path
+    gateway: Leaf
+    mesh: Leaf
 
     @classmethod
     def under(cls, directory: Path) -> Files:
         return cls(
             directory / "ca.pem",
             directory / "ca-key.pem",
-            directory / "gateway.pem",
-            directory / "gateway-key.pem",
+            Leaf(
+                directory / "gateway.pem",
+                directory / "gateway-key.pem",
+                GATEWAY_NAMES,
+                GATEWAY_ADDRESSES,
+                (ExtendedKeyUsageOID.SERVER_AUTH,),
+            ),
+            Leaf(
+                directory / "mesh.pem",
+                directory / "mesh-key.pem",
+                (MutualTlsSettings().server_name,),
+                (),
+                (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+            ),
         )
 
 
@@ -60,8 +86,9 @@ def ensure(files: Files = FILES, now: dt.datetime | None = None) -> Files:
     if not (files.ca.exists() and files.ca_key.exists()):
         _write_authority(files, now)
     ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
-    if _due(files, ca, now):
-        _write_gateway(files, ca, now)
+    for leaf in (files.gateway, files.mesh):
+        if _due(leaf, ca, now):
+            _issue(files, leaf, ca, now)
     return files
 
 
@@ -91,10 +118,10 @@ def _write_authority(files: Files, now: dt.datetime) -> None:
     files.ca.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def _due(files: Files, ca: x509.Certificate, now: dt.datetime) -> bool:
-    if not (files.certificate.exists() and files.key.exists()):
+def _due(leaf: Leaf, ca: x509.Certificate, now: dt.datetime) -> bool:
+    if not (leaf.certificate.exists() and leaf.key.exists()):
         return True
-    certificate = x509.load_pem_x509_certificate(files.certificate.read_bytes())
+    certificate = x509.load_pem_x509_certificate(leaf.certificate.read_bytes())
     try:
         certificate.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
@@ -102,22 +129,22 @@ def _due(files: Files, ca: x509.Certificate, now: dt.datetime) -> bool:
     return certificate.not_valid_after_utc - now < RENEW_BEFORE
 
 
-def _write_gateway(files: Files, ca: x509.Certificate, now: dt.datetime) -> None:
+def _issue(files: Files, leaf: Leaf, ca: x509.Certificate, now: dt.datetime) -> None:
     ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, GATEWAY_NAMES[0])])
-    names: list[x509.GeneralName] = [x509.DNSName(name) for name in GATEWAY_NAMES]
-    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in GATEWAY_ADDRESSES]
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, leaf.names[0])])
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in leaf.names]
+    names += [x509.IPAddress(ipaddress.ip_address(address)) for address in leaf.addresses]
     certificate = (
-        _builder(subject, ca.subject, key.public_key(), now, GATEWAY_LIFETIME)
+        _builder(subject, ca.subject, key.public_key(), now, LEAF_LIFETIME)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(leaf.usages)), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_key(files.key, key)
-    files.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    _write_key(leaf.key, key)
+    leaf.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
 def _builder(

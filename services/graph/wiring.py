@@ -34,7 +34,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     driver = AsyncGraphDatabase.driver(
         settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
     )
-    users = service_channel(settings.users_addr, timeout=2.0)
+    users = service_channel(settings.users_addr, timeout=2.0, tls=settings.mtls)
     redis = resp_client(settings.redis_url)
     try:
         outbox = Neo4jOutboxStore(driver)

@@ -25,7 +25,7 @@ async def wiring(settings: Settings) -> AsyncIterator[web.Application]:
     redis = resp_client(settings.redis_url)
     channels = Channels(
         *(
-            service_channel(address)
+            service_channel(address, tls=settings.mtls)
             for address in (
                 settings.users_addr,
                 settings.tweets_addr,

@@ -22,8 +22,9 @@ import grpc
 import structlog
 from opentelemetry.trace import SpanKind
 
-from services.platform import deadlines, tracing
+from services.platform import deadlines, mtls, tracing
 from services.platform.interceptors import REQUEST_ID_HEADER
+from services.platform.settings import MutualTlsSettings
 
 #: gRPC's service config: round robin over every resolved address (its default, pick_first,
 #: sends everything to the first one that answers).
@@ -97,13 +98,21 @@ def _carrying(details: Any) -> Any:
 
 
 def service_channel(
-    address: str, *, timeout: float = deadlines.DEFAULT_SECONDS
+    address: str,
+    *,
+    timeout: float = deadlines.DEFAULT_SECONDS,
+    tls: MutualTlsSettings | None = None,
 ) -> grpc.aio.Channel:
-    """An insecure channel to every process at ``address`` (see the module docstring) that
-    carries each call's trace and request id and gives each unary call at most ``timeout``
-    seconds (``CallerContext``)."""
-    return grpc.aio.insecure_channel(
-        target(address),
-        options=[("grpc.service_config", ROUND_ROBIN)],
-        interceptors=[CallerContext(timeout)],
-    )
+    """A channel to every process at ``address`` (see the module docstring) that carries each
+    call's trace and request id and gives each unary call at most ``timeout`` seconds
+    (``CallerContext``); over mutual TLS when ``tls`` is on, else in plain text."""
+    options = [("grpc.service_config", ROUND_ROBIN)]
+    interceptors = [CallerContext(timeout)]
+    if tls is not None and tls.enabled:
+        return grpc.aio.secure_channel(
+            target(address),
+            mtls.channel_credentials(tls),
+            options=[*options, *mtls.channel_options(tls)],
+            interceptors=interceptors,
+        )
+    return grpc.aio.insecure_channel(target(address), options=options, interceptors=interceptors)

@@ -2,7 +2,8 @@
 
 Used by container health checks (defaulting to this container's ``CHIRP_GRPC_PORT``, or for an
 HTTP service its ``CHIRP_HTTP_PORT``: ``GET /health`` answering 200) and by the local stack's
-readiness probes.
+readiness probes. A container's check speaks mutual TLS when its service does
+(``CHIRP_MTLS_*``), with the service's own certificate.
 """
 
 from __future__ import annotations
@@ -15,14 +16,26 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2
 
+from services.platform import mtls
+from services.platform.settings import MutualTlsSettings
+
 _CHECK = "/grpc.health.v1.Health/Check"
 #: What an HTTP service answers 200 on while it serves (``services/platform/http.py``).
 HEALTH_PATH = "/health"
 
 
-def not_serving_reason(address: str, timeout_seconds: float = 3.0) -> str | None:
-    """None when the server at ``address`` reports SERVING, else what it reported instead."""
-    with grpc.insecure_channel(address) as channel:
+def not_serving_reason(
+    address: str, timeout_seconds: float = 3.0, tls: MutualTlsSettings | None = None
+) -> str | None:
+    """None when the server at ``address`` reports SERVING, else what it reported instead;
+    asked over mutual TLS when ``tls`` is on."""
+    if tls is not None and tls.enabled:
+        opened = grpc.secure_channel(
+            address, mtls.channel_credentials(tls), options=mtls.channel_options(tls)
+        )
+    else:
+        opened = grpc.insecure_channel(address)
+    with opened as channel:
         check = channel.unary_unary(
             _CHECK,
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
@@ -55,8 +68,10 @@ def main(argv: list[str]) -> int:
         address = f"127.0.0.1:{http_port}"
     else:
         address = f"127.0.0.1:{os.environ.get('CHIRP_GRPC_PORT', '50051')}"
-    check = http_not_serving_reason if http_port else not_serving_reason
-    reason = check(address)
+    if http_port:
+        reason = http_not_serving_reason(address)
+    else:
+        reason = not_serving_reason(address, tls=MutualTlsSettings())
     print(reason or f"{address}: SERVING", file=sys.stderr if reason else sys.stdout)
     return 0 if reason is None else 1
 

@@ -27,6 +27,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
+from services.platform import mtls
 from services.platform.auth import TokenVerifier, ensure_dev_key_pair, load_public_key
 from services.platform.background import until_stopped
 from services.platform.interceptors import default_interceptors
@@ -124,7 +125,10 @@ async def serve(
             pool=cast("descriptor_pool.DescriptorPool", MethodAwarePool(descriptor_pool.Default())),
         )
         address = f"{settings.grpc_host}:{settings.bound_grpc_port}"
-        server.add_insecure_port(address)
+        if settings.mtls.enabled:
+            server.add_secure_port(address, mtls.server_credentials(settings.mtls))
+        else:
+            server.add_insecure_port(address)
         await server.start()
         for service_name in ["", *served]:
             await health_servicer.set(service_name, health_pb2.HealthCheckResponse.SERVING)

@@ -257,6 +257,31 @@ class TracingSettings(BaseSettings):
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
+class MutualTlsSettings(BaseSettings):
+    """``CHIRP_MTLS_*``: calls between services over mutual TLS. With ``enabled``, a service's
+    gRPC port speaks TLS only and refuses a caller without a certificate of the authority in
+    ``ca_file``; it calls other services with its own certificate and key, trusting only that
+    authority, and expects each to present ``server_name`` (one name for the whole mesh:
+    callers reach replicas by address, which a certificate cannot list in advance)."""
+
+    model_config = _environment("CHIRP_MTLS_")
+
+    enabled: bool = False
+    ca_file: Path | None = None
+    certificate_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str = "chirp.internal"
+
+    @model_validator(mode="after")
+    def _names_every_file(self) -> MutualTlsSettings:
+        if self.enabled and None in (self.ca_file, self.certificate_file, self.key_file):
+            raise ValueError(
+                "CHIRP_MTLS_ENABLED needs CHIRP_MTLS_CA_FILE, CHIRP_MTLS_CERTIFICATE_FILE "
+                "and CHIRP_MTLS_KEY_FILE"
+            )
+        return self
+
+
 class Settings(StoreSettings):
     """Everything a service reads from its environment: the server's own settings here, each
     concern's in its own group (every group reads ``CHIRP_<GROUP>_*``), all validated at start.
@@ -290,6 +315,7 @@ class Settings(StoreSettings):
     trends: TrendSettings = Field(default_factory=TrendSettings)
     mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    mtls: MutualTlsSettings = Field(default_factory=MutualTlsSettings)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

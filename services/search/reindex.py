@@ -13,7 +13,7 @@ import grpc
 from chirp.search.v1 import search_service_pb2, search_service_pb2_grpc
 
 from services.platform.channels import service_channel
-from services.platform.settings import Settings, comma_separated
+from services.platform.settings import MutualTlsSettings, Settings, comma_separated
 
 #: A rebuild reads every tweet and account; give it time.
 DEADLINE_SECONDS = 6 * 3600.0
@@ -28,7 +28,7 @@ async def reindex(
 ) -> search_service_pb2.RebuildIndexResponse:
     """The rebuild's answer; meanwhile, a line every ``every_seconds`` (a rebuild of millions
     of tweets takes minutes, and says how many only at the end)."""
-    async with service_channel(address) as search:
+    async with service_channel(address, tls=MutualTlsSettings()) as search:
         stub = search_service_pb2_grpc.SearchServiceStub(search)
         started = time.monotonic()
         call = asyncio.ensure_future(

@@ -52,7 +52,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     user_index = TantivyUserIndex(root)
     resp = resp_client(settings.redis_url)
     channels = [
-        service_channel(address)
+        service_channel(address, tls=settings.mtls)
         for address in (settings.tweets_addr, settings.users_addr, settings.graph_addr)
     ]
     try:

@@ -28,8 +28,8 @@ SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     redis = pubsub_client(settings.redis_url)  # the live channels'
     resp = resp_client(settings.redis_url)
-    graph = service_channel(settings.graph_addr)
-    tweets = service_channel(settings.tweets_addr)
+    graph = service_channel(settings.graph_addr, tls=settings.mtls)
+    tweets = service_channel(settings.tweets_addr, tls=settings.mtls)
     try:
         store = RedisTimelineStore(
             resp,

@@ -34,8 +34,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
     redis = resp_client(settings.redis_url)
     # A post waits for its author's and mentions' ids and its photos at most this long.
-    users = service_channel(settings.users_addr, timeout=1.0)
-    media = service_channel(settings.media_addr, timeout=2.0)
+    users = service_channel(settings.users_addr, timeout=1.0, tls=settings.mtls)
+    media = service_channel(settings.media_addr, timeout=2.0, tls=settings.mtls)
     try:
         outbox = Outbox(session)
         relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)

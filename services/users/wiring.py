@@ -39,8 +39,10 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     session = cql.connect(settings)
     redis = resp_client(settings.redis_url)
     cache_redis = cache_client(settings.redis_url)
-    graph = service_channel(settings.graph_addr, timeout=PROFILE_COUNTS_SECONDS)
-    tweets = service_channel(settings.tweets_addr, timeout=PROFILE_COUNTS_SECONDS)
+    graph = service_channel(settings.graph_addr, timeout=PROFILE_COUNTS_SECONDS, tls=settings.mtls)
+    tweets = service_channel(
+        settings.tweets_addr, timeout=PROFILE_COUNTS_SECONDS, tls=settings.mtls
+    )
     outbox = Outbox(session)
     try:
         async with (

@@ -21,7 +21,7 @@ import pytest
 import redis
 import yaml
 
-from devstack.envoy import SOURCE_CONFIG, gateway_manager, localize
+from devstack.envoy import SOURCE_CONFIG, gateway_manager, localize, plain_http_only
 from devstack.paths import VENV_BIN
 from services.platform.ratelimit import Limit, Limits, redis_key
 from services.platform.settings import Settings
@@ -40,7 +40,7 @@ REFILL_SECONDS = 600  # no token comes back during a test
 
 def limited_gateway_config(port: int, admin_port: int) -> dict[str, Any]:
     """Production's gateway, localized, on other ports, with small buckets and one exempt host."""
-    config = localize(yaml.safe_load(SOURCE_CONFIG.read_text()))
+    config = plain_http_only(localize(yaml.safe_load(SOURCE_CONFIG.read_text())))
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"] = port
     manager = gateway_manager(config)

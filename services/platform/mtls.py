@@ -1,0 +1,45 @@
+"""Mutual TLS between services (``CHIRP_MTLS_*``, ``settings.MutualTlsSettings``): the
+credentials a service serves its gRPC port with, and those it calls other services with.
+
+Both sides prove themselves with a certificate of one authority: a server refuses the handshake
+of a caller without one (gRPC then answers the caller UNAVAILABLE before any call is made), and
+a caller refuses a server whose certificate is not the authority's or does not carry the mesh's
+name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from services.platform.settings import MutualTlsSettings
+
+
+def _read(path: Path | None) -> bytes:
+    if path is None:
+        raise ValueError("mutual TLS is on, and a file of it is not named")
+    return path.read_bytes()
+
+
+def server_credentials(settings: MutualTlsSettings) -> grpc.ServerCredentials:
+    """TLS with this service's certificate, callers required to present the authority's."""
+    return grpc.ssl_server_credentials(
+        [(_read(settings.key_file), _read(settings.certificate_file))],
+        root_certificates=_read(settings.ca_file),
+        require_client_auth=True,
+    )
+
+
+def channel_credentials(settings: MutualTlsSettings) -> grpc.ChannelCredentials:
+    """TLS trusting the authority alone, presenting this service's certificate."""
+    return grpc.ssl_channel_credentials(
+        root_certificates=_read(settings.ca_file),
+        private_key=_read(settings.key_file),
+        certificate_chain=_read(settings.certificate_file),
+    )
+
+
+def channel_options(settings: MutualTlsSettings) -> list[tuple[str, str]]:
+    """The name a server's certificate must carry, whatever address it was reached at."""
+    return [("grpc.ssl_target_name_override", settings.server_name)]
