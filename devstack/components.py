@@ -24,6 +24,7 @@ from devstack import (
     neo4j,
     probes,
     redis_cluster,
+    tls,
 )
 from devstack.install import GO_BIN
 from devstack.paths import DATA, PYTHON, ROOT, SHAPE, VENV_BIN
@@ -132,10 +133,12 @@ def _seaweedfs_command() -> list[str]:
 def chirp_env() -> dict[str, str]:
     """What every Chirp process (service, migration, test, benchmark) is told of the shape:
     nothing in the single shape (the settings' defaults are its addresses); in the cluster
-    shape, every node of each store and every process of each service."""
+    shape, every node of each store and every process of each service; and, in either, the
+    mesh certificate's files when mutual TLS is on (``CHIRP_MTLS_ENABLED``, ``tls.py``)."""
     if SHAPE == "single":
-        return {}
+        return tls.mtls_env()
     return {
+        **tls.mtls_env(),
         **CLUSTER_STORES_ENV,
         **{
             f"CHIRP_{name.upper()}_ADDR": ",".join(f"127.0.0.1:{p}" for p in replica_ports(port))

@@ -4,8 +4,9 @@ Compose runs ``gateway/envoy.yaml`` as it is, with the services at their compose
 local stack runs the very same file with each cluster pointed at 127.0.0.1, the descriptor set
 (and the OpenAPI document) read from the work tree, the HTTPS listener's certificate from the
 local authority (``devstack/tls.py``), the browser origins CORS allows taken from
-``CHIRP_CORS_ORIGINS``, the share of requests traced from ``CHIRP_TRACING_*``, and no HSTS
-header (it would hold every port of localhost to HTTPS in a developer's browser), so the two
+``CHIRP_CORS_ORIGINS``, the share of requests traced from ``CHIRP_TRACING_*``, no HSTS
+header (it would hold every port of localhost to HTTPS in a developer's browser), and mutual
+TLS with the services only when the local stack runs it (``CHIRP_MTLS_ENABLED``), so the two
 can never drift apart.
 """
 
@@ -27,6 +28,9 @@ CONTAINER_GATEWAY_DIR = "/etc/envoy"
 LOCAL_SECRETS = {
     "/run/secrets/gateway_tls_certificate": tls.FILES.gateway.certificate,
     "/run/secrets/gateway_tls_key": tls.FILES.gateway.key,
+    "/run/secrets/mesh_ca": tls.FILES.ca,
+    "/run/secrets/mesh_certificate": tls.FILES.mesh.certificate,
+    "/run/secrets/mesh_key": tls.FILES.mesh.key,
 }
 #: The HTTP filter that adds HSTS to answers over HTTPS (production's only).
 HSTS_FILTER = "chirp.hsts"
@@ -44,6 +48,7 @@ def localize(
     else ``CHIRP_CORS_ORIGINS`` or the local defaults) for the local stack, in place, and returns
     the config. ``replicas`` maps a service's port to its port on each of its processes (the
     cluster shape's): an endpoint on that port becomes one endpoint per process."""
+    mesh_tls = tls.local_mtls().enabled
     for cluster in config["static_resources"]["clusters"]:
         for endpoints in cluster["load_assignment"]["endpoints"]:
             endpoints["lb_endpoints"] = [
@@ -51,6 +56,8 @@ def localize(
                 for endpoint in endpoints["lb_endpoints"]
                 for port in (replicas or {}).get(_port(endpoint), [_port(endpoint)])
             ]
+        if not mesh_tls:
+            cluster.pop("transport_socket", None)  # the services' ports are plain text
     for listener in config["static_resources"]["listeners"]:
         listener["address"]["socket_address"]["address"] = "127.0.0.1"
     config["admin"]["address"]["socket_address"]["address"] = "127.0.0.1"

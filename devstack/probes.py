@@ -75,9 +75,10 @@ def nats(monitor_port: int) -> str | None:
 
 
 def grpc_health(port: int) -> str | None:
+    from devstack.tls import local_mtls  # noqa: PLC0415
     from services.platform.healthcheck import not_serving_reason  # noqa: PLC0415
 
-    return not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2)
+    return not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2, tls=local_mtls())
 
 
 def http_health(port: int) -> str | None:

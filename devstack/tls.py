@@ -175,3 +175,26 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
             serialization.NoEncryption(),
         )
     )
+
+
+def local_mtls() -> MutualTlsSettings:
+    """Mutual TLS as the local stack runs it: on when ``CHIRP_MTLS_ENABLED`` says so (off by
+    default), with this authority's mesh certificate for every service."""
+    return MutualTlsSettings(
+        ca_file=FILES.ca, certificate_file=FILES.mesh.certificate, key_file=FILES.mesh.key
+    )
+
+
+def mtls_env() -> dict[str, str]:
+    """What every Chirp process is told of mutual TLS in the local stack: nothing when it is
+    off; when on, the files of the mesh certificate (made if due)."""
+    mesh = local_mtls()
+    if not mesh.enabled:
+        return {}
+    ensure()
+    return {
+        "CHIRP_MTLS_ENABLED": "true",
+        "CHIRP_MTLS_CA_FILE": str(mesh.ca_file),
+        "CHIRP_MTLS_CERTIFICATE_FILE": str(mesh.certificate_file),
+        "CHIRP_MTLS_KEY_FILE": str(mesh.key_file),
+    }

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack import tls
 from devstack.components import GATEWAY_PORT, SERVICE_PORTS
 from devstack.envoy import (
     CORS_ORIGINS_ENV,
@@ -39,10 +40,17 @@ def _differences(left: Any, right: Any, path: str = "") -> list[tuple[str, Any, 
 def test_only_addresses_paths_cors_origins_and_sampling_differ() -> None:
     production = yaml.safe_load(SOURCE_CONFIG.read_text())
     local = localize(copy.deepcopy(production), cors_origins="http://localhost:3000")
-    # HSTS is production's only: with it left out, what else differs
+    # HSTS is production's only, and mutual TLS with the services is off here: with them left
+    # out, what else differs
     filters = gateway_manager(production)["http_filters"]
     gateway_manager(production)["http_filters"] = [f for f in filters if f["name"] != HSTS_FILTER]
     assert len(filters) == len(gateway_manager(production)["http_filters"]) + 1
+    mesh = {
+        cluster["name"]: cluster.pop("transport_socket")
+        for cluster in production["static_resources"]["clusters"]
+        if "transport_socket" in cluster
+    }
+    assert set(mesh) == set(SERVICE_PORTS) - {"mastodon"}  # every gRPC service
     differences = _differences(production, local)
     assert differences
     for path, before, after in differences:
@@ -98,3 +106,24 @@ def test_the_gateway_traces_as_the_services_do(monkeypatch: pytest.MonkeyPatch) 
     assert sampled["tracing"]["provider"]["name"] == "envoy.tracers.opentelemetry"
     monkeypatch.setenv("CHIRP_TRACING_ENABLED", "false")
     assert "tracing" not in gateway_manager(localize(yaml.safe_load(SOURCE_CONFIG.read_text())))
+
+
+def test_mutual_tls_with_the_services_is_kept_when_the_stack_runs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHIRP_MTLS_ENABLED", "true")
+    local = localize(yaml.safe_load(SOURCE_CONFIG.read_text()))
+    sockets = {
+        cluster["name"]: cluster["transport_socket"]["typed_config"]["common_tls_context"]
+        for cluster in local["static_resources"]["clusters"]
+        if "transport_socket" in cluster
+    }
+    assert set(sockets) == set(SERVICE_PORTS) - {"mastodon"}
+    for context in sockets.values():
+        assert context["validation_context"]["trusted_ca"] == {"filename": str(tls.FILES.ca)}
+        assert context["tls_certificates"] == [
+            {
+                "certificate_chain": {"filename": str(tls.FILES.mesh.certificate)},
+                "private_key": {"filename": str(tls.FILES.mesh.key)},
+            }
+        ]
