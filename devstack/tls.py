@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from devstack.paths import DATA
-from services.platform.settings import MutualTlsSettings
+from services.platform.settings import MESH_SERVER_NAME, MutualTlsSettings
 
 DIRECTORY = DATA / "tls"
 #: The names the gateway answers to on this machine.
@@ -69,7 +69,7 @@ class Files:
             Leaf(
                 directory / "mesh.pem",
                 directory / "mesh-key.pem",
-                (MutualTlsSettings().server_name,),
+                (MESH_SERVER_NAME,),
                 (),
                 (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
             ),

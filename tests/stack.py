@@ -1,6 +1,26 @@
-"""Where the tests find the local stack they run against (``make test`` starts it)."""
+"""Where the tests find the local stack they run against (``make test`` starts it), and how they
+reach a service directly."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.platform import mtls
+from services.platform.channels import target
+from services.platform.settings import MutualTlsSettings
 
 #: The local stack's gateway (Envoy).
 GATEWAY = "http://127.0.0.1:8080"
 #: The same gateway over HTTPS, certified by the local authority (``devstack/tls.py``).
 GATEWAY_TLS = "https://localhost:8443"
+
+
+def direct_channel(address: str) -> grpc.Channel:
+    """A blocking channel straight to a service's gRPC port, as the stack serves it: over
+    mutual TLS with the mesh certificate when the stack runs that (``CHIRP_MTLS_ENABLED``),
+    else in plain text."""
+    mesh = MutualTlsSettings()
+    if mesh.enabled:
+        credentials = mtls.channel_credentials(mesh)
+        return grpc.secure_channel(target(address), credentials, mtls.channel_options(mesh))
+    return grpc.insecure_channel(target(address))

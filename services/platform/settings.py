@@ -28,6 +28,10 @@ METRICS_PORTS: dict[ServiceName, int] = {
 DEV_S3_SECRET_KEY = "chirp-dev-secret"  # noqa: S105 (a dev default, refused in production)
 
 
+#: The name every service's mesh certificate carries (``MutualTlsSettings``).
+MESH_SERVER_NAME = "chirp.internal"
+
+
 def comma_separated(value: str) -> list[str]:
     """The items of a comma-separated setting, blanks dropped (``"a, b,"`` is ``["a", "b"]``)."""
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -270,7 +274,7 @@ class MutualTlsSettings(BaseSettings):
     ca_file: Path | None = None
     certificate_file: Path | None = None
     key_file: Path | None = None
-    server_name: str = "chirp.internal"
+    server_name: str = MESH_SERVER_NAME
 
     @model_validator(mode="after")
     def _names_every_file(self) -> MutualTlsSettings:

@@ -1,4 +1,5 @@
-"""The services as a gRPC tool sees them: grpcurl discovers them through server reflection."""
+"""The services as a gRPC tool sees them: grpcurl discovers them through server reflection
+(over mutual TLS, with the mesh certificate, when the stack runs that)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,32 @@ import pytest
 
 from devstack.components import SERVICE_PORTS
 from devstack.install import GO_BIN
-from services.platform.settings import GRPC_PORTS
+from services.platform.settings import GRPC_PORTS, MutualTlsSettings
+
+
+def _transport(flag: str) -> list[str]:
+    """A Go gRPC tool's flags for the services' transport: ``flag`` (its plain-text one), or
+    the mesh certificate's files with the name to expect (``-cacert``, ``-cert``, ``-key``
+    and grpcurl's ``-servername``, ghz's ``--cname``), ``flag``'s dashes kept."""
+    mesh = MutualTlsSettings()
+    if not mesh.enabled:
+        return [flag]
+    dashes = flag[: len(flag) - len(flag.lstrip("-"))]
+    name = "servername" if dashes == "-" else "cname"
+    files = {"cacert": mesh.ca_file, "cert": mesh.certificate_file, "key": mesh.key_file}
+    return [
+        *(part for option, path in files.items() for part in (dashes + option, str(path))),
+        dashes + name,
+        mesh.server_name,
+    ]
 
 
 def _grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(GO_BIN / "grpcurl"), "-plaintext", *args], capture_output=True, text=True, check=False
+        [str(GO_BIN / "grpcurl"), *_transport("-plaintext"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -47,7 +68,16 @@ def test_ghz_loads_a_method_by_reflection_alone() -> None:
     call = ["--call", "chirp.tweets.v1.TweetsService/GetTweet", "-d", '{"id": "1"}']
     address = f"127.0.0.1:{SERVICE_PORTS['tweets'][0]}"
     result = subprocess.run(
-        [str(GO_BIN / "ghz"), "--insecure", "--format", "json", "-n", "4", *call, address],
+        [
+            str(GO_BIN / "ghz"),
+            *_transport("--insecure"),
+            "--format",
+            "json",
+            "-n",
+            "4",
+            *call,
+            address,
+        ],
         capture_output=True,
         text=True,
         check=False,

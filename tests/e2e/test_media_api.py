@@ -17,7 +17,8 @@ import httpx
 import pytest
 from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 
-from services.platform.settings import Settings
+from services.platform.channels import service_channel
+from services.platform.settings import MutualTlsSettings, Settings
 from tests.integration.media.photos import GPS_IFD, animated, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import bearer, random_user_id
 
@@ -147,7 +148,7 @@ def test_a_photo_over_5_mib_is_400_and_any_upload_over_40_mib_413(client: httpx.
 
 def test_more_than_5_mib_is_invalid_argument_for_grpc_callers() -> None:
     async def call() -> grpc.StatusCode:
-        async with grpc.aio.insecure_channel(MEDIA) as channel:
+        async with service_channel(MEDIA, tls=MutualTlsSettings()) as channel:
             stub = media_service_pb2_grpc.MediaServiceStub(channel)
             request = media_service_pb2.CreateMediaRequest()
             request.content.content_type = "image/jpeg"

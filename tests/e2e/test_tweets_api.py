@@ -27,7 +27,7 @@ from services.platform.ids import compose, wall_clock_ms
 from services.platform.paging import encode_token
 from services.tweets.rules import MAX_EDITS
 from tests.integration.tweets.tokens import bearer, mint, random_user_id
-from tests.stack import GATEWAY
+from tests.stack import GATEWAY, direct_channel
 
 TWEETS = "127.0.0.1:50052"
 JsonObject = dict[str, Any]
@@ -213,7 +213,7 @@ def test_unknown_and_malformed_ids(client: httpx.Client) -> None:
 
 @pytest.fixture(scope="module")
 def tweets_stub() -> Iterator[tweets_service_pb2_grpc.TweetsServiceStub]:
-    with grpc.insecure_channel(TWEETS) as channel:
+    with direct_channel(TWEETS) as channel:
         yield tweets_service_pb2_grpc.TweetsServiceStub(channel)
 
 

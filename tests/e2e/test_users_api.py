@@ -30,12 +30,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from devstack.paths import ROOT
 from services.platform.caches.user_cache import user_key
-from services.platform.channels import target
 from services.platform.settings import Settings
 from services.platform.subjects import USERS_CREATED, USERS_UPDATED
 from tests import redis_py
 from tests.integration.streams import event_of
-from tests.stack import GATEWAY
+from tests.stack import GATEWAY, direct_channel
 
 SETTINGS = Settings(service="users")
 PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
@@ -68,7 +67,7 @@ class Account:
 
 @pytest.fixture(scope="module")
 def users_stub() -> Iterator[users_service_pb2_grpc.UsersServiceStub]:
-    with grpc.insecure_channel(target(SETTINGS.users_addr)) as channel:
+    with direct_channel(SETTINGS.users_addr) as channel:
         yield users_service_pb2_grpc.UsersServiceStub(channel)
 
 
@@ -307,7 +306,7 @@ def test_the_token_is_accepted_by_another_services_interceptor(
     # search (through the gateway) and graph (directly over gRPC) check tokens themselves.
     assert client.get("/v1/trends", headers=account.headers).status_code != 401
     assert client.get("/v1/trends", headers={"Authorization": "Bearer forged"}).status_code == 401
-    with grpc.insecure_channel(target(SETTINGS.graph_addr)) as channel:
+    with direct_channel(SETTINGS.graph_addr) as channel:
         graph = graph_service_pb2_grpc.GraphServiceStub(channel)
         request = graph_service_pb2.BatchGetFollowCountsRequest(user_ids=[account.id])
 
