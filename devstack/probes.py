@@ -82,9 +82,10 @@ def grpc_health(port: int) -> str | None:
 
 
 def http_health(port: int) -> str | None:
+    from devstack.tls import local_mtls  # noqa: PLC0415
     from services.platform.healthcheck import http_not_serving_reason  # noqa: PLC0415
 
-    return http_not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2)
+    return http_not_serving_reason(f"127.0.0.1:{port}", timeout_seconds=2, tls=local_mtls())
 
 
 def envoy(admin_port: int) -> str | None:

@@ -4,6 +4,7 @@ reach a service directly."""
 from __future__ import annotations
 
 import grpc
+import httpx
 
 from services.platform import mtls
 from services.platform.channels import target
@@ -24,3 +25,15 @@ def direct_channel(address: str) -> grpc.Channel:
         credentials = mtls.channel_credentials(mesh)
         return grpc.secure_channel(target(address), credentials, mtls.channel_options(mesh))
     return grpc.insecure_channel(target(address))
+
+
+def direct_get(port: int, path: str) -> httpx.Response:
+    """``GET path`` straight from an HTTP service's port on this machine, as the stack serves
+    it: over mutual TLS with the mesh certificate when it runs that, else plain HTTP."""
+    mesh = MutualTlsSettings()
+    if mesh.enabled:
+        with httpx.Client(verify=mtls.client_ssl_context(mesh), timeout=5) as client:
+            return client.get(
+                f"https://127.0.0.1:{port}{path}", extensions={"sni_hostname": mesh.server_name}
+            )
+    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5)

@@ -491,20 +491,24 @@ def test_only_users_holds_the_signing_key(services: dict[str, Json]) -> None:
     )
 
 
-def test_every_grpc_service_and_the_gateway_hold_the_mesh_certificate(
+def test_every_service_and_the_gateway_hold_the_mesh_certificate(
     services: dict[str, Json],
 ) -> None:
     mesh = {"mesh_ca", "mesh_certificate", "mesh_key"}
+    served = 0
     for name, service in services.items():
         environment = service.get("environment") or {}
-        if "CHIRP_GRPC_PORT" in environment or name == "envoy":
+        serves = "CHIRP_GRPC_PORT" in environment or "CHIRP_HTTP_PORT" in environment
+        if serves or name == "envoy":
             held = {secret["source"] for secret in service.get("secrets") or []}
             assert mesh <= held, name
-        if "CHIRP_GRPC_PORT" in environment:
+        if serves:
+            served += 1
             assert environment["CHIRP_MTLS_ENABLED"] == "true", name
             assert {
                 environment[f"CHIRP_MTLS_{file}_FILE"] for file in ("CA", "CERTIFICATE", "KEY")
             } == {f"/run/secrets/{secret}" for secret in mesh}, name
+    assert served == len(SERVICE_PORTS) + 1  # search runs as two services (two indexes)
 
 
 def test_prometheus_scrapes_every_service_envoy_redis_and_nats(services: dict[str, Json]) -> None:

@@ -20,7 +20,7 @@ import uvloop
 from aiohttp import web
 from prometheus_client import start_http_server
 
-from services.platform import tracing
+from services.platform import mtls, tracing
 from services.platform.background import until_stopped
 from services.platform.healthcheck import HEALTH_PATH
 from services.platform.interceptors import REQUEST_ID_HEADER
@@ -70,12 +70,16 @@ async def serve_http(settings: Settings, wiring: HttpWiring) -> None:
 async def http_site(app: web.Application, settings: Settings, port: int) -> AsyncIterator[None]:
     """Serves ``app`` on ``port`` for the life of the context, then lets the requests in flight
     finish (``shutdown_grace_seconds``). The port is shared by every worker process of a
-    service (``SO_REUSEPORT``), as gRPC's is."""
+    service (``SO_REUSEPORT``), as gRPC's is; over mutual TLS when the services speak it
+    (``CHIRP_MTLS_*``)."""
     app.middlewares.insert(0, request_context)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.grpc_host, port, reuse_port=True).start()
+        secure = mtls.server_ssl_context(settings.mtls) if settings.mtls.enabled else None
+        await web.TCPSite(
+            runner, settings.grpc_host, port, reuse_port=True, ssl_context=secure
+        ).start()
         log.info("serving http", address=f"{settings.grpc_host}:{port}", pid=os.getpid())
         yield
     finally:

@@ -1,14 +1,16 @@
 """Mutual TLS between services (``CHIRP_MTLS_*``, ``settings.MutualTlsSettings``): the
 credentials a service serves its gRPC port with, and those it calls other services with.
 
-Both sides prove themselves with a certificate of one authority: a server refuses the handshake
-of a caller without one (gRPC then answers the caller UNAVAILABLE before any call is made), and
-a caller refuses a server whose certificate is not the authority's or does not carry the mesh's
-name.
+An HTTP service (the Mastodon API, media's bytes) serves TLS the same way
+(``server_ssl_context``). Both sides prove themselves with a certificate of one authority: a
+server refuses the handshake of a caller without one (gRPC then answers the caller UNAVAILABLE
+before any call is made), and a caller refuses a server whose certificate is not the authority's
+or does not carry the mesh's name.
 """
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 import grpc
@@ -17,9 +19,7 @@ from services.platform.settings import MutualTlsSettings
 
 
 def _read(path: Path | None) -> bytes:
-    if path is None:
-        raise ValueError("mutual TLS is on, and a file of it is not named")
-    return path.read_bytes()
+    return _path(path).read_bytes()
 
 
 def server_credentials(settings: MutualTlsSettings) -> grpc.ServerCredentials:
@@ -43,3 +43,27 @@ def channel_credentials(settings: MutualTlsSettings) -> grpc.ChannelCredentials:
 def channel_options(settings: MutualTlsSettings) -> list[tuple[str, str]]:
     """The name a server's certificate must carry, whatever address it was reached at."""
     return [("grpc.ssl_target_name_override", settings.server_name)]
+
+
+def server_ssl_context(settings: MutualTlsSettings) -> ssl.SSLContext:
+    """What an HTTP service serves with: its certificate, callers required to present the
+    authority's (TLS 1.2 at least)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=settings.ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(_path(settings.certificate_file), _path(settings.key_file))
+    return context
+
+
+def client_ssl_context(settings: MutualTlsSettings) -> ssl.SSLContext:
+    """What calls an HTTP service with (the health check): this service's certificate,
+    trusting the authority alone; the server's name to check is ``settings.server_name``."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.ca_file)
+    context.load_cert_chain(_path(settings.certificate_file), _path(settings.key_file))
+    return context
+
+
+def _path(path: Path | None) -> Path:
+    if path is None:
+        raise ValueError("mutual TLS is on, and a file of it is not named")
+    return path

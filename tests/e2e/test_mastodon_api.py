@@ -26,7 +26,7 @@ from PIL import Image
 from services.mastodon.service import TOKEN_CACHE_SECONDS
 from services.platform.healthcheck import HEALTH_PATH
 from services.platform.settings import HTTP_PORTS
-from tests.stack import GATEWAY
+from tests.stack import GATEWAY, direct_get
 
 PASSWORD = "correct horse battery"  # noqa: S105  (a test account's)
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -545,7 +545,7 @@ def test_health_checks_are_neither_counted_nor_refused() -> None:
     every loopback caller) would be refused."""
     port = HTTP_PORTS["mastodon"]
     for _ in range(3):
-        health = httpx.get(f"http://127.0.0.1:{port}{HEALTH_PATH}", timeout=5)
+        health = direct_get(port, HEALTH_PATH)
         assert health.status_code == 200, health.text
         assert "x-ratelimit-limit" not in health.headers
 

@@ -50,7 +50,7 @@ def test_only_addresses_paths_cors_origins_and_sampling_differ() -> None:
         for cluster in production["static_resources"]["clusters"]
         if "transport_socket" in cluster
     }
-    assert set(mesh) == set(SERVICE_PORTS) - {"mastodon"}  # every gRPC service
+    assert set(mesh) == {*SERVICE_PORTS, "media_content"}  # every service, media's bytes too
     differences = _differences(production, local)
     assert differences
     for path, before, after in differences:
@@ -118,7 +118,7 @@ def test_mutual_tls_with_the_services_is_kept_when_the_stack_runs_it(
         for cluster in local["static_resources"]["clusters"]
         if "transport_socket" in cluster
     }
-    assert set(sockets) == set(SERVICE_PORTS) - {"mastodon"}
+    assert set(sockets) == {*SERVICE_PORTS, "media_content"}
     for context in sockets.values():
         assert context["validation_context"]["trusted_ca"] == {"filename": str(tls.FILES.ca)}
         assert context["tls_certificates"] == [

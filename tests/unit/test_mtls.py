@@ -1,24 +1,27 @@
 """Mutual TLS between services (``services/platform/mtls.py``), on a real in-process grpc.aio
 server with certificates from ``devstack/tls.py``'s authority: a service channel and the health
 check get through; a caller in plain text, without a certificate, or with another authority's
-is refused, and so is a server of another authority."""
+is refused, and so is a server of another authority; an HTTP service's site likewise."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pydantic
 import pytest
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from devstack import tls
 from services.platform import mtls
 from services.platform.channels import service_channel
-from services.platform.healthcheck import not_serving_reason
-from services.platform.settings import MutualTlsSettings
+from services.platform.healthcheck import HEALTH_PATH, http_not_serving_reason, not_serving_reason
+from services.platform.http import http_site
+from services.platform.settings import MutualTlsSettings, Settings
 
 
 def _mesh(directory: Path) -> MutualTlsSettings:
@@ -119,3 +122,32 @@ def test_mutual_tls_on_names_its_files() -> None:
     with pytest.raises(pydantic.ValidationError, match="CHIRP_MTLS_CA_FILE"):
         MutualTlsSettings(enabled=True)
     assert not MutualTlsSettings().enabled  # off unless turned on
+
+
+@pytest.fixture
+async def http_address(ours: MutualTlsSettings) -> AsyncIterator[str]:
+    """An HTTP service's site (``http.http_site``) with ``/health``, over mutual TLS."""
+
+    async def healthy(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get(HEALTH_PATH, healthy)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(service="mastodon", mtls=ours)
+    async with http_site(app, settings, port):
+        yield f"127.0.0.1:{port}"
+
+
+async def test_an_http_service_answers_the_mesh_and_refuses_others(
+    http_address: str, ours: MutualTlsSettings, theirs: MutualTlsSettings
+) -> None:
+    def reason(tls: MutualTlsSettings | None) -> str | None:
+        return http_not_serving_reason(http_address, timeout_seconds=3, tls=tls)
+
+    assert await asyncio.to_thread(reason, ours) is None
+    assert await asyncio.to_thread(reason, None) is not None  # plain HTTP
+    stranger = theirs.model_copy(update={"ca_file": ours.ca_file})
+    assert await asyncio.to_thread(reason, stranger) is not None
