@@ -5,16 +5,18 @@ Every run gets a wall-clock deadline (the process is killed past it), an address
 CPU-time limit, a lower priority than the service's own requests, and dies with the service
 (``PR_SET_PDEATHSIG``), so a killed worker leaves no transcode running. Files go through a
 private temporary folder that is removed after each run.
+
+The limits are set by programs the child runs before it becomes ffmpeg (util-linux's
+``setpriv`` and ``prlimit``, coreutils' ``nice``, each exec'ing the next: Debian's essential
+packages), not by Python between fork and exec: a forked child of the threaded service that runs
+Python (``preexec_fn``) can crash or deadlock on a lock another thread held at the fork, and did
+(ffprobe "stopped by signal 11" on a valid upload, once in a test run).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
-import os
-import resource
-import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,6 @@ from services.media.video import (
 )
 from services.platform.errors import InvalidArgument
 
-_PR_SET_PDEATHSIG = 1
 #: How long probing an upload may take (it reads headers, not frames).
 PROBE_SECONDS = 20.0
 #: Characters of ffmpeg's complaint kept as the failure's reason.
@@ -111,12 +112,15 @@ def _json(report: bytes) -> dict[str, object]:
     return parsed
 
 
-def _limit_child(memory_bytes: int, cpu_seconds: int) -> None:
-    """Runs in the child between fork and exec."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    os.nice(10)
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def limited(argv: list[str], memory_bytes: int, cpu_seconds: int) -> list[str]:
+    """``argv`` run under the limits (see the module docstring): killed when the service dies,
+    its address space and CPU time bounded, at a lower priority."""
+    return [
+        *("setpriv", "--pdeathsig", "KILL", "--"),
+        *("prlimit", f"--as={memory_bytes}", f"--cpu={cpu_seconds}", "--"),
+        *("nice", "-n", "10"),
+        *argv,
+    ]
 
 
 async def _run(argv: list[str], seconds: float, memory_bytes: int, folder: Path) -> bytes:
@@ -126,11 +130,10 @@ async def _run(argv: list[str], seconds: float, memory_bytes: int, folder: Path)
     # Every thread of ffmpeg counts towards the CPU limit: two cores' worth of the deadline.
     cpu_seconds = max(1, int(seconds * 2))
     process = await asyncio.create_subprocess_exec(
-        *argv,
+        *limited(argv, memory_bytes, cpu_seconds),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        preexec_fn=lambda: _limit_child(memory_bytes, cpu_seconds),
     )
     try:
         async with asyncio.timeout(seconds):
