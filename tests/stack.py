@@ -20,11 +20,7 @@ def direct_channel(address: str) -> grpc.Channel:
     """A blocking channel straight to a service's gRPC port, as the stack serves it: over
     mutual TLS with the mesh certificate when the stack runs that (``CHIRP_MTLS_ENABLED``),
     else in plain text."""
-    mesh = MutualTlsSettings()
-    if mesh.enabled:
-        credentials = mtls.channel_credentials(mesh)
-        return grpc.secure_channel(target(address), credentials, mtls.channel_options(mesh))
-    return grpc.insecure_channel(target(address))
+    return mtls.blocking_channel(target(address), MutualTlsSettings())
 
 
 def direct_get(port: int, path: str) -> httpx.Response:

@@ -30,13 +30,7 @@ def not_serving_reason(
 ) -> str | None:
     """None when the server at ``address`` reports SERVING, else what it reported instead;
     asked over mutual TLS when ``tls`` is on."""
-    if tls is not None and tls.enabled:
-        opened = grpc.secure_channel(
-            address, mtls.channel_credentials(tls), options=mtls.channel_options(tls)
-        )
-    else:
-        opened = grpc.insecure_channel(address)
-    with opened as channel:
+    with mtls.blocking_channel(address, tls) as channel:
         check = channel.unary_unary(
             _CHECK,
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,

@@ -45,6 +45,16 @@ def channel_options(settings: MutualTlsSettings) -> list[tuple[str, str]]:
     return [("grpc.ssl_target_name_override", settings.server_name)]
 
 
+def blocking_channel(target: str, settings: MutualTlsSettings | None) -> grpc.Channel:
+    """A blocking channel to ``target`` (a health check's, a tool's): over mutual TLS when
+    ``settings`` is on, else in plain text."""
+    if settings is not None and settings.enabled:
+        return grpc.secure_channel(
+            target, channel_credentials(settings), options=channel_options(settings)
+        )
+    return grpc.insecure_channel(target)
+
+
 def server_ssl_context(settings: MutualTlsSettings) -> ssl.SSLContext:
     """What an HTTP service serves with: its certificate, callers required to present the
     authority's (TLS 1.2 at least)."""
