@@ -86,7 +86,7 @@ def needs_token(method: str, path: str) -> bool:
 
     gateway/envoy.yaml's ``jwt_authn`` rules say the same; tests/unit/test_openapi.py checks it.
     """
-    if path in ("/v1/users/me", "/v1/users/me/suggestions") or path.startswith("/v1/timelines/"):
+    if path == "/v1/users/me" or path.startswith(("/v1/users/me/", "/v1/timelines/")):
         return True
     if method == "get":
         return False
@@ -102,7 +102,7 @@ def generate_openapi(target: Path) -> None:
         _protoc(
             f"--plugin=protoc-gen-openapiv2={OPENAPI_PLUGIN}",
             f"--openapiv2_out={scratch}",
-            f"--openapiv2_opt=allow_merge=true,merge_file_name=chirp,output_format=json,{packages}",
+            f"--openapiv2_opt=allow_merge=true,allow_delete_body=true,merge_file_name=chirp,output_format=json,{packages}",
             *protos,
         )
         document = json.loads((Path(scratch) / "chirp.swagger.json").read_text())

@@ -16,6 +16,7 @@ MESSAGES = {
   [".chirp.tweets.v1.UrlEntity"] = {["end"] = true, ["start"] = true, ["url"] = true},
   [".chirp.users.v1.CreateSessionRequest"] = {["password"] = true, ["username"] = true},
   [".chirp.users.v1.CreateUserRequest"] = {["displayName"] = true, ["display_name"] = true, ["password"] = true, ["username"] = true},
+  [".chirp.users.v1.DeleteCurrentUserRequest"] = {["password"] = true},
   [".chirp.users.v1.User"] = {["bio"] = true, ["callerFollows"] = true, ["caller_follows"] = true, ["createTime"] = true, ["create_time"] = true, ["displayName"] = true, ["display_name"] = true, ["followerCount"] = true, ["follower_count"] = true, ["followingCount"] = true, ["following_count"] = true, ["followsCaller"] = true, ["follows_caller"] = true, ["id"] = true, ["tweetCount"] = true, ["tweet_count"] = true, ["username"] = true},
 }
 ROUTES = {
@@ -29,6 +30,7 @@ ROUTES = {
   {"POST", "^/v1/users$", ".chirp.users.v1.CreateUserRequest"},
   {"POST", "^/v1/users/[^/:]+:follow$", ".chirp.graph.v1.FollowUserRequest"},
   {"POST", "^/v1/users/[^/:]+:unfollow$", ".chirp.graph.v1.UnfollowUserRequest"},
+  {"DELETE", "^/v1/users/me$", ".chirp.users.v1.DeleteCurrentUserRequest"},
   {"PATCH", "^/v1/users/me$", ".chirp.users.v1.User"},
 }
 PATH_PARAMETERS = {

@@ -12,6 +12,7 @@ import contextvars
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,18 +65,30 @@ VERIFIED_TOKENS_KEPT = 10_000
 
 
 class TokenVerifier:
-    """Checks signature, algorithm, issuer and expiry; anything else about a token is refused.
+    """Checks signature, algorithm, issuer and expiry, and that the account's sessions were not
+    revoked (``revoked``: deleted accounts, ``revocations.py``); anything else about a token is
+    refused.
 
     A token that verified is kept (the most recent ``VERIFIED_TOKENS_KEPT``): its bytes cannot
-    change, so a later request with the same token needs only its expiry checked again.
+    change, so a later request with the same token needs only its expiry and the revocations
+    checked again.
     """
 
-    def __init__(self, public_key: Ed25519PublicKey, issuer: str) -> None:
+    def __init__(
+        self, public_key: Ed25519PublicKey, issuer: str, revoked: Container[int] = frozenset()
+    ) -> None:
         self._public_key = public_key
         self._issuer = issuer
+        self._revoked = revoked
         self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
 
     def verify(self, token: str) -> Caller:
+        caller = self._signed(token)
+        if caller.user_id in self._revoked:
+            raise Unauthenticated("the account of this access token was deleted")
+        return caller
+
+    def _signed(self, token: str) -> Caller:
         kept = self._verified.get(token)
         if kept is not None and time.time() < kept[1]:
             self._verified.move_to_end(token)

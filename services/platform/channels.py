@@ -102,11 +102,15 @@ def service_channel(
     *,
     timeout: float = deadlines.DEFAULT_SECONDS,
     tls: MutualTlsSettings | None = None,
+    max_receive_bytes: int | None = None,
 ) -> grpc.aio.Channel:
     """A channel to every process at ``address`` (see the module docstring) that carries each
     call's trace and request id and gives each unary call at most ``timeout`` seconds
-    (``CallerContext``); over mutual TLS when ``tls`` is on, else in plain text."""
-    options = [("grpc.service_config", ROUND_ROBIN)]
+    (``CallerContext``); over mutual TLS when ``tls`` is on, else in plain text. An answer may
+    be ``max_receive_bytes`` long (gRPC's 4 MiB by default)."""
+    options: list[tuple[str, Any]] = [("grpc.service_config", ROUND_ROBIN)]
+    if max_receive_bytes is not None:
+        options.append(("grpc.max_receive_message_length", max_receive_bytes))
     interceptors = [CallerContext(timeout)]
     if tls is not None and tls.enabled:
         return grpc.aio.secure_channel(

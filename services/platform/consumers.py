@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 import nats
 import structlog
@@ -259,12 +260,19 @@ class Settle:
                 return decode(message.subject, message.data)
             return subject.decode(message.data)
         except Exception:
-            log.exception(
-                "undecodable event; set aside", consumer=self.consumer, subject=message.subject
-            )
-            SET_ASIDE.labels(self.consumer, message.subject).inc()
-            await _replies([message.term()])
+            await self.set_aside(message)
             return None
+
+    async def set_aside(self, message: Msg) -> None:
+        """Terminates ``message``, which holds no event this consumer can apply."""
+        log.error(
+            "undecodable event; set aside",
+            consumer=self.consumer,
+            subject=message.subject,
+            exc_info=sys.exc_info()[1],
+        )
+        SET_ASIDE.labels(self.consumer, message.subject).inc()
+        await _replies([message.term()])
 
     def kept_alive(self, messages: Sequence[Msg]) -> InProgress:
         """A block during which ``messages`` are marked in progress (for handlers that may run
@@ -321,17 +329,36 @@ async def _replies(replies: Iterable[Awaitable[None]]) -> None:
             log.warning("could not settle a message", error=str(outcome))
 
 
+@dataclass(frozen=True)
+class Applies(Generic[E]):
+    """How a consumer applies the events of one of its subjects: ``apply`` returns True once the
+    event's effect is stored, False while it cannot be yet."""
+
+    subject: Subject[E]
+    apply: Callable[[E], Awaitable[bool]]
+
+
 def each_event(
     settle: Settle, subject: Subject[E], apply: Callable[[E], Awaitable[bool]]
 ) -> BatchHandler:
-    """A batch handler that applies each message's event (of ``subject``'s type) in stream
-    order, settled by ``settle``: ``apply`` returns True once the event's effect is stored,
-    False while it cannot be yet."""
+    """``each_event_of`` for a consumer of one subject."""
+    return each_event_of(settle, Applies(subject, apply))
+
+
+def each_event_of(settle: Settle, *handlers: Applies[Any]) -> BatchHandler:
+    """A batch handler that applies each message's event, by the handler of the message's
+    subject, in stream order, settled by ``settle``. A message of a subject no handler takes
+    holds no event this consumer knows: it is set aside as undecodable."""
+    by_subject = {handler.subject.name: handler for handler in handlers}
 
     async def handle_batch(messages: list[Msg]) -> None:
         for message in messages:
-            event = await settle.decoded(message, subject)
+            handler = by_subject.get(message.subject)
+            if handler is None:
+                await settle.set_aside(message)
+                continue
+            event = await settle.decoded(message, handler.subject)
             if event is not None:
-                await settle.settled(message, apply(event))
+                await settle.settled(message, handler.apply(event))
 
     return handle_batch

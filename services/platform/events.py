@@ -37,6 +37,7 @@ from services.platform.subjects import (
     TWEETS_UNLIKED,
     TWEETS_UNRETWEETED,
     USERS_CREATED,
+    USERS_DELETED,
     USERS_UPDATED,
     Subject,
 )
@@ -88,7 +89,7 @@ def _names(*subjects: Subject[Any]) -> list[str]:
 CONSUMERS = (
     durable(
         "timelines-fanout",
-        "timelines: fanout on write, follow merges, deletes",
+        "timelines: fanout on write, follow merges, deletes, deleted accounts' timelines",
         _names(
             TWEETS_CREATED,
             TWEETS_RETWEETED,
@@ -96,6 +97,7 @@ CONSUMERS = (
             TWEETS_DELETED,
             GRAPH_FOLLOWED,
             GRAPH_UNFOLLOWED,
+            USERS_DELETED,
         ),
     ),
     durable(
@@ -111,6 +113,7 @@ CONSUMERS = (
             TWEETS_UNRETWEETED,
             USERS_CREATED,
             USERS_UPDATED,
+            USERS_DELETED,
             GRAPH_FOLLOWED,  # follower counts rank user search
             GRAPH_UNFOLLOWED,
         ),
@@ -121,8 +124,28 @@ CONSUMERS = (
     durable(
         "tweets-cleanup", "tweets: undoes the retweets of deleted tweets", _names(TWEETS_DELETED)
     ),
-    durable("graph-users", "graph: gives every new account its node", _names(USERS_CREATED)),
-    durable("media-cleanup", "media: removes the photos of deleted tweets", _names(TWEETS_DELETED)),
+    # An account's erasure can take one step per tweet and like: its own consumer, so posts'
+    # cleanups never queue behind it.
+    durable(
+        "tweets-accounts",
+        "tweets: erases deleted accounts' tweets, retweets and likes",
+        _names(USERS_DELETED),
+    ),
+    durable(
+        "graph-users",
+        "graph: gives every new account its node, removes deleted ones with their follows",
+        _names(USERS_CREATED, USERS_DELETED),
+    ),
+    durable(
+        "media-cleanup",
+        "media: removes the photos of deleted tweets and deleted accounts' uploads",
+        _names(TWEETS_DELETED, USERS_DELETED),
+    ),
+    durable(
+        "mastodon-accounts",
+        "mastodon: revokes deleted accounts' OAuth tokens",
+        _names(USERS_DELETED),
+    ),
     # A transcode takes minutes: its worker says it is still at work every few seconds
     # (in-progress acks), so a worker that died has its job redelivered within seconds.
     durable(

@@ -14,8 +14,9 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import grpc
@@ -29,9 +30,11 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from services.platform import mtls
 from services.platform.auth import TokenVerifier, ensure_dev_key_pair, load_public_key
-from services.platform.background import until_stopped
+from services.platform.background import in_background, until_stopped
 from services.platform.interceptors import default_interceptors
 from services.platform.logging import configure_logging
+from services.platform.redis_clients import resp_client
+from services.platform.revocations import RevokedAccounts
 from services.platform.settings import ServiceName, Settings, load_settings
 from services.platform.tracing import configure_tracing
 
@@ -99,7 +102,10 @@ async def serve(
 ) -> None:
     """Serves until SIGTERM or SIGINT, then drains: NOT_SERVING first, then a graceful stop.
     (``interceptors`` other than the default are for benchmarks that measure them.)"""
-    verifier = TokenVerifier(load_public_key(settings.public_key_path), settings.tokens.issuer)
+    revoked = RevokedAccounts()
+    verifier = TokenVerifier(
+        load_public_key(settings.public_key_path), settings.tokens.issuer, revoked
+    )
     server = grpc.aio.server(
         interceptors=interceptors(verifier),
         # Several worker processes share one port; the kernel spreads connections over them.
@@ -109,7 +115,11 @@ async def serve(
         ],
     )
     health_servicer = health.aio.HealthServicer()
-    async with wiring(settings) as registrations:
+    async with (
+        aclosing(resp_client(settings.redis_url)) as revocations_redis,
+        in_background(partial(revoked.follow, revocations_redis)),
+        wiring(settings) as registrations,
+    ):
         for registration in registrations:
             registration.add_to_server(server)
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

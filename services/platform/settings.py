@@ -115,6 +115,15 @@ class SessionSettings(BaseSettings):
     ttl_seconds: int = Field(default=3600, ge=60, le=30 * 24 * 3600)
 
 
+class AccountSettings(BaseSettings):
+    """``CHIRP_ACCOUNT_*``: how long the username of a deleted account stays reserved (so no one
+    can take it over to pass for the person while links and mentions of it are still around)."""
+
+    model_config = _environment("CHIRP_ACCOUNT_")
+
+    username_quarantine_seconds: int = Field(default=30 * 24 * 3600, ge=1)
+
+
 class TimelineSettings(BaseSettings):
     """``CHIRP_TIMELINE_*``: entries kept per home timeline (newest first), and how long a
     timeline stays in Redis (and keeps receiving fanout) after its owner's last home read.
@@ -311,6 +320,7 @@ class Settings(StoreSettings):
 
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
     timelines: TimelineSettings = Field(default_factory=TimelineSettings)
     s3: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)

@@ -52,6 +52,7 @@ GRAPH_FOLLOWED = Subject("graph.followed", graph_events_pb2.UserFollowedEvent)
 GRAPH_UNFOLLOWED = Subject("graph.unfollowed", graph_events_pb2.UserUnfollowedEvent)
 USERS_CREATED = Subject("users.created", user_events_pb2.UserCreatedEvent)
 USERS_UPDATED = Subject("users.updated", user_events_pb2.UserUpdatedEvent)
+USERS_DELETED = Subject("users.deleted", user_events_pb2.UserDeletedEvent)
 MEDIA_VIDEO_UPLOADED = Subject("media.video_uploaded", media_events_pb2.VideoUploadedEvent)
 
 #: Every subject, by name.
@@ -69,6 +70,7 @@ CATALOGUE: dict[str, Subject[Any]] = {
         GRAPH_UNFOLLOWED,
         USERS_CREATED,
         USERS_UPDATED,
+        USERS_DELETED,
         MEDIA_VIDEO_UPLOADED,
     )
 }

@@ -1,10 +1,14 @@
-"""Accounts as ``chirp.users.v1.User`` messages: for responses, events and the user cache."""
+"""Accounts as ``chirp.users.v1.User`` messages: for responses, events and the user cache; and
+messages as the API's JSON, for archives."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from chirp.users.v1 import user_pb2
+from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.users.model import Profile, User
@@ -47,3 +51,8 @@ def from_basic(message: user_pb2.User, update_time: datetime) -> User:
         create_time=message.create_time.ToDatetime(tzinfo=update_time.tzinfo),
         update_time=update_time,
     )
+
+
+def json_of(message: Message) -> dict[str, Any]:
+    """``message`` in the API's JSON (proto3 JSON, as the gateway renders it)."""
+    return dict(json_format.MessageToDict(message))

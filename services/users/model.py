@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,33 @@ class IssuedToken:
 class SignedIn:
     token: IssuedToken
     profile: Profile
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """An account's deletion: when, until when its username stays reserved, and until when its
+    sessions are refused (the expiry of the last token issued before it)."""
+
+    time: datetime
+    username_released: datetime
+    sessions_revoked: datetime
+
+
+class Section(Enum):
+    """The lists of an account's archive, each owned by another service."""
+
+    TWEETS = "tweets"
+    LIKES = "likes"
+    FOLLOWING = "following"
+    FOLLOWERS = "followers"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One item of an archive's list: its JSON (the API's own), and the photos it carries."""
+
+    json: dict[str, Any]
+    photo_ids: tuple[int, ...] = ()
 
 
 class View(Enum):

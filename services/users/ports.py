@@ -8,10 +8,18 @@ The adapters are in ``adapters/``: ``store.CassandraUserStore``, ``cache.RedisUs
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from services.users.model import Counts, IssuedToken, Relationship, User
+from services.users.model import (
+    Counts,
+    Deletion,
+    IssuedToken,
+    Record,
+    Relationship,
+    Section,
+    User,
+)
 
 
 class UserStore(Protocol):
@@ -31,6 +39,16 @@ class UserStore(Protocol):
 
     async def update_profile(self, user: User, changed: Sequence[str]) -> None:
         """Writes the ``changed`` fields of ``user`` and its ``users.updated`` event together."""
+        ...
+
+    async def delete(self, user: User, deletion: Deletion) -> None:
+        """Removes the account and writes, together with that, its ``users.deleted`` event,
+        the quarantine of its username and the revocation of its sessions."""
+        ...
+
+    def revocations(self) -> AsyncIterator[dict[int, datetime]]:
+        """The revocations still in force (account id: when its last token expires), in
+        batches."""
         ...
 
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]: ...
@@ -57,6 +75,18 @@ class UserCache(Protocol):
 
     async def put_ids(self, ids: Mapping[str, int]) -> None: ...
 
+    async def forget(self, user: User) -> None:
+        """Drops the deleted account's entries, and keeps a fill that read it before the delete
+        from caching it again."""
+        ...
+
+
+class Revocations(Protocol):
+    """The list of revoked accounts every process checks tokens against
+    (``services/platform/revocations.py``)."""
+
+    async def revoke(self, until: Mapping[int, datetime]) -> None: ...
+
 
 class PasswordHasher(Protocol):
     async def hash(self, password: str) -> str: ...
@@ -67,6 +97,9 @@ class PasswordHasher(Protocol):
 
 
 class TokenIssuer(Protocol):
+    #: How long an issued token is accepted.
+    ttl: timedelta
+
     def issue(self, user: User, now: datetime) -> IssuedToken: ...
 
 
@@ -80,3 +113,15 @@ class SocialCounts(Protocol):
     async def relationships(
         self, caller_id: int, user_ids: Sequence[int]
     ) -> dict[int, Relationship]: ...
+
+
+class AccountData(Protocol):
+    """What the other services hold of an account, for its archive."""
+
+    def pages(self, section: Section, username: str) -> AsyncIterator[list[Record]]:
+        """The section's items, page by page, in the order the API lists them."""
+        ...
+
+    async def photo(self, media_id: int) -> tuple[str, bytes] | None:
+        """The full-size photo's content type and bytes; None if it is gone or no photo."""
+        ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import structlog
@@ -37,6 +37,7 @@ from services.platform.usernames import fold, is_username
 from services.users import rules
 from services.users.model import (
     Counts,
+    Deletion,
     NotWritten,
     Profile,
     Relationship,
@@ -44,7 +45,14 @@ from services.users.model import (
     User,
     View,
 )
-from services.users.ports import PasswordHasher, SocialCounts, TokenIssuer, UserCache, UserStore
+from services.users.ports import (
+    PasswordHasher,
+    Revocations,
+    SocialCounts,
+    TokenIssuer,
+    UserCache,
+    UserStore,
+)
 
 log = structlog.get_logger()
 _T = TypeVar("_T")
@@ -77,9 +85,13 @@ class UserService:
         social: SocialCounts,
         ids: IdGenerator,
         sign_ins: RateLimiter,
+        revocations: Revocations,
+        username_quarantine: timedelta,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
+        self._revocations = revocations
+        self._username_quarantine = username_quarantine
         self._sign_ins = sign_ins
         self._cache = cache
         self._passwords = passwords
@@ -185,6 +197,34 @@ class UserService:
             log.info("profile updated", user_id=user.id, fields=changed)
         (profile,) = await self._full([user], caller.user_id)
         return profile
+
+    async def delete_account(self, caller: Caller, password: str) -> None:
+        """Deletes the caller's account once its password is given again (counted as a sign-in
+        attempt, so it cannot be guessed through here either). The account's row goes, its
+        username is quarantined, its sessions are revoked, and ``users.deleted`` has every
+        service erase what it holds of the person."""
+        if not password:
+            raise InvalidArgument.field("password", "is required to delete the account")
+        user = await self._own(caller, from_store=True)
+        await self._sign_ins.hit(fold(user.username))
+        if not await self._passwords.verify(await self._store.get_password_hash(user.id), password):
+            raise InvalidArgument.field("password", "does not match the account's password")
+        now = _to_millisecond(self._clock())
+        deletion = Deletion(
+            time=now,
+            username_released=now + self._username_quarantine,
+            sessions_revoked=now + self._tokens.ttl,
+        )
+        await self._store.delete(user, deletion)
+        await self._revocations.revoke({user.id: deletion.sessions_revoked})
+        await self._cache.forget(user)
+        log.info("account deleted", user_id=user.id)
+
+    async def reassert_revocations(self) -> None:
+        """Writes every revocation in force into the list the services read (which Redis may
+        have lost)."""
+        async for batch in self._store.revocations():
+            await self._revocations.revoke(batch)
 
     async def get_many(
         self, user_ids: Sequence[int], view: View, caller: Caller | None

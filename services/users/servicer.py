@@ -10,19 +10,26 @@ from typing import Any
 
 import grpc
 from chirp.users.v1 import user_pb2, users_service_pb2, users_service_pb2_grpc
+from google.api import httpbody_pb2
+from google.protobuf import empty_pb2
 
 from services.platform.auth import current_caller, require_caller
 from services.users import convert
 from services.users.adapters.tokens import JsonWebKey
+from services.users.export import AccountExport
 from services.users.model import Profile, SignedIn, View
 from services.users.service import UserService
 
 Context = grpc.aio.ServicerContext[Any, Any]
+ARCHIVE_TYPE = "application/zip"
 
 
 class UsersServicer(users_service_pb2_grpc.UsersServiceServicer):
-    def __init__(self, accounts: UserService, keys: Sequence[JsonWebKey]) -> None:
+    def __init__(
+        self, accounts: UserService, export: AccountExport, keys: Sequence[JsonWebKey]
+    ) -> None:
         self._accounts = accounts
+        self._export = export
         self._keys = keys
 
     async def CreateUser(
@@ -74,6 +81,19 @@ class UsersServicer(users_service_pb2_grpc.UsersServiceServicer):
             {"display_name": request.user.display_name, "bio": request.user.bio},
         )
         return convert.full(profile)
+
+    async def ExportCurrentUser(
+        self, request: users_service_pb2.ExportCurrentUserRequest, context: Context
+    ) -> AsyncIterator[httpbody_pb2.HttpBody]:
+        async for chunk in self._export.archive(require_caller()):
+            if chunk:
+                yield httpbody_pb2.HttpBody(content_type=ARCHIVE_TYPE, data=chunk)
+
+    async def DeleteCurrentUser(
+        self, request: users_service_pb2.DeleteCurrentUserRequest, context: Context
+    ) -> empty_pb2.Empty:
+        await self._accounts.delete_account(require_caller(), request.password)
+        return empty_pb2.Empty()
 
     async def BatchGetUsers(
         self, request: users_service_pb2.BatchGetUsersRequest, context: Context

@@ -16,8 +16,15 @@ from nats.js.api import ConsumerConfig
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from services.platform.consumers import RETRIES, Retries, Settle, each_event
-from services.platform.subjects import USERS_CREATED, USERS_UPDATED
+from services.platform.consumers import (
+    RETRIES,
+    Applies,
+    Retries,
+    Settle,
+    each_event,
+    each_event_of,
+)
+from services.platform.subjects import USERS_CREATED, USERS_DELETED, USERS_UPDATED
 
 CONFIG = ConsumerConfig(durable_name="unit-consumer", ack_wait=60)
 
@@ -93,6 +100,31 @@ async def test_each_message_is_settled_by_what_became_of_its_event() -> None:
         [("nak", 30.0)],  # failed at its seventh delivery: redelivered at the cap
         [("term", None)],  # undecodable: no redelivery could help
     ]
+
+
+async def test_each_subject_s_events_go_to_its_handler_in_stream_order() -> None:
+    applied: list[tuple[str, int]] = []
+
+    async def created(event: user_events_pb2.UserCreatedEvent) -> bool:
+        applied.append(("created", event.user.id))
+        return True
+
+    async def deleted(event: user_events_pb2.UserDeletedEvent) -> bool:
+        applied.append(("deleted", event.user_id))
+        return True
+
+    gone = USERS_DELETED.type(user_id=5).SerializeToString()
+    messages = [
+        Delivered(_account(5)),
+        Delivered(gone, subject=USERS_DELETED.name),
+        Delivered(_account(6), subject=USERS_UPDATED.name),  # no handler takes it
+    ]
+    handle = each_event_of(
+        Settle(CONFIG), Applies(USERS_CREATED, created), Applies(USERS_DELETED, deleted)
+    )
+    await handle(_msgs(*messages))
+    assert applied == [("created", 5), ("deleted", 5)]
+    assert [m.outcome for m in messages] == [[("ack", None)], [("ack", None)], [("term", None)]]
 
 
 async def test_an_undecodable_message_is_set_aside_with_a_log_line_and_a_count() -> None:

@@ -6,8 +6,13 @@ Keys:
 * ``chirp:users:user:<id>``: a hash, ``user`` = the serialized BASIC User, ``version`` = its
   ``update_time`` in milliseconds; kept ``USER_TTL_SECONDS`` after its last write. Other
   services read it too (``services/platform/caches/user_cache.py``, the contract).
-* ``chirp:users:id:<folded username>``: the id as a decimal string; usernames never change and
-  accounts are never deleted, so this only expires to bound memory (``ID_TTL_SECONDS``).
+* ``chirp:users:id:<folded username>``: the id as a decimal string; usernames never change, so
+  this only expires to bound memory (``ID_TTL_SECONDS``), or goes with its deleted account.
+
+A deleted account's summary is dropped and its entry kept ``USER_TTL_SECONDS`` as a tombstone
+(no summary, the highest version), so a read-through fill that loaded the account just before
+the delete cannot cache it again; its id and counts entries are dropped (its relationships with
+callers expire within ``SOCIAL_TTL_SECONDS``; they hold two ids and two flags).
 
 A write never replaces a newer version: a read-through fill that loaded an account just before
 an update cannot overwrite the update's entry. Redis is only a cache: when it fails, reads miss
@@ -32,6 +37,7 @@ from services.platform.caches.timeline_writes import timeline_writes
 from services.platform.caches.user_cache import read_cached, user_key
 from services.platform.redis_clients import resp_client
 from services.platform.resp import RespClient, Script
+from services.platform.usernames import fold
 from services.users import convert
 from services.users.model import Counts, Relationship, User
 from services.users.ports import SocialCounts
@@ -56,6 +62,17 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'user', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """)
+
+
+# A deleted account's entry: its summary dropped, its version set above any account's, so a
+# fill that read the account before the delete cannot cache it again (_PUT_IF_NEWER).
+_FORGET = Script("""
+redis.call('HDEL', KEYS[1], 'user')
+redis.call('HSET', KEYS[1], 'version', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+""")
+_DELETED_VERSION = 2**63 - 1
 
 
 def id_key(username_folded: str) -> str:
@@ -124,6 +141,17 @@ class RedisUserCache:
         await set_all(
             self._redis, {id_key(name): user_id for name, user_id in ids.items()}, ID_TTL_SECONDS
         )
+
+    async def forget(self, user: User) -> None:
+        try:
+            await self._redis.run(
+                _FORGET, [user_key(user.id)], [_DELETED_VERSION, USER_TTL_SECONDS]
+            )
+            await self._redis.pipeline(
+                [("DEL", id_key(fold(user.username))), ("DEL", counts_key(user.id))]
+            )
+        except RedisError:
+            log.warning("user cache forget failed; entries expire on their own", exc_info=True)
 
 
 def counts_key(user_id: int) -> str:

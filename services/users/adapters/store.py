@@ -20,10 +20,13 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from services.platform.cql import execute, insert_if_absent
 from services.platform.outbox import Outbox, new_event_id
-from services.platform.subjects import USERS_CREATED, USERS_UPDATED
+from services.platform.subjects import USERS_CREATED, USERS_DELETED, USERS_UPDATED
+from services.platform.usernames import fold
 from services.users import convert
-from services.users.model import NotWritten, User
+from services.users.model import Deletion, NotWritten, User
 
+#: Revocations read per page.
+_REVOCATIONS_PAGE = 1000
 #: The lowest Murmur3 token: a full scan starts after it.
 _MIN_TOKEN = -(2**63)
 
@@ -53,6 +56,20 @@ class CassandraUserStore:
             "FROM users WHERE id = ?"
         )
         self._select_hash = self._prepare("SELECT password_hash FROM users WHERE id = ?")
+        self._delete = self._prepare("DELETE FROM users WHERE id = ?")
+        # Rewritten without a condition, with a TTL: the claim stays (a registration's IF NOT
+        # EXISTS fails) until the quarantine ends, then the row expires and the name is free.
+        self._quarantine = self._prepare(
+            "INSERT INTO users_by_username (username_folded, user_id) VALUES (?, ?) USING TTL ?"
+        )
+        self._revoke = self._prepare(
+            "INSERT INTO account_revocations (shard, user_id, expire_time) VALUES (0, ?, ?) "
+            "USING TTL ?"
+        )
+        self._revocations = self._prepare(
+            "SELECT user_id, expire_time FROM account_revocations WHERE shard = 0 AND user_id > ? "
+            "LIMIT ?"
+        )
         self._scan = self._prepare(
             "SELECT token(id) AS position, id, username, display_name, bio, create_time, "
             "update_time FROM users WHERE token(id) > ? LIMIT ?"
@@ -120,6 +137,39 @@ class CassandraUserStore:
         await execute(self._session, batch)
         self._outbox.committed(row)
 
+    async def delete(self, user: User, deletion: Deletion) -> None:
+        batch = self._batch()
+        batch.add(self._delete, (user.id,))
+        batch.add(
+            self._quarantine,
+            (fold(user.username), user.id, _seconds_until(deletion.username_released, deletion)),
+        )
+        batch.add(
+            self._revoke,
+            (
+                user.id,
+                deletion.sessions_revoked,
+                _seconds_until(deletion.sessions_revoked, deletion),
+            ),
+        )
+        event = USERS_DELETED.type(
+            event_id=new_event_id(),
+            occur_time=convert.timestamp(deletion.time),
+            user_id=user.id,
+            username=user.username,
+        )
+        row = self._outbox.add(batch, USERS_DELETED, event)
+        await execute(self._session, batch)
+        self._outbox.committed(row)
+
+    async def revocations(self) -> AsyncIterator[dict[int, datetime]]:
+        after = 0
+        while rows := list(
+            await execute(self._session, self._revocations, (after, _REVOCATIONS_PAGE))
+        ):
+            yield {row.user_id: _utc(row.expire_time) for row in rows}
+            after = rows[-1].user_id
+
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
         results = await asyncio.gather(
             *(execute(self._session, self._select, (user_id,)) for user_id in user_ids)
@@ -168,6 +218,11 @@ def _user(row: Any) -> User:
         create_time=_utc(row.create_time),
         update_time=_utc(row.update_time),
     )
+
+
+def _seconds_until(moment: datetime, deletion: Deletion) -> int:
+    """A TTL: whole seconds from the deletion to ``moment``, at least one."""
+    return max(int((moment - deletion.time).total_seconds()), 1)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -57,12 +57,12 @@ class JwtIssuer:
     def __init__(self, key: Ed25519PrivateKey, issuer: str, ttl: timedelta) -> None:
         self._key = key
         self._issuer = issuer
-        self._ttl = ttl
+        self.ttl = ttl
         self.jwk = JsonWebKey(x=_base64url(_raw(key)))
 
     def issue(self, user: User, now: datetime) -> IssuedToken:
         issued_at = int(now.timestamp())
-        expires = now.replace(microsecond=0) + self._ttl
+        expires = now.replace(microsecond=0) + self.ttl
         claims = {
             "sub": str(user.id),
             "username": user.username,

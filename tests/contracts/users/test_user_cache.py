@@ -57,3 +57,15 @@ async def test_ids_read_back_by_folded_username(cache: UserCache) -> None:
     name, unknown = f"k{uuid.uuid4().hex[:12]}", f"k{uuid.uuid4().hex[:12]}"
     await cache.put_ids({name: 42})
     assert await cache.get_ids([name, unknown]) == {name: 42}
+
+
+async def test_a_forgotten_account_misses_and_a_stale_fill_cannot_bring_it_back(
+    cache: UserCache,
+) -> None:
+    user = _user()
+    await cache.put_many([user])
+    await cache.put_ids({user.username: user.id})
+    await cache.forget(user)
+    await cache.put_many([user])  # a fill that read the account before the delete
+    assert await cache.get_many([user.id]) == {}
+    assert await cache.get_ids([user.username]) == {}

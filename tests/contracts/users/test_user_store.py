@@ -12,7 +12,7 @@ from chirp.events.v1 import user_events_pb2
 
 from services.platform.outbox import Outbox
 from services.users.adapters.store import CassandraUserStore
-from services.users.model import User
+from services.users.model import Deletion, User
 from services.users.ports import UserStore
 from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
@@ -55,6 +55,8 @@ def _cassandra(request: pytest.FixtureRequest) -> Accounts:
 
 
 def _written(subject: str, payload: bytes) -> Written:
+    if subject == "users.deleted":
+        return subject, user_events_pb2.UserDeletedEvent.FromString(payload).user_id, ()
     if subject == "users.created":
         return subject, user_events_pb2.UserCreatedEvent.FromString(payload).user.id, ()
     updated = user_events_pb2.UserUpdatedEvent.FromString(payload)
@@ -120,3 +122,21 @@ async def test_a_scan_visits_every_account_in_bounded_batches(accounts: Accounts
         assert 0 < len(batch) <= 500
         seen |= {user.id for user in batch}
     assert {user.id for user in mine} <= seen
+
+
+async def test_a_deletion_removes_the_account_holds_its_name_and_lists_its_revocation(
+    accounts: Accounts,
+) -> None:
+    store, user = accounts.store, _account()
+    assert await store.claim_username(user.username, user.id)
+    await store.create(user, "the hash")
+    deletion = Deletion(KEPT, KEPT + timedelta(days=30), KEPT + timedelta(hours=1))
+    await store.delete(user, deletion)
+    assert await store.get_many([user.id]) == {}
+    assert await store.get_password_hash(user.id) is None
+    assert not await store.claim_username(user.username, random_user_id())  # quarantined
+    assert accounts.events()[-1] == ("users.deleted", user.id, ())
+    revoked = {
+        user_id: until async for batch in store.revocations() for user_id, until in batch.items()
+    }
+    assert revoked[user.id] == deletion.sessions_revoked

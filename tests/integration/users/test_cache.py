@@ -20,6 +20,7 @@ from services.users.adapters.cache import (
     USER_TTL_SECONDS,
     RedisUserCache,
     cache_client,
+    counts_key,
     id_key,
 )
 from services.users.model import User
@@ -74,6 +75,25 @@ async def test_ids_by_folded_username(resp: RespClient, redis: Redis) -> None:
     assert await cache.get_ids([name, "nobody_" + name]) == {name: 42}
     assert 0 < await redis.ttl(id_key(name)) <= ID_TTL_SECONDS
     await redis.delete(id_key(name))
+
+
+async def test_a_deleted_account_is_forgotten_and_never_filled_again(
+    resp: RespClient, redis: Redis
+) -> None:
+    cache = RedisUserCache(resp)
+    user = replace(_user(), username=f"Gone_{uuid.uuid4().hex[:8]}")
+    await cache.put_many([user])
+    await cache.put_ids({user.username.lower(): user.id})
+    await redis.set(counts_key(user.id), b"counts")
+    await cache.forget(user)
+    assert await cache.get_many([user.id]) == {}
+    assert await cache.get_ids([user.username.lower()]) == {}
+    assert not await redis.exists(counts_key(user.id))
+    assert await redis.hget(user_key(user.id), "user") is None  # nothing of the person kept
+    await cache.put_many([user])  # a read-through fill that loaded the account before
+    assert await cache.get_many([user.id]) == {}
+    assert 0 < await redis.ttl(user_key(user.id)) <= USER_TTL_SECONDS
+    await redis.delete(user_key(user.id))
 
 
 async def test_an_unreachable_redis_is_a_miss_not_an_error() -> None:

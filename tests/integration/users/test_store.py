@@ -14,9 +14,10 @@ from cassandra.cluster import Session
 from services.platform.ids import compose
 from services.platform.outbox import CassandraOutboxStore, Outbox, OutboxRelay, running_relay
 from services.platform.settings import StoreSettings
-from services.platform.subjects import USERS_CREATED, USERS_UPDATED
+from services.platform.subjects import USERS_CREATED, USERS_DELETED, USERS_UPDATED
+from services.users.adapters import store as store_module
 from services.users.adapters.store import CassandraUserStore
-from services.users.model import NotWritten, User
+from services.users.model import Deletion, NotWritten, User
 from tests.integration.streams import event_of
 
 SETTINGS = StoreSettings()
@@ -125,3 +126,50 @@ async def test_a_scan_pages_through_every_account(store: CassandraUserStore) -> 
     seen = [user.id for batch in batches for user in batch]
     assert len(seen) == len(set(seen))
     assert {user.id for user in created} <= set(seen)
+
+
+async def test_a_deletion_removes_the_account_holds_its_name_then_frees_it(
+    store: CassandraUserStore, session: Session
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    user = _new_user(username=f"Del_{uuid.uuid4().hex[:10]}")
+    folded = user.username.lower()
+    assert await store.claim_username(folded, user.id)
+    await store.create(user, "$argon2id$stand-in")
+    now = datetime.now(UTC).replace(microsecond=0)
+    quarantine = 3
+    deletion = Deletion(
+        now, now + timedelta(seconds=quarantine), now + timedelta(seconds=quarantine + 60)
+    )
+    await store.delete(user, deletion)
+    assert await store.get_many([user.id]) == {}
+    assert await store.get_password_hash(user.id) is None
+    assert session.execute("SELECT id FROM users WHERE id = %s", (user.id,)).one() is None
+    assert not await store.claim_username(folded, user.id + 1)  # quarantined
+    event = await event_of(USERS_DELETED, since, lambda event: event.user_id == user.id)
+    assert event.username == user.username
+    assert event.occur_time.ToDatetime(tzinfo=UTC) == now
+    revoked = {
+        user_id: until async for batch in store.revocations() for user_id, until in batch.items()
+    }
+    assert revoked[user.id] == deletion.sessions_revoked
+    await asyncio.sleep(quarantine + 1)
+    assert await store.claim_username(folded, user.id + 1)  # released when the quarantine ended
+    await store.release_username(folded, user.id + 1)
+
+
+async def test_the_revocations_are_read_in_pages(
+    store: CassandraUserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "_REVOCATIONS_PAGE", 2)
+    now = datetime.now(UTC).replace(microsecond=0)
+    deletion = Deletion(now, now + timedelta(seconds=60), now + timedelta(seconds=60))
+    users = [_new_user() for _ in range(5)]
+    for user in users:
+        await store.create(user, "$argon2id$stand-in")
+        await store.delete(user, deletion)
+    batches = [batch async for batch in store.revocations()]
+    assert all(len(batch) <= 2 for batch in batches)
+    read = [user_id for batch in batches for user_id in batch]
+    assert len(read) == len(set(read))
+    assert {user.id for user in users} <= set(read)

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from services.users.model import Counts, IssuedToken, Relationship, User
+from services.platform.ids import Snowflake
+from services.platform.ratelimit import Limit
+from services.platform.usernames import fold
+from services.users.model import Counts, Deletion, IssuedToken, Relationship, User
+from services.users.service import UserService
+from tests.limiting import CountingLimiter
 
 
 def _to_millisecond(moment: datetime) -> datetime:
@@ -21,6 +26,9 @@ class MemoryStore:
     users: dict[int, User] = field(default_factory=dict)
     hashes: dict[int, str] = field(default_factory=dict)
     events: list[tuple[str, User, tuple[str, ...]]] = field(default_factory=list)
+    #: Names held after their account's deletion, and until when.
+    quarantined: dict[str, datetime] = field(default_factory=dict)
+    revoked: dict[int, datetime] = field(default_factory=dict)
     fail_create: Exception | None = None
     reads: int = 0
 
@@ -54,6 +62,17 @@ class MemoryStore:
         )
         self.events.append(("users.updated", user, tuple(changed)))
 
+    async def delete(self, user: User, deletion: Deletion) -> None:
+        """As the Cassandra adapter: the name stays claimed (by the deleted id) until released."""
+        del self.users[user.id]
+        del self.hashes[user.id]
+        self.quarantined[fold(user.username)] = deletion.username_released
+        self.revoked[user.id] = deletion.sessions_revoked
+        self.events.append(("users.deleted", user, ()))
+
+    async def revocations(self) -> AsyncIterator[dict[int, datetime]]:
+        yield dict(self.revoked)
+
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
         self.reads += 1
         return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
@@ -74,13 +93,16 @@ class MemoryStore:
 class MemoryCache:
     users: dict[int, User] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
+    forgotten: set[int] = field(default_factory=set)
 
     async def get_many(self, user_ids: Sequence[int]) -> dict[int, User]:
         return {user_id: self.users[user_id] for user_id in user_ids if user_id in self.users}
 
     async def put_many(self, users: Sequence[User]) -> None:
-        """As the Redis cache: never over a newer version."""
+        """As the Redis cache: never over a newer version, nor a forgotten account."""
         for user in users:
+            if user.id in self.forgotten:
+                continue
             cached = self.users.get(user.id)
             if cached is None or cached.update_time <= user.update_time:
                 self.users[user.id] = user
@@ -90,6 +112,19 @@ class MemoryCache:
 
     async def put_ids(self, ids: Mapping[str, int]) -> None:
         self.ids.update(ids)
+
+    async def forget(self, user: User) -> None:
+        self.forgotten.add(user.id)
+        self.users.pop(user.id, None)
+        self.ids.pop(fold(user.username), None)
+
+
+@dataclass
+class MemoryRevocations:
+    until: dict[int, datetime] = field(default_factory=dict)
+
+    async def revoke(self, until: Mapping[int, datetime]) -> None:
+        self.until.update(until)
 
 
 @dataclass
@@ -107,8 +142,10 @@ class PlainPasswords:
 
 
 class Tokens:
+    ttl = timedelta(hours=1)
+
     def issue(self, user: User, now: datetime) -> IssuedToken:
-        return IssuedToken(f"token-for-{user.id}", now + timedelta(hours=1))
+        return IssuedToken(f"token-for-{user.id}", now + self.ttl)
 
 
 @dataclass
@@ -135,3 +172,42 @@ class Social:
             )
             for user_id in user_ids
         }
+
+
+NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+PASSWORD = "correct horse"  # noqa: S105  (a test account's)
+
+QUARANTINE = timedelta(days=30)
+SIGN_INS = Limit("sign_ins", "log-in attempts for this username", 3, 300)
+
+
+@dataclass
+class World:
+    accounts: UserService
+    store: MemoryStore
+    cache: MemoryCache
+    passwords: PlainPasswords
+    social: Social
+    sign_ins: CountingLimiter
+    revocations: MemoryRevocations
+
+
+def new_world() -> World:
+    """A ``UserService`` on in-memory adapters, with those adapters."""
+    store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
+    sign_ins = CountingLimiter(SIGN_INS)
+    revocations = MemoryRevocations()
+    now_ms = int(NOW.timestamp() * 1000)
+    accounts = UserService(
+        store=store,
+        cache=cache,
+        passwords=passwords,
+        tokens=Tokens(),
+        social=social,
+        ids=Snowflake(7, clock=lambda: now_ms),
+        sign_ins=sign_ins,
+        revocations=revocations,
+        username_quarantine=QUARANTINE,
+        clock=lambda: NOW,
+    )
+    return World(accounts, store, cache, passwords, social, sign_ins, revocations)

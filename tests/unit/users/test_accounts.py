@@ -4,8 +4,8 @@ its real adapter by tests/contracts/users)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -19,45 +19,10 @@ from services.platform.errors import (
     Unauthenticated,
     Unavailable,
 )
-from services.platform.ids import Snowflake, timestamp_ms
-from services.platform.ratelimit import Limit
+from services.platform.ids import timestamp_ms
 from services.users.model import Counts, IssuedToken, NotWritten, Relationship, User, View
-from services.users.service import SIGN_IN_REFUSED, UserService
-from tests.limiting import CountingLimiter
-from tests.unit.users.fakes import MemoryCache, MemoryStore, PlainPasswords, Social, Tokens
-
-NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-PASSWORD = "correct horse"  # noqa: S105  (a test account's)
-
-SIGN_INS = Limit("sign_ins", "log-in attempts for this username", 3, 300)
-
-
-@dataclass
-class World:
-    accounts: UserService
-    store: MemoryStore
-    cache: MemoryCache
-    passwords: PlainPasswords
-    social: Social
-    sign_ins: CountingLimiter
-
-
-@pytest.fixture
-def world() -> World:
-    store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
-    sign_ins = CountingLimiter(SIGN_INS)
-    now_ms = int(NOW.timestamp() * 1000)
-    accounts = UserService(
-        store=store,
-        cache=cache,
-        passwords=passwords,
-        tokens=Tokens(),
-        social=social,
-        ids=Snowflake(7, clock=lambda: now_ms),
-        sign_ins=sign_ins,
-        clock=lambda: NOW,
-    )
-    return World(accounts, store, cache, passwords, social, sign_ins)
+from services.users.service import SIGN_IN_REFUSED
+from tests.unit.users.fakes import NOW, PASSWORD, QUARANTINE, SIGN_INS, Tokens, World
 
 
 def _caller(user: User) -> Caller:
@@ -295,3 +260,62 @@ async def test_all_users_come_in_batches(world: World) -> None:
     assert {user.id for batch in batches for user in batch} == registered
     with pytest.raises(InvalidArgument):
         _ = [batch async for batch in world.accounts.all_users(1001)]
+
+
+async def test_deleting_an_account_ends_it_and_its_sessions_and_holds_its_name(
+    world: World,
+) -> None:
+    user = await world.accounts.register("Ada", PASSWORD, "")
+    other = await world.accounts.register("bob", PASSWORD, "")
+    await world.accounts.delete_account(_caller(user), PASSWORD)
+    assert list(world.store.users) == [other.id]
+    assert user.id not in world.store.hashes
+    assert world.store.events[-1] == ("users.deleted", user, ())
+    deleted_at = NOW.replace(microsecond=123000)
+    assert world.store.quarantined == {"ada": deleted_at + QUARANTINE}
+    assert world.revocations.until == {user.id: deleted_at + Tokens.ttl}
+    assert user.id not in world.cache.users
+    assert "ada" not in world.cache.ids
+    with pytest.raises(NotFound):
+        await world.accounts.profile("ada", None)
+    with pytest.raises(AlreadyExists, match="the username 'ADA' is taken"):
+        await world.accounts.register("ADA", PASSWORD, "")
+    with pytest.raises(Unauthenticated, match="does not exist"):  # a token that slipped through
+        await world.accounts.delete_account(_caller(user), PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [("", "is required to delete the account"), ("wrong", "does not match")],
+)
+async def test_deleting_needs_the_password_again(world: World, password: str, rule: str) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "")
+    with pytest.raises(InvalidArgument) as refused:
+        await world.accounts.delete_account(_caller(user), password)
+    assert [(v.field, rule in v.description) for v in refused.value.violations] == [
+        ("password", True)
+    ]
+    assert user.id in world.store.users
+    assert world.revocations.until == {}
+
+
+async def test_wrong_passwords_on_deletion_count_as_sign_in_attempts(world: World) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "")
+    for _ in range(SIGN_INS.requests):
+        with pytest.raises(InvalidArgument):
+            await world.accounts.delete_account(_caller(user), "wrong")
+    with pytest.raises(ResourceExhausted):
+        await world.accounts.delete_account(_caller(user), PASSWORD)
+    assert user.id in world.store.users
+
+
+async def test_revocations_are_written_again_from_the_store(world: World) -> None:
+    user = await world.accounts.register("ada", PASSWORD, "")
+    await world.accounts.delete_account(_caller(user), PASSWORD)
+    world.revocations.until.clear()  # Redis lost them
+    await world.accounts.reassert_revocations()
+    assert (
+        world.revocations.until
+        == world.store.revoked
+        == {user.id: NOW.replace(microsecond=123000) + Tokens.ttl}
+    )

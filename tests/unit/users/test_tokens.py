@@ -93,3 +93,14 @@ def test_the_signing_key_must_match_the_published_public_key(tmp_path: Path) -> 
     ensure_dev_key_pair(other_private, other_public)
     with pytest.raises(ValueError, match="is not the private half of"):
         load_signing_key(private, other_public)
+
+
+def test_a_revoked_accounts_tokens_are_refused_even_once_kept() -> None:
+    key = Ed25519PrivateKey.generate()
+    revoked: set[int] = set()
+    verifier = TokenVerifier(key.public_key(), "chirp", revoked)
+    token = JwtIssuer(key, "chirp", timedelta(hours=1)).issue(ADA, datetime.now(UTC)).token
+    assert verifier.verify(token) == Caller(117, "Ada")
+    revoked.add(ADA.id)
+    with pytest.raises(Unauthenticated, match="was deleted"):
+        verifier.verify(token)

@@ -27,7 +27,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!chirp/events/v1/user_events.proto\x12\x0f\x63hirp.events.v1\x1a\x19\x63hirp/users/v1/user.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\x10UserCreatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.chirp.users.v1.User\"\xa9\x01\n\x10UserUpdatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.chirp.users.v1.User\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!chirp/events/v1/user_events.proto\x12\x0f\x63hirp.events.v1\x1a\x19\x63hirp/users/v1/user.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\x10UserCreatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.chirp.users.v1.User\"\xa9\x01\n\x10UserUpdatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x04user\x18\x03 \x01(\x0b\x32\x14.chirp.users.v1.User\x12/\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"w\n\x10UserDeletedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\noccur_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x03 \x01(\x03\x12\x10\n\x08username\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,4 +38,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERCREATEDEVENT']._serialized_end=268
   _globals['_USERUPDATEDEVENT']._serialized_start=271
   _globals['_USERUPDATEDEVENT']._serialized_end=440
+  _globals['_USERDELETEDEVENT']._serialized_start=442
+  _globals['_USERDELETEDEVENT']._serialized_end=561
 # @@protoc_insertion_point(module_scope)

@@ -98,3 +98,42 @@ class UserUpdatedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UserUpdatedEvent: _TypeAlias = UserUpdatedEvent  # noqa: Y015
+
+@_typing.final
+class UserDeletedEvent(_message.Message):
+    """Subject `users.deleted`: an account was deleted by its owner. Every service that holds
+    something of the account erases it on this event (idempotently: a redelivery, or a second
+    event for the same account, finds less to do and does it again).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    OCCUR_TIME_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """Unique id of this event (a UUID string)."""
+    user_id: _builtins.int
+    """The deleted account's id."""
+    username: _builtins.str
+    """Its username as it was (for stores keyed by name)."""
+    @_builtins.property
+    def occur_time(self) -> _timestamp_pb2.Timestamp:
+        """When the account was deleted."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        occur_time: _timestamp_pb2.Timestamp | None = ...,
+        user_id: _builtins.int = ...,
+        username: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occur_time", b"occur_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "occur_time", b"occur_time", "user_id", b"user_id", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserDeletedEvent: _TypeAlias = UserDeletedEvent  # noqa: Y015

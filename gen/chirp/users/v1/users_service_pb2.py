@@ -25,10 +25,12 @@ _sym_db = _symbol_database.Default()
 from chirp.users.v1 import user_pb2 as chirp_dot_users_dot_v1_dot_user__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"chirp/users/v1/users_service.proto\x12\x0e\x63hirp.users.v1\x1a\x19\x63hirp/users/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\"`\n\x11\x43reateUserRequest\x12\x16\n\x08username\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"G\n\x14\x43reateSessionRequest\x12\x16\n\x08username\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04\",\n\x13IssueSessionRequest\x12\x15\n\x07user_id\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x02\"\x19\n\x17GetJsonWebKeySetRequest\"(\n\x0eGetUserRequest\x12\x16\n\x08username\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x17\n\x15GetCurrentUserRequest\"{\n\x18UpdateCurrentUserRequest\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x14.chirp.users.v1.UserB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"W\n\x14\x42\x61tchGetUsersRequest\x12\x11\n\x03ids\x18\x01 \x03(\x03\x42\x04\xe2\x41\x01\x02\x12,\n\x04view\x18\x02 \x01(\x0e\x32\x18.chirp.users.v1.UserViewB\x04\xe2\x41\x01\x01\"<\n\x15\x42\x61tchGetUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User\"g\n\x1e\x42\x61tchGetUsersByUsernameRequest\x12\x17\n\tusernames\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02\x12,\n\x04view\x18\x02 \x01(\x0e\x32\x18.chirp.users.v1.UserViewB\x04\xe2\x41\x01\x01\"F\n\x1f\x42\x61tchGetUsersByUsernameResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User\".\n\x12StreamUsersRequest\x12\x18\n\nbatch_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\":\n\x13StreamUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User2\x82\x08\n\x0cUsersService\x12[\n\nCreateUser\x12!.chirp.users.v1.CreateUserRequest\x1a\x14.chirp.users.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/users:\x01*\x12g\n\rCreateSession\x12$.chirp.users.v1.CreateSessionRequest\x1a\x17.chirp.users.v1.Session\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12u\n\x10GetJsonWebKeySet\x12\'.chirp.users.v1.GetJsonWebKeySetRequest\x1a\x1d.chirp.users.v1.JsonWebKeySet\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/sessions/keys\x12]\n\x07GetUser\x12\x1e.chirp.users.v1.GetUserRequest\x1a\x14.chirp.users.v1.User\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/users/{username}\x12\x63\n\x0eGetCurrentUser\x12%.chirp.users.v1.GetCurrentUserRequest\x1a\x14.chirp.users.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/users/me\x12o\n\x11UpdateCurrentUser\x12(.chirp.users.v1.UpdateCurrentUserRequest\x1a\x14.chirp.users.v1.User\"\x1a\x82\xd3\xe4\x93\x02\x14\x32\x0c/v1/users/me:\x04user\x12\\\n\rBatchGetUsers\x12$.chirp.users.v1.BatchGetUsersRequest\x1a%.chirp.users.v1.BatchGetUsersResponse\x12z\n\x17\x42\x61tchGetUsersByUsername\x12..chirp.users.v1.BatchGetUsersByUsernameRequest\x1a/.chirp.users.v1.BatchGetUsersByUsernameResponse\x12X\n\x0bStreamUsers\x12\".chirp.users.v1.StreamUsersRequest\x1a#.chirp.users.v1.StreamUsersResponse0\x01\x12L\n\x0cIssueSession\x12#.chirp.users.v1.IssueSessionRequest\x1a\x17.chirp.users.v1.Sessionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"chirp/users/v1/users_service.proto\x12\x0e\x63hirp.users.v1\x1a\x19\x63hirp/users/v1/user.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"`\n\x11\x43reateUserRequest\x12\x16\n\x08username\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"G\n\x14\x43reateSessionRequest\x12\x16\n\x08username\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04\",\n\x13IssueSessionRequest\x12\x15\n\x07user_id\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x02\"\x19\n\x17GetJsonWebKeySetRequest\"(\n\x0eGetUserRequest\x12\x16\n\x08username\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x17\n\x15GetCurrentUserRequest\"\x1a\n\x18\x45xportCurrentUserRequest\"3\n\x18\x44\x65leteCurrentUserRequest\x12\x17\n\x08password\x18\x01 \x01(\tB\x05\xe2\x41\x02\x02\x04\"{\n\x18UpdateCurrentUserRequest\x12(\n\x04user\x18\x01 \x01(\x0b\x32\x14.chirp.users.v1.UserB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"W\n\x14\x42\x61tchGetUsersRequest\x12\x11\n\x03ids\x18\x01 \x03(\x03\x42\x04\xe2\x41\x01\x02\x12,\n\x04view\x18\x02 \x01(\x0e\x32\x18.chirp.users.v1.UserViewB\x04\xe2\x41\x01\x01\"<\n\x15\x42\x61tchGetUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User\"g\n\x1e\x42\x61tchGetUsersByUsernameRequest\x12\x17\n\tusernames\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02\x12,\n\x04view\x18\x02 \x01(\x0e\x32\x18.chirp.users.v1.UserViewB\x04\xe2\x41\x01\x01\"F\n\x1f\x42\x61tchGetUsersByUsernameResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User\".\n\x12StreamUsersRequest\x12\x18\n\nbatch_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\":\n\x13StreamUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.chirp.users.v1.User2\xe6\t\n\x0cUsersService\x12[\n\nCreateUser\x12!.chirp.users.v1.CreateUserRequest\x1a\x14.chirp.users.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/v1/users:\x01*\x12g\n\rCreateSession\x12$.chirp.users.v1.CreateSessionRequest\x1a\x17.chirp.users.v1.Session\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/sessions:\x01*\x12u\n\x10GetJsonWebKeySet\x12\'.chirp.users.v1.GetJsonWebKeySetRequest\x1a\x1d.chirp.users.v1.JsonWebKeySet\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/sessions/keys\x12]\n\x07GetUser\x12\x1e.chirp.users.v1.GetUserRequest\x1a\x14.chirp.users.v1.User\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/users/{username}\x12\x63\n\x0eGetCurrentUser\x12%.chirp.users.v1.GetCurrentUserRequest\x1a\x14.chirp.users.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/users/me\x12o\n\x11UpdateCurrentUser\x12(.chirp.users.v1.UpdateCurrentUserRequest\x1a\x14.chirp.users.v1.User\"\x1a\x82\xd3\xe4\x93\x02\x14\x32\x0c/v1/users/me:\x04user\x12r\n\x11\x45xportCurrentUser\x12(.chirp.users.v1.ExportCurrentUserRequest\x1a\x14.google.api.HttpBody\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/users/me/export0\x01\x12n\n\x11\x44\x65leteCurrentUser\x12(.chirp.users.v1.DeleteCurrentUserRequest\x1a\x16.google.protobuf.Empty\"\x17\x82\xd3\xe4\x93\x02\x11*\x0c/v1/users/me:\x01*\x12\\\n\rBatchGetUsers\x12$.chirp.users.v1.BatchGetUsersRequest\x1a%.chirp.users.v1.BatchGetUsersResponse\x12z\n\x17\x42\x61tchGetUsersByUsername\x12..chirp.users.v1.BatchGetUsersByUsernameRequest\x1a/.chirp.users.v1.BatchGetUsersByUsernameResponse\x12X\n\x0bStreamUsers\x12\".chirp.users.v1.StreamUsersRequest\x1a#.chirp.users.v1.StreamUsersResponse0\x01\x12L\n\x0cIssueSession\x12#.chirp.users.v1.IssueSessionRequest\x1a\x17.chirp.users.v1.Sessionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUESESSIONREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002'
   _globals['_GETUSERREQUEST'].fields_by_name['username']._loaded_options = None
   _globals['_GETUSERREQUEST'].fields_by_name['username']._serialized_options = b'\342A\001\002'
+  _globals['_DELETECURRENTUSERREQUEST'].fields_by_name['password']._loaded_options = None
+  _globals['_DELETECURRENTUSERREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
   _globals['_UPDATECURRENTUSERREQUEST'].fields_by_name['user']._loaded_options = None
   _globals['_UPDATECURRENTUSERREQUEST'].fields_by_name['user']._serialized_options = b'\342A\001\002'
   _globals['_UPDATECURRENTUSERREQUEST'].fields_by_name['update_mask']._loaded_options = None
@@ -75,32 +79,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERSSERVICE'].methods_by_name['GetCurrentUser']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/users/me'
   _globals['_USERSSERVICE'].methods_by_name['UpdateCurrentUser']._loaded_options = None
   _globals['_USERSSERVICE'].methods_by_name['UpdateCurrentUser']._serialized_options = b'\202\323\344\223\002\0242\014/v1/users/me:\004user'
-  _globals['_CREATEUSERREQUEST']._serialized_start=178
-  _globals['_CREATEUSERREQUEST']._serialized_end=274
-  _globals['_CREATESESSIONREQUEST']._serialized_start=276
-  _globals['_CREATESESSIONREQUEST']._serialized_end=347
-  _globals['_ISSUESESSIONREQUEST']._serialized_start=349
-  _globals['_ISSUESESSIONREQUEST']._serialized_end=393
-  _globals['_GETJSONWEBKEYSETREQUEST']._serialized_start=395
-  _globals['_GETJSONWEBKEYSETREQUEST']._serialized_end=420
-  _globals['_GETUSERREQUEST']._serialized_start=422
-  _globals['_GETUSERREQUEST']._serialized_end=462
-  _globals['_GETCURRENTUSERREQUEST']._serialized_start=464
-  _globals['_GETCURRENTUSERREQUEST']._serialized_end=487
-  _globals['_UPDATECURRENTUSERREQUEST']._serialized_start=489
-  _globals['_UPDATECURRENTUSERREQUEST']._serialized_end=612
-  _globals['_BATCHGETUSERSREQUEST']._serialized_start=614
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=701
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=703
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=763
-  _globals['_BATCHGETUSERSBYUSERNAMEREQUEST']._serialized_start=765
-  _globals['_BATCHGETUSERSBYUSERNAMEREQUEST']._serialized_end=868
-  _globals['_BATCHGETUSERSBYUSERNAMERESPONSE']._serialized_start=870
-  _globals['_BATCHGETUSERSBYUSERNAMERESPONSE']._serialized_end=940
-  _globals['_STREAMUSERSREQUEST']._serialized_start=942
-  _globals['_STREAMUSERSREQUEST']._serialized_end=988
-  _globals['_STREAMUSERSRESPONSE']._serialized_start=990
-  _globals['_STREAMUSERSRESPONSE']._serialized_end=1048
-  _globals['_USERSSERVICE']._serialized_start=1051
-  _globals['_USERSSERVICE']._serialized_end=2077
+  _globals['_USERSSERVICE'].methods_by_name['ExportCurrentUser']._loaded_options = None
+  _globals['_USERSSERVICE'].methods_by_name['ExportCurrentUser']._serialized_options = b'\202\323\344\223\002\025\022\023/v1/users/me/export'
+  _globals['_USERSSERVICE'].methods_by_name['DeleteCurrentUser']._loaded_options = None
+  _globals['_USERSSERVICE'].methods_by_name['DeleteCurrentUser']._serialized_options = b'\202\323\344\223\002\021*\014/v1/users/me:\001*'
+  _globals['_CREATEUSERREQUEST']._serialized_start=234
+  _globals['_CREATEUSERREQUEST']._serialized_end=330
+  _globals['_CREATESESSIONREQUEST']._serialized_start=332
+  _globals['_CREATESESSIONREQUEST']._serialized_end=403
+  _globals['_ISSUESESSIONREQUEST']._serialized_start=405
+  _globals['_ISSUESESSIONREQUEST']._serialized_end=449
+  _globals['_GETJSONWEBKEYSETREQUEST']._serialized_start=451
+  _globals['_GETJSONWEBKEYSETREQUEST']._serialized_end=476
+  _globals['_GETUSERREQUEST']._serialized_start=478
+  _globals['_GETUSERREQUEST']._serialized_end=518
+  _globals['_GETCURRENTUSERREQUEST']._serialized_start=520
+  _globals['_GETCURRENTUSERREQUEST']._serialized_end=543
+  _globals['_EXPORTCURRENTUSERREQUEST']._serialized_start=545
+  _globals['_EXPORTCURRENTUSERREQUEST']._serialized_end=571
+  _globals['_DELETECURRENTUSERREQUEST']._serialized_start=573
+  _globals['_DELETECURRENTUSERREQUEST']._serialized_end=624
+  _globals['_UPDATECURRENTUSERREQUEST']._serialized_start=626
+  _globals['_UPDATECURRENTUSERREQUEST']._serialized_end=749
+  _globals['_BATCHGETUSERSREQUEST']._serialized_start=751
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=838
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=840
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=900
+  _globals['_BATCHGETUSERSBYUSERNAMEREQUEST']._serialized_start=902
+  _globals['_BATCHGETUSERSBYUSERNAMEREQUEST']._serialized_end=1005
+  _globals['_BATCHGETUSERSBYUSERNAMERESPONSE']._serialized_start=1007
+  _globals['_BATCHGETUSERSBYUSERNAMERESPONSE']._serialized_end=1077
+  _globals['_STREAMUSERSREQUEST']._serialized_start=1079
+  _globals['_STREAMUSERSREQUEST']._serialized_end=1125
+  _globals['_STREAMUSERSRESPONSE']._serialized_start=1127
+  _globals['_STREAMUSERSRESPONSE']._serialized_end=1185
+  _globals['_USERSSERVICE']._serialized_start=1188
+  _globals['_USERSSERVICE']._serialized_end=2442
 # @@protoc_insertion_point(module_scope)

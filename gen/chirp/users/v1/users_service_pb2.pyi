@@ -155,6 +155,45 @@ class GetCurrentUserRequest(_message.Message):
 Global___GetCurrentUserRequest: _TypeAlias = GetCurrentUserRequest  # noqa: Y015
 
 @_typing.final
+class ExportCurrentUserRequest(_message.Message):
+    """Request for the caller's archive; the caller comes from the bearer token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportCurrentUserRequest: _TypeAlias = ExportCurrentUserRequest  # noqa: Y015
+
+@_typing.final
+class DeleteCurrentUserRequest(_message.Message):
+    """Account deletion: a JSON body `{"password": "..."}`, the caller from the bearer token."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    password: _builtins.str
+    """The account's password, entered again."""
+    def __init__(
+        self,
+        *,
+        password: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["password", b"password"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCurrentUserRequest: _TypeAlias = DeleteCurrentUserRequest  # noqa: Y015
+
+@_typing.final
 class UpdateCurrentUserRequest(_message.Message):
     """Profile edit. JSON body is the User (`{"displayName": "...", "bio": "..."}`), the mask a
     query parameter (`?updateMask=displayName,bio`).

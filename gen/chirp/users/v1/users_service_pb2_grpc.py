@@ -5,6 +5,8 @@ import warnings
 
 from chirp.users.v1 import user_pb2 as chirp_dot_users_dot_v1_dot_user__pb2
 from chirp.users.v1 import users_service_pb2 as chirp_dot_users_dot_v1_dot_users__service__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -71,6 +73,16 @@ class UsersServiceStub:
                 '/chirp.users.v1.UsersService/UpdateCurrentUser',
                 request_serializer=chirp_dot_users_dot_v1_dot_users__service__pb2.UpdateCurrentUserRequest.SerializeToString,
                 response_deserializer=chirp_dot_users_dot_v1_dot_user__pb2.User.FromString,
+                _registered_method=True)
+        self.ExportCurrentUser = channel.unary_stream(
+                '/chirp.users.v1.UsersService/ExportCurrentUser',
+                request_serializer=chirp_dot_users_dot_v1_dot_users__service__pb2.ExportCurrentUserRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.DeleteCurrentUser = channel.unary_unary(
+                '/chirp.users.v1.UsersService/DeleteCurrentUser',
+                request_serializer=chirp_dot_users_dot_v1_dot_users__service__pb2.DeleteCurrentUserRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.BatchGetUsers = channel.unary_unary(
                 '/chirp.users.v1.UsersService/BatchGetUsers',
@@ -153,6 +165,31 @@ class UsersServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportCurrentUser(self, request, context):
+        """Downloads everything the caller has put into Chirp, as a ZIP archive streamed as it is
+        written (`Content-Type: application/zip`): the profile, every tweet and retweet (with the
+        earlier versions of edited ones), the tweets they liked, whom they follow and who follows
+        them, in the JSON of this API, and the photos of their tweets; `README.txt` in the archive
+        documents its files and `manifest.json` lists each with its size and SHA-256.
+        UNAUTHENTICATED without a valid token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCurrentUser(self, request, context):
+        """Deletes the caller's account for good, after checking its password again: the account
+        and its sessions end at once (tokens are refused within a second), its username is
+        quarantined (no one can register it for 30 days), and `users.deleted` has every service
+        erase what it holds of the person: tweets, retweets, likes (counts on others' tweets
+        corrected), follows both ways, photos and videos, search entries, timelines and caches.
+        INVALID_ARGUMENT (field `password`) for a missing or wrong password, UNAUTHENTICATED
+        without a valid token, RESOURCE_EXHAUSTED after too many attempts (counted with sign-ins).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BatchGetUsers(self, request, context):
         """Internal. Returns the users with the given ids, in request order; ids with no account
         are skipped (callers hydrating tweets or lists drop what they cannot show).
@@ -219,6 +256,16 @@ def add_UsersServiceServicer_to_server(servicer, server):
                     servicer.UpdateCurrentUser,
                     request_deserializer=chirp_dot_users_dot_v1_dot_users__service__pb2.UpdateCurrentUserRequest.FromString,
                     response_serializer=chirp_dot_users_dot_v1_dot_user__pb2.User.SerializeToString,
+            ),
+            'ExportCurrentUser': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportCurrentUser,
+                    request_deserializer=chirp_dot_users_dot_v1_dot_users__service__pb2.ExportCurrentUserRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'DeleteCurrentUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCurrentUser,
+                    request_deserializer=chirp_dot_users_dot_v1_dot_users__service__pb2.DeleteCurrentUserRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'BatchGetUsers': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetUsers,
@@ -410,6 +457,60 @@ class UsersService:
             '/chirp.users.v1.UsersService/UpdateCurrentUser',
             chirp_dot_users_dot_v1_dot_users__service__pb2.UpdateCurrentUserRequest.SerializeToString,
             chirp_dot_users_dot_v1_dot_user__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCurrentUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/chirp.users.v1.UsersService/ExportCurrentUser',
+            chirp_dot_users_dot_v1_dot_users__service__pb2.ExportCurrentUserRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCurrentUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chirp.users.v1.UsersService/DeleteCurrentUser',
+            chirp_dot_users_dot_v1_dot_users__service__pb2.DeleteCurrentUserRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,8 @@ isort:skip_file
 from chirp.users.v1 import user_pb2 as _user_pb2
 from chirp.users.v1 import users_service_pb2 as _users_service_pb2
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -64,6 +66,23 @@ class UsersServiceStub:
     """Returns the caller's own profile (FULL view). UNAUTHENTICATED without a valid token."""
     UpdateCurrentUser: _grpc.UnaryUnaryMultiCallable[_users_service_pb2.UpdateCurrentUserRequest, _user_pb2.User]
     """Edits the caller's own profile (AIP-134 partial update). Publishes `users.updated`."""
+    ExportCurrentUser: _grpc.UnaryStreamMultiCallable[_users_service_pb2.ExportCurrentUserRequest, _httpbody_pb2.HttpBody]
+    """Downloads everything the caller has put into Chirp, as a ZIP archive streamed as it is
+    written (`Content-Type: application/zip`): the profile, every tweet and retweet (with the
+    earlier versions of edited ones), the tweets they liked, whom they follow and who follows
+    them, in the JSON of this API, and the photos of their tweets; `README.txt` in the archive
+    documents its files and `manifest.json` lists each with its size and SHA-256.
+    UNAUTHENTICATED without a valid token.
+    """
+    DeleteCurrentUser: _grpc.UnaryUnaryMultiCallable[_users_service_pb2.DeleteCurrentUserRequest, _empty_pb2.Empty]
+    """Deletes the caller's account for good, after checking its password again: the account
+    and its sessions end at once (tokens are refused within a second), its username is
+    quarantined (no one can register it for 30 days), and `users.deleted` has every service
+    erase what it holds of the person: tweets, retweets, likes (counts on others' tweets
+    corrected), follows both ways, photos and videos, search entries, timelines and caches.
+    INVALID_ARGUMENT (field `password`) for a missing or wrong password, UNAUTHENTICATED
+    without a valid token, RESOURCE_EXHAUSTED after too many attempts (counted with sign-ins).
+    """
     BatchGetUsers: _grpc.UnaryUnaryMultiCallable[_users_service_pb2.BatchGetUsersRequest, _users_service_pb2.BatchGetUsersResponse]
     """Internal. Returns the users with the given ids, in request order; ids with no account
     are skipped (callers hydrating tweets or lists drop what they cannot show).
@@ -118,6 +137,23 @@ class UsersServiceAsyncStub(UsersServiceStub):
     """Returns the caller's own profile (FULL view). UNAUTHENTICATED without a valid token."""
     UpdateCurrentUser: _aio.UnaryUnaryMultiCallable[_users_service_pb2.UpdateCurrentUserRequest, _user_pb2.User]  # type: ignore[assignment]
     """Edits the caller's own profile (AIP-134 partial update). Publishes `users.updated`."""
+    ExportCurrentUser: _aio.UnaryStreamMultiCallable[_users_service_pb2.ExportCurrentUserRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """Downloads everything the caller has put into Chirp, as a ZIP archive streamed as it is
+    written (`Content-Type: application/zip`): the profile, every tweet and retweet (with the
+    earlier versions of edited ones), the tweets they liked, whom they follow and who follows
+    them, in the JSON of this API, and the photos of their tweets; `README.txt` in the archive
+    documents its files and `manifest.json` lists each with its size and SHA-256.
+    UNAUTHENTICATED without a valid token.
+    """
+    DeleteCurrentUser: _aio.UnaryUnaryMultiCallable[_users_service_pb2.DeleteCurrentUserRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes the caller's account for good, after checking its password again: the account
+    and its sessions end at once (tokens are refused within a second), its username is
+    quarantined (no one can register it for 30 days), and `users.deleted` has every service
+    erase what it holds of the person: tweets, retweets, likes (counts on others' tweets
+    corrected), follows both ways, photos and videos, search entries, timelines and caches.
+    INVALID_ARGUMENT (field `password`) for a missing or wrong password, UNAUTHENTICATED
+    without a valid token, RESOURCE_EXHAUSTED after too many attempts (counted with sign-ins).
+    """
     BatchGetUsers: _aio.UnaryUnaryMultiCallable[_users_service_pb2.BatchGetUsersRequest, _users_service_pb2.BatchGetUsersResponse]  # type: ignore[assignment]
     """Internal. Returns the users with the given ids, in request order; ids with no account
     are skipped (callers hydrating tweets or lists drop what they cannot show).
@@ -205,6 +241,35 @@ class UsersServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_user_pb2.User, _abc.Awaitable[_user_pb2.User]]:
         """Edits the caller's own profile (AIP-134 partial update). Publishes `users.updated`."""
+
+    @_abc_1.abstractmethod
+    def ExportCurrentUser(
+        self,
+        request: _users_service_pb2.ExportCurrentUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_httpbody_pb2.HttpBody], _abc.AsyncIterator[_httpbody_pb2.HttpBody]]:
+        """Downloads everything the caller has put into Chirp, as a ZIP archive streamed as it is
+        written (`Content-Type: application/zip`): the profile, every tweet and retweet (with the
+        earlier versions of edited ones), the tweets they liked, whom they follow and who follows
+        them, in the JSON of this API, and the photos of their tweets; `README.txt` in the archive
+        documents its files and `manifest.json` lists each with its size and SHA-256.
+        UNAUTHENTICATED without a valid token.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteCurrentUser(
+        self,
+        request: _users_service_pb2.DeleteCurrentUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes the caller's account for good, after checking its password again: the account
+        and its sessions end at once (tokens are refused within a second), its username is
+        quarantined (no one can register it for 30 days), and `users.deleted` has every service
+        erase what it holds of the person: tweets, retweets, likes (counts on others' tweets
+        corrected), follows both ways, photos and videos, search entries, timelines and caches.
+        INVALID_ARGUMENT (field `password`) for a missing or wrong password, UNAUTHENTICATED
+        without a valid token, RESOURCE_EXHAUSTED after too many attempts (counted with sign-ins).
+        """
 
     @_abc_1.abstractmethod
     def BatchGetUsers(
