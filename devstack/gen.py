@@ -80,6 +80,19 @@ def generate(gen_dir: Path, descriptor_set: Path) -> None:
     )
 
 
+#: The operations that answer bytes (``google.api.HttpBody``), not JSON, and their types.
+BINARY_RESPONSES = {
+    "UsersService_ExportCurrentUser": ("application/zip",),
+    "MediaService_GetMediaContent": (
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "video/mp4",
+    ),
+}
+
+
 def needs_token(method: str, path: str) -> bool:
     """Whether the gateway refuses an operation without an access token: mutations (but for
     registering and logging in), the caller's own resources and the home timeline.
@@ -128,6 +141,10 @@ def generate_openapi(target: Path) -> None:
         for method, operation in operations.items():
             if needs_token(method, path):
                 operation["security"] = [{BEARER: []}]
+            produced = BINARY_RESPONSES.get(operation["operationId"])
+            if produced is not None:
+                operation["produces"] = [*produced, "application/json"]  # errors are JSON
+                operation["responses"]["200"]["schema"] = {"type": "file"}
     target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -22,3 +22,6 @@ class CountingLimiter:
         self.counts[subject] += 1
         if self.counts[subject] > self.limit.requests:
             raise exhausted(self.limit, self.limit.window_seconds)
+
+    async def forget(self, subject: str) -> None:
+        self.counts.pop(subject, None)

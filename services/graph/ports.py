@@ -24,6 +24,17 @@ class GraphStore(Protocol):
     async def follow(self, follower_id: int, followee_id: int) -> Change: ...
     async def unfollow(self, follower_id: int, followee_id: int) -> Change: ...
 
+    # Erasing an account: its follows, a batch per transaction, each removed as ``unfollow``
+    # removes it (counts and event included); then its node, once no follow is left.
+    async def remove_follows(self, user_id: int, limit: int) -> list[tuple[int, int]]:
+        """Removes up to ``limit`` follows of ``user_id``, either way; the (follower, followee)
+        pairs removed (none once there are none left)."""
+        ...
+
+    async def remove_user(self, user_id: int) -> bool:
+        """Removes ``user_id``'s node if no follow is left; whether it has no node now."""
+        ...
+
     async def relationship(self, source_id: int, target_id: int) -> Relationship: ...
 
     # Lists, newest follow first, strictly after ``before``.
@@ -68,6 +79,14 @@ class FollowCountSource(Protocol):
 class SuggestionCache(Protocol):
     async def ranked(self, user_id: int, rank: Callable[[], Awaitable[list[int]]]) -> list[int]:
         """``user_id``'s ranked suggestions as kept, or as ``rank`` ranks them (then kept)."""
+        ...
+
+
+class KeptCopies(Protocol):
+    """What the caches keep for one user (their counts, their suggestions)."""
+
+    async def forget(self, user_id: int) -> None:
+        """Drops it all (an erased account's)."""
         ...
 
 

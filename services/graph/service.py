@@ -1,7 +1,9 @@
-"""The social graph's rules, in plain typed Python: follows, lists, counts and who to follow."""
+"""The social graph's rules, in plain typed Python: follows, lists, counts and who to follow,
+and the accounts' nodes: made for new accounts, erased with every follow for deleted ones."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from chirp.users.v1 import user_pb2
@@ -11,6 +13,7 @@ from services.graph.ports import (
     FollowChanges,
     FollowCountSource,
     GraphStore,
+    KeptCopies,
     SuggestionCache,
     UserDirectory,
 )
@@ -22,6 +25,8 @@ from services.platform.ratelimit import RateLimiter
 MAX_SUGGESTIONS = 100
 MAX_COUNT_IDS = 100
 MAX_CHECK_EDGES = 1000
+#: An erasure removes this many follows per transaction (an account may have millions).
+ERASE_BATCH = 500
 
 
 class GraphService:
@@ -32,12 +37,14 @@ class GraphService:
         changes: FollowChanges,
         counts: FollowCountSource,
         suggestions: SuggestionCache,
+        kept: KeptCopies,
         follows: RateLimiter,
     ) -> None:
         """``follows`` limits each account's follows."""
         self._store = store
         self._counts = counts
         self._suggestions = suggestions
+        self._kept = kept
         self._directory = directory
         self._changes = changes
         self._follows = follows
@@ -98,7 +105,9 @@ class GraphService:
         shown = ranked[offset : offset + size]
         more = len(ranked) > offset + size
         next_token = encode_token("suggestions", caller_id, [offset + size]) if more else ""
-        return Page(await self._hydrate(shown), next_token)
+        # A ranking is kept for minutes: an account deleted since is left out, not shown by id.
+        found = await self._directory.by_ids(shown) if shown else {}
+        return Page([found[user_id] for user_id in shown if user_id in found], next_token)
 
     async def _rank(self, caller_id: int) -> list[int]:
         """Up to ``MAX_SUGGESTIONS`` accounts: friends of friends, most followed by the
@@ -153,4 +162,24 @@ class GraphService:
         return self._store.stream_followers(user_id, batch_size)
 
     async def add_user(self, user_id: int) -> None:
-        await self._store.ensure_user(user_id)
+        """Gives a new account its node, unless the account is gone by now: its
+        ``users.created`` redelivered after its ``users.deleted`` was applied (a failed
+        delivery is retried later while the next ones go on), or replayed alone, must not bring
+        back the node the erasure removed."""
+        if await self._directory.by_ids([user_id]):
+            await self._store.ensure_user(user_id)
+
+    async def erase_user(self, user_id: int) -> None:
+        """Removes every follow of a deleted account, both ways, and then its node and what the
+        caches keep of it. Each follow goes as an unfollow goes: the other user's count moves,
+        ``graph.unfollowed`` is published (timelines and search correct themselves from it), and
+        the change is counted for the readers that keep counts; ``ERASE_BATCH`` follows a
+        transaction, so an account with millions of followers is erased in bounded steps, and an
+        erasure cut short is finished by running it again (a batch is all or nothing: no count
+        moves twice). A follow made during the erasure is removed by the next batch."""
+        while True:
+            removed = await self._store.remove_follows(user_id, ERASE_BATCH)
+            await asyncio.gather(*(self._changes.changed(a, b) for a, b in removed))
+            if len(removed) < ERASE_BATCH and await self._store.remove_user(user_id):
+                break
+        await self._kept.forget(user_id)

@@ -9,10 +9,10 @@ import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
 from neo4j import AsyncGraphDatabase
 
-from services.graph.adapters.cache import RedisFollowCounts, RedisSuggestions
+from services.graph.adapters.cache import RedisFollowCounts, RedisKeptCopies, RedisSuggestions
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
-from services.graph.consumers.accounts import NewAccounts
+from services.graph.consumers.accounts import AccountNodes
 from services.graph.service import GraphService
 from services.graph.servicer import GraphServicer
 from services.platform.background import in_background
@@ -46,10 +46,12 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             RedisFollowChanges(redis),
             RedisFollowCounts(redis, store),
             RedisSuggestions(redis),
+            RedisKeptCopies(redis),
             RedisRateLimiter(redis, Limits.from_settings(settings).follows),
         )
         servicer = GraphServicer(graph)
-        async with running_relay(relay), in_background(NewAccounts(settings.nats_url, graph).run):
+        nodes = AccountNodes(settings.nats_url, graph)
+        async with running_relay(relay), in_background(nodes.run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
                 graph_service_pb2_grpc.add_GraphServiceServicer_to_server(servicer, server)

@@ -37,6 +37,11 @@ class OAuthStore(Protocol):
 
     async def revoke(self, token_hash: str) -> None: ...
 
+    async def remove_account(self, user_id: int) -> list[str]:
+        """Removes every token and authorization code of the account (nothing when it has
+        none left); the hashes of the tokens removed."""
+        ...
+
 
 class Accounts(Protocol):
     """The users service: who an account is, and sessions for it."""

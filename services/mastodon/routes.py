@@ -348,14 +348,14 @@ class MastodonApi:
         caller = await self._app_caller(request, params, scope)
         if caller.user_id is None:
             raise ApiError(422, "This method requires an authenticated user")
-        return caller.user_id, await self._oauth.session(caller.user_id)
+        return caller.user_id, await self._oauth.session(caller.user_id, caller.token_hash)
 
     async def _reader(self, request: web.Request, params: Params) -> str:
         """A session of the caller for a public read: empty when anonymous or an app."""
         caller = await self._caller(request, params)
         if caller is None or caller.user_id is None:
             return ""
-        return await self._oauth.session(caller.user_id)
+        return await self._oauth.session(caller.user_id, caller.token_hash)
 
     @staticmethod
     def _covers(caller: Caller, wanted: str) -> bool:

@@ -4,7 +4,9 @@ Tokens are Mastodon's: opaque, long-lived until revoked, stored only as hashes. 
 Chirp's own sessions: a request with an OAuth token is served with a Chirp session token of
 its account (``UsersService/IssueSession``, renewed before it expires), so the services check
 it as they check every token; passwords are checked by the users service alone
-(``CreateSession``), with its rate limit per account.
+(``CreateSession``), with its rate limit per account. A deleted account's tokens and codes are
+removed (``erase_account``, from ``users.deleted``), and a token of an account the users
+service no longer knows is refused and removed when used (``session``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from services.mastodon.model import (
     Token,
 )
 from services.mastodon.ports import Accounts, OAuthStore
-from services.platform.errors import Unauthenticated
+from services.platform.errors import NotFound, Unauthenticated
 
 #: The redirect of apps that show the code to the person to paste (toot's login).
 OUT_OF_BAND = "urn:ietf:wg:oauth:2.0:oob"
@@ -101,11 +103,13 @@ class Authorization:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a request is from: the token's app, account (None for an app token) and scopes."""
+    """Who a request is from: the token's app, account (None for an app token) and scopes, and
+    the token's hash."""
 
     client_id: str
     user_id: int | None
     scopes: frozenset[str]
+    token_hash: str
 
 
 class OAuthService:
@@ -249,15 +253,36 @@ class OAuthService:
         else:
             token = await self._store.token(key)
             _remember(self._tokens, key, (now, token))
-        return None if token is None else Caller(token.client_id, token.user_id, token.scopes)
+        if token is None:
+            return None
+        return Caller(token.client_id, token.user_id, token.scopes, key)
 
-    async def session(self, user_id: int) -> str:
-        """A Chirp session token of the account, renewed before it expires."""
+    async def session(self, user_id: int, token_hash: str) -> str:
+        """A Chirp session token of the account of the token ``token_hash``, renewed before it
+        expires. Once the users service no longer knows the account (deleted), the token is
+        removed and refused (``Unauthenticated``): what ends a token the erasure of the account
+        did not find (one issued before tokens were listed by account)."""
         kept = self._sessions.get(user_id)
         if kept is None or kept[1] - self._clock() < SESSION_MARGIN:
-            kept = await self._accounts.session(user_id)
+            try:
+                kept = await self._accounts.session(user_id)
+            except NotFound as error:
+                await self._store.revoke(token_hash)
+                self._tokens.pop(token_hash, None)
+                raise Unauthenticated("the account of this access token was deleted") from error
             _remember(self._sessions, user_id, kept)
         return kept[0]
+
+    # Deleted accounts.
+
+    async def erase_account(self, user_id: int) -> None:
+        """Removes every token and authorization code of a deleted account. This process
+        forgets them at once; the others trust a token they looked up for at most
+        ``TOKEN_CACHE_SECONDS``, as after a revocation (and the account's Chirp sessions are
+        refused everywhere by then)."""
+        for token_hash in await self._store.remove_account(user_id):
+            self._tokens.pop(token_hash, None)
+        self._sessions.pop(user_id, None)
 
     # Rules.
 

@@ -9,10 +9,12 @@ from aiohttp import web
 
 from services.mastodon.adapters.clients import Channels, GrpcAccounts, GrpcChirp
 from services.mastodon.adapters.store import CassandraOAuthStore
+from services.mastodon.consumers.accounts import DeletedAccounts
 from services.mastodon.entities import Site
 from services.mastodon.routes import MastodonApi
 from services.mastodon.service import OAuthService
 from services.platform import cql
+from services.platform.background import in_background
 from services.platform.channels import service_channel
 from services.platform.ratelimit import Limits, RedisRateLimiter
 from services.platform.redis_clients import resp_client
@@ -41,7 +43,8 @@ async def wiring(settings: Settings) -> AsyncIterator[web.Application]:
         chirp = GrpcChirp(channels)
         requests = RedisRateLimiter(redis, Limits.from_settings(settings).mastodon_requests)
         site = Site(settings.mastodon.public_url)
-        yield MastodonApi(oauth, chirp, site, requests).application()
+        async with in_background(DeletedAccounts(settings.nats_url, oauth).run):
+            yield MastodonApi(oauth, chirp, site, requests).application()
     finally:
         await channels.close()
         await redis.aclose()

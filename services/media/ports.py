@@ -14,11 +14,13 @@ from services.media.video import Probe, Transcoded
 
 
 class MediaStore(Protocol):
-    """Media rows, the index of each tweet's media, and the uploads not yet attached."""
+    """Media rows, the index of each tweet's media and of each owner's, and the uploads not yet
+    attached."""
 
     async def add(self, media: Media, uploaded: VideoUploaded | None = None) -> None:
-        """Writes the row and marks it pending (not attached); with ``uploaded``, the event that
-        asks for the video's processing in the same atomic write."""
+        """Writes the row, indexes it under its owner and marks it pending (not attached); with
+        ``uploaded``, the event that asks for the video's processing; all in one atomic
+        write."""
         ...
 
     async def processed(self, media: Media) -> bool:
@@ -58,6 +60,12 @@ class MediaStore(Protocol):
         """Ids indexed for a tweet (the row's ``tweet_id`` says whether it really carries them)."""
         ...
 
+    async def of_owner(self, owner_id: int, after_id: int, limit: int) -> list[int]:
+        """Ids indexed under an owner above ``after_id``, ascending, at most ``limit``."""
+        ...
+
+    async def unindex_owner(self, owner_id: int, media_id: int) -> None: ...
+
     async def pending(self, before_id: int, limit: int) -> list[int]:
         """Uploads still marked pending whose id is below ``before_id``."""
         ...
@@ -67,7 +75,7 @@ class MediaStore(Protocol):
         ...
 
     async def remove(self, media: Media) -> None:
-        """Deletes the row, its pending mark and its index row."""
+        """Deletes the row, its pending mark and its index rows (its tweet's, its owner's)."""
         ...
 
 

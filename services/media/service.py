@@ -12,8 +12,10 @@ never a row whose bytes are missing:
 * **attach**: the tweet's index row first, then a lightweight transaction that sets the row's
   tweet only if it has none; a partly attached set is detached again.
 * **remove**: an unattached upload is first *doomed* by a lightweight transaction (so no attach
-  can win against the sweep), then its objects go, then its rows. Everything is idempotent: a
-  retry (the sweep's next round, a redelivered event) finishes what was started.
+  can win against the sweep, nor a transcode finishing meanwhile keep its objects), then its
+  objects go, then its rows (the owner's index row last of all, in the row's batch: an erasure
+  that stops finds what is left). Everything is idempotent: a retry (the sweep's next round, a
+  redelivered event) finishes what was started.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ log = structlog.get_logger()
 MAX_ALT_TEXT = 1000
 MAX_ATTACH = 4
 MAX_BATCH = 100
-#: Pending uploads the sweep handles per round.
+#: Pending uploads the sweep handles per round, and a deleted account's uploads per read.
 SWEEP_BATCH = 100
+ERASE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -303,6 +306,25 @@ class MediaService:
                 # Indexed by an attach that lost, or never finished: not this tweet's.
                 await self._store.unindex(media_id, tweet_id)
         return removed
+
+    async def remove_of_owner(self, owner_id: int) -> bool:
+        """Removes every upload of a deleted account, photos and videos, attached or not (their
+        objects, then their rows); True once none is left, False if one was attached while it
+        ran (the next call removes it). Idempotent, and resumable: an item leaves the owner's
+        index with its row, so a call that stopped half-way is finished by the next."""
+        after, complete = 0, True
+        while ids := await self._store.of_owner(owner_id, after, ERASE_BATCH):
+            found = await self._store.get(ids)
+            for media_id in ids:
+                media = found.get(media_id)
+                if media is None:
+                    await self._store.unindex_owner(owner_id, media_id)
+                elif media.tweet_id != 0 or await self._store.doom(media_id):
+                    await self._remove(media)
+                else:
+                    complete = False
+            after = ids[-1]
+        return complete
 
     async def sweep(self, max_age_seconds: float) -> int:
         """Removes uploads never attached within ``max_age_seconds``; returns how many."""

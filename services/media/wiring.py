@@ -11,7 +11,7 @@ from chirp.media.v1 import media_service_pb2, media_service_pb2_grpc
 from services.media.adapters.ffmpeg import FfmpegVideoTools, RunLimits
 from services.media.adapters.objects import S3ObjectStore, s3_client
 from services.media.adapters.store import CassandraMediaStore
-from services.media.consumers.cleanup import DeletedTweetMedia, UnattachedSweep
+from services.media.consumers.cleanup import DeletedMedia, UnattachedSweep
 from services.media.consumers.transcode import VideoTranscoder
 from services.media.images import ImageLimits
 from services.media.routes import ContentRoutes
@@ -83,7 +83,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 ),
             )
             servicer = MediaServicer(media, settings.media.public_base_url)
-            deleted = DeletedTweetMedia(settings.nats_url, media)
+            deleted = DeletedMedia(settings.nats_url, media)
             transcoder = VideoTranscoder(settings.nats_url, media)
             sweep = UnattachedSweep(
                 media,

@@ -38,10 +38,12 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, overload
 
 import nats
 import structlog
+from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
@@ -327,6 +329,20 @@ async def _replies(replies: Iterable[Awaitable[None]]) -> None:
     for outcome in await asyncio.gather(*replies, return_exceptions=True):
         if isinstance(outcome, Exception):
             log.warning("could not settle a message", error=str(outcome))
+
+
+#: How long after an account's deletion (``users.deleted``) its erasure may start, in every
+#: service: its tokens are refused everywhere within about a second
+#: (``revocations.REFRESH_SECONDS``), but a write accepted just before may still be at work for
+#: as long as its calls may take (a post: its users and media calls, its Cassandra batch). An
+#: erasure that started earlier could miss what such a write lands after it.
+ERASURE_GRACE_SECONDS = 10.0
+
+
+async def until_aged(occur_time: Timestamp, seconds: float) -> None:
+    """Returns once the event that occurred at ``occur_time`` is ``seconds`` old."""
+    age = (datetime.now(UTC) - occur_time.ToDatetime(UTC)).total_seconds()
+    await asyncio.sleep(max(seconds - age, 0.0))
 
 
 @dataclass(frozen=True)

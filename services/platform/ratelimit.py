@@ -58,6 +58,12 @@ class Limits:
     video_uploads: Limit
     mastodon_requests: Limit
 
+    @property
+    def by_account(self) -> tuple[Limit, ...]:
+        """The limits counted per account id (sign-ins count per username, the Mastodon API's
+        requests per token)."""
+        return (self.posts, self.follows, self.uploads, self.video_uploads)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(
@@ -114,6 +120,10 @@ class RateLimiter(Protocol):
         """Counts one action by ``subject``; raises ``ResourceExhausted`` once over the limit."""
         ...
 
+    async def forget(self, subject: str) -> None:
+        """Drops ``subject``'s count (a deleted account's)."""
+        ...
+
 
 def exhausted(limit: Limit, retry_after_seconds: float) -> ResourceExhausted:
     """The error for a subject over ``limit``, retryable after at least a whole second."""
@@ -140,6 +150,9 @@ class RedisRateLimiter:
         usage = await self.count(subject)
         if usage.used > self.limit.requests:
             raise exhausted(self.limit, usage.reset_seconds)
+
+    async def forget(self, subject: str) -> None:
+        await self._redis.call("DEL", redis_key(self.limit, subject))
 
     async def count(self, subject: str) -> Usage:
         """Counts one action by ``subject`` and tells where the window stands, refusing

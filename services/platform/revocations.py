@@ -65,3 +65,8 @@ class RevokedAccounts:
             except RedisError:
                 log.warning("could not read the revoked accounts; keeping the last list")
             await pause(every_seconds)
+
+
+#: This process's list: the server follows it (``server.serve``), the token check and the
+#: username lookups (``usernames.UsernameIds``) consult it.
+REVOKED = RevokedAccounts()

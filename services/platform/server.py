@@ -34,7 +34,7 @@ from services.platform.background import in_background, until_stopped
 from services.platform.interceptors import default_interceptors
 from services.platform.logging import configure_logging
 from services.platform.redis_clients import resp_client
-from services.platform.revocations import RevokedAccounts
+from services.platform.revocations import REVOKED
 from services.platform.settings import ServiceName, Settings, load_settings
 from services.platform.tracing import configure_tracing
 
@@ -102,9 +102,8 @@ async def serve(
 ) -> None:
     """Serves until SIGTERM or SIGINT, then drains: NOT_SERVING first, then a graceful stop.
     (``interceptors`` other than the default are for benchmarks that measure them.)"""
-    revoked = RevokedAccounts()
     verifier = TokenVerifier(
-        load_public_key(settings.public_key_path), settings.tokens.issuer, revoked
+        load_public_key(settings.public_key_path), settings.tokens.issuer, REVOKED
     )
     server = grpc.aio.server(
         interceptors=interceptors(verifier),
@@ -117,7 +116,7 @@ async def serve(
     health_servicer = health.aio.HealthServicer()
     async with (
         aclosing(resp_client(settings.redis_url)) as revocations_redis,
-        in_background(partial(revoked.follow, revocations_redis)),
+        in_background(partial(REVOKED.follow, revocations_redis)),
         wiring(settings) as registrations,
     ):
         for registration in registrations:

@@ -21,8 +21,10 @@ class Candidate:
 @dataclass
 class Changes:
     """What a batch of events touched: the tweets and users to read again from their owners
-    and index as they are now, and the tweets deleted."""
+    and index as they are now, the tweets deleted, and the accounts deleted (by id, with the
+    username they had: mentions are indexed by name)."""
 
     tweets: set[int] = field(default_factory=set)
     deleted_tweets: set[int] = field(default_factory=set)
     users: set[int] = field(default_factory=set)
+    deleted_users: dict[int, str] = field(default_factory=dict)

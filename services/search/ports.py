@@ -59,8 +59,20 @@ class Index(Protocol):
 
 
 class TweetIndex(Index, Protocol):
-    async def upsert(self, tweets: Sequence[tweet_pb2.Tweet], deletes: Iterable[int] = ()) -> None:
-        """Indexes ``tweets`` as they are (replacing what was there) and drops ``deletes``."""
+    async def upsert(
+        self,
+        tweets: Sequence[tweet_pb2.Tweet],
+        deletes: Iterable[int] = (),
+        authors: Iterable[int] = (),
+    ) -> None:
+        """Indexes ``tweets`` as they are (replacing what was there), drops ``deletes`` and
+        every tweet by ``authors`` (one delete each, after the upserts: a tweet of theirs among
+        ``tweets`` goes too; during a rebuild, the scan's copies of their tweets are not
+        added)."""
+        ...
+
+    async def mentioning(self, usernames: Iterable[str]) -> list[int]:
+        """Ids of every tweet that mentions any of ``usernames`` (as written: compared folded)."""
         ...
 
     async def add_rebuilt(self, tweets: Sequence[tweet_pb2.Tweet]) -> int: ...

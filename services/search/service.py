@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 
 import structlog
 from chirp.tweets.v1 import tweet_pb2
@@ -58,6 +58,25 @@ def parse_order(order: str) -> str:
 def _originals(tweets: Sequence[tweet_pb2.Tweet]) -> list[tweet_pb2.Tweet]:
     """Retweets have no text of their own and are not indexed as tweets."""
     return [t for t in tweets if not t.HasField("retweet_of")]
+
+
+def _without_mentions_of(
+    tweets: Sequence[tweet_pb2.Tweet], erased: Container[int]
+) -> list[tweet_pb2.Tweet]:
+    """``tweets``, those that mention deleted accounts copied without those mentions (the text
+    keeps its words)."""
+    return [
+        _without_mentions(t, erased) if any(m.user_id in erased for m in t.entities.mentions) else t
+        for t in tweets
+    ]
+
+
+def _without_mentions(tweet: tweet_pb2.Tweet, erased: Container[int]) -> tweet_pb2.Tweet:
+    copy = tweet_pb2.Tweet()
+    copy.CopyFrom(tweet)
+    del copy.entities.mentions[:]
+    copy.entities.mentions.extend(m for m in tweet.entities.mentions if m.user_id not in erased)
+    return copy
 
 
 class SearchService:
@@ -129,21 +148,32 @@ class SearchService:
 
     async def apply(self, changes: Changes) -> None:
         """Brings every tweet and user a batch of events touched up to date in the indexes
-        (visible after ``commit``); idempotent."""
-        refresh = sorted(changes.tweets - changes.deleted_tweets)
-        if refresh or changes.deleted_tweets:
+        (visible after ``commit``); idempotent.
+
+        A deleted account leaves both indexes at once: its user document, its tweets (one
+        delete by the author term), and its mentions in others' tweets (those are read again
+        and indexed without them, so ``@name`` finds nothing of it, nor later of whoever
+        registers the name once it is free). Events about it that come after find it gone from
+        its owners: the users service no longer answers the account, nor the tweets service
+        its tweets once erased (each erasure publishes ``tweets.deleted``)."""
+        erased = changes.deleted_users
+        names = [name for name in erased.values() if name]
+        mentioning = await self._tweet_index.mentioning(names) if names else []
+        refresh = sorted((changes.tweets | set(mentioning)) - changes.deleted_tweets)
+        if refresh or changes.deleted_tweets or erased:
             current = _originals(await self._tweets.batch_get(refresh))
             present = {t.id for t in current}
             gone = changes.deleted_tweets | (set(refresh) - present)
-            await self._tweet_index.upsert(current, gone)
-        if changes.users:
-            await self._index_users(sorted(changes.users))
+            await self._tweet_index.upsert(_without_mentions_of(current, erased), gone, erased)
+        if changes.users or erased:
+            await self._index_users(sorted(changes.users - erased.keys()), erased.keys())
 
-    async def _index_users(self, ids: Sequence[int]) -> None:
-        users = await self._users.batch_get(ids)
-        counts = await self._graph.follower_counts([u.id for u in users])
+    async def _index_users(self, ids: Sequence[int], erased: Iterable[int] = ()) -> None:
+        users = await self._users.batch_get(ids) if ids else []
+        counts = await self._graph.follower_counts([u.id for u in users]) if users else {}
         await self._user_index.upsert(
-            [(u, counts.get(u.id, 0)) for u in users], set(ids) - {u.id for u in users}
+            [(u, counts.get(u.id, 0)) for u in users],
+            (set(ids) - {u.id for u in users}) | set(erased),
         )
 
     async def commit(self) -> None:

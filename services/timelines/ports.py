@@ -96,6 +96,11 @@ class TimelineStore(Protocol):
         """Records whether the author is a celebrity now; True if that changed."""
         ...
 
+    async def erase(self, user_id: int) -> None:
+        """Drops everything kept under a (deleted) account: its timeline, the celebrities it
+        follows, its followers, its celebrity mark. Idempotent."""
+        ...
+
 
 class LiveFeed(Protocol):
     async def next(self, wait_seconds: float) -> LiveChange | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Container, Sequence
 
+from services.platform import revocations
 from services.platform.background import rounds
 from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.caches.user_timelines import ids_below
@@ -54,8 +55,11 @@ class TimelineService:
         *,
         celebrity_threshold: int,
         length: int,
+        deleted: Container[int] = revocations.REVOKED,
     ) -> None:
+        """``deleted`` holds the accounts deleted lately (this process's list)."""
         self._store = store
+        self._deleted = deleted
         self._graph = graph
         self._tweets = tweets
         self._live = live
@@ -95,7 +99,12 @@ class TimelineService:
                     candidates = [i for i in candidates if i >= home[-1]]
                 if not candidates:
                     return shown, None
-                consumed = await self._fill(shown, seen, candidates, size)
+                gone: list[int] = []
+                consumed = await self._fill(shown, seen, gone, candidates, size)
+                # The events that take a deleted tweet out can miss a timeline (a deleted
+                # account's tweets, erased after graph dropped its followers, reach none of
+                # them): a read that meets one of its entries takes it out.
+                await self._store.remove([user_id], [i for i in gone if i in home])
                 cursor = consumed
                 more = home_more or any(ids and ids[-1] < consumed for ids in celebrity)
                 if not more and consumed == candidates[-1]:
@@ -107,14 +116,21 @@ class TimelineService:
             celebrities_task.cancel()
 
     async def _fill(
-        self, shown: list[ReadyTweet], seen: set[int], candidates: list[int], size: int
+        self,
+        shown: list[ReadyTweet],
+        seen: set[int],
+        gone: list[int],
+        candidates: list[int],
+        size: int,
     ) -> int:
-        """Hydrates candidates in order into ``shown`` until it has ``size``; the last id
-        consumed (the next page continues below it)."""
+        """Hydrates candidates in order into ``shown`` until it has ``size``, and those whose
+        tweets are gone (deleted, or unknown) into ``gone``; the last id consumed (the next
+        page continues below it)."""
         consumed = candidates[-1]
         for start in range(0, len(candidates), HYDRATE_CHUNK):
             chunk = candidates[start : start + HYDRATE_CHUNK]
             found = {t.id: t for t in await self._tweets.ready(chunk)}
+            gone.extend(i for i in chunk if i not in found)
             for tweet_id in chunk:
                 tweet = found.get(tweet_id)
                 if tweet is not None and tweet.original_id not in seen:
@@ -282,13 +298,28 @@ class TimelineService:
         ids = await self._tweets.recent_ids([followee_id], self._length)
         await self._store.remove([follower_id], ids)
 
+    async def erase(self, user_id: int) -> None:
+        """A deleted account leaves the timelines: what is kept under it goes here. What others
+        keep of it goes with the ``graph.unfollowed`` graph publishes for each of its follows:
+        its tweets out of its followers' timelines, and every list that holds it (the
+        celebrities each follower follows, the followers of each account it followed)
+        forgotten. Its tweets that those miss (erased before the unfollow was handled) leave a
+        timeline at its owner's next read (``_page``), or with it when its owner stays away.
+        Idempotent."""
+        await self._store.erase(user_id)
+
     async def _forget_follows(self, follower_id: int, followee_id: int) -> None:
         """What is kept of the follower's followings and the followee's followers is forgotten
-        (graph's counts of changes already tell readers; this is for a count that was lost)."""
+        (graph's counts of changes already tell readers; this is for a count that was lost).
+        Nothing is forgotten of a deleted account: the unfollows graph publishes for its
+        follows may come after its erasure, and a forget's mark would be kept under its id."""
         await asyncio.gather(
-            self._store.celebrities_followed.forget([follower_id]),
-            self._store.followers.forget([followee_id]),
+            self._store.celebrities_followed.forget(self._living([follower_id])),
+            self._store.followers.forget(self._living([followee_id])),
         )
+
+    def _living(self, user_ids: Sequence[int]) -> list[int]:
+        return [user_id for user_id in user_ids if user_id not in self._deleted]
 
     async def _celebrity_now(self, author_id: int) -> bool:
         """Whether the author is a celebrity now. One whose follower count just crossed the

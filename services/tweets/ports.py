@@ -105,9 +105,31 @@ class TweetStore(TimelineReader, Protocol):
         ...
 
     # Deleting: the index rows and the event in one logged batch, then the mark readers see.
-    async def remove(self, tweet: Tweet, event: TweetDeleted | TweetUnretweeted) -> None: ...
+    async def remove(
+        self,
+        tweet: Tweet,
+        event: TweetDeleted | TweetUnretweeted,
+        *,
+        from_timeline: bool = True,
+    ) -> None:
+        """``from_timeline=False`` leaves the author's timeline row, for ``erase`` to remove
+        last (an account's erasure walks those rows to find what is left to do)."""
+        ...
+
     async def mark_deleted(self, tweet_id: int, when: datetime) -> bool:
         """True for the call that marked it; False if it already was."""
+        ...
+
+    # Erasing a deleted account: what is keyed by it and by its tweets, after they are deleted.
+    async def erase(self, tweet: Tweet) -> None:
+        """Erases a deleted tweet or undone retweet for good: an original's counters, then in
+        one logged batch its row, an original's edit history and the likers, retweets and
+        replies listed under it, and its author's timeline row (together, so the timeline row
+        is there for as long as anything else is). The id then reads as an unknown one."""
+        ...
+
+    async def erase_user(self, user_id: int) -> None:
+        """Erases the account's tweet count and its index of timeline buckets."""
         ...
 
     # Likes and retweets: claimed per (tweet, user), then recorded, then counted.
@@ -176,6 +198,11 @@ class UserTimelines(Protocol):
     async def wrote(self, user_id: int, added: int | None = None) -> None:
         """Counts a write to the user's timeline, once it and the tweet count it changes are
         stored; ``added``, the id a post or retweet added, joins the kept ids in place."""
+        ...
+
+    async def forget(self, user_id: int) -> None:
+        """Drops the kept ids of the user's timeline and its count of writes (an erased
+        account's, the last write to it done)."""
         ...
 
 

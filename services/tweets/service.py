@@ -21,6 +21,16 @@ dies between the two leaves a count one off (never an event lost).
 
 Deleted tweets, and retweets of them, are gone for readers at once; the retweets themselves are
 undone by ``purge`` when the ``tweets.deleted`` event comes back (``consumers/cleanup.py``).
+
+A deleted account is erased by ``erase_account`` (``users.deleted``, ``consumers/accounts.py``):
+its likes undone as ``unlike`` undoes them, then its timeline walked, each tweet deleted as
+``delete`` and ``purge`` delete it and each retweet undone as ``unretweet`` undoes it (with their
+events and counts, so the other services and other people's counts follow), and each of them
+then erased with what is keyed by it (``TweetStore.erase``), and last the account's own rows.
+The rows a walk reads (a like's row, a timeline row) are the last thing removed of each item,
+so what a crash leaves undone is what the next walk finds; the claims and marks above keep a
+second pass from counting anything twice. An erased tweet's row is gone, not marked deleted: its
+id reads as an unknown one (NOT_FOUND).
 """
 
 from __future__ import annotations
@@ -28,13 +38,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
 
 import structlog
 
+from services.platform import revocations
 from services.platform.caches.user_timelines import KEPT_IDS, KeptIds, ids_below
 from services.platform.errors import (
     FailedPrecondition,
@@ -84,6 +96,10 @@ IDEMPOTENCY_WAIT_SECONDS = 3.0
 MAX_FILL_ROUNDS = 5
 #: Authors read at once by ListRecentTweetIds.
 RECENT_CONCURRENCY = 32
+#: Retweets of a deleted tweet undone at once.
+RETWEETS_UNDONE_AT_ONCE = 100
+#: Likes, or tweets and retweets, of an erased account read and undone at once.
+ERASED_AT_ONCE = 50
 
 C = TypeVar("C", int, str)
 
@@ -113,9 +129,12 @@ class TweetService:
         ids: IdGenerator,
         posts: RateLimiter,
         clock: Callable[[], datetime] = now_ms,
+        deleted: Container[int] = revocations.REVOKED,
     ) -> None:
-        """``posts`` limits each account's posts (replies included)."""
+        """``posts`` limits each account's posts (replies included); ``deleted`` holds the
+        accounts deleted lately (this process's list)."""
         self._store = store
+        self._deleted = deleted
         self._cache = cache
         self._user_timelines = user_timelines
         self._users = users
@@ -403,13 +422,16 @@ class TweetService:
         if tweet.author_id != user_id:
             raise PermissionDenied("only its author can delete a tweet")
         if tweet.is_retweet:
-            original = (await self._store.tweets([tweet.retweet_of_id])).get(tweet.retweet_of_id)
-            await self._undo_retweet(tweet, original.author_id if original else 0)
+            await self._undo_retweet(tweet, await self._author_id(tweet.retweet_of_id))
             return
+        await self._mark_deleted(tweet, await self._record_delete(tweet))
+
+    async def _record_delete(self, tweet: Tweet, *, from_timeline: bool = True) -> datetime:
+        """A delete's batch: its index rows removed and its event written; returns its time."""
         now = self._clock()
         event = TweetDeleted(new_event_id(), now, tweet.id, tweet.author_id, tweet.reply_to_id)
-        await self._store.remove(tweet, event)
-        await self._mark_deleted(tweet, now)
+        await self._store.remove(tweet, event, from_timeline=from_timeline)
+        return now
 
     async def _mark_deleted(self, tweet: Tweet, when: datetime) -> None:
         """What follows a delete's batch (its rows removed, its event written): the tweet marked
@@ -433,10 +455,13 @@ class TweetService:
         (the event is the proof that the delete was acknowledged or is being: its batch
         committed) and undoes its retweets."""
         tweet = (await self._store.tweets([tweet_id])).get(tweet_id)
-        if tweet is None:
-            return
+        if tweet is not None:
+            await self._finish_delete(tweet, deleted_at)
+
+    async def _finish_delete(self, tweet: Tweet, deleted_at: datetime) -> None:
+        """What follows a delete's batch, and its retweets undone."""
         await self._mark_deleted(tweet, deleted_at)
-        while retweets := await self._store.retweets_of(tweet_id, 100):
+        while retweets := await self._store.retweets_of(tweet.id, RETWEETS_UNDONE_AT_ONCE):
             await asyncio.gather(*(self._undo_retweet(rt, tweet.author_id) for rt in retweets))
 
     # Likes.
@@ -533,7 +558,9 @@ class TweetService:
             await self._undo_retweet(retweet, original.author.id)
         return await self._recounted(original)
 
-    async def _undo_retweet(self, retweet: Tweet, original_author_id: int) -> None:
+    async def _undo_retweet(
+        self, retweet: Tweet, original_author_id: int, *, from_timeline: bool = True
+    ) -> None:
         original_id = retweet.retweet_of_id
         count = (await self._store.counts([original_id])).get(original_id, Counts()).retweets
         now = self._clock()
@@ -541,8 +568,14 @@ class TweetService:
             new_event_id(), now, retweet.id, original_id, original_author_id, retweet.author_id,
             max(count - 1, 0),
         )  # fmt: skip
-        await self._store.remove(retweet, event)
-        await self._store.mark_deleted(retweet.id, now)
+        await self._store.remove(retweet, event, from_timeline=from_timeline)
+        await self._retweet_undone(retweet, now)
+
+    async def _retweet_undone(self, retweet: Tweet, when: datetime) -> None:
+        """What follows an unretweet's batch: the retweet marked deleted, its claim released
+        and, by the call that released it counted, uncounted; the caches told."""
+        original_id = retweet.retweet_of_id
+        await self._store.mark_deleted(retweet.id, when)
         if await self._store.release("retweet", original_id, retweet.author_id, str(retweet.id)):
             await asyncio.gather(
                 self._store.add_counts(original_id, retweets=-1),
@@ -551,6 +584,81 @@ class TweetService:
         await self._user_timelines.wrote(retweet.author_id)
         await self._cache.bury([retweet.id])
         await self._cache.forget([original_id])
+
+    async def _author_id(self, tweet_id: int) -> int:
+        """The author of a stored tweet, deleted or not; 0 for an unknown (or erased) one."""
+        tweet = (await self._store.tweets([tweet_id])).get(tweet_id)
+        return tweet.author_id if tweet else 0
+
+    # Erasing a deleted account.
+
+    async def erase_account(self, user_id: int, deleted_at: datetime) -> None:
+        """Erases what this service holds of a deleted account, as the module docstring says:
+        its likes, then its tweets and retweets, then its own rows and its kept timeline ids."""
+        await self._erase_likes(user_id)
+        await self._erase_tweets(user_id, deleted_at)
+        await self._store.erase_user(user_id)
+        await self._user_timelines.forget(user_id)
+
+    async def _erase_likes(self, user_id: int) -> None:
+        before = None
+        while likes := await self._store.liked(user_id, before, ERASED_AT_ONCE):
+            await _each(likes, self._withdraw_like)
+            if len(likes) < ERASED_AT_ONCE:
+                return
+            before = likes[-1].like_id
+
+    async def _withdraw_like(self, like: Listed) -> None:
+        """Undoes a like as ``unlike`` does, whatever became of the liked tweet since (a deleted
+        one can no longer be unliked): its claim released first, and uncounted by the call that
+        released it counted; then the like's rows and its event, the row the walk finds last."""
+        tweet_id, user_id = like.tweet_id, like.user_id
+        claim = await self._store.claim_of("like", tweet_id, user_id)
+        if claim is not None and await self._store.release("like", tweet_id, user_id, claim.ref):
+            await self._store.add_counts(tweet_id, likes=-1)
+        author_id, counts = await asyncio.gather(
+            self._author_id(tweet_id), self._store.counts([tweet_id])
+        )
+        likes = counts.get(tweet_id, Counts()).likes
+        event = TweetUnliked(new_event_id(), self._clock(), tweet_id, author_id, user_id, likes)
+        await self._store.erase_like(like, event)
+        await self._cache.forget([tweet_id])
+
+    async def _erase_tweets(self, user_id: int, deleted_at: datetime) -> None:
+        """Walks the account's timeline, newest first, a page at a time: each tweet and retweet
+        is withdrawn, then erased with its timeline row, so the rows left are what is left to
+        do."""
+        before = None
+        while True:
+            page = await read_slice(self._store, user_id, limit=ERASED_AT_ONCE, before=before)
+            stored = await self._store.tweets(page.ids)
+            # Retweets first: an original undoes its retweets, the account's own among them.
+            await _each([t for t in stored.values() if t.is_retweet], self._withdraw_retweet)
+            originals = [t for t in stored.values() if not t.is_retweet]
+            await _each(originals, partial(self._withdraw_original, deleted_at=deleted_at))
+            # Erased once the whole page is withdrawn, so a reply to a tweet of the same page
+            # has counted itself out of it before that tweet's counters go. A row whose tweet
+            # is gone already was being erased (a batch is atomic, not isolated).
+            await _each([stored.get(i, Tweet(i, user_id)) for i in page.ids], self._store.erase)
+            if page.next_before is None:
+                return
+            before = page.next_before
+
+    async def _withdraw_original(self, tweet: Tweet, deleted_at: datetime) -> None:
+        """Deletes a tweet as ``delete`` and ``purge`` do, but for its timeline row; the batch
+        is skipped if the tweet is marked deleted (the mark comes after it)."""
+        if not tweet.deleted:
+            await self._record_delete(tweet, from_timeline=False)
+        await self._finish_delete(tweet, deleted_at)
+
+    async def _withdraw_retweet(self, retweet: Tweet) -> None:
+        """Undoes a retweet as ``unretweet`` does, but for its timeline row; the batch is
+        skipped if the retweet is marked deleted."""
+        if retweet.deleted:
+            await self._retweet_undone(retweet, self._clock())
+        else:
+            original_author_id = await self._author_id(retweet.retweet_of_id)
+            await self._undo_retweet(retweet, original_author_id, from_timeline=False)
 
     # Replies and timelines.
 
@@ -601,7 +709,9 @@ class TweetService:
     async def _kept(self, user_ids: Sequence[int]) -> dict[int, KeptIds]:
         """The newest ids of each user's timeline: those kept in Redis (one read for all, used
         while no write made them out of date), the others read from the store (at most
-        ``RECENT_CONCURRENCY`` at a time) and kept."""
+        ``RECENT_CONCURRENCY`` at a time) and kept, but for a deleted account's (asked for
+        after its erasure, by the other services following its events, they would be kept
+        under its id)."""
         kept, writes = await self._user_timelines.recent(user_ids)
         gate = asyncio.Semaphore(RECENT_CONCURRENCY)
 
@@ -609,7 +719,8 @@ class TweetService:
             async with gate:
                 newest = await read_slice(self._store, user_id, limit=KEPT_IDS)
             kept[user_id] = KeptIds(newest.ids, complete=newest.next_before is None)
-            await self._user_timelines.keep(user_id, writes[user_id], kept[user_id])
+            if user_id not in self._deleted:
+                await self._user_timelines.keep(user_id, writes[user_id], kept[user_id])
 
         await asyncio.gather(*(load(user_id) for user_id in user_ids if user_id not in kept))
         return kept
@@ -687,6 +798,16 @@ class TweetService:
 
 
 T = TypeVar("T")
+
+
+async def _each(items: Sequence[T], work: Callable[[T], Awaitable[None]]) -> None:
+    """``work`` on every item at once, then the first failure raised: the others are left to
+    finish rather than cut off between two of their steps (where a crash would leave a count
+    one off: see the module docstring)."""
+    outcomes = await asyncio.gather(*(work(item) for item in items), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _peeked(rows: list[T], limit: int) -> tuple[list[T], bool]:

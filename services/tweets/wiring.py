@@ -22,6 +22,7 @@ from services.platform.wire import bytes_handler
 from services.tweets.adapters.cache import RedisTweetCache, RedisUserTimelines
 from services.tweets.adapters.clients import GrpcMediaLibrary, UserAuthors
 from services.tweets.adapters.store import CassandraTweetStore
+from services.tweets.consumers.accounts import DeletedAccountsErasure
 from services.tweets.consumers.cleanup import DeletedTweetsCleanup
 from services.tweets.service import TweetService
 from services.tweets.servicer import SENT_AS_BYTES, TweetsServicer
@@ -51,7 +52,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             )
             servicer = TweetsServicer(tweets)
             cleanup = DeletedTweetsCleanup(settings.nats_url, tweets)
-            async with in_background(cleanup.run):
+            erasure = DeletedAccountsErasure(settings.nats_url, tweets)
+            async with in_background(cleanup.run), in_background(erasure.run):
 
                 def add_to_server(server: grpc.aio.Server) -> None:
                     handler = bytes_handler(SERVICE, servicer, SENT_AS_BYTES)

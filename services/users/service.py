@@ -85,6 +85,7 @@ class UserService:
         social: SocialCounts,
         ids: IdGenerator,
         sign_ins: RateLimiter,
+        account_limits: Sequence[RateLimiter],
         revocations: Revocations,
         username_quarantine: timedelta,
         clock: Callable[[], datetime] = utc_now,
@@ -93,6 +94,7 @@ class UserService:
         self._revocations = revocations
         self._username_quarantine = username_quarantine
         self._sign_ins = sign_ins
+        self._account_limits = account_limits
         self._cache = cache
         self._passwords = passwords
         self._tokens = tokens
@@ -218,6 +220,11 @@ class UserService:
         await self._store.delete(user, deletion)
         await self._revocations.revoke({user.id: deletion.sessions_revoked})
         await self._cache.forget(user)
+        # The account's usage counters (expiring with their windows anyway).
+        await asyncio.gather(
+            self._sign_ins.forget(fold(user.username)),
+            *(limit.forget(str(user.id)) for limit in self._account_limits),
+        )
         log.info("account deleted", user_id=user.id)
 
     async def reassert_revocations(self) -> None:

@@ -64,6 +64,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         max_receive_bytes=settings.media.max_upload_bytes + ARCHIVE_PHOTO_MARGIN_BYTES,
     )
     outbox = Outbox(session)
+    limits = Limits.from_settings(settings)
     try:
         async with (
             leased_snowflake(redis) as ids,
@@ -78,7 +79,16 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
                 tokens=issuer,
                 social=RedisSocialCache(cache_redis, GrpcSocialCounts(graph, tweets)),
                 ids=ids,
-                sign_ins=RedisRateLimiter(redis, Limits.from_settings(settings).sign_ins),
+                sign_ins=RedisRateLimiter(redis, limits.sign_ins),
+                account_limits=[
+                    RedisRateLimiter(redis, limit)
+                    for limit in (
+                        limits.posts,
+                        limits.follows,
+                        limits.uploads,
+                        limits.video_uploads,
+                    )
+                ],
                 revocations=RedisRevocations(redis),
                 username_quarantine=timedelta(
                     seconds=settings.accounts.username_quarantine_seconds

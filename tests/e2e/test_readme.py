@@ -17,10 +17,10 @@ as a command of the session and what its answer says (the taken username is 409'
 ALREADY_EXISTS, a delete without a token UNAUTHENTICATED, the deleted tweet NOT_FOUND, the
 followed author's tweet in the home timeline...), so dropping one from the README fails too.
 
-Limits: a run makes two new accounts (a sign-in each), three posts, a follow and three uploads,
-far below every per-account limit (gateway/README.md); the gateway's per-address limits exempt
-loopback. The usernames end with the epoch second the session started at, so runs never share
-an account.
+Limits: a run makes two new accounts (a sign-in each; one is exported and deleted at the end),
+three posts, a follow and three uploads, far below every per-account limit (gateway/README.md);
+the gateway's per-address limits exempt loopback. The usernames end with the epoch second the
+session started at, so runs never share an account.
 """
 
 from __future__ import annotations
@@ -96,6 +96,9 @@ LESSONS: tuple[tuple[str, str, str], ...] = (
     ("a bad query", r"%22unclosed", r'"code":3,"message":"q: has an unbalanced double quote'),
     ("search users", r"/v1/search/users", r'"users":\[\{.*"displayName":"Grace Hopper"'),
     ("trends", r"/v1/trends", r'^\{"trends":\['),
+    ("an archive's files", r"zipfile", r"^README\.txt account\.json tweets\.json likes\.json"),
+    ("leave", r"/v1/users/me -d", r"^\{\}$"),
+    ("a deleted account is gone", r"/v1/users/alan\$N$", r'"code":5,"message":"there is no'),
 )
 
 #: Values that change from run to run, and what they are compared as.

@@ -49,3 +49,25 @@ async def test_the_least_recently_used_names_go_first(monkeypatch: pytest.Monkey
     directory.asked.clear()
     assert [await ids.id_of(n) for n in ("ada", "cid", "bob")] == [1, 3, 2]
     assert directory.asked == ["bob"]
+
+
+async def test_a_deleted_accounts_name_is_forgotten_at_once() -> None:
+    directory, deleted = Directory(), set[int]()
+    ids = UsernameIds(directory.lookup, deleted)
+    assert await ids.id_of("ada") == 1
+    deleted.add(1)
+    directory.known.pop("ada")
+    assert await ids.id_of("ada") is None
+    directory.known["ada"] = 7  # registered again, by someone else, after the quarantine
+    assert await ids.id_of("ada") == 7
+
+
+async def test_a_name_is_asked_again_once_its_answer_is_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(usernames, "KEPT_SECONDS", 0.0)
+    directory = Directory()
+    ids = UsernameIds(directory.lookup)
+    assert await ids.id_of("ada") == 1
+    assert await ids.id_of("ada") == 1
+    assert directory.asked == ["ada", "ada"]

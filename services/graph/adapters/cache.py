@@ -7,8 +7,10 @@ counts of followings and followers changes they were read after
 (``services/platform/caches/followings.py``). This service counts both changes for every follow and
 unfollow once it is stored and before it answers, and a copy is used only while its counts of
 changes are still the counts, so a follow shows in the counts at the next read. Users the
-store does not know (yet) are kept with zero counts. Kept ``TTL_SECONDS``; Redis failing means
-reading Neo4j.
+store does not know (an account whose node is not made yet, or an erased one, whose
+``graph.unfollowed`` events have other services ask for its counts) are not kept: they are
+asked of Neo4j again (one index seek), and an erased account leaves no copy behind. Kept
+``TTL_SECONDS``; Redis failing means reading Neo4j.
 
 ``chirp:graph:suggestions:<user id>``: the user's ranked suggestions (8-byte big-endian ids)
 after the count of their followings changes they were ranked at: the user's own follow ranks
@@ -16,6 +18,9 @@ them again at the next read; the follows of the people they follow show within
 ``SUGGESTIONS_TTL_SECONDS`` (who-to-follow is a slowly moving ranking, computed offline at
 Twitter's scale; here on the first read after it expired). Pages of suggestions are slices of
 one ranking, so they do not shift under the reader.
+
+An erased account's copies are dropped, and its counts of changes with them
+(``RedisKeptCopies``).
 """
 
 from __future__ import annotations
@@ -67,17 +72,35 @@ class RedisFollowCounts:
             )
             for user_id in user_ids
         }
-        return await read_through(self._redis, wanted, _COUNTS, self._load, TTL_SECONDS)
-
-    async def _load(self, user_ids: list[int]) -> dict[int, FollowCounts]:
-        """The source's counts, and zeros for users it does not know yet: kept too, since only
-        a follow, which counts as a change, can make them other than zero."""
-        found = await self._source.counts(user_ids)
-        return {user_id: found.get(user_id, FollowCounts(user_id)) for user_id in user_ids}
+        return await read_through(self._redis, wanted, _COUNTS, self._source.counts, TTL_SECONDS)
 
 
 def suggestions_key(user_id: int) -> str:
     return f"chirp:graph:suggestions:{user_id}"
+
+
+class RedisKeptCopies:
+    """``KeptCopies``: a user's kept counts and suggestions, and the counts of changes of their
+    followings and followers, which this service writes. A count dropped and started again
+    could match a stale copy kept under it, but every copy kept under an erased account's
+    counts is a copy about that account (its counts, its relationships, the celebrities it
+    follows), which nothing shows once the account is gone; and no follow of it can count a
+    change again."""
+
+    def __init__(self, redis: RespClient) -> None:
+        self._redis = redis
+        self._followings = followings_changes(redis)
+        self._followers = followers_changes(redis)
+
+    async def forget(self, user_id: int) -> None:
+        """Redis failing raises: the erasure is redelivered until it is done."""
+        keys = (
+            counts_key(user_id),
+            suggestions_key(user_id),
+            self._followings.key(user_id),
+            self._followers.key(user_id),
+        )
+        await self._redis.pipeline([("DEL", key) for key in keys])
 
 
 class RedisSuggestions:

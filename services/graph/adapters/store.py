@@ -9,6 +9,13 @@ a transient error the driver retries), then reads the edge, so the check and the
 interleave with another transaction on the same pair: a repeated follow finds the edge and
 changes nothing, and the counts move only with the edge.
 
+An erased account (``users.deleted``) loses its follows a bounded batch per transaction
+(``remove_follows``), each removed as an unfollow removes it (both nodes' counts, a
+``graph.unfollowed`` event in the outbox) under the same locks, taken in id order over the
+account and the batch's other users; then its node, once no follow is left (``remove_user``). A
+batch is all or nothing, so an erasure cut short is finished by running it again, and no count
+moves twice.
+
 An account's followers are paged newest first off the ``(followee, rank)`` index of FOLLOWS edges
 (``follow_rank``), in the index's order: a page reads its own edges and no others, so the
 first page and the five-thousandth of an account with a million followers cost the same as a
@@ -24,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from chirp.events.v1 import graph_events_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from neo4j import AsyncDriver, AsyncManagedTransaction
 
@@ -31,7 +39,7 @@ from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
 from services.platform import tracing
 from services.platform.outbox import PendingEvent, new_event_id
-from services.platform.subjects import GRAPH_FOLLOWED, GRAPH_UNFOLLOWED
+from services.platform.subjects import GRAPH_FOLLOWED, GRAPH_UNFOLLOWED, Subject
 
 #: Who to follow looks at this many of the caller's most recent followees ...
 SUGGESTION_FOLLOWEES = 200
@@ -51,6 +59,11 @@ _UNLOCK = """
 UNWIND $ids AS id
 MATCH (u:User {id: id})
 REMOVE u._lock
+"""
+_LOCK = """
+UNWIND $ids AS id
+MATCH (u:User {id: id})
+SET u._lock = true
 """
 _STATE = """
 MATCH (a:User {id: $a}), (b:User {id: $b})
@@ -73,6 +86,33 @@ SET a.following_count = coalesce(a.following_count, 1) - 1,
 REMOVE a._lock, b._lock
 CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
                       create_time: $sequence, traceparent: $traceparent})
+"""
+# An erasure's batch: up to $limit follows of the account, either way, as (follower, followee).
+_FOLLOWS_OF = """
+MATCH (:User {id: $id})-[f:FOLLOWS]-(:User)
+WITH f
+LIMIT $limit
+RETURN collect([startNode(f).id, endNode(f).id]) AS pairs
+"""
+# _UNFOLLOW for each row whose edge is still there (another erasure may have taken it).
+_UNFOLLOW_ALL = """
+UNWIND $rows AS row
+MATCH (a:User {id: row.a})-[f:FOLLOWS]->(b:User {id: row.b})
+DELETE f
+SET a.following_count = coalesce(a.following_count, 1) - 1,
+    b.follower_count = coalesce(b.follower_count, 1) - 1
+CREATE (:OutboxEvent {event_id: row.event_id, subject: $subject, key: row.a,
+                      payload: row.payload, create_time: row.sequence,
+                      traceparent: $traceparent})
+RETURN collect(row.event_id) AS removed
+"""
+# The node goes only once it has no follow left (a follow made meanwhile is the next batch's).
+_REMOVE_USER = """
+MATCH (u:User {id: $id})
+WITH u, EXISTS { (u)-[:FOLLOWS]-() } AS followed
+REMOVE u._lock
+FOREACH (_ IN CASE WHEN followed THEN [] ELSE [1] END | DELETE u)
+RETURN followed
 """
 # Reads of many rows return their columns as lists in one record: the driver decodes a list
 # element about ten times faster than a record.
@@ -218,6 +258,19 @@ class Neo4jGraphStore:
             self._outbox.committed(event)
         return change
 
+    async def remove_follows(self, user_id: int, limit: int) -> list[tuple[int, int]]:
+        with tracing.client_span("neo4j remove follows", "neo4j"):
+            async with self._driver.session() as session:
+                removed = await session.execute_write(_remove_follows, user_id, limit)
+        if removed:
+            self._outbox.committed(*removed.values())
+        return list(removed)
+
+    async def remove_user(self, user_id: int) -> bool:
+        with tracing.client_span("neo4j remove user", "neo4j"):
+            async with self._driver.session() as session:
+                return await session.execute_write(_remove_user, user_id)
+
     async def relationship(self, source_id: int, target_id: int) -> Relationship:
         records = await self._read(_STATE, a=source_id, b=target_id)
         if not records:
@@ -312,17 +365,8 @@ async def _change(
     stored = None
     if changed:
         create_time = _now_ms()
-        event_id = new_event_id()
         subject = GRAPH_FOLLOWED if follow else GRAPH_UNFOLLOWED
-        event = subject.type(
-            event_id=event_id,
-            occur_time=_timestamp(create_time),
-            follower_id=follower_id,
-            followee_id=followee_id,
-        )
-        stored = PendingEvent(
-            event_id, subject.name, event.SerializeToString(), traceparent=tracing.traceparent()
-        )
+        stored = _event(subject, follower_id, followee_id, create_time)
         await (
             await tx.run(
                 _FOLLOW if follow else _UNFOLLOW,
@@ -330,7 +374,7 @@ async def _change(
                 b=followee_id,
                 create_time=create_time,
                 rank=follow_rank(create_time, follower_id),
-                event_id=event_id,
+                event_id=stored.event_id,
                 subject=stored.subject,
                 payload=stored.payload,
                 traceparent=stored.traceparent,
@@ -342,3 +386,61 @@ async def _change(
         await (await tx.run(_UNLOCK, ids=ids)).consume()
     relationship = Relationship(follower_id, followee_id, follow, followed_by)
     return Change(relationship, changed), stored
+
+
+def _event(
+    subject: Subject[graph_events_pb2.UserFollowedEvent]
+    | Subject[graph_events_pb2.UserUnfollowedEvent],
+    follower_id: int,
+    followee_id: int,
+    moment_ms: int,
+) -> PendingEvent:
+    """The outbox row of a follow's or an unfollow's event."""
+    event = subject.type(
+        event_id=new_event_id(),
+        occur_time=_timestamp(moment_ms),
+        follower_id=follower_id,
+        followee_id=followee_id,
+    )
+    return PendingEvent(
+        event.event_id, subject.name, event.SerializeToString(), traceparent=tracing.traceparent()
+    )
+
+
+async def _remove_follows(
+    tx: AsyncManagedTransaction, user_id: int, limit: int
+) -> dict[tuple[int, int], PendingEvent]:
+    """Up to ``limit`` follows of ``user_id`` removed as unfollows, by (follower, followee), with
+    the events stored for them."""
+    found = await (await tx.run(_FOLLOWS_OF, id=user_id, limit=limit)).single(strict=True)
+    pairs = [(int(a), int(b)) for a, b in found["pairs"]]
+    if not pairs:
+        return {}
+    ids = sorted({user_id, *(user for pair in pairs for user in pair)})
+    await (await tx.run(_LOCK, ids=ids)).consume()
+    moment = _now_ms()
+    # Taken after the nodes are locked, one apart: the events of one pair keep their order.
+    sequence = time.time_ns()
+    events = {pair: _event(GRAPH_UNFOLLOWED, *pair, moment) for pair in pairs}
+    rows = [
+        {"a": a, "b": b, "event_id": event.event_id, "payload": event.payload, "sequence": i}
+        for i, ((a, b), event) in enumerate(events.items(), start=sequence)
+    ]
+    removed = await (
+        await tx.run(
+            _UNFOLLOW_ALL,
+            rows=rows,
+            subject=GRAPH_UNFOLLOWED.name,
+            traceparent=tracing.traceparent(),
+        )
+    ).single(strict=True)
+    await (await tx.run(_UNLOCK, ids=ids)).consume()
+    taken = set(removed["removed"])
+    return {pair: event for pair, event in events.items() if event.event_id in taken}
+
+
+async def _remove_user(tx: AsyncManagedTransaction, user_id: int) -> bool:
+    """Whether ``user_id`` has no node now (False: a follow is left)."""
+    await (await tx.run(_LOCK, ids=[user_id])).consume()
+    record = await (await tx.run(_REMOVE_USER, id=user_id)).single()
+    return record is None or not record["followed"]

@@ -1,6 +1,7 @@
-"""Media metadata on Cassandra/ScyllaDB (tables of ``services/media/schema/0008_media.cql`` and
-the columns of ``0012_video.cql``). A video's row and the event that asks for its processing
-are one logged batch with the outbox row (``Outbox.add``)."""
+"""Media metadata on Cassandra/ScyllaDB (tables of ``services/media/schema/0008_media.cql``, the
+columns of ``0012_video.cql``, ``media_by_owner`` of ``0016_media_by_owner.cql``). A video's
+row and the event that asks for its processing are one logged batch with the outbox row
+(``Outbox.add``); an item's owner index row is written and deleted in the batch of the item."""
 
 from __future__ import annotations
 
@@ -99,6 +100,13 @@ class CassandraMediaStore:
         self._index = prepare("INSERT INTO media_by_tweet (tweet_id, media_id) VALUES (?, ?)")
         self._unindex = prepare("DELETE FROM media_by_tweet WHERE tweet_id = ? AND media_id = ?")
         self._of_tweet = prepare("SELECT media_id FROM media_by_tweet WHERE tweet_id = ?")
+        self._index_owner = prepare("INSERT INTO media_by_owner (owner_id, media_id) VALUES (?, ?)")
+        self._unindex_owner = prepare(
+            "DELETE FROM media_by_owner WHERE owner_id = ? AND media_id = ?"
+        )
+        self._of_owner = prepare(
+            "SELECT media_id FROM media_by_owner WHERE owner_id = ? AND media_id > ? LIMIT ?"
+        )
 
     async def add(self, media: Media, uploaded: VideoUploaded | None = None) -> None:
         batch = BatchStatement()
@@ -112,6 +120,7 @@ class CassandraMediaStore:
             ),
         )  # fmt: skip
         batch.add(self._add_pending, (media.id % SHARDS, media.id))
+        batch.add(self._index_owner, (media.owner_id, media.id))
         if uploaded is None:
             await execute(self._session, batch)
             return
@@ -164,6 +173,13 @@ class CassandraMediaStore:
         rows = await execute(self._session, self._of_tweet, (tweet_id,))
         return [row.media_id for row in rows]
 
+    async def of_owner(self, owner_id: int, after_id: int, limit: int) -> list[int]:
+        rows = await execute(self._session, self._of_owner, (owner_id, after_id, limit))
+        return [row.media_id for row in rows]
+
+    async def unindex_owner(self, owner_id: int, media_id: int) -> None:
+        await execute(self._session, self._unindex_owner, (owner_id, media_id))
+
     async def pending(self, before_id: int, limit: int) -> list[int]:
         shards = await asyncio.gather(
             *(
@@ -180,6 +196,7 @@ class CassandraMediaStore:
         batch = BatchStatement()
         batch.add(self._delete, (media.id,))
         batch.add(self._remove_pending, (media.id % SHARDS, media.id))
+        batch.add(self._unindex_owner, (media.owner_id, media.id))
         if media.tweet_id > 0:
             batch.add(self._unindex, (media.tweet_id, media.id))
         await execute(self._session, batch)

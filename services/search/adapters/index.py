@@ -119,6 +119,8 @@ class TantivyIndex:
         self._live = self._open(self._current_number())
         self._shadow: _Generation | None = None
         self._touched: set[int] = set()
+        #: During a rebuild, the terms live writes deleted every document of (by field).
+        self._deleted_terms: dict[str, set[int]] = {}
         self._remove_others(keep=self._live.number)
 
     def analyze(self, analyzer: str, text: str) -> list[str]:
@@ -158,16 +160,23 @@ class TantivyIndex:
         return self._live.index.searcher()
 
     async def write(
-        self, upserts: Sequence[tuple[int, tantivy.Document]], deletes: Iterable[int]
+        self,
+        upserts: Sequence[tuple[int, tantivy.Document]],
+        deletes: Iterable[int],
+        deleted_terms: Iterable[tuple[str, int]] = (),
     ) -> None:
-        """Replaces (delete by id, then add) and deletes documents; visible after ``commit``."""
-        upserts, deletes = list(upserts), list(deletes)
+        """Replaces (delete by id, then add) and deletes documents, then deletes every document
+        holding one of ``deleted_terms`` (field, value), those just added included; visible
+        after ``commit``."""
+        upserts, deletes, deleted_terms = list(upserts), list(deletes), list(deleted_terms)
         async with self._lock:
             targets = [self._live] if self._shadow is None else [self._live, self._shadow]
             if self._shadow is not None:
                 self._touched.update(deletes)
                 self._touched.update(doc_id for doc_id, _ in upserts)
-            await in_thread(_write, [t.writer for t in targets], upserts, deletes)
+                for field, value in deleted_terms:
+                    self._deleted_terms.setdefault(field, set()).add(value)
+            await in_thread(_write, [t.writer for t in targets], upserts, deletes, deleted_terms)
 
     async def commit(self) -> None:
         async with self._lock:
@@ -182,15 +191,22 @@ class TantivyIndex:
             shutil.rmtree(self._root / f"{self._name}-{number}", ignore_errors=True)
             self._shadow = await in_thread(self._open, number)
             self._touched = set()
+            self._deleted_terms = {}
 
     async def add_rebuilt(self, documents: Sequence[tuple[int, tantivy.Document]]) -> int:
         """Adds documents read from the source of truth to the rebuild, except those a live
-        write touched since the rebuild began (the live write is newer). Returns how many."""
+        write touched or deleted by term since the rebuild began (the live write is newer).
+        Returns how many."""
         async with self._lock:
             shadow = self._shadow
             if shadow is None:
                 raise RuntimeError("no rebuild is running")
-            fresh = [(i, d) for i, d in documents if i not in self._touched]
+            fresh = [
+                (i, d)
+                for i, d in documents
+                if i not in self._touched
+                and not any(d.get_first(f) in values for f, values in self._deleted_terms.items())
+            ]
             await in_thread(_write, [shadow.writer], fresh, [])
             return len(fresh)
 
@@ -205,13 +221,13 @@ class TantivyIndex:
             temporary.write_text(f"{shadow.number}\n")
             temporary.replace(self._pointer)
             old, self._live, self._shadow = self._live, shadow, None
-            self._touched = set()
+            self._touched, self._deleted_terms = set(), {}
         await in_thread(_close, old, remove=True)
 
     async def abandon_rebuild(self) -> None:
         async with self._lock:
             shadow, self._shadow = self._shadow, None
-            self._touched = set()
+            self._touched, self._deleted_terms = set(), {}
         if shadow is not None:
             await in_thread(_close, shadow, remove=True)
 
@@ -225,6 +241,7 @@ def _write(
     writers: Sequence[tantivy.IndexWriter],
     upserts: Sequence[tuple[int, tantivy.Document]],
     deletes: Sequence[int],
+    deleted_terms: Sequence[tuple[str, int]] = (),
 ) -> None:
     for writer in writers:
         for doc_id in deletes:
@@ -232,6 +249,8 @@ def _write(
         for doc_id, document in upserts:
             writer.delete_documents_by_term("id", doc_id)
             writer.add_document(document)
+        for field, value in deleted_terms:  # after the adds: a delete applies to what precedes it
+            writer.delete_documents_by_term(field, value)
 
 
 def _commit(generation: _Generation) -> None:
@@ -291,8 +310,28 @@ class TantivyTweetIndex(_Searchable):
             root, "tweets", _tweet_schema(), heap_bytes=heap_bytes, threads=threads
         )
 
-    async def upsert(self, tweets: Sequence[tweet_pb2.Tweet], deletes: Iterable[int] = ()) -> None:
-        await self.store.write([(t.id, tweet_document(t)) for t in tweets], deletes)
+    async def upsert(
+        self,
+        tweets: Sequence[tweet_pb2.Tweet],
+        deletes: Iterable[int] = (),
+        authors: Iterable[int] = (),
+    ) -> None:
+        await self.store.write(
+            [(t.id, tweet_document(t)) for t in tweets],
+            deletes,
+            [("author_id", author_id) for author_id in authors],
+        )
+
+    async def mentioning(self, usernames: Iterable[str]) -> list[int]:
+        schema = self.store.schema
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.term_query(schema, "mentions", fold(name)))
+                for name in usernames
+            ]
+        )
+        searcher = self.store.searcher()
+        return await in_thread(_latest, searcher, query, max(searcher.num_docs, 1))
 
     async def add_rebuilt(self, tweets: Sequence[tweet_pb2.Tweet]) -> int:
         return await self.store.add_rebuilt([(t.id, tweet_document(t)) for t in tweets])

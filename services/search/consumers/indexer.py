@@ -137,6 +137,8 @@ def _note(changes: Changes, event: Event) -> None:
         changes.tweets.add(event.tweet_id)
     elif isinstance(event, user_events_pb2.UserCreatedEvent | user_events_pb2.UserUpdatedEvent):
         changes.users.add(event.user.id)
+    elif isinstance(event, user_events_pb2.UserDeletedEvent):
+        changes.deleted_users[event.user_id] = event.username
     elif isinstance(
         event, graph_events_pb2.UserFollowedEvent | graph_events_pb2.UserUnfollowedEvent
     ):

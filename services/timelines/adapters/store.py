@@ -26,12 +26,17 @@ Keys (this service's; nothing here that cannot be rebuilt):
   event, in case a count was lost).
 * ``chirp:timelines:celebrities``: a set of the authors the worker last saw above the threshold
   (so it can tell when one crosses it).
+* A forget leaves a mark that holds nothing, kept ``FORGOTTEN_SECONDS`` at most: long enough to
+  refuse every fill that read before it (a fill waits on one graph call: seconds), short enough
+  that the marks a deleted account's last unfollows leave behind go within minutes.
 * Channel ``chirp:timelines:live:<user id>``: the scripts here publish ``+id,id`` when ids enter
   a timeline and ``-id,id`` when they leave; a stream follows it (``live.py``).
 
 A celebrity's newest ids, merged into their followers' pages, are the tweets service's kept ids
 of their user timeline (``services/platform/caches/user_timelines.py``), which a post updates
 in place.
+
+``erase`` drops every key of a deleted account and its celebrity mark (``TimelineStore.erase``).
 """
 
 from __future__ import annotations
@@ -105,6 +110,8 @@ FOLLOWED_PREFIX = "chirp:timelines:celebrities-followed:"
 FOLLOWERS_PREFIX = "chirp:timelines:followers:"
 FOLLOWERS_TTL_SECONDS = 3600
 CELEBRITIES = "chirp:timelines:celebrities"
+#: How long the mark a forget leaves is kept at most (see the module docstring).
+FORGOTTEN_SECONDS = 600
 
 
 def member(tweet_id: int) -> str:
@@ -171,6 +178,17 @@ class RedisTimelineStore:
             return bool(await self._redis.call("SADD", CELEBRITIES, author_id))
         return bool(await self._redis.call("SREM", CELEBRITIES, author_id))
 
+    async def erase(self, user_id: int) -> None:
+        # One command per key: on a cluster they lie in different slots.
+        await self._redis.pipeline(
+            [
+                ("DEL", home_key(user_id)),
+                ("DEL", self.celebrities_followed.key(user_id)),
+                ("DEL", self.followers.key(user_id)),
+                ("SREM", CELEBRITIES, user_id),
+            ]
+        )
+
 
 class RedisIdLists:
     """Lists of ids by owner under ``<prefix><owner id>``: 8-byte big-endian ints, or after a
@@ -181,6 +199,7 @@ class RedisIdLists:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
+        self._forgotten = min(ttl_seconds, FORGOTTEN_SECONDS)
 
     def key(self, owner: int) -> str:
         return f"{self._prefix}{owner}"
@@ -225,7 +244,10 @@ class RedisIdLists:
         if not owners:
             return
         await self._redis.pipeline(
-            [("SET", self.key(owner), f"!{uuid.uuid4().hex}", "EX", self._ttl) for owner in owners]
+            [
+                ("SET", self.key(owner), f"!{uuid.uuid4().hex}", "EX", self._forgotten)
+                for owner in owners
+            ]
         )
 
 

@@ -3,11 +3,16 @@ of every timelines process (they share the consumer, so the work spreads over th
 
 It handles ``tweets.created`` and ``tweets.retweeted`` (fanout on write), ``tweets.deleted`` and
 ``tweets.unretweeted`` (out of timelines), ``graph.followed`` / ``graph.unfollowed`` (merge / take
-out the followee's recent tweets). Each message is settled by the platform's policy
+out the followee's recent tweets) and ``users.deleted`` (the account's keys dropped:
+``TimelineService.erase``). Each message is settled by the platform's policy
 (``services/platform/consumers.py``): acknowledged only after Redis has the change, a failure
 redelivered later for as long as it lasts, a long fanout (a big following) kept in progress.
-Every handler is idempotent (ZADD / ZREM of ids), so a redelivery changes nothing.
-"""
+Every handler is idempotent (ZADD / ZREM of ids, DEL of keys), so a redelivery changes nothing.
+
+An account is erased ``ERASURE_GRACE_SECONDS`` after its deletion at the earliest: its tokens are
+still accepted for about a second, and a home read in that second would rebuild the timeline an
+earlier erasure had dropped. The wait runs apart from the batch (``_apart``), so a deletion never
+holds up the fanouts fetched with it or after it."""
 
 from __future__ import annotations
 
@@ -15,11 +20,11 @@ import asyncio
 import time
 
 import structlog
-from chirp.events.v1 import graph_events_pb2, tweet_events_pb2
+from chirp.events.v1 import graph_events_pb2, tweet_events_pb2, user_events_pb2
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 
-from services.platform.consumers import DurableConsumer, Settle
+from services.platform.consumers import ERASURE_GRACE_SECONDS, DurableConsumer, Settle, until_aged
 from services.platform.events import consumer
 from services.platform.subjects import Event
 from services.timelines import metrics
@@ -37,34 +42,47 @@ class FanoutWorker:
         timelines: TimelineService,
         batch_size: int = 100,
         config: ConsumerConfig = CONSUMER,
+        grace_seconds: float = ERASURE_GRACE_SECONDS,
     ) -> None:
         self._nats_url = nats_url
         self._timelines = timelines
         self._batch_size = batch_size
         self._config = config
         self._settle = Settle(config)
+        self._grace_seconds = grace_seconds
+        #: Erasures waiting out their grace apart from the batches.
+        self._apart: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        """Consumes until cancelled."""
-        await DurableConsumer(
-            self._nats_url, self._config, self._handle_all, batch_size=self._batch_size
-        ).run()
+        """Consumes until cancelled; erasures still waiting are cancelled with it (their
+        messages, unacknowledged, are delivered again)."""
+        try:
+            await DurableConsumer(
+                self._nats_url, self._config, self.handle, batch_size=self._batch_size
+            ).run()
+        finally:
+            for task in self._apart:
+                task.cancel()
 
-    async def _handle_all(self, messages: list[Msg]) -> None:
+    async def handle(self, messages: list[Msg]) -> None:
         """Messages about different tweets or followers are handled concurrently; those about
-        one tweet (created, deleted) or one follower (followed, unfollowed) in stream order."""
+        one tweet (created, deleted) or one follower (followed, unfollowed) in stream order. A
+        deleted account is settled apart, after its grace, without holding up the batch."""
         groups: dict[tuple[str, int], list[tuple[Msg, Event]]] = {}
         for message in messages:
             event = await self._settle.decoded(message)
-            if event is not None:
+            if isinstance(event, user_events_pb2.UserDeletedEvent):
+                task = asyncio.create_task(self._in_order([(message, event)]))
+                self._apart.add(task)
+                task.add_done_callback(self._apart.discard)
+            elif event is not None:
                 groups.setdefault(_key(event), []).append((message, event))
+        await asyncio.gather(*(self._in_order(group) for group in groups.values()))
 
-        async def in_order(group: list[tuple[Msg, Event]]) -> None:
-            for message, event in group:
-                done = await self._settle.settled(message, self.apply(event))
-                metrics.EVENTS.labels(message.subject, "done" if done else "failed").inc()
-
-        await asyncio.gather(*(in_order(group) for group in groups.values()))
+    async def _in_order(self, group: list[tuple[Msg, Event]]) -> None:
+        for message, event in group:
+            done = await self._settle.settled(message, self.apply(event))
+            metrics.EVENTS.labels(message.subject, "done" if done else "failed").inc()
 
     async def apply(self, event: Event) -> bool:
         """Applies one event to the timelines (idempotent); True once done."""
@@ -83,6 +101,9 @@ class FanoutWorker:
             await timelines.followed(event.follower_id, event.followee_id)
         elif isinstance(event, graph_events_pb2.UserUnfollowedEvent):
             await timelines.unfollowed(event.follower_id, event.followee_id)
+        elif isinstance(event, user_events_pb2.UserDeletedEvent):
+            await until_aged(event.occur_time, self._grace_seconds)
+            await timelines.erase(event.user_id)
         return True
 
 

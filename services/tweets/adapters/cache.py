@@ -25,6 +25,7 @@ from chirp.tweets.v1 import tweet_pb2
 from redis.exceptions import RedisError
 
 from services.platform import metrics
+from services.platform.caches.timeline_writes import timeline_writes
 from services.platform.caches.tweet_cache import (
     TOMBSTONE,
     CacheLookup,
@@ -32,7 +33,7 @@ from services.platform.caches.tweet_cache import (
     read_ready,
     tweet_key,
 )
-from services.platform.caches.user_timelines import KeptIds, RedisKeptTimelines
+from services.platform.caches.user_timelines import KeptIds, RedisKeptTimelines, user_timeline_key
 from services.platform.resp import RespClient, Script
 from services.tweets.convert import shallow_view_of, tweet_message
 from services.tweets.model import TweetView
@@ -158,7 +159,9 @@ class RedisUserTimelines:
     store."""
 
     def __init__(self, redis: RespClient) -> None:
+        self._redis = redis
         self._kept = RedisKeptTimelines(redis)
+        self._writes = timeline_writes(redis)
 
     async def recent(self, user_ids: Sequence[int]) -> tuple[dict[int, KeptIds], dict[int, int]]:
         try:
@@ -180,3 +183,12 @@ class RedisUserTimelines:
             await self._kept.wrote(user_id, added)
         except RedisError:
             log.warning("user timeline write not counted", user_id=user_id, exc_info=True)
+
+    async def forget(self, user_id: int) -> None:
+        """Deletes the kept ids and the count of writes. A count started again could make a
+        copy kept at an old count look current; but an erased account's timeline is read by no
+        one again, and nothing derived from it is kept (its profile is gone)."""
+        try:
+            await self._redis.call("DEL", user_timeline_key(user_id), self._writes.key(user_id))
+        except RedisError:
+            log.warning("user timeline cache not forgotten", user_id=user_id, exc_info=True)

@@ -3,7 +3,7 @@
 Every statement runs at LOCAL_QUORUM (LOCAL_SERIAL for lightweight transactions), so a read
 sees what an acknowledged write or claim wrote, on one node as on a replicated cluster. A write
 and its event go into one logged batch with the outbox row (``Outbox.add``); counters, which
-Cassandra cannot batch with other rows, are updated by their own statements.
+Cassandra cannot batch with other rows, are updated (and erased) by their own statements.
 """
 
 from __future__ import annotations
@@ -68,6 +68,20 @@ def entities_from_json(stored: str | None) -> Entities:
         mentions=tuple(Mention(*m) for m in data.get("mentions", [])),
         urls=tuple(Link(*u) for u in data.get("urls", [])),
     )
+
+
+#: A statement of a batch with its parameters.
+Row = tuple[PreparedStatement, tuple[Any, ...]]
+
+
+def _logged(rows: Sequence[Row]) -> BatchStatement:
+    """``rows`` as one logged batch: all of them land, or none."""
+    batch = BatchStatement(
+        batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM
+    )
+    for statement, parameters in rows:
+        batch.add(statement, parameters)
+    return batch
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -227,6 +241,15 @@ class CassandraTweetStore:
             "INSERT INTO user_likes (user_id, like_id, tweet_id) VALUES (?, ?, ?) USING TIMESTAMP ?"
         )
         self._delete_liked = prepare("DELETE FROM user_likes WHERE user_id = ? AND like_id = ?")
+        # An erased account's rows: whole partitions keyed by its tweets, then its own.
+        self._erase_tweet = prepare("DELETE FROM tweets WHERE id = ?")
+        self._erase_versions = prepare("DELETE FROM tweet_versions WHERE tweet_id = ?")
+        self._erase_counters = prepare("DELETE FROM tweet_counters WHERE tweet_id = ?")
+        self._erase_likers = prepare("DELETE FROM tweet_likers WHERE tweet_id = ?")
+        self._erase_retweets = prepare("DELETE FROM tweet_retweets WHERE tweet_id = ?")
+        self._erase_replies = prepare("DELETE FROM tweet_replies WHERE parent_id = ?")
+        self._erase_buckets = prepare("DELETE FROM user_tweet_buckets WHERE user_id = ?")
+        self._erase_user_counters = prepare("DELETE FROM user_counters WHERE user_id = ?")
 
     def _prepare(self, statement: str) -> PreparedStatement:
         prepared = self._session.prepare(statement)
@@ -240,13 +263,9 @@ class CassandraTweetStore:
     async def _one(self, statement: PreparedStatement, *parameters: Any) -> Any:
         return (await execute(self._session, statement, parameters)).one()
 
-    async def _write(self, event: Event, *rows: tuple[PreparedStatement, tuple[Any, ...]]) -> None:
+    async def _write(self, event: Event, *rows: Row) -> None:
         """``rows`` and ``event`` as one logged batch: all of them land, or none."""
-        batch = BatchStatement(
-            batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.LOCAL_QUORUM
-        )
-        for statement, parameters in rows:
-            batch.add(statement, parameters)
+        batch = _logged(rows)
         row = self._outbox.add(batch, *event_message(event))
         await execute(self._session, batch)
         self._outbox.committed(row)
@@ -353,7 +372,7 @@ class CassandraTweetStore:
 
     async def create(self, tweet: Tweet, event: TweetCreated | TweetRetweeted) -> None:
         bucket = bucket_of(tweet.id)
-        rows: list[tuple[PreparedStatement, tuple[Any, ...]]] = [
+        rows: list[Row] = [
             (
                 self._insert_tweet,
                 (
@@ -415,10 +434,14 @@ class CassandraTweetStore:
 
     # Deleting.
 
-    async def remove(self, tweet: Tweet, event: TweetDeleted | TweetUnretweeted) -> None:
-        rows: list[tuple[PreparedStatement, tuple[Any, ...]]] = [
-            (self._delete_timeline, (tweet.author_id, bucket_of(tweet.id), tweet.id)),
-        ]
+    async def remove(
+        self,
+        tweet: Tweet,
+        event: TweetDeleted | TweetUnretweeted,
+        *,
+        from_timeline: bool = True,
+    ) -> None:
+        rows = [self._timeline_row(tweet)] if from_timeline else []
         if tweet.reply_to_id:
             rows.append((self._delete_reply, (tweet.reply_to_id, tweet.id)))
         if tweet.is_retweet:
@@ -427,6 +450,34 @@ class CassandraTweetStore:
 
     async def mark_deleted(self, tweet_id: int, when: datetime) -> bool:
         return bool((await self._one(self._mark_deleted, when, tweet_id)).applied)
+
+    def _timeline_row(self, tweet: Tweet) -> Row:
+        """The removal of the tweet's row from its author's timeline."""
+        return (self._delete_timeline, (tweet.author_id, bucket_of(tweet.id), tweet.id))
+
+    # Erasing.
+
+    async def erase(self, tweet: Tweet) -> None:
+        rows: list[Row] = [(self._erase_tweet, (tweet.id,))]
+        if not tweet.is_retweet:  # only an original has counters, versions and lists of its own
+            await execute(self._session, self._erase_counters, (tweet.id,))
+            rows += [
+                (statement, (tweet.id,))
+                for statement in (
+                    self._erase_versions,
+                    self._erase_likers,
+                    self._erase_retweets,
+                    self._erase_replies,
+                )
+            ]
+        rows.append(self._timeline_row(tweet))
+        await execute(self._session, _logged(rows))
+
+    async def erase_user(self, user_id: int) -> None:
+        await asyncio.gather(
+            execute(self._session, self._erase_buckets, (user_id,)),
+            execute(self._session, self._erase_user_counters, (user_id,)),
+        )
 
     # Likes and retweets.
 

@@ -18,12 +18,11 @@ stopped: that is what is left here.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
 
 from chirp.events.v1 import tweet_events_pb2
 
-from services.platform.consumers import DurableConsumer, Settle, each_event
+from services.platform.consumers import DurableConsumer, Settle, each_event, until_aged
 from services.platform.events import consumer
 from services.platform.subjects import TWEETS_DELETED
 from services.tweets.service import TweetService
@@ -54,7 +53,6 @@ class DeletedTweetsCleanup:
     async def purge(self, event: tweet_events_pb2.TweetDeletedEvent) -> bool:
         """Purges the deleted tweet once its delete has had its grace."""
         deleted_at = event.occur_time.ToDatetime(UTC)
-        age = (datetime.now(UTC) - deleted_at).total_seconds()
-        await asyncio.sleep(max(self._grace_seconds - age, 0.0))
+        await until_aged(event.occur_time, self._grace_seconds)
         await self._tweets.purge(event.tweet_id, deleted_at)
         return True

@@ -136,3 +136,27 @@ async def test_the_most_followed_leave_out_the_user_and_whom_they_follow(
     order = [(counts[user_id].follower_count, user_id) for user_id in ranked]
     assert order == sorted(order, reverse=True)
     assert all(followers > 0 for followers, _ in order)
+
+
+async def test_an_erasure_removes_follows_both_ways_in_batches_then_the_node(
+    store: GraphStore,
+) -> None:
+    gone, fan, other_fan, followed = _ids(4)
+    await store.follow(fan, gone)
+    await store.follow(other_fan, gone)
+    await store.follow(gone, followed)
+    await store.follow(fan, followed)  # not the erased account's: stays
+    first = await store.remove_follows(gone, 2)
+    assert len(first) == 2
+    assert not await store.remove_user(gone)  # a follow is left
+    rest = await store.remove_follows(gone, 2)
+    assert sorted(first + rest) == sorted([(fan, gone), (other_fan, gone), (gone, followed)])
+    assert await store.remove_follows(gone, 2) == []
+    assert await store.remove_user(gone)
+    assert await store.remove_user(gone)  # gone already
+    assert await store.counts([gone, fan, other_fan, followed]) == {
+        fan: FollowCounts(fan, 0, 1),
+        other_fan: FollowCounts(other_fan),
+        followed: FollowCounts(followed, 1, 0),
+    }
+    assert await store.check([(fan, followed)]) == [True]

@@ -1,5 +1,5 @@
 """``SuggestionCache``: the in-memory fake and the Redis cache keep the same promises, each
-with the counts of follow changes it is kept under."""
+with the counts of follow changes it is kept under and the ``KeptCopies`` that forget it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.graph.adapters.cache import RedisSuggestions
-from services.graph.ports import FollowChanges, SuggestionCache
+from services.graph.adapters.cache import RedisKeptCopies, RedisSuggestions
+from services.graph.ports import FollowChanges, KeptCopies, SuggestionCache
 from services.platform.caches.followings import RedisFollowChanges
 from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
@@ -19,16 +19,18 @@ from tests.unit.graph.fakes import CountedChanges, KeptSuggestions
 class Kept:
     suggestions: SuggestionCache
     changes: FollowChanges
+    copies: KeptCopies
 
 
 def _memory(_: pytest.FixtureRequest) -> Kept:
     changes = CountedChanges()
-    return Kept(KeptSuggestions(changes), changes)
+    suggestions = KeptSuggestions(changes)
+    return Kept(suggestions, changes, suggestions)
 
 
 def _redis(request: pytest.FixtureRequest) -> Kept:
     redis = request.getfixturevalue("resp")
-    return Kept(RedisSuggestions(redis), RedisFollowChanges(redis))
+    return Kept(RedisSuggestions(redis), RedisFollowChanges(redis), RedisKeptCopies(redis))
 
 
 kept = implementations(memory=unit(_memory), redis=integration(_redis))
@@ -59,3 +61,12 @@ async def test_it_is_ranked_again_once_the_users_followings_change(kept: Kept) -
     assert await kept.suggestions.ranked(user, Ranking([2])) == [1]
     await kept.changes.changed(user, someone)
     assert await kept.suggestions.ranked(user, Ranking([2])) == [2]
+
+
+async def test_it_is_ranked_again_once_the_user_is_forgotten(kept: Kept) -> None:
+    user, other = random_user_id(), random_user_id()
+    await kept.suggestions.ranked(user, Ranking([1]))
+    await kept.suggestions.ranked(other, Ranking([1]))
+    await kept.copies.forget(user)
+    assert await kept.suggestions.ranked(user, Ranking([2])) == [2]
+    assert await kept.suggestions.ranked(other, Ranking([2])) == [1]

@@ -12,13 +12,14 @@ from services.mastodon.adapters.store import CassandraOAuthStore
 from services.mastodon.model import App, Grant, Token
 from services.mastodon.ports import OAuthStore
 from tests.contracts.implementations import implementations, integration, unit
+from tests.integration.mastodon.support import with_oauth_tables
 from tests.unit.mastodon.fakes import MemoryOAuthStore
 
 MOMENT = datetime(2026, 11, 27, 12, 0, 0, 123000, tzinfo=UTC)
 
 
 def _cassandra(request: pytest.FixtureRequest) -> OAuthStore:
-    return CassandraOAuthStore(request.getfixturevalue("session"))
+    return CassandraOAuthStore(with_oauth_tables(request.getfixturevalue("session")))
 
 
 def _memory(_: pytest.FixtureRequest) -> OAuthStore:
@@ -60,3 +61,28 @@ async def test_tokens_of_accounts_and_of_apps_read_back_until_revoked(store: OAu
     await store.revoke(first)
     assert await store.token(first) is None
     assert await store.token(second) == app_token
+
+
+async def test_an_accounts_tokens_and_codes_are_removed_and_no_one_elses(
+    store: OAuthStore,
+) -> None:
+    gone, other = secrets.randbelow(2**62) + 1, secrets.randbelow(2**62) + 1
+    tokens = {_key(): Token(_key(), gone, frozenset({"read"}), MOMENT) for _ in range(3)}
+    kept = {
+        _key(): Token(_key(), other, frozenset({"read"}), MOMENT),
+        _key(): Token(_key(), None, frozenset({"read"}), MOMENT),  # an app's
+    }
+    for token_hash, token in {**tokens, **kept}.items():
+        await store.add_token(token_hash, token)
+    code, others_code = _key(), _key()
+    await store.add_grant(code, Grant(_key(), gone, frozenset({"read"}), "oob", ""), 600)
+    await store.add_grant(others_code, Grant(_key(), other, frozenset({"read"}), "oob", ""), 600)
+
+    assert sorted(await store.remove_account(gone)) == sorted(tokens)
+    for token_hash in tokens:
+        assert await store.token(token_hash) is None
+    assert await store.take_grant(code) is None
+    for token_hash, token in kept.items():
+        assert await store.token(token_hash) == token
+    assert await store.take_grant(others_code) is not None
+    assert await store.remove_account(gone) == []

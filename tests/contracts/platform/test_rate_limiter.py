@@ -34,3 +34,14 @@ async def test_each_subject_may_act_as_often_as_the_limit_says(limiter: RateLimi
         await limiter.hit(subject)
     assert 1 <= refused.value.retry_after_seconds <= LIMIT.window_seconds
     await limiter.hit(other)  # counted on its own
+
+
+async def test_a_forgotten_subject_starts_a_fresh_window(limiter: RateLimiter) -> None:
+    subject, other = uuid.uuid4().hex, uuid.uuid4().hex
+    for _ in range(LIMIT.requests):
+        await limiter.hit(subject)
+        await limiter.hit(other)
+    await limiter.forget(subject)
+    await limiter.hit(subject)  # counted from zero again
+    with pytest.raises(ResourceExhausted):
+        await limiter.hit(other)  # others untouched

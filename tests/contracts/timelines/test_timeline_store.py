@@ -70,3 +70,24 @@ async def test_a_celebrity_mark_says_when_it_changed(store: TimelineStore) -> No
     assert not await store.mark_celebrity(author, is_celebrity=True)
     assert await store.mark_celebrity(author, is_celebrity=False)
     assert not await store.mark_celebrity(author, is_celebrity=False)
+
+
+async def test_an_erased_account_leaves_nothing_kept_under_it(store: TimelineStore) -> None:
+    gone, other = random_user_id(), random_user_id()
+    for user in (gone, other):
+        await store.store(user, [BIG + 1])
+        for lists in (store.celebrities_followed, store.followers):
+            _, stamps = await lists.get([user])
+            await lists.fill({user: [0, 7]}, stamps)
+        await store.mark_celebrity(user, is_celebrity=True)
+    await store.celebrities_followed.forget([gone])  # a mark in place of the list
+    for _ in range(2):  # a redelivery finds nothing more to do
+        await store.erase(gone)
+        assert await store.read(gone, None, 10) == ([], False)
+        assert (await store.celebrities_followed.get([gone]))[0] == {}
+        assert (await store.followers.get([gone]))[0] == {}
+        assert not await store.mark_celebrity(gone, is_celebrity=False)  # no longer marked
+    assert await store.read(other, None, 10) == ([BIG + 1], True)
+    assert (await store.celebrities_followed.get([other]))[0] == {other: [0, 7]}
+    assert (await store.followers.get([other]))[0] == {other: [0, 7]}
+    assert not await store.mark_celebrity(other, is_celebrity=True)

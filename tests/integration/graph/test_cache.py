@@ -43,15 +43,13 @@ async def test_counts_are_read_from_redis_until_a_follow_changes_them(
     ada, bob, cy, nobody = _ids(4)
     store = Store({ada: FollowCounts(ada, 10, 2), bob: FollowCounts(bob, 0, 7)})
     counts = RedisFollowCounts(resp, store)
-    expected = {
-        ada: FollowCounts(ada, 10, 2),
-        bob: FollowCounts(bob, 0, 7),
-        nobody: FollowCounts(nobody),  # unknown to the store yet: zeros, kept too
-    }
+    expected = {ada: FollowCounts(ada, 10, 2), bob: FollowCounts(bob, 0, 7)}
     assert await counts.counts([ada, bob, nobody]) == expected
     assert await counts.counts([ada, bob, nobody]) == expected
-    assert store.asked == [ada, bob, nobody]
+    # Unknown to the store (not made yet, or erased): asked again, never kept.
+    assert store.asked == [ada, bob, nobody, nobody]
     assert 0 < await redis.ttl(counts_key(ada)) <= TTL_SECONDS
+    assert await redis.exists(counts_key(nobody)) == 0
 
     # cy follows ada: ada's followers and cy's followings changed, bob's counts did not.
     store.held[ada] = FollowCounts(ada, 11, 2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
 from collections.abc import Sequence
 
 import pytest
@@ -24,14 +23,9 @@ from services.platform.errors import (
 )
 from services.platform.ids import compose, timestamp_ms, wall_clock_ms
 from tests.cancellation import stops_every_time
-from tests.integration.media.conftest import SETTINGS, NewMedia
+from tests.integration.media.conftest import SETTINGS, NewMedia, fresh_tweet_id
 from tests.integration.media.photos import GPS_IFD, jpeg_with_gps, opened, still
 from tests.integration.tweets.tokens import random_user_id
-
-
-def _tweet_id() -> int:
-    """A fresh tweet id (worker 1023, random sequence: no clash with live services)."""
-    return compose(wall_clock_ms(), 1023, random.randrange(4096))  # noqa: S311
 
 
 async def _upload(media: MediaService, owner: int, fmt: str = "PNG") -> Media:
@@ -92,9 +86,9 @@ async def test_bad_uploads_are_invalid_argument(media: MediaService) -> None:
 
 async def test_unknown_media_is_not_found(media: MediaService) -> None:
     with pytest.raises(NotFound):
-        await media.get(_tweet_id())
+        await media.get(fresh_tweet_id())
     with pytest.raises(NotFound):
-        await media.content(_tweet_id(), thumbnail=False)
+        await media.content(fresh_tweet_id(), thumbnail=False)
 
 
 async def test_attach_checks_owner_existence_and_other_tweets(
@@ -102,11 +96,11 @@ async def test_attach_checks_owner_existence_and_other_tweets(
 ) -> None:
     owner, other = random_user_id(), random_user_id()
     mine, theirs = await _upload(media, owner), await _upload(media, other)
-    tweet = _tweet_id()
+    tweet = fresh_tweet_id()
 
     with pytest.raises(PermissionDenied):
         await media.attach(tweet, owner, [mine.id, theirs.id])
-    unknown = _tweet_id()
+    unknown = fresh_tweet_id()
     with pytest.raises(NotFound, match=str(unknown)):
         await media.attach(tweet, owner, [mine.id, unknown])
     assert (await media.get(mine.id)).tweet_id == 0
@@ -119,7 +113,7 @@ async def test_attach_checks_owner_existence_and_other_tweets(
     assert await store.of_tweet(tweet) == [mine.id]
 
     with pytest.raises(FailedPrecondition):
-        await media.attach(_tweet_id(), owner, [mine.id])
+        await media.attach(fresh_tweet_id(), owner, [mine.id])
 
 
 @pytest.mark.parametrize(
@@ -130,7 +124,7 @@ async def test_attach_refuses_bad_requests(
     media: MediaService, media_ids: list[int], field: str
 ) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        await media.attach(_tweet_id(), random_user_id(), media_ids)
+        await media.attach(fresh_tweet_id(), random_user_id(), media_ids)
     assert raised.value.violations[0].field == field
 
 
@@ -153,7 +147,7 @@ async def test_a_lost_race_attaches_nothing(
 ) -> None:
     owner = random_user_id()
     first, second = await _upload(media, owner), await _upload(media, owner)
-    thief, tweet = _tweet_id(), _tweet_id()
+    thief, tweet = fresh_tweet_id(), fresh_tweet_id()
     racing = new_media(_RacingStore(store, second.id, thief))
     with pytest.raises(FailedPrecondition):
         await racing.attach(tweet, owner, [first.id, second.id])
@@ -169,7 +163,7 @@ async def test_the_sweep_removes_only_old_unattached_uploads(
     (so is anything else left unattached in the local stack before them)."""
     owner = random_user_id()
     kept = await _upload(media, owner)
-    await media.attach(_tweet_id(), owner, [kept.id])
+    await media.attach(fresh_tweet_id(), owner, [kept.id])
     doomed = await _upload(media, owner)
     max_age = SETTINGS.media.unattached_ttl_seconds
     later = new_media(store, clock_ms=lambda: timestamp_ms(doomed.id) + 1 + int(max_age * 1000))
@@ -179,7 +173,7 @@ async def test_the_sweep_removes_only_old_unattached_uploads(
     assert doomed.id not in await store.get([doomed.id])
     assert await _gone(objects, doomed)
     with pytest.raises(NotFound):
-        await media.attach(_tweet_id(), owner, [doomed.id])
+        await media.attach(fresh_tweet_id(), owner, [doomed.id])
     assert (await media.get(kept.id)).tweet_id > 0
     assert not await _gone(objects, kept)
     assert (await media.get(fresh.id)).tweet_id == 0
@@ -195,8 +189,8 @@ async def test_a_doomed_upload_cannot_be_attached(
     assert not await store.doom(item.id)
     assert (await store.get([item.id]))[item.id].tweet_id == DOOMED
     with pytest.raises(NotFound):
-        await media.attach(_tweet_id(), owner, [item.id])
-    assert await store.attach(item.id, _tweet_id()) is None
+        await media.attach(fresh_tweet_id(), owner, [item.id])
+    assert await store.attach(item.id, fresh_tweet_id()) is None
 
 
 async def test_the_media_of_a_deleted_tweet_are_removed_once(
@@ -204,7 +198,7 @@ async def test_the_media_of_a_deleted_tweet_are_removed_once(
 ) -> None:
     owner = random_user_id()
     first, second = await _upload(media, owner, "JPEG"), await _upload(media, owner, "GIF")
-    tweet = _tweet_id()
+    tweet = fresh_tweet_id()
     await media.attach(tweet, owner, [first.id, second.id])
     assert await media.remove_of_tweet(tweet) == 2
     assert await store.get([first.id, second.id]) == {}
@@ -217,8 +211,8 @@ async def test_the_media_of_a_deleted_tweet_are_removed_once(
 async def test_objects_adapter_edges(objects: S3ObjectStore) -> None:
     await objects.ensure_bucket()  # again: nothing changes
     with pytest.raises(NotFound):
-        await objects.get(f"images/none/{_tweet_id()}")
-    await objects.delete([f"images/none/{_tweet_id()}"])  # absent is fine
+        await objects.get(f"images/none/{fresh_tweet_id()}")
+    await objects.delete([f"images/none/{fresh_tweet_id()}"])  # absent is fine
     await objects.delete([])
 
 
@@ -228,7 +222,7 @@ async def test_an_unreachable_object_store_is_unavailable_not_an_internal_error(
     )
     async with s3_client(nowhere) as client:
         objects = S3ObjectStore(client, nowhere.s3.bucket)
-        key = f"images/none/{_tweet_id()}"
+        key = f"images/none/{fresh_tweet_id()}"
         with pytest.raises(Unavailable):
             await objects.put(key, b"bytes", "image/jpeg")
         with pytest.raises(Unavailable):

@@ -22,14 +22,13 @@ from chirp.events.v1 import media_events_pb2
 
 from services.media.adapters.ffmpeg import FfmpegVideoTools, RunLimits
 from services.media.adapters.objects import S3ObjectStore
-from services.media.adapters.store import CassandraMediaStore
-from services.media.model import Kind, Media, State, VideoUploaded
+from services.media.model import Kind, Media, State
 from services.media.service import MediaService
 from services.media.video import MP4, VideoFailed
 from services.media.wiring import rules
 from services.platform.consumers import connect
 from services.platform.errors import FailedPrecondition, InvalidArgument, NotFound
-from tests.integration.media.conftest import SETTINGS, NewMedia
+from tests.integration.media.conftest import SETTINGS, NewMedia, Unannounced
 from tests.integration.media.videos import made
 from tests.integration.streams import killable_consumer, temporary_consumer
 from tests.integration.tweets.tokens import random_user_id
@@ -37,24 +36,6 @@ from tests.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 LIMITS = rules(SETTINGS).videos
-
-
-class Unannounced(CassandraMediaStore):
-    """Writes uploads without their ``media.video_uploaded`` event (kept in ``uploaded``)."""
-
-    def __init__(self, store: CassandraMediaStore) -> None:
-        self.__dict__.update(store.__dict__)
-        self.uploaded: list[VideoUploaded] = []
-
-    async def add(self, media: Media, uploaded: VideoUploaded | None = None) -> None:
-        if uploaded is not None:
-            self.uploaded.append(uploaded)
-        await super().add(media)
-
-
-@pytest.fixture(scope="module")
-def unannounced(store: CassandraMediaStore) -> Unannounced:
-    return Unannounced(store)
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,16 @@ import random
 from chirp.tweets.v1 import tweet_pb2
 from redis.asyncio import Redis
 
+from services.platform.caches.timeline_writes import timeline_writes
 from services.platform.caches.tweet_cache import tweet_key
+from services.platform.caches.user_timelines import KeptIds, user_timeline_key
 from services.platform.ids import compose, wall_clock_ms
 from services.platform.resp import Resp, RespClient
 from services.tweets.adapters.cache import (
     TOMBSTONE_TTL_SECONDS,
     TWEET_TTL_SECONDS,
     RedisTweetCache,
+    RedisUserTimelines,
 )
 from services.tweets.model import Author, Counts, Tweet, TweetView
 
@@ -83,6 +86,20 @@ async def test_a_retweet_is_stored_shallow_for_other_readers(
     await cache.forget([retweet.id])
 
 
+async def test_a_forgotten_timeline_leaves_neither_ids_nor_a_count_of_writes(
+    resp: RespClient, redis: Redis
+) -> None:
+    timelines = RedisUserTimelines(resp)
+    user = random.randrange(2**61, 2**62)  # noqa: S311
+    await timelines.wrote(user)
+    _, writes = await timelines.recent([user])
+    await timelines.keep(user, writes[user], KeptIds([3, 2, 1], complete=True))
+    assert (await timelines.recent([user]))[0] == {user: KeptIds([3, 2, 1], complete=True)}
+    await timelines.forget(user)
+    assert await redis.exists(user_timeline_key(user), timeline_writes(resp).key(user)) == 0
+    assert await timelines.recent([user]) == ({}, {user: 0})
+
+
 async def test_a_dead_redis_means_misses_not_failures() -> None:
     dead = Resp.from_url("redis://127.0.0.1:1/0", timeout=0.5)
     cache = RedisTweetCache(dead)
@@ -93,4 +110,5 @@ async def test_a_dead_redis_means_misses_not_failures() -> None:
     await cache.forget([view.id])
     assert await cache.lease([view.id]) is None
     await cache.fill([view], [], None)
+    await RedisUserTimelines(dead).forget(1)
     await dead.aclose()

@@ -197,6 +197,65 @@ async def test_retweets_are_indexed_under_their_original(store: CassandraTweetSt
     assert await store.retweets_of(original, 10) == []
 
 
+async def test_a_removal_can_leave_the_timeline_row_for_the_erasure_to_remove(
+    store: CassandraTweetStore,
+) -> None:
+    parent, author = _id(), random_user_id()
+    reply = await _post(store, Tweet(_id(), author, "re", reply_to_id=parent))
+    event = TweetDeleted(new_event_id(), now_ms(), reply.id, author, parent)
+    await store.remove(reply, event, from_timeline=False)
+    assert await store.reply_ids(parent, None, 10) == []
+    assert (await read_slice(store, author, limit=10)).ids == [reply.id]
+    await store.erase(reply)
+    assert (await read_slice(store, author, limit=10)).ids == []
+
+
+async def test_an_erased_tweet_leaves_no_row_keyed_by_it(
+    store: CassandraTweetStore, session: Session
+) -> None:
+    author, fan = random_user_id(), random_user_id()
+    tweet = await _post(store, Tweet(_id(), author, "v2", media_ids=(5,)))
+    kept = await _post(store, Tweet(_id(), author, "kept"))
+    retweet = await _post(store, Tweet(_id(), fan, retweet_of_id=tweet.id))
+    reply = await _post(store, Tweet(_id(), fan, "re", reply_to_id=tweet.id))
+    await store.save_version(Version(tweet.id, 1, "v1", Entities(), tweet.create_time))
+    await store.add_counts(tweet.id, likes=1, retweets=1, replies=1)
+    await store.record_like(
+        Listed(str(uuid.uuid1()), tweet.id, fan),
+        TweetLiked(new_event_id(), now_ms(), tweet.id, author, fan, 1),
+    )
+    for erased in (tweet, retweet):  # deleted first, as the erasure does
+        await store.mark_deleted(erased.id, now_ms())
+        await store.erase(erased)
+    assert await store.tweets([tweet.id, retweet.id, kept.id, reply.id]) == {
+        kept.id: kept,
+        reply.id: reply,
+    }
+    assert (await read_slice(store, author, limit=10)).ids == [kept.id]
+    assert (await read_slice(store, fan, limit=10)).ids == [reply.id]
+    assert await store.versions(tweet.id) == []
+    assert await store.counts([tweet.id]) == {}
+    assert await store.likers(tweet.id, None, 10) == []
+    assert await store.retweets_of(tweet.id, 10) == []
+    assert await store.reply_ids(tweet.id, None, 10) == []
+    # Nothing is left of their rows, not even a deletion mark.
+    for erased in (tweet, retweet):
+        assert list(session.execute("SELECT * FROM tweets WHERE id = %s", (erased.id,))) == []
+
+
+async def test_an_erased_users_tweet_count_and_buckets_are_gone(
+    store: CassandraTweetStore,
+) -> None:
+    user, other = random_user_id(), random_user_id()
+    for poster in (user, other):
+        await _post(store, Tweet(_id(40), poster, "older"))
+        await store.add_tweet_count(poster, 1)
+    await store.erase_user(user)
+    assert await store.user_tweet_counts([user, other]) == {other: 1}
+    assert await store.buckets(user, None, 10) == []
+    assert len(await store.buckets(other, None, 10)) == 1
+
+
 async def test_a_scan_visits_every_tweet(store: CassandraTweetStore) -> None:
     mine = {(await _post(store, Tweet(_id(), random_user_id(), "scan me"))).id for _ in range(3)}
     found: set[int] = set()

@@ -34,6 +34,18 @@ class MemoryStore:
         changed = self.edges.pop((follower_id, followee_id), None) is not None
         return Change(await self.relationship(follower_id, followee_id), changed)
 
+    async def remove_follows(self, user_id: int, limit: int) -> list[tuple[int, int]]:
+        removed = [pair for pair in self.edges if user_id in pair][:limit]
+        for pair in removed:
+            del self.edges[pair]
+        return removed
+
+    async def remove_user(self, user_id: int) -> bool:
+        if any(user_id in pair for pair in self.edges):
+            return False
+        self.nodes.discard(user_id)
+        return True
+
     async def relationship(self, source_id: int, target_id: int) -> Relationship:
         return Relationship(
             source_id,
@@ -128,7 +140,8 @@ class CountedChanges:
 
 class KeptSuggestions:
     """Each user's ranking kept from its first read until their followings change (counted in
-    ``changes``), as the Redis cache keeps it."""
+    ``changes``) or it is forgotten, as the Redis cache keeps it; the ``KeptCopies`` too (the
+    unit tests keep no counts)."""
 
     def __init__(self, changes: CountedChanges) -> None:
         self.changes = changes
@@ -140,3 +153,6 @@ class KeptSuggestions:
         if kept is None or kept[0] != stamp:
             kept = self.kept[user_id] = (stamp, await rank())
         return kept[1]
+
+    async def forget(self, user_id: int) -> None:
+        self.kept.pop(user_id, None)

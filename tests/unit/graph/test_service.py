@@ -7,7 +7,7 @@ import pytest
 from chirp.users.v1 import user_pb2
 
 from services.graph.model import FollowCounts, Relationship
-from services.graph.service import MAX_SUGGESTIONS, GraphService
+from services.graph.service import ERASE_BATCH, MAX_SUGGESTIONS, GraphService
 from services.platform.errors import InvalidArgument, NotFound
 from tests.limiting import CountingLimiter
 from tests.unit.graph.fakes import CountedChanges, KeptSuggestions, MemoryDirectory, MemoryStore
@@ -24,10 +24,24 @@ def changes() -> CountedChanges:
 
 
 @pytest.fixture
-def graph(store: MemoryStore, changes: CountedChanges) -> GraphService:
-    names = {f"user{i}": i for i in range(1, 300)}
+def directory() -> MemoryDirectory:
+    return MemoryDirectory({f"user{i}": i for i in range(1, 300)})
+
+
+@pytest.fixture
+def suggestions(changes: CountedChanges) -> KeptSuggestions:
+    return KeptSuggestions(changes)
+
+
+@pytest.fixture
+def graph(
+    store: MemoryStore,
+    changes: CountedChanges,
+    directory: MemoryDirectory,
+    suggestions: KeptSuggestions,
+) -> GraphService:
     return GraphService(
-        store, MemoryDirectory(names), changes, store, KeptSuggestions(changes), CountingLimiter()
+        store, directory, changes, store, suggestions, suggestions, CountingLimiter()
     )
 
 
@@ -151,3 +165,52 @@ async def test_following_ids_page_and_filter_by_follower_count(
     assert (await graph.following_ids(1, 2, 100, "")).items == [15, 17]
     with pytest.raises(InvalidArgument, match="another list"):
         await graph.following_ids(1, 2, 100, page.next_token)
+
+
+async def test_suggestions_leave_out_accounts_deleted_since_they_were_ranked(
+    graph: GraphService, store: MemoryStore, directory: MemoryDirectory
+) -> None:
+    for followee in (20, 21):
+        await store.follow(1, followee)
+        await store.follow(followee, followee + 20)
+    assert [u.id for u in (await graph.suggestions(1, 20, "")).items] == [41, 40]
+    del directory.names["user41"]  # deleted; the ranking is still kept
+    assert [u.id for u in (await graph.suggestions(1, 20, "")).items] == [40]
+
+
+async def test_an_erasure_removes_every_follow_both_ways_and_counts_each_change(
+    graph: GraphService, store: MemoryStore, changes: CountedChanges, suggestions: KeptSuggestions
+) -> None:
+    gone, fans, followed = 7, range(100, 100 + ERASE_BATCH + 3), [8, 9]
+    for fan in fans:
+        await store.follow(fan, gone)
+    for followee in followed:
+        await store.follow(gone, followee)
+    await store.follow(8, 9)  # between others: stays
+    await graph.suggestions(gone, 5, "")  # a ranking kept for the erased account
+    await graph.erase_user(gone)
+    assert store.edges.keys() == {(8, 9)}
+    assert gone not in store.nodes
+    assert gone not in suggestions.kept
+    assert await graph.counts([8, 9, 100]) == [
+        FollowCounts(8, 0, 1),
+        FollowCounts(9, 1, 0),
+        FollowCounts(100, 0, 0),
+    ]
+    # Each removed follow counted as a change of the follower's followings and the followee's
+    # followers, as an unfollow is (the follows above were made on the store: not counted).
+    assert all(changes.followings[fan] == 1 for fan in fans)
+    assert changes.followers[8] == changes.followers[9] == 1
+    await graph.erase_user(gone)  # again: nothing left to do
+    assert store.edges.keys() == {(8, 9)}
+    assert changes.followings[100] == 1
+
+
+async def test_a_created_account_gets_its_node_unless_it_is_deleted_by_then(
+    graph: GraphService, store: MemoryStore, directory: MemoryDirectory
+) -> None:
+    await graph.add_user(5)
+    assert 5 in store.nodes
+    del directory.names["user6"]
+    await graph.add_user(6)  # its users.created after its users.deleted: no node again
+    assert 6 not in store.nodes

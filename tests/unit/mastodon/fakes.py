@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.mastodon.model import App, Grant, Token
-from services.platform.errors import Unauthenticated
+from services.platform.errors import NotFound, Unauthenticated
 
 
 @dataclass
@@ -38,6 +38,14 @@ class MemoryOAuthStore:
     async def revoke(self, token_hash: str) -> None:
         self.tokens.pop(token_hash, None)
 
+    async def remove_account(self, user_id: int) -> list[str]:
+        removed = [key for key, token in self.tokens.items() if token.user_id == user_id]
+        for key in removed:
+            del self.tokens[key]
+        for code in [code for code, grant in self.grants.items() if grant.user_id == user_id]:
+            del self.grants[code]
+        return removed
+
 
 @dataclass
 class MemoryAccounts:
@@ -61,6 +69,11 @@ class MemoryAccounts:
         self.add(username, user_id, password)
         return user_id
 
+    def delete(self, user_id: int) -> None:
+        self.passwords = {name: kept for name, kept in self.passwords.items() if kept[0] != user_id}
+
     async def session(self, user_id: int) -> tuple[str, datetime]:
+        if user_id not in {kept[0] for kept in self.passwords.values()}:
+            raise NotFound(f"user {user_id} not found")
         self.sessions_issued += 1
         return f"session-{user_id}-{self.sessions_issued}", self.now + timedelta(hours=1)

@@ -9,6 +9,7 @@ import pytest
 
 from services.mastodon.service import (
     OUT_OF_BAND,
+    TOKEN_CACHE_SECONDS,
     Authorization,
     OAuthError,
     OAuthService,
@@ -17,6 +18,7 @@ from services.mastodon.service import (
     parse_scopes,
     pkce_s256,
 )
+from services.platform.errors import Unauthenticated
 from tests.unit.mastodon.fakes import MemoryAccounts, MemoryOAuthStore
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -169,10 +171,10 @@ async def test_an_app_cannot_revoke_another_apps_token(world: World) -> None:
 
 
 async def test_a_session_is_kept_until_near_its_expiry(world: World) -> None:
-    first = await world.oauth.session(ADA)
-    assert await world.oauth.session(ADA) == first
+    first = await world.oauth.session(ADA, "token-hash")
+    assert await world.oauth.session(ADA, "token-hash") == first
     world.clock[0] = NOW + timedelta(minutes=56)  # less than five minutes left
-    assert await world.oauth.session(ADA) != first
+    assert await world.oauth.session(ADA, "token-hash") != first
     assert world.accounts.sessions_issued == 2
 
 
@@ -187,3 +189,51 @@ async def test_an_app_token_registers_an_account_signed_in_for_that_app(world: W
     assert (registered.user_id, registered.scopes) == (1001, frozenset({"read", "write"}))
     with pytest.raises(OAuthError, match="app token"):
         await world.oauth.register(registered, "another", "pass word", "")
+
+
+async def test_a_deleted_accounts_tokens_and_codes_stop_working_here_at_once_and_elsewhere_soon(
+    world: World,
+) -> None:
+    world.accounts.add("bob", 8, "bob's password")
+    client_id, secret = await _app(world)
+    password = await world.oauth.password_grant(client_id, secret, "ada", "correct horse", "")
+    asked = Authorization(client_id, OUT_OF_BAND, "read")
+    exchanged = await world.oauth.code_grant(
+        client_id, secret, await world.oauth.authorize(asked, "ada", "correct horse"), OUT_OF_BAND
+    )
+    unexchanged = await world.oauth.authorize(asked, "ada", "correct horse")
+    bobs = await world.oauth.password_grant(client_id, secret, "bob", "bob's password", "")
+    apps = await world.oauth.client_credentials(client_id, secret, "read")
+    other = OAuthService(world.store, world.accounts, monotonic=lambda: world.monotonic[0])
+    assert await other.caller(password.access_token) is not None  # another process caches it
+    await world.oauth.caller(exchanged.access_token)  # and so does this one
+    await world.oauth.session(ADA, digest(password.access_token))
+
+    await world.oauth.erase_account(ADA)
+    for issued in (password, exchanged):
+        assert await world.oauth.caller(issued.access_token) is None
+    with pytest.raises(OAuthError, match="unknown, used or expired"):
+        await world.oauth.code_grant(client_id, secret, unexchanged, OUT_OF_BAND)
+    world.monotonic[0] += TOKEN_CACHE_SECONDS + 1
+    assert await other.caller(password.access_token) is None
+    for kept in (bobs, apps):
+        assert await world.oauth.caller(kept.access_token) is not None
+    await world.oauth.erase_account(ADA)  # again: nothing left, nothing else removed
+    assert len(world.store.tokens) == 2
+
+
+async def test_a_token_of_a_deleted_account_is_refused_and_removed_when_next_used(
+    world: World,
+) -> None:
+    """What ends a token the erasure did not find (issued before tokens were listed by
+    account): the users service no longer knows its account."""
+    client_id, secret = await _app(world)
+    issued = await world.oauth.password_grant(client_id, secret, "ada", "correct horse", "")
+    world.accounts.delete(ADA)
+    caller = await world.oauth.caller(issued.access_token)
+    assert caller is not None
+    assert caller.user_id == ADA
+    with pytest.raises(Unauthenticated, match="deleted"):
+        await world.oauth.session(ADA, caller.token_hash)
+    assert world.store.tokens == {}
+    assert await world.oauth.caller(issued.access_token) is None

@@ -21,9 +21,13 @@ def test_each_event_names_what_to_read_again() -> None:
         tweet_events_pb2.TweetUnretweetedEvent(tweet_id=16),
         user_events_pb2.UserUpdatedEvent(user=user_pb2.User(id=7)),
         graph_events_pb2.UserFollowedEvent(followee_id=8),
+        user_events_pb2.UserDeletedEvent(user_id=9, username="Gone"),
     ]
     assert changes_of(events) == Changes(
-        tweets={10, 11, 12, 14, 15, 16}, deleted_tweets={13}, users={7, 8}
+        tweets={10, 11, 12, 14, 15, 16},
+        deleted_tweets={13},
+        users={7, 8},
+        deleted_users={9: "Gone"},
     )
 
 

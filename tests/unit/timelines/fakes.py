@@ -204,5 +204,12 @@ class MemoryStore:
             self.celebrities ^= {author_id}
         return changed
 
+    async def erase(self, user_id: int) -> None:
+        self.timelines.pop(user_id, None)
+        for lists in (self.celebrities_followed, self.followers):
+            lists.lists.pop(user_id, None)
+            lists.forgotten.pop(user_id, None)
+        self.celebrities.discard(user_id)
+
     def _trim(self, user_id: int) -> None:
         self.timelines[user_id] = set(sorted(self.timelines[user_id])[-self.length :])

@@ -155,6 +155,7 @@ async def test_a_page_with_many_deleted_entries_takes_more_rounds(
     page = await service.page(READER, 5, "")
     assert [t.id for t in page.items] == [102, 101, 100]
     assert page.next_token == ""
+    assert store.timelines[READER] == {100, 101, 102}  # the read took the deleted ones out
 
 
 async def test_follow_merges_and_unfollow_takes_out(
@@ -169,6 +170,20 @@ async def test_follow_merges_and_unfollow_takes_out(
     assert store.timelines[READER] == {40}
     await service.unfollowed(READER, other)
     assert store.timelines[READER] == set()
+
+
+async def test_a_deleted_accounts_unfollows_leave_no_mark_under_its_id(
+    graph: MemoryGraph, tweets: MemoryTweets, store: MemoryStore
+) -> None:
+    deleted_account, other = 9, 10
+    service = TimelineService(
+        store, graph, tweets, MemoryLive(), celebrity_threshold=THRESHOLD, length=10,
+        deleted={deleted_account},
+    )  # fmt: skip
+    await service.unfollowed(deleted_account, other)  # as graph erases its follows
+    await service.unfollowed(READER, deleted_account)
+    assert store.celebrities_followed.forgotten == {READER: 1}
+    assert store.followers.forgotten == {other: 1}
 
 
 async def test_a_delete_leaves_every_timeline(service: TimelineService, store: MemoryStore) -> None:

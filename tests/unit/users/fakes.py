@@ -190,12 +190,14 @@ class World:
     social: Social
     sign_ins: CountingLimiter
     revocations: MemoryRevocations
+    posts: CountingLimiter
 
 
 def new_world() -> World:
     """A ``UserService`` on in-memory adapters, with those adapters."""
     store, cache, passwords, social = MemoryStore(), MemoryCache(), PlainPasswords(), Social()
     sign_ins = CountingLimiter(SIGN_INS)
+    posts = CountingLimiter()
     revocations = MemoryRevocations()
     now_ms = int(NOW.timestamp() * 1000)
     accounts = UserService(
@@ -206,8 +208,9 @@ def new_world() -> World:
         social=social,
         ids=Snowflake(7, clock=lambda: now_ms),
         sign_ins=sign_ins,
+        account_limits=[posts],
         revocations=revocations,
         username_quarantine=QUARANTINE,
         clock=lambda: NOW,
     )
-    return World(accounts, store, cache, passwords, social, sign_ins, revocations)
+    return World(accounts, store, cache, passwords, social, sign_ins, revocations, posts)

@@ -267,7 +267,11 @@ async def test_deleting_an_account_ends_it_and_its_sessions_and_holds_its_name(
 ) -> None:
     user = await world.accounts.register("Ada", PASSWORD, "")
     other = await world.accounts.register("bob", PASSWORD, "")
+    await world.posts.hit(str(user.id))
+    await world.posts.hit(str(other.id))
     await world.accounts.delete_account(_caller(user), PASSWORD)
+    assert dict(world.posts.counts) == {str(other.id): 1}  # its usage counters dropped
+    assert "ada" not in world.sign_ins.counts
     assert list(world.store.users) == [other.id]
     assert user.id not in world.store.hashes
     assert world.store.events[-1] == ("users.deleted", user, ())

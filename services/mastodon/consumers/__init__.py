@@ -1,0 +1,1 @@
+"""The durable JetStream consumers (and background work) of the service."""
