@@ -23,13 +23,19 @@ async def neo4j() -> AsyncIterator[AsyncDriver]:
     await driver.close()
 
 
+#: How long a call of the suites may take: as long as the gateway gives one (its routes' 15 s),
+#: not a service's 5 s to another: the stack shares the machine's two cores with the tests, and
+#: a registration (argon2, a lightweight transaction) in the stack's first minute can take more.
+CALL_SECONDS = 15.0
+
+
 @pytest.fixture
 async def channels() -> AsyncIterator[Channels]:
     settings = Settings(service="tweets")  # any service's settings: they name every address
     async with (
-        service_channel(settings.users_addr) as users,
-        service_channel(settings.graph_addr) as graph,
-        service_channel(settings.tweets_addr) as tweets,
+        service_channel(settings.users_addr, timeout=CALL_SECONDS) as users,
+        service_channel(settings.graph_addr, timeout=CALL_SECONDS) as graph,
+        service_channel(settings.tweets_addr, timeout=CALL_SECONDS) as tweets,
     ):
         yield Channels(users, graph, tweets)
 
