@@ -1,8 +1,8 @@
 """Deadlines of calls between services, on a real in-process grpc.aio server with the shared
 interceptors: a unary call on a service channel gets the channel's limit unless it names its
-own, never more than the call it serves has left; streams get none. (gRPC sends a deadline
-rounded up to its unit: a handler may see a few milliseconds more than was asked, hence
-``SLACK``.)"""
+own, never more than the call it serves has left; streams get none. (gRPC core encodes a
+deadline rounded up, "arbitrarily" in its words: to 100 ms steps for one of tens of seconds, so a
+handler may see up to that much more than was asked, hence ``SLACK``.)"""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from services.platform.channels import service_channel
 from services.platform.interceptors import default_interceptors
 
 SERVICE = "chirp.test.v1.DeadlineService"
-SLACK = 0.05
+SLACK = 0.15
 CODEC = {"request_deserializer": bytes, "response_serializer": bytes}
 
 
