@@ -105,9 +105,7 @@ class GraphService:
         shown = ranked[offset : offset + size]
         more = len(ranked) > offset + size
         next_token = encode_token("suggestions", caller_id, [offset + size]) if more else ""
-        # A ranking is kept for minutes: an account deleted since is left out, not shown by id.
-        found = await self._directory.by_ids(shown) if shown else {}
-        return Page([found[user_id] for user_id in shown if user_id in found], next_token)
+        return Page(await self._hydrate(shown), next_token)
 
     async def _rank(self, caller_id: int) -> list[int]:
         """Up to ``MAX_SUGGESTIONS`` accounts: friends of friends, most followed by the

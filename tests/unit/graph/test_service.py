@@ -167,17 +167,6 @@ async def test_following_ids_page_and_filter_by_follower_count(
         await graph.following_ids(1, 2, 100, page.next_token)
 
 
-async def test_suggestions_leave_out_accounts_deleted_since_they_were_ranked(
-    graph: GraphService, store: MemoryStore, directory: MemoryDirectory
-) -> None:
-    for followee in (20, 21):
-        await store.follow(1, followee)
-        await store.follow(followee, followee + 20)
-    assert [u.id for u in (await graph.suggestions(1, 20, "")).items] == [41, 40]
-    del directory.names["user41"]  # deleted; the ranking is still kept
-    assert [u.id for u in (await graph.suggestions(1, 20, "")).items] == [40]
-
-
 async def test_an_erasure_removes_every_follow_both_ways_and_counts_each_change(
     graph: GraphService, store: MemoryStore, changes: CountedChanges, suggestions: KeptSuggestions
 ) -> None:
