@@ -9,8 +9,8 @@ private temporary folder that is removed after each run.
 The limits are set by programs the child runs before it becomes ffmpeg (util-linux's
 ``setpriv`` and ``prlimit``, coreutils' ``nice``, each exec'ing the next: Debian's essential
 packages), not by Python between fork and exec: a forked child of the threaded service that runs
-Python (``preexec_fn``) can crash or deadlock on a lock another thread held at the fork, and did
-(ffprobe "stopped by signal 11" on a valid upload, once in a test run).
+Python (``preexec_fn``) can crash or deadlock on a lock another thread held at the fork. (gRPC's
+own fork handlers did crash such children: they are off, see ``services/__init__.py``.)
 """
 
 from __future__ import annotations
