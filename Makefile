@@ -3,7 +3,7 @@
 PYTHON := .venv/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
-.PHONY: install run start stop status test test-unit test-cluster test-mtls cluster bench bench-quick gen lint reindex
+.PHONY: install run start stop status test test-unit test-cluster test-mtls cluster bench bench-quick gen lint reindex backup restore
 
 install:
 	@python3 -m devstack install
@@ -57,6 +57,17 @@ bench: install
 ## bench-quick: the same on the small dataset with short runs (a few minutes once it is loaded)
 bench-quick: install
 	@$(PYTHON) -m devstack bench -- --quick $(BENCH_ARGS)
+
+## backup: copy every store's data of record from the running stack into backups/<time>/ with a
+## manifest of checksums (BACKUP_DIR=... to write elsewhere)
+backup:
+	@$(PYTHON) -m devstack backup $(if $(BACKUP_DIR),--into $(BACKUP_DIR))
+
+## restore: load BACKUP=backups/<time> into an empty stack (`make stop` and move .data away
+## first), start it and rebuild the search indexes
+restore: install
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/<time>"; exit 2; }
+	@$(PYTHON) -m devstack restore $(BACKUP)
 
 ## reindex: rebuild the search indexes from the tweets and users stores (the stack must be up)
 reindex:

@@ -4,8 +4,10 @@ the Makefile."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 
 #: Verbs that run a Python module against the stack: the module each runs, and how long it may
 #: take (the whole suite is well under half an hour; a hang must fail long before CI's 90 minutes,
@@ -28,6 +30,10 @@ def main(argv: list[str]) -> int:
     verbs.add_parser("supervise", help="restart components that die (what `start` runs)")
     test = verbs.add_parser("test", help="start what tests need, run pytest, stop what was started")
     test.add_argument("extra", nargs=argparse.REMAINDER, help="pytest's arguments")
+    backup = verbs.add_parser("backup", help="back up the running stack's data of record")
+    backup.add_argument("--into", help="the folder of backups (default: backups/)")
+    restore = verbs.add_parser("restore", help="load a backup into an empty stack, starting it")
+    restore.add_argument("folder", help="a backup's folder (what `backup` printed)")
     bench = verbs.add_parser("bench", help="like test, for the benchmarks")
     bench.add_argument("extra", nargs=argparse.REMAINDER, help="the benchmarks' arguments")
     args = parser.parse_args(argv)
@@ -37,7 +43,12 @@ def main(argv: list[str]) -> int:
 
         install.main()
         return 0
+    if args.verb in ("backup", "restore"):
+        return _backup_verb(args)
+    return _stack_verb(args)
 
+
+def _stack_verb(args: argparse.Namespace) -> int:
     from devstack import stack  # noqa: PLC0415
     from devstack.components import by_name  # noqa: PLC0415
 
@@ -59,6 +70,29 @@ def main(argv: list[str]) -> int:
         stack.stop(components)
         return 0
     return stack.start_and_report(components)
+
+
+def _backup_verb(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from devstack import backup, stack  # noqa: PLC0415
+
+    try:
+        if args.verb == "backup":
+            folder = backup.back_up(Path(args.into) if args.into else backup.BACKUPS)
+            manifest = backup.verified(folder)
+            print(f"[devstack] backup: {folder} ({manifest['seconds']} s)")
+            print(json.dumps(manifest["stores"], default=str)[:2000])
+        else:
+            started = time.monotonic()
+            loaded = backup.restore(Path(args.folder))
+            print(
+                f"[devstack] restored {args.folder} in {time.monotonic() - started:.1f} s: {loaded}"
+            )
+    except (backup.BackupError, stack.StackError) as error:
+        print(f"[devstack] FAILED: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ line: the JVM options of devstack/conf/cassandra/jvm17.options, jamm as a java a
 measures objects with it), the dev stack's cassandra.yaml and logback.xml, and ``data_dir`` as
 Cassandra's storage directory, under which it keeps data, commitlog, hints and saved caches.
 
+The single node serves JMX on 127.0.0.1 only (``JMX_PORT``), for nodetool (``nodetool_command``):
+``make backup`` snapshots the keyspace and ``make restore`` imports the snapshot's files with it.
+
 Cassandra calls mlockall at start, so what is mapped then stays resident: the heap starts small
 (-Xms in jvm17.options) to keep the dev node's resident memory modest.
 """
@@ -20,6 +23,8 @@ from devstack import maven
 NAME = "cassandra"
 CASSANDRA_VERSION = "5.0.9"
 """The ``org.apache.cassandra:cassandra-all`` version pinned in devstack/jars/cassandra/pom.xml."""
+#: The single node's JMX port (Cassandra's usual), on 127.0.0.1 only.
+JMX_PORT = 7199
 
 
 def jvm_options(path: Path) -> list[str]:
@@ -71,3 +76,27 @@ def cassandra_command(
         f"{maven.jars_dir(root, 'cassandra')}/*",
         "org.apache.cassandra.service.CassandraDaemon",
     ]
+
+
+def jmx_options(port: int) -> list[str]:
+    """The JVM options that serve JMX on 127.0.0.1 only, at ``port`` (RMI on the same port)."""
+    return [f"-Dcassandra.jmx.local.port={port}", f"-Dcom.sun.management.jmxremote.rmi.port={port}"]
+
+
+def nodetool_command(root: Path, jmx_port: int, *arguments: str, java: str = "java") -> list[str]:
+    """nodetool run against the node whose JMX is on ``jmx_port`` (``status``, ``snapshot``,
+    ``import``, ...): on Java 17 it needs two JDK packages exported to it; it logs warnings only,
+    to stderr, so stdout is its answer."""
+    return [
+        java,
+        "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+        "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+        "-Dlogback.configurationFile="
+        + (maven.conf_dir(root, NAME) / "logback-tools.xml").resolve().as_uri(),
+        "-cp",
+        f"{maven.jars_dir(root, NAME).resolve()}/*",
+        "org.apache.cassandra.tools.NodeTool",
+        "-h", "127.0.0.1",
+        "-p", str(jmx_port),
+        *arguments,
+    ]  # fmt: skip

@@ -155,8 +155,7 @@ def node_command(
         options=[
             HEAP,
             f"-Dcassandra-rackdc.properties={(conf / 'cassandra-rackdc.properties').as_uri()}",
-            f"-Dcassandra.jmx.local.port={jmx_port}",
-            f"-Dcom.sun.management.jmxremote.rmi.port={jmx_port}",
+            *cassandra.jmx_options(jmx_port),
         ],
     )
 
@@ -164,18 +163,5 @@ def node_command(
 def nodetool_command(
     index: int, root: Path, *arguments: str, java: str = "java", ring: Ring = RING
 ) -> list[str]:
-    """nodetool run against node ``index`` (``status``, ``repair``, ...): on Java 17 it needs
-    two JDK packages exported to it; it logs warnings only, to stderr, so stdout is its answer."""
-    return [
-        java,
-        "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
-        "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
-        "-Dlogback.configurationFile="
-        + (maven.conf_dir(root, cassandra.NAME) / "logback-tools.xml").resolve().as_uri(),
-        "-cp",
-        f"{maven.jars_dir(root, cassandra.NAME).resolve()}/*",
-        "org.apache.cassandra.tools.NodeTool",
-        "-h", "127.0.0.1",
-        "-p", str(ring.jmx_ports[index]),
-        *arguments,
-    ]  # fmt: skip
+    """nodetool run against node ``index`` (``status``, ``repair``, ...)."""
+    return cassandra.nodetool_command(root, ring.jmx_ports[index], *arguments, java=java)

@@ -191,8 +191,13 @@ def _data_dir(name: str) -> Callable[[], None]:
 CASSANDRA = Component(
     name="cassandra",
     stage="store",
-    ports=(9042, 7000),
-    command=lambda: cassandra.cassandra_command(ROOT, DATA / "cassandra", maven.find_java17()),
+    ports=(9042, 7000, cassandra.JMX_PORT),
+    command=lambda: cassandra.cassandra_command(
+        ROOT,
+        DATA / "cassandra",
+        maven.find_java17(),
+        options=cassandra.jmx_options(cassandra.JMX_PORT),
+    ),
     probe=lambda: probes.cassandra(9042),
     start_timeout=180,
     stop_timeout=30,

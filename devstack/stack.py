@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from devstack import monitoring, ports, probes, supervisor, tls
 from devstack.components import (
@@ -39,8 +39,11 @@ def _process(component: Component) -> ManagedProcess:
     return ManagedProcess(component.name)
 
 
-def start(components: Sequence[Component]) -> list[Component]:
-    """Starts what is not running yet, stage by stage, and waits until each is ready.
+def start(
+    components: Sequence[Component], before_services: Callable[[], None] | None = None
+) -> list[Component]:
+    """Starts what is not running yet, stage by stage, and waits until each is ready;
+    ``before_services`` runs once the stores are up and migrated (``make restore`` loads them).
 
     Returns the components this call started (so a caller can stop exactly those). On failure
     it stops them again and raises ``StackError`` with the log tail of what failed.
@@ -54,6 +57,8 @@ def start(components: Sequence[Component]) -> list[Component]:
                 continue
             if stage == "service":
                 migrate()
+                if before_services is not None:
+                    before_services()
             _launch(batch, started)
             _wait_ready(batch)
             if stage == "store":
@@ -87,7 +92,7 @@ def start_and_report(components: Sequence[Component]) -> int:
     return 0
 
 
-def _env() -> dict[str, str]:
+def env() -> dict[str, str]:
     """What a Python process of the project needs to find its code, the stack's data and (in
     the cluster shape) every node and process of the stack."""
     return {
@@ -104,7 +109,7 @@ def start_supervisor() -> bool:
     process = ManagedProcess(supervisor.NAME)
     if process.pid() is not None:
         return False
-    pid = process.start([str(PYTHON), "-m", "devstack", "supervise"], env=_env(), cwd=ROOT)
+    pid = process.start([str(PYTHON), "-m", "devstack", "supervise"], env=env(), cwd=ROOT)
     say(f"supervisor: started (pid {pid}): a component that dies is started again")
     return True
 
@@ -169,7 +174,7 @@ def migrate() -> None:
     result = subprocess.run(
         [str(PYTHON), "-m", "services.platform.migrate"],
         cwd=ROOT,
-        env=_env(),
+        env=env(),
         capture_output=True,
         text=True,
         check=False,
@@ -263,7 +268,7 @@ def run_with_stack(argv: Sequence[str], limit_seconds: float | None = None) -> i
     try:
         started = start(list(COMPONENTS))
         supervising = start_supervisor()
-        with subprocess.Popen([str(PYTHON), "-m", *argv], cwd=ROOT, env=_env()) as command:
+        with subprocess.Popen([str(PYTHON), "-m", *argv], cwd=ROOT, env=env()) as command:
             try:
                 return command.wait(timeout=limit_seconds)
             except subprocess.TimeoutExpired:

@@ -64,7 +64,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         outbox = Outbox(session)
         relay = OutboxRelay(CassandraOutboxStore(session, outbox), outbox, settings.nats_url)
         async with (
-            s3_client(settings) as s3,
+            s3_client(settings.s3) as s3,
             leased_snowflake(redis) as ids,
             running_relay(relay),
         ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import grpc
 import httpx
@@ -35,3 +36,10 @@ def error(response: httpx.Response, status: int, code: grpc.StatusCode) -> str:
     message: str = body["message"]
     assert message
     return message
+
+
+def ok(response: httpx.Response) -> dict[str, Any]:
+    """A 200's JSON body (the request and the body said otherwise)."""
+    assert response.status_code == 200, (response.request.url, response.text)
+    body: dict[str, Any] = response.json()
+    return body

@@ -25,7 +25,7 @@ from neo4j import GraphDatabase
 
 from services.platform.caches.user_cache import user_key
 from tests import redis_py
-from tests.e2e.edge import PASSWORD, error, register
+from tests.e2e.edge import PASSWORD, error, ok, register
 from tests.integration.graph.support import SETTINGS as GRAPH_SETTINGS
 from tests.integration.graph.support import Account
 from tests.integration.media.photos import still
@@ -54,14 +54,8 @@ class Scene:
     cy_tweet: JsonObject
 
 
-def _ok(response: httpx.Response) -> JsonObject:
-    assert response.status_code == 200, (response.request.url, response.text)
-    body: JsonObject = response.json()
-    return body
-
-
 def _post(client: httpx.Client, account: Account, text: str, **fields: Any) -> JsonObject:
-    return _ok(client.post("/v1/tweets", json={"text": text, **fields}, headers=account.headers))
+    return ok(client.post("/v1/tweets", json={"text": text, **fields}, headers=account.headers))
 
 
 def _count(tweet: JsonObject, field: str) -> int:
@@ -74,9 +68,9 @@ def scene(client: httpx.Client) -> Scene:
     word = f"leaving{uuid.uuid4().hex[:10]}"
     bob_tweet = _post(client, bob, "bob was here")
     cy_tweet = _post(client, cy, "cy was here")
-    _ok(client.post(f"/v1/users/{cy.username}:follow", json={}, headers=ada.headers))
-    _ok(client.post(f"/v1/users/{ada.username}:follow", json={}, headers=bob.headers))
-    photo = _ok(
+    ok(client.post(f"/v1/users/{cy.username}:follow", json={}, headers=ada.headers))
+    ok(client.post(f"/v1/users/{ada.username}:follow", json={}, headers=bob.headers))
+    photo = ok(
         client.post(
             "/v1/media",
             content=still("JPEG"),
@@ -84,7 +78,7 @@ def scene(client: httpx.Client) -> Scene:
         )
     )
     ada_tweet = _post(client, ada, f"first draft {word}", mediaIds=[photo["id"]])
-    ada_tweet = _ok(
+    ada_tweet = ok(
         client.patch(
             f"/v1/tweets/{ada_tweet['id']}",
             json={"text": f"#farewell {word}"},
@@ -92,12 +86,12 @@ def scene(client: httpx.Client) -> Scene:
         )
     )
     ada_reply = _post(client, ada, f"replying {word}", replyToId=bob_tweet["id"])
-    ada_retweet = _ok(
+    ada_retweet = ok(
         client.post(f"/v1/tweets/{cy_tweet['id']}:retweet", json={}, headers=ada.headers)
     )
-    _ok(client.post(f"/v1/tweets/{bob_tweet['id']}:like", json={}, headers=ada.headers))
-    _ok(client.post(f"/v1/tweets/{ada_tweet['id']}:like", json={}, headers=bob.headers))
-    bob_retweet = _ok(
+    ok(client.post(f"/v1/tweets/{bob_tweet['id']}:like", json={}, headers=ada.headers))
+    ok(client.post(f"/v1/tweets/{ada_tweet['id']}:like", json={}, headers=bob.headers))
+    bob_retweet = ok(
         client.post(f"/v1/tweets/{ada_tweet['id']}:retweet", json={}, headers=bob.headers)
     )
     return Scene(
@@ -107,14 +101,14 @@ def scene(client: httpx.Client) -> Scene:
 
 
 def _search(client: httpx.Client, query: str) -> list[JsonObject]:
-    tweets: list[JsonObject] = _ok(client.get("/v1/search/tweets", params={"q": query})).get(
+    tweets: list[JsonObject] = ok(client.get("/v1/search/tweets", params={"q": query})).get(
         "tweets", []
     )
     return tweets
 
 
 def _home_ids(client: httpx.Client, reader: Account) -> set[str]:
-    page = _ok(client.get("/v1/timelines/home", headers=reader.headers, params={"pageSize": 100}))
+    page = ok(client.get("/v1/timelines/home", headers=reader.headers, params={"pageSize": 100}))
     return {tweet["id"] for tweet in page.get("tweets", [])}
 
 
@@ -174,7 +168,7 @@ def test_deletion_needs_the_password_again(client: httpx.Client) -> None:
     )
     anonymous = client.request("DELETE", path, json={"password": PASSWORD})
     error(anonymous, 401, grpc.StatusCode.UNAUTHENTICATED)
-    _ok(client.get(path, headers=account.headers))  # still there
+    ok(client.get(path, headers=account.headers))  # still there
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +192,7 @@ def _status(client: httpx.Client, path: str, account: Account | None = None) -> 
 
 
 def _ids(client: httpx.Client, path: str, field: str = "tweets") -> list[str]:
-    return [item["id"] for item in _ok(client.get(path)).get(field, [])]
+    return [item["id"] for item in ok(client.get(path)).get(field, [])]
 
 
 def _gone(what: str, read: Callable[[], Any], done: Callable[[Any], bool]) -> None:
@@ -238,7 +232,7 @@ def test_nothing_of_the_person_is_readable_through_any_api(
 
 def test_counts_on_others_are_corrected(client: httpx.Client, deleted: Scene) -> None:
     def counts(path: str, *fields: str) -> tuple[int, ...]:
-        found = _ok(client.get(path))
+        found = ok(client.get(path))
         return tuple(_count(found, field) for field in fields)
 
     bob_tweet = f"/v1/tweets/{deleted.bob_tweet['id']}"

@@ -16,7 +16,7 @@ from botocore.exceptions import ConnectionError as StoreConnectionError
 from types_aiobotocore_s3 import S3Client
 
 from services.platform.errors import NotFound, Unavailable
-from services.platform.settings import Settings
+from services.platform.settings import ObjectStoreSettings
 
 #: Objects are written once and never change: a CDN or browser may keep them for a year.
 CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -112,16 +112,16 @@ def _unavailable_when_down() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def s3_client(settings: Settings) -> AsyncIterator[S3Client]:
+async def s3_client(settings: ObjectStoreSettings) -> AsyncIterator[S3Client]:
     """A client on the configured endpoint; path-style addressing, which every S3-compatible
     store understands."""
     session = aioboto3.Session()
     async with session.client(
         "s3",
-        endpoint_url=settings.s3.endpoint,
-        region_name=settings.s3.region,
-        aws_access_key_id=settings.s3.access_key,
-        aws_secret_access_key=settings.s3.secret_key,
+        endpoint_url=settings.endpoint,
+        region_name=settings.region,
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
         config=AioConfig(
             s3={"addressing_style": "path"},
             connect_timeout=2,

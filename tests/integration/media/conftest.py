@@ -55,7 +55,7 @@ def unannounced(store: CassandraMediaStore) -> Unannounced:
 
 @pytest.fixture(scope="module")
 async def objects() -> AsyncIterator[S3ObjectStore]:
-    async with s3_client(SETTINGS) as client:
+    async with s3_client(SETTINGS.s3) as client:
         objects = S3ObjectStore(client, SETTINGS.s3.bucket)
         await objects.ensure_bucket()
         yield objects

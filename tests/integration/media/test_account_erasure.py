@@ -36,7 +36,7 @@ async def _objects_of(items: Sequence[Media]) -> list[str]:
     """The keys in the bucket of ``items`` (each object's key ends with its item's id)."""
     ids = {str(item.id) for item in items}
     found: list[str] = []
-    async with s3_client(SETTINGS) as client:
+    async with s3_client(SETTINGS.s3) as client:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=SETTINGS.s3.bucket)
         async for page in pages:
             keys = (listed["Key"] for listed in page.get("Contents", []))

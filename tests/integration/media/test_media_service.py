@@ -220,7 +220,7 @@ async def test_an_unreachable_object_store_is_unavailable_not_an_internal_error(
     nowhere = SETTINGS.model_copy(
         update={"s3": SETTINGS.s3.model_copy(update={"endpoint": "http://127.0.0.1:1"})}
     )
-    async with s3_client(nowhere) as client:
+    async with s3_client(nowhere.s3) as client:
         objects = S3ObjectStore(client, nowhere.s3.bucket)
         key = f"images/none/{fresh_tweet_id()}"
         with pytest.raises(Unavailable):

@@ -25,7 +25,7 @@ async def main(name: str, subject: str) -> None:
     session = cql.connect(SETTINGS)
     resp = resp_client(SETTINGS.redis_url)
     try:
-        async with s3_client(SETTINGS) as s3, leased_snowflake(resp) as ids:
+        async with s3_client(SETTINGS.s3) as s3, leased_snowflake(resp) as ids:
             media = MediaService(
                 CassandraMediaStore(session, Outbox(session)),
                 S3ObjectStore(s3, SETTINGS.s3.bucket),
