@@ -16,9 +16,8 @@ import time
 
 import grpc
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from redis.asyncio import Redis
 
-from services.platform.redis_clients import resp_client
+from services.platform.redis_clients import pubsub_client, resp_client
 from services.platform.settings import Settings
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
 from services.timelines.adapters.live import RedisLiveUpdates
@@ -54,7 +53,7 @@ class TimedTimelines(TimelineService):
 async def main(name: str) -> None:
     settings = Settings(service="timelines")
     resp = resp_client(settings.redis_url)
-    redis = Redis.from_url(settings.redis_url)
+    redis = pubsub_client(settings.redis_url)
     store = RedisTimelineStore(resp, length=LENGTH, active_seconds=3600)
     service = TimedTimelines(
         store,

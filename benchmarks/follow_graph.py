@@ -39,10 +39,11 @@ from dataclasses import dataclass
 from typing import LiteralString
 
 import httpx
-from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j import Driver, ManagedTransaction
 
 from benchmarks.common import GATEWAY
 from services.graph.adapters.store import follow_rank
+from services.platform import graph_db
 from services.platform.settings import StoreSettings
 
 #: A row of a load query: ids, counts, times and ranks.
@@ -181,9 +182,7 @@ class Loaded:
 
 
 def driver() -> Driver:
-    settings = StoreSettings()
-    auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_user else None
-    return GraphDatabase.driver(settings.neo4j_uri, auth=auth, notifications_min_severity="OFF")
+    return graph_db.driver(StoreSettings(), notifications_min_severity="OFF")
 
 
 def loaded(neo4j: Driver) -> Loaded | None:

@@ -3,8 +3,16 @@
 ``make install`` copies the jars named by devstack/jars/cassandra/pom.xml into
 ``.cache/jars/cassandra``; ``cassandra_command`` is the foreground ``CassandraDaemon`` command
 line: the JVM options of devstack/conf/cassandra/jvm17.options, jamm as a java agent (Cassandra
-measures objects with it), the dev stack's cassandra.yaml and logback.xml, and ``data_dir`` as
-Cassandra's storage directory, under which it keeps data, commitlog, hints and saved caches.
+measures objects with it), the node's cassandra.yaml and the dev stack's logback.xml, and
+``data_dir`` as Cassandra's storage directory, under which it keeps data, commitlog, hints and
+saved caches.
+
+A node runs a copy of devstack/conf/cassandra/cassandra.yaml written under its ``data_dir``
+(``write_config``) before each start, beside its TLS keystore: the stores' certificate of the
+local authority (``devstack/tls.py``), key and chain in one PEM file, as Cassandra's
+``PEMBasedSslContextFactory`` reads it. The yaml names that file only (a path relative to the
+copy's folder); the copy names it in full, since Cassandra would read a relative path from its
+working directory.
 
 The single node serves JMX on 127.0.0.1 only (``JMX_PORT``), for nodetool (``nodetool_command``):
 ``make backup`` snapshots the keyspace and ``make restore`` imports the snapshot's files with it.
@@ -17,8 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from devstack import maven
+import yaml
+
+from devstack import maven, tls
 
 NAME = "cassandra"
 CASSANDRA_VERSION = "5.0.9"
@@ -41,23 +52,59 @@ def jamm_jar(root: Path) -> Path:
     return found[-1]
 
 
+def node_conf_dir(data_dir: Path) -> Path:
+    """Where a node's written configuration is: its cassandra.yaml and TLS keystore."""
+    return data_dir / "conf"
+
+
+def base_config(root: Path) -> dict[str, Any]:
+    """devstack/conf/cassandra/cassandra.yaml: the single node's configuration, which the ring's
+    nodes derive theirs from."""
+    return dict(yaml.safe_load((maven.conf_dir(root, NAME) / "cassandra.yaml").read_text("utf-8")))
+
+
+def with_keystore(config: dict[str, Any], conf: Path) -> dict[str, Any]:
+    """``config`` with its client encryption's keystore, named relative to ``conf`` in the
+    yaml, named in full."""
+    encryption = config["client_encryption_options"]
+    keystore = conf.resolve() / encryption["keystore"]
+    return config | {"client_encryption_options": encryption | {"keystore": str(keystore)}}
+
+
+def write_config(config: dict[str, Any], data_dir: Path, files: tls.Files = tls.FILES) -> None:
+    """Writes ``config`` as the node's cassandra.yaml under ``data_dir`` (``with_keystore``), and
+    its keystore from the stores' certificate of ``files``, made first if missing or due. The
+    keystore holds the key: only its owner may read it."""
+    store = tls.ensure(files).store
+    conf = node_conf_dir(data_dir)
+    conf.mkdir(parents=True, exist_ok=True)
+    written = with_keystore(config, conf)
+    keystore = Path(written["client_encryption_options"]["keystore"])
+    keystore.touch(mode=0o600)
+    keystore.chmod(0o600)
+    keystore.write_bytes(store.key.read_bytes() + store.certificate.read_bytes())
+    header = "# Written from devstack/conf/cassandra/cassandra.yaml at each start: edit that.\n"
+    (conf / "cassandra.yaml").write_text(
+        header + yaml.safe_dump(written, sort_keys=False), encoding="utf-8"
+    )
+
+
 def cassandra_command(
     root: Path,
     data_dir: Path,
     java: str = "java",
     *,
-    config: Path | None = None,
     options: Sequence[str] = (),
 ) -> list[str]:
-    """The argv that runs one Cassandra node in the foreground, its files under ``data_dir``.
+    """The argv that runs one Cassandra node in the foreground, its files under ``data_dir``
+    (its cassandra.yaml written there first by ``write_config``).
 
-    ``config`` is its cassandra.yaml (the dev stack's single node's unless given); ``options``
-    come after jvm17.options' and so win over them (a second ``-Xmx``, say).
+    ``options`` come after jvm17.options' and so win over them (a second ``-Xmx``, say).
     Stop it with SIGTERM: its shutdown hook drains the node and flushes the commit log.
     """
     root, data_dir = root.resolve(), data_dir.resolve()
     conf = maven.conf_dir(root, NAME)
-    config = (config or conf / "cassandra.yaml").resolve()
+    config = node_conf_dir(data_dir) / "cassandra.yaml"
     return [
         java,
         *jvm_options(conf / "jvm17.options"),

@@ -13,6 +13,10 @@ table on all three nodes with ``CHIRP_CASSANDRA_REPLICATION`` (``REPLICATION``);
 writes at LOCAL_QUORUM (``services/platform/cql.py``), so any one node can die without an
 acknowledged write lost or a request refused.
 
+Like the single node, each takes CQL clients over TLS on 9042 beside plain ones, with the
+cluster shape's own certificate of the stores (``.data-cluster/tls/store.pem``, which names the
+three addresses), since a node's configuration is the single node's (``write_node_config``).
+
 Each node also serves JMX on 127.0.0.1 only, at its own port (``Ring.jmx_ports``), for nodetool
 (``nodetool_command``): ``status`` says what each node thinks of the others; ``repair`` brings
 back in line a node that was down longer than the hint window (3 h).
@@ -28,9 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from devstack import cassandra, maven
+from devstack import cassandra, tls
 
 CLUSTER_NAME = "chirp-ring"
 #: The snitch's datacenter: SimpleSnitch's (the single node's), so that one
@@ -120,21 +122,15 @@ def node_config(index: int, base: dict[str, Any], ring: Ring = RING) -> dict[str
     }
 
 
-def _conf_dir(data_dir: Path) -> Path:
-    return data_dir / "conf"
-
-
-def write_node_config(index: int, root: Path, data_dir: Path, ring: Ring = RING) -> None:
-    """Writes node ``index``'s cassandra.yaml and cassandra-rackdc.properties under
-    ``data_dir``/conf (the node's storage directory is ``data_dir``)."""
-    base_file = maven.conf_dir(root, cassandra.NAME) / "cassandra.yaml"
-    base = yaml.safe_load(base_file.read_text(encoding="utf-8"))
-    conf = _conf_dir(data_dir)
-    conf.mkdir(parents=True, exist_ok=True)
-    header = f"# Written by devstack/cassandra_ring.py from {base_file.relative_to(root)}.\n"
-    config = yaml.safe_dump(node_config(index, base, ring), sort_keys=False)
-    (conf / "cassandra.yaml").write_text(header + config, encoding="utf-8")
-    (conf / "cassandra-rackdc.properties").write_text(
+def write_node_config(
+    index: int, root: Path, data_dir: Path, ring: Ring = RING, files: tls.Files = tls.FILES
+) -> None:
+    """Writes node ``index``'s cassandra.yaml, its TLS keystore (from the stores' certificate of
+    ``files``, this shape's, which names every node's address: ``cassandra.write_config``) and
+    its cassandra-rackdc.properties under ``data_dir``/conf (its storage directory is
+    ``data_dir``)."""
+    cassandra.write_config(node_config(index, cassandra.base_config(root), ring), data_dir, files)
+    (cassandra.node_conf_dir(data_dir) / "cassandra-rackdc.properties").write_text(
         f"dc={DATACENTER}\nrack={RACK}\n", encoding="utf-8"
     )
 
@@ -145,13 +141,12 @@ def node_command(
     """The argv of node ``index`` (0, 1 or 2), its files under ``data_dir`` (written first by
     ``write_node_config``): a smaller heap, and JMX on 127.0.0.1 at the node's own port (its
     RMI objects too, or they would take a random port)."""
-    conf = _conf_dir(data_dir.resolve())
+    conf = cassandra.node_conf_dir(data_dir.resolve())
     jmx_port = ring.jmx_ports[index]
     return cassandra.cassandra_command(
         root,
         data_dir,
         java,
-        config=conf / "cassandra.yaml",
         options=[
             HEAP,
             f"-Dcassandra-rackdc.properties={(conf / 'cassandra-rackdc.properties').as_uri()}",

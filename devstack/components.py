@@ -90,19 +90,35 @@ def _redis_tool(name: str = "redis-server") -> str:
     return shutil.which(name) or f"/usr/bin/{name}"
 
 
+#: The single Redis's TLS port (``rediss://``), beside its plain-text 6379.
+REDIS_TLS_PORT = 6380
+
+
 def _redis_command() -> list[str]:
+    """Plain text on 6379, TLS with the stores' certificate on ``REDIS_TLS_PORT`` (clients are
+    not asked for one)."""
     return [
         _redis_tool(),
         "--bind", "127.0.0.1",
         "--port", "6379",
+        "--tls-port", str(REDIS_TLS_PORT),
+        "--tls-cert-file", str(tls.FILES.store.certificate),
+        "--tls-key-file", str(tls.FILES.store.key),
+        "--tls-ca-cert-file", str(tls.FILES.ca),
+        "--tls-auth-clients", "no",
         "--dir", str(DATA / "redis"),
         *redis_cluster.SERVER_FLAGS,
     ]  # fmt: skip
 
 
+#: The single NATS server's configuration file: what its flags cannot say.
+NATS_CONFIG = DATA / "nats" / "tls.conf"
+
+
 def _nats_command() -> list[str]:
     return [
         str(VENV_BIN / "nats-server"),
+        "--config", str(NATS_CONFIG),
         "--addr", "127.0.0.1",
         "--port", "4222",
         "--http_port", "8222",
@@ -110,6 +126,29 @@ def _nats_command() -> list[str]:
         "--store_dir", str(DATA / "nats"),
         "--server_name", "chirp-local",
     ]  # fmt: skip
+
+
+#: How long the single NATS server waits for a client's TLS handshake before it speaks plain
+#: text: what a ``nats://`` client's connection costs more for the ``tls://`` ones beside it.
+NATS_TLS_FIRST_WAIT = "200ms"
+
+
+def _prepare_nats() -> None:
+    """The store's folder and certificate, and TLS on the client port beside plain text (a
+    configuration file's options only): a ``tls://`` client starts with its TLS handshake, as
+    Chirp's do (``consumers.connect``), and is served over TLS; a ``nats://`` one, silent for
+    ``NATS_TLS_FIRST_WAIT``, is then greeted in plain text (``allow_non_tls``)."""
+    _store_dir("nats")()
+    store = tls.FILES.store
+    NATS_CONFIG.write_text(
+        "tls {\n"
+        f'  cert_file: "{store.certificate}"\n'
+        f'  key_file: "{store.key}"\n'
+        f'  handshake_first: "{NATS_TLS_FIRST_WAIT}"\n'
+        "}\n"
+        "allow_non_tls: true\n",
+        encoding="utf-8",
+    )
 
 
 def _seaweedfs_command() -> list[str]:
@@ -134,9 +173,10 @@ def chirp_env() -> dict[str, str]:
     """What every Chirp process (service, migration, test, benchmark) is told of the shape:
     nothing in the single shape (the settings' defaults are its addresses); in the cluster
     shape, every node of each store and every process of each service; and, in either, the
-    mesh certificate's files when mutual TLS is on (``CHIRP_MTLS_ENABLED``, ``tls.py``)."""
+    mesh certificate's files when mutual TLS is on (``CHIRP_MTLS_ENABLED``, ``tls.py``), with
+    (single shape) every store reached over TLS."""
     if SHAPE == "single":
-        return tls.mtls_env()
+        return {**tls.mtls_env(), **_store_tls_env()}
     return {
         **tls.mtls_env(),
         **CLUSTER_STORES_ENV,
@@ -144,6 +184,20 @@ def chirp_env() -> dict[str, str]:
             f"CHIRP_{name.upper()}_ADDR": ",".join(f"127.0.0.1:{p}" for p in replica_ports(port))
             for name, port in GRPC_PORTS.items()
         },
+    }
+
+
+def _store_tls_env() -> dict[str, str]:
+    """With mutual TLS on, every store reached over TLS too, as compose does: the single-node
+    stores' TLS listeners, their certificate checked against the local authority."""
+    if not tls.local_mtls().enabled:
+        return {}
+    return {
+        "CHIRP_STORE_TLS_CA_FILE": str(tls.FILES.ca),
+        "CHIRP_CASSANDRA_TLS": "true",
+        "CHIRP_NEO4J_URI": "bolt+s://127.0.0.1:7687",
+        "CHIRP_REDIS_URL": f"rediss://127.0.0.1:{REDIS_TLS_PORT}/0",
+        "CHIRP_NATS_URL": "tls://127.0.0.1:4222",
     }
 
 
@@ -188,6 +242,24 @@ def _data_dir(name: str) -> Callable[[], None]:
     return prepare
 
 
+def _store_dir(name: str) -> Callable[[], None]:
+    """A single-node store's data folder, and the stores' certificate (``tls.py``): each store
+    also listens for TLS (``CHIRP_STORE_TLS_*``), which the mutual-TLS test run uses."""
+
+    def prepare() -> None:
+        (DATA / name).mkdir(parents=True, exist_ok=True)
+        tls.ensure()
+
+    return prepare
+
+
+def _prepare_neo4j() -> None:
+    """The store's folder and certificate, copied where neo4j.conf's Bolt TLS reads it: Bolt
+    takes TLS on its port beside plain text (``server.bolt.tls_level=OPTIONAL``)."""
+    _store_dir("neo4j")()
+    neo4j.install_certificate(DATA / "neo4j", tls.FILES.store.certificate, tls.FILES.store.key)
+
+
 CASSANDRA = Component(
     name="cassandra",
     stage="store",
@@ -201,7 +273,8 @@ CASSANDRA = Component(
     probe=lambda: probes.cassandra(9042),
     start_timeout=180,
     stop_timeout=30,
-    prepare=_data_dir("cassandra"),
+    # Its cassandra.yaml and TLS keystore, written under its data folder (devstack/cassandra.py).
+    prepare=lambda: cassandra.write_config(cassandra.base_config(ROOT), DATA / "cassandra"),
 )
 NEO4J = Component(
     name="neo4j",
@@ -211,16 +284,16 @@ NEO4J = Component(
     probe=lambda: probes.neo4j(7687),
     start_timeout=180,
     stop_timeout=30,
-    prepare=_data_dir("neo4j"),
+    prepare=_prepare_neo4j,
 )
 REDIS = Component(
     name="redis",
     stage="store",
-    ports=(6379,),
+    ports=(6379, REDIS_TLS_PORT),
     command=_redis_command,
     probe=lambda: probes.redis(6379),
     start_timeout=30,
-    prepare=_data_dir("redis"),
+    prepare=_store_dir("redis"),
 )
 NATS = Component(
     name="nats",
@@ -229,7 +302,7 @@ NATS = Component(
     command=_nats_command,
     probe=lambda: probes.nats(8222),
     start_timeout=30,
-    prepare=_data_dir("nats"),
+    prepare=_prepare_nats,
 )
 _SEAWEEDFS_PORTS = (S3_PORT, SEAWEEDFS_MASTER_PORT, SEAWEEDFS_VOLUME_PORT, SEAWEEDFS_FILER_PORT)
 SEAWEEDFS = Component(

@@ -6,11 +6,13 @@ script nothing turns neo4j.conf's JVM settings into java options, so this module
 script's bootloader does: every ``server.jvm.additional`` line of devstack/conf/neo4j/neo4j.conf
 becomes a java option, in order, and ``server.memory.heap.initial_size``/``max_size`` become
 ``-Xms``/``-Xmx``. ``data_dir`` is Neo4j's home directory: the relative directories of neo4j.conf
-resolve against it, so stores and transaction logs (``data/``), logs (``logs/``) and the run
-directory (``run/``) all land under it.
+resolve against it, so stores and transaction logs (``data/``), logs (``logs/``), the run
+directory (``run/``) and Bolt's TLS key and certificate (``certificates/bolt/``, see
+``install_certificate``) all land under it.
 """
 
 import re
+import shutil
 from pathlib import Path
 
 from devstack import maven
@@ -20,6 +22,10 @@ NEO4J_VERSION = "5.26.30"
 """The ``org.neo4j:neo4j`` version pinned in devstack/jars/neo4j/pom.xml."""
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+
+#: neo4j.conf's Bolt SSL policy: its base directory (under the home directory) and its files.
+BOLT_CERTIFICATES = Path("certificates") / "bolt"
+BOLT_CERTIFICATE, BOLT_KEY = "store.pem", "store-key.pem"
 
 _JVM_ADDITIONAL = "server.jvm.additional"
 _HEAP_FLAGS = {"server.memory.heap.initial_size": "-Xms", "server.memory.heap.max_size": "-Xmx"}
@@ -48,8 +54,9 @@ def jvm_options(conf: Path) -> list[str]:
 def neo4j_command(root: Path, data_dir: Path, java: str) -> list[str]:
     """The argv that runs Neo4j in the foreground with ``data_dir`` as its home directory.
 
-    Bolt answers on 127.0.0.1:7687 and HTTP on 127.0.0.1:7474. Stop it with SIGTERM: its shutdown
-    hook checkpoints every database and the process exits 0 within about a second.
+    Bolt answers on 127.0.0.1:7687 (plain text, or TLS for a client that asks) and HTTP on
+    127.0.0.1:7474. Stop it with SIGTERM: its shutdown hook checkpoints every database and the
+    process exits 0 within about a second.
     """
     root, data_dir = root.resolve(), data_dir.resolve()
     jars = maven.jars_dir(root, NAME)
@@ -66,3 +73,17 @@ def neo4j_command(root: Path, data_dir: Path, java: str) -> list[str]:
         f"--config-dir={conf}",
         "--console-mode",
     ]
+
+
+def install_certificate(data_dir: Path, certificate: Path, key: Path) -> None:
+    """Copies Bolt's TLS certificate and key (the stores' own, ``devstack/tls.py``) into the SSL
+    policy's base directory under ``data_dir``: Neo4j reads a policy's files from there, and
+    refuses to start when the directory is missing. Copied on every start, so a renewed
+    certificate is served; the key stays readable by its owner only."""
+    target = data_dir / BOLT_CERTIFICATES
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(certificate, target / BOLT_CERTIFICATE)
+    copied_key = target / BOLT_KEY
+    copied_key.touch(mode=0o600)
+    copied_key.chmod(0o600)
+    copied_key.write_bytes(key.read_bytes())

@@ -1,14 +1,15 @@
 """The local stack's certificates: a certificate authority made on first start, and from it
-the gateway's certificate, so Envoy serves HTTPS on localhost that clients can verify, and the
-services' own, for mutual TLS between them (``CHIRP_MTLS_*``, ``services/platform/mtls.py``).
+the gateway's certificate, so Envoy serves HTTPS on localhost that clients can verify, the
+services' own, for mutual TLS between them (``CHIRP_MTLS_*``, ``services/platform/mtls.py``),
+and the stores', for their TLS listeners (``CHIRP_STORE_TLS_*``, ``store_tls.py``).
 
 ``.data/tls/`` (``.data-cluster/tls/``) holds ``ca.pem`` (give it to curl's ``--cacert`` or a
 client's trust store; its key, ``ca-key.pem``, never leaves the directory), ``gateway.pem`` and
 ``gateway-key.pem``, ``mesh.pem`` and ``mesh-key.pem`` (for the mesh's name, as server and as
-client). The authority is kept across starts, so a client that trusts it once keeps trusting
-the stack; a certificate is made again when it is missing, no longer from that authority, or
-within ``RENEW_BEFORE`` of its end. Production brings its own certificates
-(``docker-compose.yml``'s secrets).
+client), ``store.pem`` and ``store-key.pem`` (for the stores' addresses). The authority is kept
+across starts, so a client that trusts it once keeps trusting the stack; a certificate is made
+again when it is missing, no longer from that authority, or within ``RENEW_BEFORE`` of its end.
+Production brings its own certificates (``docker-compose.yml``'s secrets).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ DIRECTORY = DATA / "tls"
 #: The names the gateway answers to on this machine.
 GATEWAY_NAMES = ("localhost",)
 GATEWAY_ADDRESSES = ("127.0.0.1", "::1")
+#: Where the stores' TLS listeners are: every store's address in either shape.
+STORE_NAMES = ("localhost",)
+STORE_ADDRESSES = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
 CA_LIFETIME = dt.timedelta(days=3650)
 LEAF_LIFETIME = dt.timedelta(days=397)  # the longest browsers accept
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -53,6 +57,7 @@ class Files:
     ca_key: Path
     gateway: Leaf
     mesh: Leaf
+    store: Leaf
 
     @classmethod
     def under(cls, directory: Path) -> Files:
@@ -73,6 +78,13 @@ class Files:
                 (),
                 (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
             ),
+            Leaf(
+                directory / "store.pem",
+                directory / "store-key.pem",
+                STORE_NAMES,
+                STORE_ADDRESSES,
+                (ExtendedKeyUsageOID.SERVER_AUTH,),
+            ),
         )
 
 
@@ -86,7 +98,7 @@ def ensure(files: Files = FILES, now: dt.datetime | None = None) -> Files:
     if not (files.ca.exists() and files.ca_key.exists()):
         _write_authority(files, now)
     ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
-    for leaf in (files.gateway, files.mesh):
+    for leaf in (files.gateway, files.mesh, files.store):
         if _due(leaf, ca, now):
             _issue(files, leaf, ca, now)
     return files

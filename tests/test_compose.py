@@ -13,6 +13,7 @@ six-node Redis Cluster, at least two processes of every service, each named to e
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import os
 import re
@@ -436,7 +437,7 @@ def test_ports_follow_the_port_plan(services: dict[str, Json]) -> None:
             if name in GRPC_PORTS:  # the gRPC services publish or consume events
                 for node in NATS_NODES:
                     assert waits_for(service, node, "service_healthy"), (compose_name, node)
-    assert services["graph"]["environment"]["CHIRP_NEO4J_URI"] == "bolt://neo4j:7687"
+    assert services["graph"]["environment"]["CHIRP_NEO4J_URI"] == "bolt+s://neo4j:7687"
     assert 7687 in container_ports(services["neo4j"])
     for node in SCYLLA_NODES:
         assert CQL_PORT in container_ports(services[node]), node
@@ -454,7 +455,7 @@ def test_every_process_is_told_of_every_store_node(services: dict[str, Json]) ->
         env: dict[str, str] = services[holder]["environment"]
         assert env["CHIRP_CASSANDRA_HOSTS"].split(",") == list(SCYLLA_NODES), holder
         servers = env["CHIRP_NATS_URL"].split(",")
-        assert servers == [f"nats://{node}:{NATS_CLIENT_PORT}" for node in NATS_NODES], holder
+        assert servers == [f"tls://{node}:{NATS_CLIENT_PORT}" for node in NATS_NODES], holder
         # The stream and its consumers on every server: any one can go.
         assert env["CHIRP_NATS_REPLICAS"] == str(len(NATS_NODES)), holder
         # The cluster-aware client's URL, as it parses it: seeds among the nodes (any subset
@@ -532,7 +533,7 @@ def test_prometheus_scrapes_every_service_envoy_redis_and_nats(services: dict[st
             ), f"Prometheus does not scrape {compose_name}"
     assert ("envoy", ENVOY_ADMIN_PORT, "/stats/prometheus") in targets
     redis_nodes = {name for name in services if name.startswith("redis-") and name[6:].isdigit()}
-    assert exported == {f"redis://{node}:6379" for node in redis_nodes}
+    assert exported == {f"rediss://{node}:6379" for node in redis_nodes}
     nats_exporters = [name for name in services if name.startswith("nats-exporter-")]
     assert sorted(
         services[name]["command"][-1].removeprefix("http://").removesuffix(":8222")
@@ -799,3 +800,59 @@ def test_search_processes_keep_their_own_index(services: dict[str, Json]) -> Non
         volumes.add(mount["source"])
     assert len(replica_names) == len(searchers), "two search processes share a replica name"
     assert len(volumes) == len(searchers), "two search processes share an index volume"
+
+
+def _secret_names(service: Json) -> set[str]:
+    return {secret["source"] for secret in service.get("secrets", [])}
+
+
+def _values_of(command: list[str], name: str) -> list[str]:
+    """Every value of a flag given more than once (``--name value --name value``)."""
+    return [value for flag_, value in itertools.pairwise(command) if flag_ == name]
+
+
+def test_every_connection_to_a_store_is_tls(project: Json, services: dict[str, Json]) -> None:
+    """Each store serves TLS only, with the store certificate; every process that reaches a
+    store does so over TLS, checking it against the mesh's authority (store_tls.py)."""
+    certificate, key = "/run/secrets/store_certificate", "/run/secrets/store_key"
+    for holder in store_env_holders(services):
+        env: dict[str, str] = services[holder]["environment"]
+        assert env["CHIRP_CASSANDRA_TLS"] == "true", holder
+        assert env["CHIRP_STORE_TLS_CA_FILE"] == "/run/secrets/mesh_ca", holder
+        assert "mesh_ca" in _secret_names(services[holder]), holder
+        assert env["CHIRP_NEO4J_URI"].startswith("bolt+s://"), holder
+        assert env["CHIRP_REDIS_URL"].startswith("rediss+cluster://"), holder
+        assert all(url.startswith("tls://") for url in env["CHIRP_NATS_URL"].split(",")), holder
+    for store in (*SCYLLA_NODES, *NATS_NODES, *REDIS_NODES, "neo4j"):
+        assert {"store_certificate", "store_key"} <= _secret_names(services[store]), store
+    for node in SCYLLA_NODES:
+        options = _values_of(services[node]["command"], "--client-encryption-options")
+        assert {"enabled=true", f"certificate={certificate}", f"keyfile={key}"} <= set(options)
+    for node in REDIS_NODES:
+        command = services[node]["command"]
+        assert (flag(command, "--port"), flag(command, "--tls-port")) == ("0", str(REDIS_PORT))
+        assert flag(command, "--tls-cluster") == flag(command, "--tls-replication") == "yes"
+        assert (flag(command, "--tls-cert-file"), flag(command, "--tls-key-file")) == (
+            certificate,
+            key,
+        )
+        assert "--tls" in services[node]["healthcheck"]["test"], node
+    for node in NATS_NODES:
+        (config,) = services[node]["configs"]
+        assert flag(services[node]["command"], "--config") == config["target"], node
+        tls_block = project["configs"][config["source"]]["content"]
+        assert f"cert_file: {certificate}" in tls_block
+        assert f"key_file: {key}" in tls_block
+        assert "handshake_first: true" in tls_block
+    neo4j: dict[str, str] = services["neo4j"]["environment"]
+    assert neo4j["NEO4J_server_bolt_tls__level"] == "REQUIRED"
+    assert neo4j["NEO4J_dbms_ssl_policy_bolt_enabled"] == "true"
+
+
+def test_the_store_certificate_recipe_names_every_store() -> None:
+    """The header's openssl recipe certifies every store by the name the services dial."""
+    header = COMPOSE_FILE.read_text(encoding="utf-8").split("\nname: chirp\n")[0]
+    match = re.search(r"printf 'DNS:%s,' (.*?)\)IP:", header, re.DOTALL)
+    assert match, "no store certificate recipe in the header"
+    names = set(match.group(1).replace("#", " ").replace("\\", " ").split())
+    assert {*SCYLLA_NODES, *NATS_NODES, *REDIS_NODES, "neo4j"} <= names

@@ -23,8 +23,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from neo4j import Driver, GraphDatabase, ManagedTransaction
+from neo4j import Driver, ManagedTransaction
 
+from services.platform import graph_db
 from services.platform.settings import StoreSettings
 
 NODES, RELATIONSHIPS = "nodes.jsonl", "relationships.jsonl"
@@ -91,8 +92,7 @@ def restore(source: Path, settings: StoreSettings) -> dict[str, int]:
 
 
 def _driver(settings: StoreSettings) -> Driver:
-    auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
-    return GraphDatabase.driver(settings.neo4j_uri, auth=auth)
+    return graph_db.driver(settings)
 
 
 def _export(transaction: ManagedTransaction, target: Path) -> dict[str, int]:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
-from neo4j import AsyncGraphDatabase
 
 from services.graph.adapters.cache import RedisFollowCounts, RedisKeptCopies, RedisSuggestions
 from services.graph.adapters.outbox import Neo4jOutboxStore
@@ -18,6 +17,7 @@ from services.graph.servicer import GraphServicer
 from services.platform.background import in_background
 from services.platform.caches.followings import RedisFollowChanges
 from services.platform.channels import service_channel
+from services.platform.graph_db import async_driver
 from services.platform.outbox import OutboxRelay, running_relay
 from services.platform.ratelimit import Limits, RedisRateLimiter
 from services.platform.redis_clients import resp_client
@@ -30,10 +30,7 @@ SERVICE = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"]
 
 @contextlib.asynccontextmanager
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
-    auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
-    driver = AsyncGraphDatabase.driver(
-        settings.neo4j_uri, auth=auth, notifications_min_severity="OFF"
-    )
+    driver = async_driver(settings, notifications_min_severity="OFF")
     users = service_channel(settings.users_addr, timeout=2.0, tls=settings.mtls)
     redis = resp_client(settings.redis_url)
     try:

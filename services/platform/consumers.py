@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, overload
+from urllib.parse import urlsplit
 
 import nats
 import structlog
@@ -50,7 +51,7 @@ from nats.js.api import ConsumerConfig
 from nats.js.client import JetStreamContext
 from prometheus_client import Counter, Gauge
 
-from services.platform import tracing
+from services.platform import store_tls, tracing
 from services.platform.background import pause, rounds
 from services.platform.events import STREAM
 from services.platform.settings import comma_separated
@@ -172,13 +173,18 @@ async def connect(
     reconnect_time_wait: float = 2,
 ) -> Client:
     """A connection to the servers ``nats_url`` lists (``StoreSettings.nats_url``: one server, or
-    a cluster's, comma-separated), moving to another of them when its server goes away. The
-    options are nats-py's, with its defaults; ``max_reconnect_attempts`` counts per server."""
+    a cluster's, comma-separated), moving to another of them when its server goes away; over
+    TLS when they are ``tls://`` URLs (``store_tls``). The options are nats-py's, with its
+    defaults; ``max_reconnect_attempts`` counts per server."""
+    servers = comma_separated(nats_url)
+    secure = any(urlsplit(server).scheme == "tls" for server in servers)
     return await nats.connect(
-        comma_separated(nats_url),
+        servers,
         connect_timeout=connect_timeout,
         max_reconnect_attempts=max_reconnect_attempts,
         reconnect_time_wait=reconnect_time_wait,
+        # TLS before a word is said: a server cannot talk a tls:// client down to plain text.
+        **({"tls": store_tls.client_context(), "tls_handshake_first": True} if secure else {}),
     )
 
 

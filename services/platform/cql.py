@@ -1,7 +1,8 @@
 """Cassandra/ScyllaDB access for asyncio code: one session per process, awaitable queries.
 
 scylla-driver is callback based; ``execute`` bridges its futures into the running event loop so
-a handler never blocks the loop on the network.
+a handler never blocks the loop on the network. Connections are plain text unless
+``CHIRP_CASSANDRA_TLS`` says TLS (``cluster``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from cassandra.cluster import (
 from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy, TokenAwarePolicy, WriteType
 from cassandra.query import BatchStatement, _clean_column_name
 
-from services.platform import tracing
+from services.platform import store_tls, tracing
 from services.platform.settings import StoreSettings
 
 #: How long a schema change may take to reach every node before ``migrate`` gives up on it
@@ -85,6 +86,8 @@ def cluster(settings: StoreSettings) -> Cluster:
     for lightweight transactions' Paxos): with three copies, one node can be down without a
     request refused, and a read always meets a copy of every acknowledged write. On one node
     both are one replica.
+
+    With ``CHIRP_CASSANDRA_TLS``, every connection is over TLS (``store_tls``).
     """
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(
@@ -101,6 +104,9 @@ def cluster(settings: StoreSettings) -> Cluster:
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         protocol_version=4,
         max_schema_agreement_wait=SCHEMA_AGREEMENT_SECONDS,
+        # The context checks host names, so the driver checks each node's certificate against
+        # the address it dials (the node's own, as discovered), not one name for every node.
+        ssl_context=store_tls.client_context() if settings.cassandra_tls else None,
     )
 
 

@@ -21,9 +21,8 @@ from pathlib import Path
 import structlog
 from cassandra.cluster import Session
 from nats.js.errors import NotFoundError
-from neo4j import GraphDatabase
 
-from services.platform import cql
+from services.platform import cql, graph_db
 from services.platform.consumers import connect
 from services.platform.events import CONSUMERS, STREAM, stream
 from services.platform.logging import configure_logging
@@ -113,8 +112,7 @@ def migrate_cassandra(settings: StoreSettings) -> list[int]:
 
 
 def migrate_neo4j(settings: StoreSettings) -> list[int]:
-    auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
-    with GraphDatabase.driver(settings.neo4j_uri, auth=auth) as driver:
+    with graph_db.driver(settings) as driver:
         records, _, _ = driver.execute_query(
             "MATCH (m:SchemaMigration) RETURN m.version AS version"
         )

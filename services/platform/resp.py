@@ -19,6 +19,9 @@ Not for blocking commands, pub/sub or a transaction held open across awaits, whi
 change the shared connection (a transaction is one ``pipeline`` call from MULTI to EXEC, written
 contiguously): redis-py serves pub/sub.
 
+A ``rediss://`` URL reaches the server over TLS, its certificate and the name dialled checked
+as every store's are (``store_tls.py``); ``redis://`` stays plain text.
+
 Callers depend on ``RespClient``, which ``ClusterResp`` (``resp_cluster.py``, built on one
 ``Resp`` per node) implements too; ``redis_clients.py`` picks one from ``CHIRP_REDIS_URL``.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,10 +42,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.platform import tracing
+from services.platform import store_tls, tracing
 
 Arg = str | bytes | int | float
 Command = Sequence[Arg]
+
+#: The schemes of a server's URL: plain text, TLS.
+SCHEME, TLS_SCHEME = "redis", "rediss"
 
 #: How long a command, or connecting, may take before it fails: long enough for a loaded
 #: machine's stalls and a fanout's thousand-script pipeline, short enough that a hung Redis
@@ -212,19 +219,23 @@ class Resp:
         *,
         handshake: Sequence[Command] = (),
         timeout: float = TIMEOUT_SECONDS,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """``handshake``: the commands each new connection sends first (AUTH, SELECT)."""
+        """``handshake``: the commands each new connection sends first (AUTH, SELECT); ``tls``:
+        the context of a TLS connection (None: plain text)."""
         self._address = (host, port)
         self._handshake = list(handshake)
         self._timeout = timeout
+        self._tls = tls
         self._connection: _Connection | None = None
         self._connecting = asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = TIMEOUT_SECONDS) -> Resp:
-        """``redis://[[user]:password@]host[:port][/db]``, as redis-py takes it."""
+        """``redis://[[user]:password@]host[:port][/db]``, as redis-py takes it; ``rediss://``
+        the same over TLS (see the module docstring)."""
         parts = urlsplit(url)
-        if parts.scheme != "redis":
+        if parts.scheme not in {SCHEME, TLS_SCHEME}:
             raise ValueError(f"unsupported Redis URL scheme {parts.scheme!r} in {url!r}")
         handshake: list[Command] = []
         if parts.password:
@@ -237,6 +248,7 @@ class Resp:
             parts.port or 6379,
             handshake=handshake,
             timeout=timeout,
+            tls=store_tls.client_context() if parts.scheme == TLS_SCHEME else None,
         )
 
     async def call(self, *command: Arg) -> Any:
@@ -289,14 +301,19 @@ class Resp:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        try:
+        host, port = self._address
+        try:  # the TLS handshake too
             async with asyncio.timeout(self._timeout):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(self._timeout), *self._address
+                    lambda: _Connection(self._timeout),
+                    host,
+                    port,
+                    ssl=self._tls,
+                    server_hostname=host if self._tls else None,
                 )
         except (OSError, TimeoutError) as error:
             raise RedisConnectionError(
-                f"cannot connect to Redis at {self._address[0]}:{self._address[1]}: {error}"
+                f"cannot connect to Redis at {host}:{port}: {error}"
             ) from error
         if self._handshake:
             try:  # the connection's own timeout bounds it

@@ -1,5 +1,7 @@
 """Chirp's Redis client on a Redis Cluster: ``RespClient`` (``resp.py``) over one ``Resp``
-connection per node, each command sent to the master of its key's hash slot.
+connection per node, each command sent to the master of its key's hash slot. A
+``rediss+cluster://`` URL reaches every node over TLS (``rediss://``), ``redis+cluster://`` in
+plain text.
 
 Routing. A key's slot is the CRC16 of the key, or of its hash tag (what is between the first
 ``{`` and the next ``}``, when not empty), modulo 16384; the map of slots to masters comes from
@@ -46,10 +48,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from services.platform import resp
 from services.platform.resp import TIMEOUT_SECONDS, Arg, Command, Resp, Script, raise_errors
 
 SLOTS = 16384
-SCHEME = "redis+cluster"
+#: The schemes of a cluster's URL: plain text, TLS.
+SCHEME, TLS_SCHEME = "redis+cluster", "rediss+cluster"
 #: How long to wait before asking for the map again after a node failed to answer.
 RETRY_PAUSE_SECONDS = 0.1
 #: How many redirections (MOVED, ASK) one call follows before it fails with the last one.
@@ -113,31 +117,33 @@ def _common_slot(commands: Sequence[Command]) -> int | None:
 @dataclass(frozen=True)
 class ClusterUrl:
     """``redis+cluster://[[user]:password@]host:port[,host:port...]``: the seed nodes, and the
-    credentials every node is given (as a ``redis://`` URL gives them)."""
+    credentials every node is given (as a ``redis://`` URL gives them); ``rediss+cluster://``
+    the same, every node over TLS."""
 
     seeds: tuple[Address, ...]
     userinfo: str = ""
+    tls: bool = False
 
     @classmethod
     def parse(cls, url: str) -> ClusterUrl:
         parts = urlsplit(url)
-        if parts.scheme != SCHEME:
-            raise ValueError(f"not a {SCHEME}:// URL: {url!r}")
+        if parts.scheme not in {SCHEME, TLS_SCHEME}:
+            raise ValueError(f"not a {SCHEME}:// or {TLS_SCHEME}:// URL: {url!r}")
         if parts.path.strip("/") not in {"", "0"}:
             raise ValueError(f"a Redis Cluster has database 0 only: {url!r}")
         userinfo, _, hosts = parts.netloc.rpartition("@")
         seeds = tuple(_address(host) for host in hosts.split(",") if host.strip())
         if not seeds:
             raise ValueError(f"no seed node in {url!r}")
-        return cls(seeds, userinfo)
+        return cls(seeds, userinfo, tls=parts.scheme == TLS_SCHEME)
 
     def node_url(self, address: Address) -> str:
-        """The ``redis://`` URL of one node of the cluster."""
+        """The ``redis://`` (``rediss://``) URL of one node of the cluster."""
         host, port = address
         host = f"[{host}]" if ":" in host else host
-        return (
-            f"redis://{self.userinfo}@{host}:{port}" if self.userinfo else f"redis://{host}:{port}"
-        )
+        scheme = resp.TLS_SCHEME if self.tls else resp.SCHEME
+        userinfo = f"{self.userinfo}@" if self.userinfo else ""
+        return f"{scheme}://{userinfo}{host}:{port}"
 
 
 def _address(host_port: str) -> Address:

@@ -63,6 +63,8 @@ class StoreSettings(BaseSettings):
     #: The datacenter whose nodes serve this process, and whose quorum LOCAL_QUORUM counts:
     #: SimpleSnitch's name (the single node's, ScyllaDB's by default), which the ring keeps.
     cassandra_local_dc: str = "datacenter1"
+    #: Client encryption: every connection to a node over TLS (``StoreTlsSettings``).
+    cassandra_tls: bool = False
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_user: str = ""
     neo4j_password: str = ""
@@ -268,6 +270,19 @@ class TracingSettings(BaseSettings):
     enabled: bool = True
     otlp_endpoint: str = "http://127.0.0.1:4317"
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class StoreTlsSettings(BaseSettings):
+    """``CHIRP_STORE_TLS_*``: the authority a store's certificate is checked against when the
+    store is reached over TLS (``ca_file``; the system's authorities when unset). Whether a store
+    is reached over TLS is said where its address is: ``rediss://`` and ``rediss+cluster://``
+    for Redis, ``tls://`` for NATS, ``bolt+s://`` and ``neo4j+s://`` for Neo4j, and
+    ``CHIRP_CASSANDRA_TLS`` for Cassandra. The store's name (or address) is checked against its
+    certificate too (``services/platform/store_tls.py``)."""
+
+    model_config = _environment("CHIRP_STORE_TLS_")
+
+    ca_file: Path | None = None
 
 
 class MutualTlsSettings(BaseSettings):

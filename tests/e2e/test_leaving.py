@@ -21,8 +21,8 @@ import grpc
 import httpx
 import pytest
 from cassandra.cluster import Session
-from neo4j import GraphDatabase
 
+from services.platform import graph_db
 from services.platform.caches.user_cache import user_key
 from tests import redis_py
 from tests.e2e.edge import PASSWORD, error, ok, register
@@ -283,8 +283,6 @@ def _left_in_stores(deleted: Scene, session: Session) -> dict[str, Any]:
 
 
 def _graph_nodes(user_id: int) -> list[Any]:
-    settings = GRAPH_SETTINGS
-    auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_password else None
-    with GraphDatabase.driver(settings.neo4j_uri, auth=auth) as driver:
+    with graph_db.driver(GRAPH_SETTINGS) as driver:
         records, _, _ = driver.execute_query("MATCH (u:User {id: $id}) RETURN u", id=user_id)
     return list(records)

@@ -159,4 +159,4 @@ async def test_the_url_database_is_selected_on_every_connection(client: Resp) ->
         await other.call("DEL", key)
         await other.aclose()
     with pytest.raises(ValueError, match="scheme"):
-        Resp.from_url("rediss://127.0.0.1:6379/0")
+        Resp.from_url("unix:///run/redis/redis.sock")

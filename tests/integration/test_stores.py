@@ -11,12 +11,13 @@ import pytest
 import redis
 from cassandra.cluster import Session
 from nats.js.api import AckPolicy, ConsumerConfig
-from neo4j import GraphDatabase
 
 from devstack.paths import PYTHON, ROOT
+from services.platform import graph_db
 from services.platform.consumers import connect
 from services.platform.events import CONSUMERS, STREAM
 from services.platform.migrate import migration_files
+from services.platform.redis_clients import redis_py_tls_options
 from services.platform.settings import StoreSettings
 
 SETTINGS = StoreSettings()
@@ -58,7 +59,7 @@ def test_every_cql_migration_is_recorded(session: Session) -> None:
 
 def test_neo4j_writes_reads_and_enforces_constraints() -> None:
     user_id = uuid.uuid4().int >> 65  # a positive 63-bit id no other test uses
-    with GraphDatabase.driver(SETTINGS.neo4j_uri, auth=None) as driver:
+    with graph_db.driver(SETTINGS) as driver:
         try:
             driver.execute_query("CREATE (:User {id: $id, username: 'smoke'})", id=user_id)
             records, _, _ = driver.execute_query(
@@ -77,7 +78,8 @@ def test_neo4j_writes_reads_and_enforces_constraints() -> None:
 
 def test_redis_writes_and_reads() -> None:
     key = f"smoke:{uuid.uuid4().hex}"
-    with redis.Redis.from_url(SETTINGS.redis_url) as client:
+    url = SETTINGS.redis_url
+    with redis.Redis.from_url(url, **redis_py_tls_options(url)) as client:
         client.zadd(key, {"b": 2, "a": 1})
         client.expire(key, 60)
         assert client.zrevrange(key, 0, -1) == [b"b", b"a"]

@@ -1,9 +1,12 @@
 """Chirp's tables on one Cassandra node or on a three-node ring: each node's cassandra.yaml is the
-single node's made a member of the ring (``devstack/cassandra_ring.py``), and Chirp's session
-routes to replicas in its datacenter and waits for a quorum of them there."""
+single node's made a member of the ring (``devstack/cassandra_ring.py``), written with the path
+of its TLS keystore in full (``devstack/cassandra.py``), and Chirp's session routes to replicas
+in its datacenter and waits for a quorum of them there."""
 
 from __future__ import annotations
 
+import ipaddress
+import stat
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,8 +19,11 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT
 from cassandra.connection import DefaultEndPoint
 from cassandra.policies import HostDistance, SimpleConvictionPolicy, TokenAwarePolicy
 from cassandra.pool import Host
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from devstack import cassandra
+from devstack import cassandra, tls
 from devstack.cassandra_ring import (
     CLUSTER_NAME,
     DATACENTER,
@@ -94,11 +100,80 @@ def test_the_ring_and_chirp_agree_on_the_datacenter(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_written_configuration_is_the_derived_one(tmp_path: Path) -> None:
-    write_node_config(2, ROOT, tmp_path, SCRATCH)
-    written = yaml.safe_load((tmp_path / "conf" / "cassandra.yaml").read_text())
-    assert written == node_config(2, BASE, SCRATCH)
-    rackdc = (tmp_path / "conf" / "cassandra-rackdc.properties").read_text()
+    write_node_config(2, ROOT, tmp_path, SCRATCH, tls.Files.under(tmp_path / "tls"))
+    conf = tmp_path / "conf"
+    written = yaml.safe_load((conf / "cassandra.yaml").read_text())
+    assert written == cassandra.with_keystore(node_config(2, BASE, SCRATCH), conf)
+    rackdc = (conf / "cassandra-rackdc.properties").read_text()
     assert rackdc.splitlines() == [f"dc={DATACENTER}", "rack=rack1"]
+
+
+def test_the_single_node_takes_cql_over_tls_beside_plain_text_without_client_certificates() -> None:
+    assert BASE["client_encryption_options"] == {
+        "enabled": True,
+        "optional": True,
+        "ssl_context_factory": {
+            "class_name": "org.apache.cassandra.security.PEMBasedSslContextFactory"
+        },
+        "keystore": "keystore.pem",
+        "require_client_auth": False,
+    }
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_each_ring_node_takes_tls_with_a_keystore_certifying_its_address(
+    tmp_path: Path, index: int
+) -> None:
+    """As the single node does: the node's keystore is this shape's stores' certificate, with
+    its key, and the certificate names the node's address (the one its clients dial)."""
+    files = tls.Files.under(tmp_path / "tls")
+    data_dir = tmp_path / f"cassandra-{index + 1}"
+    write_node_config(index, ROOT, data_dir, RING, files)
+    written = yaml.safe_load((data_dir / "conf" / "cassandra.yaml").read_text())
+    encryption = written["client_encryption_options"]
+    keystore = Path(encryption["keystore"])
+    assert keystore == (data_dir / "conf" / "keystore.pem").resolve()
+    assert encryption | {"keystore": "keystore.pem"} == BASE["client_encryption_options"]
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
+    key, certificate = _keystore(keystore)
+    assert certificate == files.store.certificate.read_bytes()
+    assert key.public_key() == x509.load_pem_x509_certificate(certificate).public_key()
+    names = x509.load_pem_x509_certificate(certificate).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert ipaddress.ip_address(RING.addresses[index]) in names.value.get_values_for_type(
+        x509.IPAddress
+    )
+
+
+def test_the_single_nodes_written_configuration_is_its_yaml_with_the_keystore_in_full(
+    tmp_path: Path,
+) -> None:
+    files = tls.Files.under(tmp_path / "tls")
+    cassandra.write_config(BASE, tmp_path / "cassandra", files)
+    conf = (tmp_path / "cassandra" / "conf").resolve()
+    written = yaml.safe_load((conf / "cassandra.yaml").read_text())
+    assert written == cassandra.with_keystore(BASE, conf)
+    assert cassandra.with_keystore(BASE, conf)["client_encryption_options"]["keystore"] == str(
+        conf / "keystore.pem"
+    )
+    key, certificate = _keystore(conf / "keystore.pem")
+    assert certificate == files.store.certificate.read_bytes()
+    assert key.private_numbers() == _private_key(files.store.key.read_bytes()).private_numbers()
+
+
+def _keystore(path: Path) -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """A keystore's key and the certificate after it, as PEMBasedSslContextFactory reads them."""
+    pem = path.read_bytes()
+    end_of_key = b"-----END PRIVATE KEY-----\n"
+    key, certificate = pem.split(end_of_key)
+    return _private_key(key + end_of_key), certificate
+
+
+def _private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
 
 
 def _jamm(root: Path) -> Path:
@@ -122,15 +197,12 @@ def test_a_node_runs_its_own_configuration_with_a_smaller_heap_and_its_own_jmx_p
     assert argv[-1] == "org.apache.cassandra.service.CassandraDaemon"
     # Otherwise the single node's command line.
     single = cassandra.cassandra_command(ROOT, tmp_path)
-    assert f"-Dcassandra.config={BASE_FILE.as_uri()}" in single
-    assert [option for option in single if not option.startswith("-Dcassandra.config")] == [
-        option for option in argv if not _ring_only(option)
-    ]
+    assert single == [option for option in argv if not _ring_only(option)]
 
 
 def _ring_only(option: str) -> bool:
     return option == HEAP or option.startswith(
-        ("-Dcassandra-rackdc", "-Dcassandra.jmx", "-Dcom.sun.management", "-Dcassandra.config")
+        ("-Dcassandra-rackdc", "-Dcassandra.jmx", "-Dcom.sun.management")
     )
 
 

@@ -8,8 +8,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import httpx
-from neo4j import AsyncDriver, AsyncGraphDatabase
+from neo4j import AsyncDriver
 
+from services.platform.graph_db import async_driver
 from services.platform.settings import Settings
 from tests.integration import streams
 from tests.integration.streams import Received
@@ -20,10 +21,7 @@ PASSWORD = "correct horse battery staple"  # noqa: S105  (a test account's)
 
 
 def neo4j_driver() -> AsyncDriver:
-    auth = (SETTINGS.neo4j_user, SETTINGS.neo4j_password) if SETTINGS.neo4j_password else None
-    return AsyncGraphDatabase.driver(
-        SETTINGS.neo4j_uri, auth=auth, notifications_min_severity="OFF"
-    )
+    return async_driver(SETTINGS, notifications_min_severity="OFF")
 
 
 def metadata(user_id: int) -> tuple[tuple[str, str], ...]:

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 
 import grpc
 from nats.js.api import ConsumerConfig
-from redis.asyncio import Redis
 
-from services.platform.redis_clients import resp_client
+from services.platform.redis_clients import pubsub_client, resp_client
 from services.timelines import service as service_module
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
 from services.timelines.adapters.live import RedisLiveUpdates
@@ -40,7 +39,7 @@ class SlowStore(RedisTimelineStore):
 async def main(name: str) -> None:
     service_module.FANOUT_BATCH = BATCH
     resp = resp_client(SETTINGS.redis_url)
-    redis = Redis.from_url(SETTINGS.redis_url)
+    redis = pubsub_client(SETTINGS.redis_url)
     store = SlowStore(resp, length=800, active_seconds=3600)
     service = TimelineService(
         store,
