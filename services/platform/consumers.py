@@ -52,7 +52,7 @@ from nats.js.client import JetStreamContext
 from prometheus_client import Counter, Gauge
 
 from services.platform import store_tls, tracing
-from services.platform.background import pause, rounds
+from services.platform.background import pause, raise_if_cancelled, rounds
 from services.platform.events import STREAM
 from services.platform.settings import comma_separated
 from services.platform.subjects import Event, Subject, decode
@@ -149,6 +149,9 @@ class DurableConsumer:
                     messages = await subscription.fetch(self._batch_size, timeout=1.0)
                 except TimeoutError:
                     continue
+                # nats-py can swallow a cancellation that arrives while it waits (above, or in
+                # the tick): no batch is begun once the task is asked to stop (it is redelivered).
+                raise_if_cancelled()
                 consumer = self._config.durable_name or ""
                 with tracing.consume_span(consumer, [m.headers for m in messages]):
                     await self._handle(messages)

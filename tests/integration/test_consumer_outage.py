@@ -13,6 +13,7 @@ them), and the events are applied within 30 s of the store's return."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -145,3 +146,29 @@ async def _count(applied: list[str]) -> int:
 async def _info(jetstream: JetStreamContext, name: str) -> ConsumerInfo:
     info: ConsumerInfo = await jetstream.consumer_info(STREAM.name or "", name)
     return info
+
+
+async def test_a_cancellation_swallowed_on_the_way_still_stops_the_consumer(
+    jetstream: JetStreamContext,
+) -> None:
+    """A library the consumer waits on may swallow the cancellation (nats-py can, in a request
+    or a fetch; here the tick does): the consumer begins no batch after it, and stops."""
+    tag = uuid.uuid4().hex[:10]
+    subject = f"users.test_swallowed_{tag}"
+    config = durable(f"test-swallowed-{tag}", "a test's", [subject])
+    ticking, handled = asyncio.Event(), asyncio.Event()
+
+    async def tick(_subscription: JetStreamContext.PullSubscription) -> None:
+        ticking.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(1.0)
+
+    async def handle(_messages: list[Msg]) -> None:
+        handled.set()
+        await asyncio.Event().wait()  # a long batch: only a cancellation ends it
+
+    async with temporary_consumer(config):
+        await jetstream.publish(subject, b"")
+        async with in_background(DurableConsumer(SETTINGS.nats_url, config, handle, tick=tick).run):
+            await asyncio.wait_for(ticking.wait(), timeout=10)
+    assert not handled.is_set()
