@@ -22,6 +22,7 @@ import httpx
 import pytest
 from cassandra.cluster import Session
 
+from services.graph.adapters.cache import ERASED, counts_key
 from services.platform import graph_db
 from services.platform.caches.user_cache import user_key
 from tests import redis_py
@@ -271,9 +272,12 @@ def _left_in_stores(deleted: Scene, session: Session) -> dict[str, Any]:
     }
     redis = redis_py.sync_client()
     keys = sorted(key.decode() for key in redis.scan_iter(match=f"*{ada}*", count=1000))
-    # The summary's tombstone holds no summary, only the version that keeps stale fills out.
+    # The tombstones hold nothing of the person, only what keeps stale fills out: the summary's
+    # version, the follow counts' mark.
     if redis.hkeys(user_key(ada)) == [b"version"]:
         keys.remove(user_key(ada))
+    if redis.get(counts_key(ada)) == ERASED:
+        keys.remove(counts_key(ada))
     left: dict[str, Any] = {where: found for where, found in rows.items() if found}
     if nodes := _graph_nodes(ada):
         left["neo4j"] = nodes

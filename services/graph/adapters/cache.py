@@ -20,7 +20,9 @@ Twitter's scale; here on the first read after it expired). Pages of suggestions 
 one ranking, so they do not shift under the reader.
 
 An erased account's copies are dropped, and its counts of changes with them
-(``RedisKeptCopies``).
+(``RedisKeptCopies``); its counts' key holds the tombstone ``ERASED`` for ``TTL_SECONDS``,
+which no copy replaces: a read that asked Neo4j just before the node went cannot keep the
+counts after the erasure.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from services.platform.resp import RespClient
 
 TTL_SECONDS = 600
 SUGGESTIONS_TTL_SECONDS = 600
+#: An erased account's counts' key: no counts, only the mark that keeps stale copies out.
+ERASED = b"erased"
 
 log = structlog.get_logger()
 
@@ -48,6 +52,7 @@ _COUNTS = Kept[FollowCounts](
     2,
     lambda counts: (counts.user_id, counts.follower_count, counts.following_count),
     lambda fields: FollowCounts(*fields),
+    tombstone=ERASED,
 )
 
 
@@ -94,13 +99,17 @@ class RedisKeptCopies:
 
     async def forget(self, user_id: int) -> None:
         """Redis failing raises: the erasure is redelivered until it is done."""
-        keys = (
-            counts_key(user_id),
+        dropped = (
             suggestions_key(user_id),
             self._followings.key(user_id),
             self._followers.key(user_id),
         )
-        await self._redis.pipeline([("DEL", key) for key in keys])
+        await self._redis.pipeline(
+            [
+                ("SET", counts_key(user_id), ERASED, "EX", TTL_SECONDS),
+                *(("DEL", key) for key in dropped),
+            ]
+        )
 
 
 class RedisSuggestions:

@@ -13,7 +13,9 @@ When Redis fails, a change is not counted (with a warning): readers then learn o
 change's event or when their copy expires.
 
 ``read_through`` is the readers' side for copies kept in Redis too: a copy is stored with the
-counts it was read after and used only while they are still the counts.
+counts it was read after and used only while they are still the counts. A kind of copy may have
+a tombstone (``Kept.tombstone``): the value its key holds once the owner is gone, which no copy
+replaces, so a read that loaded the owner just before it went cannot keep it after.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.platform import metrics
-from services.platform.resp import RespClient
+from services.platform.resp import RespClient, Script
 
 log = structlog.get_logger()
 
@@ -64,6 +66,16 @@ class Kept(Generic[V]):
     stamps: int
     encode: Callable[[V], tuple[Any, ...]]
     decode: Callable[[tuple[Any, ...]], V]
+    #: What the key of a gone owner's copy holds (never a copy's size); None: no owner goes.
+    tombstone: bytes | None = None
+
+
+# Keeps a copy unless its key holds the tombstone (ARGV[3]).
+_KEEP_UNLESS_GONE = Script("""
+if redis.call('GET', KEYS[1]) == ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+""")
 
 
 async def read_through(
@@ -103,8 +115,22 @@ async def read_through(
             wanted[owner][0]: kept.layout.pack(*stale[owner], *kept.encode(value))
             for owner, value in loaded.items()
         }
-        await set_all(redis, copies, ttl_seconds)
+        if kept.tombstone is None:
+            await set_all(redis, copies, ttl_seconds)
+        else:
+            await _keep_unless_gone(redis, copies, ttl_seconds, kept.tombstone)
     return found
+
+
+async def _keep_unless_gone(
+    redis: RespClient, copies: Mapping[str, bytes], ttl_seconds: int, tombstone: bytes
+) -> None:
+    """``set_all``, but over a gone owner's tombstone (one script per copy: its one key)."""
+    calls = [((key,), (copy, ttl_seconds, tombstone)) for key, copy in copies.items()]
+    try:
+        await redis.run_each(_KEEP_UNLESS_GONE, calls)
+    except RedisError:
+        log.warning("cache write failed", keys=len(copies), exc_info=True)
 
 
 async def set_all(redis: RespClient, values: Mapping[str, bytes | int], ttl_seconds: int) -> None:

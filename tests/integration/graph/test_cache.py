@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from services.graph.adapters.cache import (
+    ERASED,
     TTL_SECONDS,
     RedisFollowCounts,
+    RedisKeptCopies,
     RedisSuggestions,
     counts_key,
 )
@@ -79,3 +81,27 @@ async def test_suggestions_are_kept_until_the_user_follows_someone(resp: RespCli
     await RedisFollowChanges(resp).changed(me, 3)
     assert await suggestions.ranked(me, rank) == [4, 3]
     assert rankings == []
+
+
+async def test_a_read_from_before_an_erasure_keeps_nothing_after_it(
+    resp: RespClient, redis: Redis
+) -> None:
+    """A read that asked the store while the account was there, and would keep its counts only
+    once the erasure has dropped its copies: answered, but the tombstone stays."""
+    (ada,) = _ids(1)
+    counts = RedisFollowCounts(resp, _ErasedWhileAsked(resp, FollowCounts(ada, 3, 4)))
+    assert await counts.counts([ada]) == {ada: FollowCounts(ada, 3, 4)}
+    assert await redis.get(counts_key(ada)) == ERASED
+    assert 0 < await redis.ttl(counts_key(ada)) <= TTL_SECONDS
+
+
+@dataclass
+class _ErasedWhileAsked:
+    """A store that answers for the account, which is erased before the answer is kept."""
+
+    resp: RespClient
+    held: FollowCounts
+
+    async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
+        await RedisKeptCopies(self.resp).forget(self.held.user_id)
+        return {user: self.held for user in user_ids if user == self.held.user_id}

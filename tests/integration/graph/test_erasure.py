@@ -17,7 +17,13 @@ from neo4j import AsyncDriver
 from redis.asyncio import Redis
 
 from services.graph import service
-from services.graph.adapters.cache import RedisFollowCounts, RedisKeptCopies, RedisSuggestions
+from services.graph.adapters.cache import (
+    ERASED,
+    RedisFollowCounts,
+    RedisKeptCopies,
+    RedisSuggestions,
+    counts_key,
+)
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
 from services.graph.model import FollowCounts
@@ -128,10 +134,14 @@ async def _assert_erased(world: World, driver: AsyncDriver, redis: Redis) -> Non
     assert await world.graph.check(world.others) == [True] * len(world.others)
     # As the timelines service asks on each graph.unfollowed: zeros, and nothing kept.
     assert await world.graph.counts([world.gone]) == [FollowCounts(world.gone)]
-    # Nothing of graph's (keys under chirp:graph:) is kept under the id; other services' keys
-    # made from the events (a running timelines' marks) are theirs to erase.
+    # Nothing of graph's (keys under chirp:graph:) is kept under the id but the counts' tombstone,
+    # which holds none; other services' keys made from the events (a running timelines' marks)
+    # are theirs to erase.
     mine = f"chirp:graph:*{world.gone}*"
-    assert [key async for key in redis.scan_iter(match=mine, count=1000)] == []
+    assert [key async for key in redis.scan_iter(match=mine, count=1000)] == [
+        counts_key(world.gone).encode()
+    ]
+    assert await redis.get(counts_key(world.gone)) == ERASED
 
 
 def _unfollows(rows: list[PendingEvent]) -> list[tuple[int, int]]:
