@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
-from chirp.users.v1 import user_pb2
-
 from services.graph.model import Change, Cursor, FollowCounts, Listed, Relationship
 
 
@@ -102,6 +100,7 @@ class UserDirectory(Protocol):
     """The users service. A lookup that cannot be answered raises ``Unavailable``."""
 
     async def id_of(self, username: str) -> int | None: ...
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
-        """Found users, BASIC view."""
+    async def serialized(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """Found users, BASIC view, as serialized ``chirp.users.v1.User`` messages (ready to
+        send: lists are answered with them as they are)."""
         ...

@@ -76,13 +76,13 @@ class GraphService:
         await self._changes.changed(caller_id, target)
         return relationship
 
-    async def followers(self, username: str, size: int, token: str) -> Page[user_pb2.User]:
+    async def followers(self, username: str, size: int, token: str) -> Page[bytes]:
         return await self._list("followers", username, size, token)
 
-    async def following(self, username: str, size: int, token: str) -> Page[user_pb2.User]:
+    async def following(self, username: str, size: int, token: str) -> Page[bytes]:
         return await self._list("following", username, size, token)
 
-    async def _list(self, kind: str, username: str, size: int, token: str) -> Page[user_pb2.User]:
+    async def _list(self, kind: str, username: str, size: int, token: str) -> Page[bytes]:
         user_id = await self.user_id(username)
         position = decode_ints(token, kind, user_id, 2)
         before = None if position is None else Cursor(position[0], position[1])
@@ -95,7 +95,7 @@ class GraphService:
             next_token = encode_token(kind, user_id, [last.create_time, last.user_id])
         return Page(await self._hydrate([row.user_id for row in shown]), next_token)
 
-    async def suggestions(self, caller_id: int, size: int, token: str) -> Page[user_pb2.User]:
+    async def suggestions(self, caller_id: int, size: int, token: str) -> Page[bytes]:
         """A page of the caller's ranking (``_rank``), kept between pages and reads."""
         position = decode_ints(token, "suggestions", caller_id, 1)
         offset = 0 if position is None else position[0]
@@ -118,13 +118,13 @@ class GraphService:
             ranked += [user_id for user_id in popular if user_id not in seen]
         return ranked[:MAX_SUGGESTIONS]
 
-    async def _hydrate(self, ids: Sequence[int]) -> list[user_pb2.User]:
-        """BASIC summaries in the order given; an id the users service does not know is shown
-        by id alone."""
+    async def _hydrate(self, ids: Sequence[int]) -> list[bytes]:
+        """Serialized BASIC summaries in the order given; an id the users service does not know
+        is shown by id alone."""
         if not ids:
             return []
-        found = await self._directory.by_ids(ids)
-        return [found.get(user_id) or user_pb2.User(id=user_id) for user_id in ids]
+        found = await self._directory.serialized(ids)
+        return [found.get(user_id) or _by_id_alone(user_id) for user_id in ids]
 
     async def relationship(self, source_id: int, target_id: int) -> Relationship:
         return await self._store.relationship(source_id, target_id)
@@ -164,7 +164,7 @@ class GraphService:
         ``users.created`` redelivered after its ``users.deleted`` was applied (a failed
         delivery is retried later while the next ones go on), or replayed alone, must not bring
         back the node the erasure removed."""
-        if await self._directory.by_ids([user_id]):
+        if await self._directory.serialized([user_id]):
             await self._store.ensure_user(user_id)
 
     async def erase_user(self, user_id: int) -> None:
@@ -181,3 +181,7 @@ class GraphService:
             if len(removed) < ERASE_BATCH and await self._store.remove_user(user_id):
                 break
         await self._kept.forget(user_id)
+
+
+def _by_id_alone(user_id: int) -> bytes:
+    return user_pb2.User(id=user_id).SerializeToString()

@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc, relationship_pb2
+from chirp.graph.v1 import graph_service_pb2, relationship_pb2
 
 from services.graph.model import Relationship
 from services.graph.service import GraphService
+from services.platform import wire
 from services.platform.auth import require_caller
 from services.platform.errors import InvalidArgument
-from services.platform.paging import bounded, page_size
+from services.platform.paging import Page, bounded, page_size
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -21,11 +22,24 @@ MAX_BATCH = 10000
 DEFAULT_IDS_PAGE = 1000
 MAX_IDS_PAGE = 5000
 
+#: Answered with serialized messages assembled from the users cache's bytes
+#: (``services/platform/wire.py``), so the servicer does not inherit the generated base class,
+#: whose types say messages (``wire.bytes_handler`` checks at start-up that none is missing).
+SENT_AS_BYTES = frozenset({"ListFollowers", "ListFollowing", "ListSuggestedUsers"})
+#: ``users`` and ``next_page_token`` of the three lists' responses.
+USERS_FIELD, NEXT_PAGE_TOKEN_FIELD = 1, 2
+
 
 def _id(value: int, field: str) -> int:
     if value <= 0:
         raise InvalidArgument.field(field, "must be a user id (a positive integer)")
     return value
+
+
+def _users(page: Page[bytes]) -> bytes:
+    """A ``List*Response`` of serialized users, as the three lists answer."""
+    users = wire.repeated(USERS_FIELD, page.items)
+    return users + wire.text(NEXT_PAGE_TOKEN_FIELD, page.next_token)
 
 
 def _relationship(relationship: Relationship) -> relationship_pb2.Relationship:
@@ -37,7 +51,7 @@ def _relationship(relationship: Relationship) -> relationship_pb2.Relationship:
     )
 
 
-class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
+class GraphServicer:
     def __init__(self, graph: GraphService) -> None:
         self._graph = graph
 
@@ -55,34 +69,28 @@ class GraphServicer(graph_service_pb2_grpc.GraphServiceServicer):
 
     async def ListFollowers(
         self, request: graph_service_pb2.ListFollowersRequest, _context: Context
-    ) -> graph_service_pb2.ListFollowersResponse:
+    ) -> bytes:
         page = await self._graph.followers(
             request.username, page_size(request.page_size), request.page_token
         )
-        return graph_service_pb2.ListFollowersResponse(
-            users=page.items, next_page_token=page.next_token
-        )
+        return _users(page)
 
     async def ListFollowing(
         self, request: graph_service_pb2.ListFollowingRequest, _context: Context
-    ) -> graph_service_pb2.ListFollowingResponse:
+    ) -> bytes:
         page = await self._graph.following(
             request.username, page_size(request.page_size), request.page_token
         )
-        return graph_service_pb2.ListFollowingResponse(
-            users=page.items, next_page_token=page.next_token
-        )
+        return _users(page)
 
     async def ListSuggestedUsers(
         self, request: graph_service_pb2.ListSuggestedUsersRequest, _context: Context
-    ) -> graph_service_pb2.ListSuggestedUsersResponse:
+    ) -> bytes:
         caller = require_caller()
         page = await self._graph.suggestions(
             caller.user_id, page_size(request.page_size), request.page_token
         )
-        return graph_service_pb2.ListSuggestedUsersResponse(
-            users=page.items, next_page_token=page.next_token
-        )
+        return _users(page)
 
     async def StreamFollowers(
         self, request: graph_service_pb2.StreamFollowersRequest, _context: Context

@@ -6,14 +6,14 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from chirp.graph.v1 import graph_service_pb2, graph_service_pb2_grpc
+from chirp.graph.v1 import graph_service_pb2
 
 from services.graph.adapters.cache import RedisFollowCounts, RedisKeptCopies, RedisSuggestions
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
 from services.graph.consumers.accounts import AccountNodes
 from services.graph.service import GraphService
-from services.graph.servicer import GraphServicer
+from services.graph.servicer import SENT_AS_BYTES, GraphServicer
 from services.platform.background import in_background
 from services.platform.caches.followings import RedisFollowChanges
 from services.platform.channels import service_channel
@@ -24,6 +24,7 @@ from services.platform.redis_clients import resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.users import GrpcUserDirectory
+from services.platform.wire import bytes_handler
 
 SERVICE = graph_service_pb2.DESCRIPTOR.services_by_name["GraphService"]
 
@@ -51,7 +52,8 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         async with running_relay(relay), in_background(nodes.run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
-                graph_service_pb2_grpc.add_GraphServiceServicer_to_server(servicer, server)
+                handler = bytes_handler(SERVICE, servicer, SENT_AS_BYTES)
+                server.add_generic_rpc_handlers((handler,))
 
             yield [Registration(SERVICE.full_name, add_to_server)]
     finally:

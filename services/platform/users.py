@@ -35,6 +35,10 @@ class GrpcUserDirectory:
     async def by_ids(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
         return await self._users.get(ids)
 
+    async def serialized(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """``by_ids`` serialized, ready to send (``BasicUsers.serialized``)."""
+        return await self._users.serialized(ids)
+
     async def by_usernames(self, usernames: Sequence[str]) -> dict[str, user_pb2.User]:
         """Found users by folded username."""
         found: dict[str, user_pb2.User] = {}

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 import grpc
 import httpx
 import pytest
+from chirp.users.v1 import user_pb2
 
+from services.platform.caches.user_cache import user_key
 from services.platform.channels import service_channel
 from services.platform.errors import Unavailable
 from services.platform.resp import RespClient
@@ -63,3 +65,11 @@ async def test_the_real_users_service_resolves_ids_and_usernames_folded(resp: Re
         by_id = await directory.by_ids([user_id, 1])
         assert list(by_id) == [user_id]
         assert by_id[user_id].username == username
+        # serialized: the same summaries as bytes, cached (the users service filled the cache
+        # on that read) or fetched, never a user the service does not know
+        await resp.call("DEL", user_key(user_id))
+        fetched = await directory.serialized([user_id, 1])
+        cached = await directory.serialized([user_id, 1])
+        assert list(fetched) == list(cached) == [user_id]
+        for payload in (fetched[user_id], cached[user_id]):
+            assert user_pb2.User.FromString(payload) == by_id[user_id]

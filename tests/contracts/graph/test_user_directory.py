@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from chirp.users.v1 import user_pb2
 
 from services.graph.ports import UserDirectory
 from services.platform.users import GrpcUserDirectory
@@ -45,5 +46,6 @@ async def test_a_username_in_any_case_names_its_account(known: Directory) -> Non
 
 async def test_accounts_are_found_by_id_and_others_left_out(known: Directory) -> None:
     account = known.account
-    found = await known.directory.by_ids([account.id, random_user_id()])
-    assert [(user.id, user.username) for user in found.values()] == [(account.id, account.username)]
+    found = await known.directory.serialized([account.id, random_user_id()])
+    users = [user_pb2.User.FromString(payload) for payload in found.values()]
+    assert [(user.id, user.username) for user in users] == [(account.id, account.username)]

@@ -123,9 +123,11 @@ class MemoryDirectory:
     async def id_of(self, username: str) -> int | None:
         return self.names.get(username.lower())
 
-    async def by_ids(self, ids: Sequence[int]) -> dict[int, user_pb2.User]:
+    async def serialized(self, ids: Sequence[int]) -> dict[int, bytes]:
         known = {user_id: name for name, user_id in self.names.items()}
-        return {i: user_pb2.User(id=i, username=known[i]) for i in ids if i in known}
+        return {
+            i: user_pb2.User(id=i, username=known[i]).SerializeToString() for i in ids if i in known
+        }
 
 
 class CountedChanges:

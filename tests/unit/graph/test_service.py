@@ -9,8 +9,14 @@ from chirp.users.v1 import user_pb2
 from services.graph.model import FollowCounts, Relationship
 from services.graph.service import ERASE_BATCH, MAX_SUGGESTIONS, GraphService
 from services.platform.errors import InvalidArgument, NotFound
+from services.platform.paging import Page
 from tests.limiting import CountingLimiter
 from tests.unit.graph.fakes import CountedChanges, KeptSuggestions, MemoryDirectory, MemoryStore
+
+
+def users_of(page: Page[bytes]) -> list[user_pb2.User]:
+    """A list's users, sent as the serialized summaries the page holds."""
+    return [user_pb2.User.FromString(payload) for payload in page.items]
 
 
 @pytest.fixture
@@ -91,11 +97,12 @@ async def test_lists_page_newest_first_and_hydrate_unknown_users_by_id(
     for follower in (3, 4, 10_000, 5):  # 10_000 has no account
         await store.follow(follower, 2)
     first = await graph.followers("user2", 3, "")
-    assert [u.id for u in first.items] == [5, 10_000, 4]
-    assert first.items[1] == user_pb2.User(id=10_000)
-    assert first.items[0].username == "user5"
+    users = users_of(first)
+    assert [u.id for u in users] == [5, 10_000, 4]
+    assert users[1] == user_pb2.User(id=10_000)
+    assert users[0].username == "user5"
     last = await graph.followers("user2", 3, first.next_token)
-    assert [u.id for u in last.items] == [3]
+    assert [u.id for u in users_of(last)] == [3]
     assert last.next_token == ""
     with pytest.raises(InvalidArgument, match="another list"):
         await graph.following("user2", 3, first.next_token)
@@ -115,9 +122,9 @@ async def test_suggestions_rank_friends_of_friends_then_fill_with_the_most_follo
     for fan in range(100, 105):
         await store.follow(fan, 50)  # the most followed account
     page = await graph.suggestions(me, 20, "")
-    assert [u.id for u in page.items] == [20, 21, 50]
+    assert [u.id for u in users_of(page)] == [20, 21, 50]
     newcomer = await graph.suggestions(200, 2, "")
-    assert newcomer.items[0].id == 50
+    assert users_of(newcomer)[0].id == 50
 
 
 async def test_suggestions_page_by_offset_up_to_the_maximum(
@@ -129,7 +136,7 @@ async def test_suggestions_page_by_offset_up_to_the_maximum(
     token = ""
     while True:
         page = await graph.suggestions(1, 30, token)
-        seen += [u.id for u in page.items]
+        seen += [u.id for u in users_of(page)]
         token = page.next_token
         if not token:
             break
