@@ -79,6 +79,7 @@ from services.tweets.model import (
     VersionView,
 )
 from services.tweets.ports import (
+    Lease,
     Listed,
     MediaLibrary,
     TweetCache,
@@ -291,13 +292,16 @@ class TweetService:
         found = {tweet_id: view for tweet_id, view in cached.items() if view is not None}
         misses = [tweet_id for tweet_id in unique if tweet_id not in cached]
         if misses:
-            lease = await self._cache.lease(misses)
-            tweets = await self._store.tweets(misses)
-            loaded = await self._hydrate([t for t in tweets.values() if not t.deleted])
-            found.update((view.id, view) for view in loaded)
-            buried = [t.id for t in tweets.values() if t.deleted]
-            await self._cache.fill(_cacheable(loaded), buried, lease)
+            found.update(await self._load(misses, await self._cache.lease(misses)))
         return found
+
+    async def _load(self, ids: Sequence[int], lease: Lease | None) -> dict[int, TweetView]:
+        """Live tweets by id from the store, cached under ``lease`` (the deleted buried)."""
+        tweets = await self._store.tweets(ids)
+        loaded = await self._hydrate([t for t in tweets.values() if not t.deleted])
+        buried = [t.id for t in tweets.values() if t.deleted]
+        await self._cache.fill(_cacheable(loaded), buried, lease)
+        return {view.id: view for view in loaded}
 
     async def _hydrate(self, tweets: Sequence[Tweet]) -> list[TweetView]:
         """Shallow views of stored tweets: with their counts and their authors' summaries."""
@@ -467,12 +471,12 @@ class TweetService:
     # Likes.
 
     async def like(self, user_id: int, tweet_id: int) -> TweetView:
-        """The liked tweet, counted as read just before, plus this like (not read again: a
-        count is a snapshot either way, and the read was a tenth of a like's work)."""
-        target = await self._recounted(await self._original(tweet_id))
+        """The liked tweet with its counts as stored once this like is counted (the event
+        carries the count read with the tweet, plus this like: a snapshot either way)."""
+        target = await self._original(tweet_id)
         claim = await self._store.claim("like", target.id, user_id, str(uuid.uuid1()))
         if claim.counted:
-            return target
+            return await self._recounted(target)
         likes = target.counts.likes + 1
         event = TweetLiked(
             new_event_id(), self._clock(), target.id, target.author.id, user_id, likes
@@ -480,15 +484,14 @@ class TweetService:
         await self._store.record_like(Listed(claim.ref, target.id, user_id), event)
         if await self._store.mark_counted("like", target.id, user_id, claim.ref):
             await self._store.add_counts(target.id, likes=1)
-        await self._cache.forget([target.id])
-        return replace(target, counts=replace(target.counts, likes=likes))
+        return await self._counted_again(target)
 
     async def unlike(self, user_id: int, tweet_id: int) -> TweetView:
         """The unliked tweet, counted as ``like`` counts it."""
-        target = await self._recounted(await self._original(tweet_id))
+        target = await self._original(tweet_id)
         claim = await self._store.claim_of("like", target.id, user_id)
         if claim is None:
-            return target
+            return await self._recounted(target)
         likes = max(target.counts.likes - 1, 0)
         event = TweetUnliked(
             new_event_id(), self._clock(), target.id, target.author.id, user_id, likes
@@ -496,8 +499,16 @@ class TweetService:
         await self._store.erase_like(Listed(claim.ref, target.id, user_id), event)
         if await self._store.release("like", target.id, user_id, claim.ref):
             await self._store.add_counts(target.id, likes=-1)
-        await self._cache.forget([target.id])
-        return replace(target, counts=replace(target.counts, likes=likes))
+        return await self._counted_again(target)
+
+    async def _counted_again(self, view: TweetView) -> TweetView:
+        """``view`` read again from the store once a change of its counts is stored, and cached
+        so: forgetting the cached copy voids every older lease (no read can cache the old
+        counts), and the forget's own lease fills it unless another change comes first. The
+        next read of the tweet, or the next like of a tweet being liked (and search's
+        re-indexing of it), finds it cached instead of reading the store again."""
+        loaded = await self._load([view.id], await self._cache.forget([view.id]))
+        return loaded.get(view.id, view)
 
     async def likers(self, tweet_id: int, size: int, token: str) -> Page[Author]:
         target = await self._original(tweet_id, "tweet_id")

@@ -82,12 +82,13 @@ class RedisTweetCache:
     async def bury(self, ids: Sequence[int]) -> None:
         await self._set(dict.fromkeys(ids, TOMBSTONE), TOMBSTONE_TTL_SECONDS)
 
-    async def forget(self, ids: Sequence[int]) -> None:
+    async def forget(self, ids: Sequence[int]) -> Lease | None:
         """Drops the entries and counts their tweets' generations up, which voids every lease
-        taken before."""
+        taken before; the generations it counted up to are the lease it returns."""
+        unique = list(dict.fromkeys(ids))
         commands = [
             command
-            for tweet_id in dict.fromkeys(ids)
+            for tweet_id in unique
             for command in (
                 ("INCR", generation_key(tweet_id)),
                 ("EXPIRE", generation_key(tweet_id), GENERATION_TTL_SECONDS),
@@ -95,9 +96,11 @@ class RedisTweetCache:
             )
         ]
         try:
-            await self._redis.pipeline(commands)
+            replies = await self._redis.pipeline(commands)
         except RedisError:
             log.warning("tweet cache delete failed", exc_info=True)
+            return None
+        return {tweet_id: str(replies[3 * index]).encode() for index, tweet_id in enumerate(unique)}
 
     async def lease(self, ids: Sequence[int]) -> Lease | None:
         """The generations to fill ``ids`` under, read before the store is; None when Redis

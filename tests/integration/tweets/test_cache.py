@@ -50,6 +50,22 @@ async def test_a_fill_under_a_lease_taken_before_a_change_is_refused(resp: RespC
     await cache.forget([old.id])
 
 
+async def test_a_forget_leases_the_fill_that_follows_it_until_the_next_change(
+    resp: RespClient,
+) -> None:
+    cache = RedisTweetCache(resp)
+    old = _view()
+    await cache.put([old])
+    lease = await cache.forget([old.id])  # a like, about to read the counts it changed
+    assert await cache.get([old.id]) == {}
+    stale = await cache.forget([old.id])  # another like meanwhile: the first one's fill is void
+    await cache.fill([old], [], lease)
+    assert await cache.get([old.id]) == {}
+    await cache.fill([old], [], stale)  # the last change's fill lands
+    assert await cache.get([old.id]) == {old.id: old}
+    await cache.forget([old.id])
+
+
 async def test_a_tombstone_reads_as_none_and_read_fills_never_overwrite(
     resp: RespClient, redis: Redis
 ) -> None:

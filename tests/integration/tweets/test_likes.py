@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from chirp.tweets.v1 import tweet_pb2
 
+from services.platform.caches.tweet_cache import tweet_key
+from services.platform.resp import RespClient
 from tests.integration.tweets.tokens import bearer, random_user_id
 from tests.stack import GATEWAY
 
@@ -65,6 +69,24 @@ async def test_50_concurrent_likes_by_50_users_count_50(http: httpx.AsyncClient)
         if not token:
             break
     assert sorted(likers) == sorted(str(fan) for fan in fans)
+
+
+async def test_a_liked_tweet_is_cached_again_with_its_exact_count(
+    http: httpx.AsyncClient, resp: RespClient
+) -> None:
+    """Each like caches the tweet again once it is counted, so the next read (or like) of a
+    tweet being liked finds it cached; of likes at once, the copy left has every like."""
+    username = "liked" + uuid.uuid4().hex[:10]
+    created = await http.post("/v1/users", json={"username": username, "password": "correct horse"})
+    assert created.status_code == 200, created.text
+    author = int(created.json()["id"])  # a real account: a tweet is cached with its author
+    posted = await http.post("/v1/tweets", json={"text": "cache me"}, headers=bearer(author))
+    assert posted.status_code == 200, posted.text
+    tweet_id = posted.json()["id"]
+    await _all(http, "like", tweet_id, [random_user_id() for _ in range(20)])
+    cached = await resp.call("GET", tweet_key(int(tweet_id)))
+    assert cached, "no like left the tweet cached"
+    assert tweet_pb2.Tweet.FromString(cached).like_count == 20
 
 
 async def test_concurrent_unlikes_count_down_exactly(http: httpx.AsyncClient) -> None:
