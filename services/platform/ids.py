@@ -125,12 +125,19 @@ class WorkerLease:
     """A worker id leased in Redis, renewed in the background while it is held."""
 
     def __init__(
-        self, redis: RespClient, namespace: str, ttl_ms: int = 10_000, renew_every_ms: int = 3_000
+        self,
+        redis: RespClient,
+        namespace: str,
+        ttl_ms: int = 15_000,
+        renew_every_ms: int = 3_000,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis = redis
         self._namespace = namespace
         self._ttl_ms = ttl_ms
         self._renew_every_ms = renew_every_ms
+        self._monotonic = monotonic
         self._token = uuid.uuid4().hex
         self._valid_until = 0.0
         self.worker = -1
@@ -148,31 +155,38 @@ class WorkerLease:
 
     def is_valid(self) -> bool:
         """True while the lease is certainly still ours (a margin before its TTL runs out)."""
-        return time.monotonic() < self._valid_until
+        return self._monotonic() < self._valid_until
+
+    def _held_from(self, asked: float) -> None:
+        """Redis set the TTL after ``asked``, so the key lives at least a TTL from then; a tenth
+        of it is kept as margin for clock rates. The window spans several renewals, so a renewal
+        that stalls for a command timeout on a loaded machine does not stop the ids."""
+        self._valid_until = asked + self._ttl_ms * 0.9 / 1000
 
     async def acquire(self) -> int:
         """Takes a free worker id and returns the millisecond its ids must start after."""
         for worker in random.sample(range(MAX_WORKER + 1), MAX_WORKER + 1):
-            asked = time.monotonic()
+            asked = self._monotonic()
             taken = ("SET", self._key(worker), self._token, "NX", "PX", self._ttl_ms)
             if await self._redis.call(*taken):
                 self.worker = worker
-                self._valid_until = asked + (self._ttl_ms - self._renew_every_ms) / 1000
+                self._held_from(asked)
                 recorded = await self._redis.call("GET", self._high_water_key(worker))
                 return int(recorded) if recorded else 0
         raise Unavailable("all 1,024 worker ids are leased")
 
     async def renew(self, last_ms: int) -> bool:
-        """Extends the lease and records a high-water mark for the next holder of this id: the
-        last millisecond used plus one renewal period, since ids go on until the next renewal."""
-        asked = time.monotonic()
+        """Extends the lease and records a high-water mark for the next holder of this id: a
+        TTL past the last millisecond used (or now), since ids may go on until the lease ends."""
+        asked = self._monotonic()
+        high_water = max(last_ms, wall_clock_ms()) + self._ttl_ms
         renewed = await self._redis.run(
             _RENEW,
             [self._key(self.worker), self._high_water_key(self.worker)],
-            [self._token, self._ttl_ms, last_ms + self._renew_every_ms],
+            [self._token, self._ttl_ms, high_water],
         )
         if renewed:
-            self._valid_until = asked + (self._ttl_ms - self._renew_every_ms) / 1000
+            self._held_from(asked)
         else:
             self._valid_until = 0.0
         return bool(renewed)
