@@ -36,12 +36,11 @@ Engagement = Literal["like", "retweet"]
 
 @dataclass(frozen=True)
 class Claim:
-    """Who holds an engagement: ``ref`` is the like id or the retweet id; ``counted`` says the
-    counters include it (the last step of an engagement, so False means still in progress, or
-    interrupted and to be completed)."""
+    """Who holds an engagement: ``ref`` is the like id or the retweet id; ``new`` says this
+    request's claim took it, and so is the one that counts it."""
 
     ref: str
-    counted: bool
+    new: bool
 
 
 @dataclass(frozen=True)
@@ -134,20 +133,23 @@ class TweetStore(TimelineReader, Protocol):
 
     # Likes and retweets: claimed per (tweet, user), then recorded, then counted.
     async def claim(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> Claim: ...
-    async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> Claim | None: ...
+    async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> str | None:
+        """The ref of the claim held, if any."""
+        ...
+
     async def claimed(self, user_id: int, tweet_ids: Sequence[int]) -> set[tuple[Engagement, int]]:
         """(kind, tweet id) of each like and retweet of ``user_id`` among ``tweet_ids``."""
         ...
 
-    async def mark_counted(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
-        """True for the one call that moves the claim to counted."""
-        ...
-
     async def release(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
-        """Removes the claim; True if it had been counted (so the counters must go down)."""
+        """Removes the claim ``ref``; True for the one call that did (so it uncounts it)."""
         ...
 
     async def record_like(self, listed: Listed, event: TweetLiked) -> None: ...
+    async def like_recorded(self, listed: Listed) -> bool:
+        """Whether the like's rows (and so its event) were written."""
+        ...
+
     async def erase_like(self, listed: Listed, event: TweetUnliked) -> None: ...
 
 

@@ -4,10 +4,14 @@ Writes that cannot be one Cassandra batch follow one pattern, so an interrupted 
 finished by its retry instead of leaving counts and events half done:
 
 * **claim, record, count.** A like or retweet first claims (tweet, user) with a lightweight
-  transaction, then writes its rows and its event in one logged batch (the outbox), then moves
-  the claim to *counted* with a second lightweight transaction and only then bumps the counter.
-  Concurrent likes by many users count exactly once each; a repeated like finds the claim
-  counted and does nothing; a like interrupted before it counted is completed by its retry.
+  transaction, then writes its rows and its event in one logged batch (the outbox), then bumps
+  the counter, once, by the request whose claim took it. Concurrent likes by many users count
+  exactly once each; a repeated like finds its rows written and does nothing; a like
+  interrupted before its batch is completed by its retry (rows and event, under the claim's
+  ids, so a retry racing its first try writes the same rows and the same event id, which
+  JetStream's duplicate window drops). A process that dies between the claim and the counter
+  leaves that count one short, as a post's counters are: one lightweight transaction a like,
+  not two, for the price of that window.
 * **record, then mark.** A delete (or an unretweet) writes its index removals and its event
   first, then marks the tweet deleted with a lightweight transaction; only the call that marked
   it lowers the counters. An interrupted delete is finished by its retry.
@@ -37,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -474,30 +477,29 @@ class TweetService:
         """The liked tweet with its counts as stored once this like is counted (the event
         carries the count read with the tweet, plus this like: a snapshot either way)."""
         target = await self._original(tweet_id)
-        claim = await self._store.claim("like", target.id, user_id, str(uuid.uuid1()))
-        if claim.counted:
+        claim = await self._store.claim("like", target.id, user_id, new_event_id())
+        listed = Listed(claim.ref, target.id, user_id)
+        if not claim.new and await self._store.like_recorded(listed):
             return await self._recounted(target)
         likes = target.counts.likes + 1
-        event = TweetLiked(
-            new_event_id(), self._clock(), target.id, target.author.id, user_id, likes
-        )
-        await self._store.record_like(Listed(claim.ref, target.id, user_id), event)
-        if await self._store.mark_counted("like", target.id, user_id, claim.ref):
+        event = TweetLiked(claim.ref, self._clock(), target.id, target.author.id, user_id, likes)
+        await self._store.record_like(listed, event)
+        if claim.new:
             await self._store.add_counts(target.id, likes=1)
         return await self._counted_again(target)
 
     async def unlike(self, user_id: int, tweet_id: int) -> TweetView:
         """The unliked tweet, counted as ``like`` counts it."""
         target = await self._original(tweet_id)
-        claim = await self._store.claim_of("like", target.id, user_id)
-        if claim is None:
+        ref = await self._store.claim_of("like", target.id, user_id)
+        if ref is None:
             return await self._recounted(target)
         likes = max(target.counts.likes - 1, 0)
         event = TweetUnliked(
             new_event_id(), self._clock(), target.id, target.author.id, user_id, likes
         )
-        await self._store.erase_like(Listed(claim.ref, target.id, user_id), event)
-        if await self._store.release("like", target.id, user_id, claim.ref):
+        await self._store.erase_like(Listed(ref, target.id, user_id), event)
+        if await self._store.release("like", target.id, user_id, ref):
             await self._store.add_counts(target.id, likes=-1)
         return await self._counted_again(target)
 
@@ -544,13 +546,13 @@ class TweetService:
         original = await self._recounted(await self._original(tweet_id))
         claim = await self._store.claim("retweet", original.id, user_id, str(self._ids.next_id()))
         retweet = Tweet(id=int(claim.ref), author_id=user_id, retweet_of_id=original.id)
-        if not claim.counted:
+        if claim.new or not await self._store.tweets([retweet.id]):
             event = TweetRetweeted(
                 new_event_id(), self._clock(), retweet.id, original.id, original.author.id,
                 user_id, original.counts.retweets + 1,
             )  # fmt: skip
             await self._store.create(retweet, event)
-            if await self._store.mark_counted("retweet", original.id, user_id, claim.ref):
+            if claim.new:
                 await asyncio.gather(
                     self._store.add_counts(original.id, retweets=1),
                     self._store.add_tweet_count(user_id, 1),
@@ -563,9 +565,9 @@ class TweetService:
 
     async def unretweet(self, user_id: int, tweet_id: int) -> TweetView:
         original = await self._original(tweet_id)
-        claim = await self._store.claim_of("retweet", original.id, user_id)
-        if claim is not None:
-            retweet = Tweet(id=int(claim.ref), author_id=user_id, retweet_of_id=original.id)
+        ref = await self._store.claim_of("retweet", original.id, user_id)
+        if ref is not None:
+            retweet = Tweet(id=int(ref), author_id=user_id, retweet_of_id=original.id)
             await self._undo_retweet(retweet, original.author.id)
         return await self._recounted(original)
 
@@ -624,8 +626,8 @@ class TweetService:
         one can no longer be unliked): its claim released first, and uncounted by the call that
         released it counted; then the like's rows and its event, the row the walk finds last."""
         tweet_id, user_id = like.tweet_id, like.user_id
-        claim = await self._store.claim_of("like", tweet_id, user_id)
-        if claim is not None and await self._store.release("like", tweet_id, user_id, claim.ref):
+        ref = await self._store.claim_of("like", tweet_id, user_id)
+        if ref is not None and await self._store.release("like", tweet_id, user_id, ref):
             await self._store.add_counts(tweet_id, likes=-1)
         author_id, counts = await asyncio.gather(
             self._author_id(tweet_id), self._store.counts([tweet_id])

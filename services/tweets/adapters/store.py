@@ -20,7 +20,6 @@ from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType, PreparedStatement
 
 from services.platform.cql import execute, insert_if_absent
-from services.platform.errors import Unavailable
 from services.platform.outbox import Outbox
 from services.tweets.convert import event_message
 from services.tweets.model import (
@@ -43,8 +42,6 @@ _MAX_ID = 2**63 - 1
 _MIN_TOKEN = -(2**63)
 #: 1970-01-01 in a time-based UUID's 100-nanosecond intervals since 1582-10-15.
 _UUID_EPOCH = 0x01B21DD213814000
-#: Attempts at releasing a claim whose counted flag keeps changing under the release.
-_RELEASE_ATTEMPTS = 5
 
 
 def entities_json(entities: Entities) -> str:
@@ -211,24 +208,22 @@ class CassandraTweetStore:
             "UPDATE tweets SET delete_time = ? WHERE id = ? IF delete_time = null"
         )
         self._claim = prepare(
-            "INSERT INTO engagement_claims (tweet_id, user_id, kind, ref, counted) "
-            "VALUES (?, ?, ?, ?, false) IF NOT EXISTS"
+            "INSERT INTO engagement_claims (tweet_id, user_id, kind, ref) "
+            "VALUES (?, ?, ?, ?) IF NOT EXISTS"
         )
         self._select_claim = prepare(
-            "SELECT ref, counted FROM engagement_claims "
-            "WHERE tweet_id = ? AND user_id = ? AND kind = ?"
+            "SELECT ref FROM engagement_claims WHERE tweet_id = ? AND user_id = ? AND kind = ?"
         )
         self._claimed = prepare(
             "SELECT tweet_id, kind FROM engagement_claims "
             "WHERE tweet_id IN ? AND user_id = ? AND kind IN ('like', 'retweet')"
         )
-        self._mark_counted = prepare(
-            "UPDATE engagement_claims SET counted = true "
-            "WHERE tweet_id = ? AND user_id = ? AND kind = ? IF ref = ? AND counted = false"
-        )
         self._release = prepare(
             "DELETE FROM engagement_claims WHERE tweet_id = ? AND user_id = ? AND kind = ? "
-            "IF ref = ? AND counted = ?"
+            "IF ref = ?"
+        )
+        self._select_liker = prepare(
+            "SELECT user_id FROM tweet_likers WHERE tweet_id = ? AND like_id = ?"
         )
         # Like rows are written at the like's own time, so an unlike's deletes (written later)
         # shadow them even when a racing like's batch lands after the unlike.
@@ -483,11 +478,11 @@ class CassandraTweetStore:
 
     async def claim(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> Claim:
         row = await insert_if_absent(self._session, self._claim, (tweet_id, user_id, kind, ref))
-        return Claim(ref, counted=False) if row.applied else Claim(row.ref, bool(row.counted))
+        return Claim(ref, new=True) if row.applied else Claim(row.ref, new=row.ref == ref)
 
-    async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> Claim | None:
+    async def claim_of(self, kind: Engagement, tweet_id: int, user_id: int) -> str | None:
         row = await self._one(self._select_claim, tweet_id, user_id, kind)
-        return None if row is None else Claim(row.ref, bool(row.counted))
+        return None if row is None else str(row.ref)
 
     async def claimed(self, user_id: int, tweet_ids: Sequence[int]) -> set[tuple[Engagement, int]]:
         if not tweet_ids:
@@ -495,20 +490,8 @@ class CassandraTweetStore:
         rows = await execute(self._session, self._claimed, (list(tweet_ids), user_id))
         return {(row.kind, row.tweet_id) for row in rows}
 
-    async def mark_counted(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
-        return bool((await self._one(self._mark_counted, tweet_id, user_id, kind, ref)).applied)
-
     async def release(self, kind: Engagement, tweet_id: int, user_id: int, ref: str) -> bool:
-        # Deleted on the condition of its counted flag, to know whether the counters include
-        # it; a concurrent mark_counted can flip the flag in between, hence the retries.
-        for _ in range(_RELEASE_ATTEMPTS):
-            for counted in (True, False):
-                row = await self._one(self._release, tweet_id, user_id, kind, ref, counted)
-                if row.applied:
-                    return counted
-                if getattr(row, "ref", None) != ref:  # gone, or another like or retweet now
-                    return False
-        raise Unavailable("the like or retweet kept changing while being undone; retry")
+        return bool((await self._one(self._release, tweet_id, user_id, kind, ref)).applied)
 
     async def record_like(self, listed: Listed, event: TweetLiked) -> None:
         like_id = uuid.UUID(listed.like_id)
@@ -518,6 +501,10 @@ class CassandraTweetStore:
             (self._insert_liker, (listed.tweet_id, like_id, listed.user_id, written)),
             (self._insert_liked, (listed.user_id, like_id, listed.tweet_id, written)),
         )
+
+    async def like_recorded(self, listed: Listed) -> bool:
+        row = await self._one(self._select_liker, listed.tweet_id, uuid.UUID(listed.like_id))
+        return row is not None
 
     async def erase_like(self, listed: Listed, event: TweetUnliked) -> None:
         like_id = uuid.UUID(listed.like_id)

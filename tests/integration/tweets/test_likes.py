@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from cassandra.cluster import Session
 from chirp.tweets.v1 import tweet_pb2
 
 from services.platform.caches.tweet_cache import tweet_key
+from services.platform.outbox import Outbox, new_event_id
 from services.platform.resp import RespClient
+from services.tweets.adapters.store import CassandraTweetStore
 from tests.integration.tweets.tokens import bearer, random_user_id
 from tests.stack import GATEWAY
 
@@ -87,6 +90,21 @@ async def test_a_liked_tweet_is_cached_again_with_its_exact_count(
     cached = await resp.call("GET", tweet_key(int(tweet_id)))
     assert cached, "no like left the tweet cached"
     assert tweet_pb2.Tweet.FromString(cached).like_count == 20
+
+
+async def test_a_like_cut_off_after_its_claim_is_finished_by_its_retry(
+    http: httpx.AsyncClient, session: Session
+) -> None:
+    """A like whose process died once its claim was taken (no rows, no event) is written by
+    the next like of the same person, and only once however many retries race."""
+    tweet_id = await _tweet(http)
+    fan = random_user_id()
+    await CassandraTweetStore(session, Outbox(session)).claim(
+        "like", int(tweet_id), fan, new_event_id()
+    )
+    await _all(http, "like", tweet_id, [fan, fan, fan])
+    likers = (await http.get(f"/v1/tweets/{tweet_id}/likes", params={"pageSize": 10})).json()
+    assert [user["id"] for user in likers["users"]] == [str(fan)]
 
 
 async def test_concurrent_unlikes_count_down_exactly(http: httpx.AsyncClient) -> None:

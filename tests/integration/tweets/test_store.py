@@ -22,7 +22,7 @@ from services.tweets.model import (
     TweetView,
     Version,
 )
-from services.tweets.ports import Listed
+from services.tweets.ports import Claim, Listed
 from services.tweets.service import now_ms
 from services.tweets.text import Entities, Hashtag, Link, Mention
 from services.tweets.timeline import MAX_BUCKETS_PER_READ, bucket_of, read_slice
@@ -132,26 +132,19 @@ async def test_edits_swap_text_only_over_the_state_they_read(store: CassandraTwe
     assert not await store.replace_text(stale, Tweet(tweet.id, tweet.author_id, "after delete"))
 
 
-async def test_claims_count_once_and_release_tells_whether_they_counted(
-    store: CassandraTweetStore,
-) -> None:
+async def test_a_claim_is_taken_once_and_released_once(store: CassandraTweetStore) -> None:
     tweet_id, user = _id(), random_user_id()
-    claim = await store.claim("like", tweet_id, user, "first")
-    assert (claim.ref, claim.counted) == ("first", False)
-    assert (await store.claim("like", tweet_id, user, "second")).ref == "first"
+    assert await store.claim("like", tweet_id, user, "first") == Claim("first", new=True)
+    assert await store.claim("like", tweet_id, user, "second") == Claim("first", new=False)
+    # A retry of the request that took it (its first try timed out, say) finds it its own.
+    assert await store.claim("like", tweet_id, user, "first") == Claim("first", new=True)
     assert await store.claim_of("retweet", tweet_id, user) is None  # kinds are apart
-    assert await store.mark_counted("like", tweet_id, user, "first")
-    assert not await store.mark_counted("like", tweet_id, user, "first")
-    assert (await store.claim("like", tweet_id, user, "third")).counted
+    assert await store.claim_of("like", tweet_id, user) == "first"
     assert not await store.release("like", tweet_id, user, "other-ref")
     assert await store.release("like", tweet_id, user, "first")
     assert await store.claim_of("like", tweet_id, user) is None
     assert not await store.release("like", tweet_id, user, "first")
-    # An uncounted claim is released without having counted.
-    await store.claim("like", tweet_id, user, "fourth")
-    assert not await store.release("like", tweet_id, user, "fourth")
-    assert await store.claim_of("like", tweet_id, user) is None
-    assert not await store.mark_counted("like", tweet_id, user, "fourth")
+    assert await store.claim("like", tweet_id, user, "third") == Claim("third", new=True)
 
 
 async def test_counters(store: CassandraTweetStore) -> None:
@@ -169,10 +162,12 @@ async def test_likes_list_newest_first_and_an_unlike_shadows_a_late_like(
 ) -> None:
     tweet_id, users = _id(), [random_user_id() for _ in range(3)]
     listed = [Listed(str(uuid.uuid1()), tweet_id, user) for user in users]
+    assert not await store.like_recorded(listed[0])
     for row in listed:
         await store.record_like(
             row, TweetLiked(new_event_id(), now_ms(), tweet_id, 1, row.user_id, 1)
         )
+    assert await store.like_recorded(listed[0])
     likers = await store.likers(tweet_id, None, 2)
     assert [r.user_id for r in likers] == users[:0:-1]
     rest = await store.likers(tweet_id, likers[-1].like_id, 2)
@@ -187,6 +182,7 @@ async def test_likes_list_newest_first_and_an_unlike_shadows_a_late_like(
     )
     assert [r.user_id for r in await store.likers(tweet_id, None, 5)] == users[:0:-1]
     assert await store.liked(users[0], None, 5) == []
+    assert not await store.like_recorded(listed[0])
 
 
 async def test_retweets_are_indexed_under_their_original(store: CassandraTweetStore) -> None:
