@@ -70,6 +70,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             settings.nats_url,
             search,
             commit_seconds=settings.search.commit_seconds,
+            engagement_seconds=settings.search.engagement_seconds,
             config=replica_consumer(settings.search.replica),
         )
         counter = TrendsWorker(

@@ -9,6 +9,11 @@ that fails (a service the indexer reads from is down) or a commit that fails is 
 later, for as long as the failure lasts (``services/platform/consumers.py``). A process killed
 before its commit leaves its messages unacknowledged: JetStream redelivers them after the
 consumer's ack wait, and applying them again is harmless.
+
+Likes and retweets (and their undoing) only move a tweet in ``top``: they wait up to
+``engagement_seconds`` (5 s in the service) before being applied, together, unacknowledged until
+the commit after, so a tweet liked a hundred times in that window is read from the tweets service
+and indexed once, not once a commit. The counts a search answers with are read when it answers.
 """
 
 from __future__ import annotations
@@ -43,6 +48,13 @@ def replica_consumer(replica: str) -> ConsumerConfig:
 
 #: Messages per fetch; at most this many wait for one commit per fetch.
 FETCH_BATCH = 500
+#: The events that change nothing but a tweet's engagement counts.
+ENGAGEMENT = (
+    tweet_events_pb2.TweetLikedEvent,
+    tweet_events_pb2.TweetUnlikedEvent,
+    tweet_events_pb2.TweetRetweetedEvent,
+    tweet_events_pb2.TweetUnretweetedEvent,
+)
 
 
 class Indexer:
@@ -52,15 +64,21 @@ class Indexer:
         search: SearchService,
         *,
         commit_seconds: float,
+        engagement_seconds: float = 0.0,
         config: ConsumerConfig = CONSUMER,
     ) -> None:
         self._nats_url = nats_url
         self._search = search
         self._commit_seconds = commit_seconds
+        self._engagement_seconds = engagement_seconds
         self._config = config
         self._settle = Settle(config)
         self._pending: list[Msg] = []
         self._written = asyncio.Event()
+        #: Engagement events waiting for their window to end (``_engaged_due`` once it has).
+        self._engaged: list[tuple[Msg, Event]] = []
+        self._engaged_due = False
+        self._applying = asyncio.Lock()
 
     async def run(self) -> None:
         """Consumes and commits until cancelled."""
@@ -73,16 +91,41 @@ class Indexer:
         read = [
             (m, event) for m in messages if (event := await self._settle.decoded(m)) is not None
         ]
+        if self._engagement_seconds:
+            self._hold_engagement([(m, e) for m, e in read if isinstance(e, ENGAGEMENT)])
+            read = [(m, e) for m, e in read if not isinstance(e, ENGAGEMENT)]
+        if await self._apply(read):
+            self._written.set()
+
+    def _hold_engagement(self, engaged: list[tuple[Msg, Event]]) -> None:
+        """Keeps ``engaged`` for the current window, opening one (and the commit loop's wake-up
+        at its end) if none is open."""
+        if not engaged:
+            return
+        if not self._engaged:
+            asyncio.get_running_loop().call_later(self._engagement_seconds, self._window_ended)
+        self._engaged.extend(engaged)
+
+    def _window_ended(self) -> None:
+        self._engaged_due = True
+        self._written.set()
+
+    async def _apply(self, read: list[tuple[Msg, Event]]) -> bool:
+        """Applies the events of ``read``; True if they are to be committed, False if there
+        were none or they failed (and were settled for redelivery)."""
         applied = [message for message, _ in read]
+        if not applied:
+            return False
         try:
             with self._settle.kept_alive(applied):
-                await self._search.apply(changes_of(event for _, event in read))
+                async with self._applying:
+                    await self._search.apply(changes_of(event for _, event in read))
         except Exception as error:
             metrics.EVENTS.labels("redelivered").inc(len(applied))
             await self._settle.failed(applied, error)
-            return
+            return False
         self._pending.extend(applied)
-        self._written.set()
+        return True
 
     async def _commit_loop(self) -> None:
         last_commit = 0.0
@@ -90,6 +133,12 @@ class Indexer:
             await self._written.wait()
             await pause(max(0.0, last_commit + self._commit_seconds - time.monotonic()))
             self._written.clear()
+            if self._engaged_due:
+                self._engaged_due = False
+                engaged, self._engaged = self._engaged, []
+                await self._apply(engaged)
+            if not self._pending:
+                continue
             batch, self._pending = self._pending, []
             last_commit = time.monotonic()
             try:

@@ -1,8 +1,8 @@
 """While the tweets service does not answer, the indexer's batch is redelivered later, again and
 again (the platform's policy: ``services/platform/consumers.py``): once tweets answers again the
-tweet is indexed. In process: the real Indexer on a test consumer, a temporary index, and the
-real tweets service behind an adapter that fails its first calls with UNAVAILABLE (the
-outage)."""
+tweet is indexed. And likes wait for their window, to refresh their tweet once. In process: the
+real Indexer on a test consumer, a temporary index, and the real tweets service behind an
+adapter that fails its first calls with UNAVAILABLE (the outage) or counts them."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import grpc
 import httpx
 import pytest
 from chirp.tweets.v1 import tweet_pb2
+from nats.js.api import DeliverPolicy
 
 from services.platform.background import in_background
 from services.platform.consumers import connect
-from services.platform.events import STREAM
+from services.platform.events import STREAM, durable
 from services.platform.resp import RespClient
 from services.search.adapters.clients import GrpcGraph, GrpcTweets, GrpcUsers
 from services.search.adapters.index import TantivyTweetIndex, TantivyUserIndex
@@ -29,7 +30,8 @@ from services.search.service import SearchService
 from tests.cancellation import stops_every_time
 from tests.integration.search.indexer_process import killable_consumer
 from tests.integration.search.support import SETTINGS, post
-from tests.integration.tweets.tokens import random_user_id
+from tests.integration.streams import temporary_consumer
+from tests.integration.tweets.tokens import bearer, random_user_id
 from tests.polling import eventually
 from tests.stack import GATEWAY
 
@@ -47,6 +49,18 @@ class Outage(GrpcTweets):
             raise grpc.aio.AioRpcError(
                 grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down"
             )
+        return await super().batch_get(ids)
+
+
+class Counting(GrpcTweets):
+    """The tweets service, noting the ids asked for."""
+
+    def __init__(self, redis: RespClient, channel: grpc.aio.Channel) -> None:
+        super().__init__(redis, channel)
+        self.asked: list[int] = []
+
+    async def batch_get(self, ids: Sequence[int]) -> list[tweet_pb2.Tweet]:
+        self.asked += ids
         return await super().batch_get(ids)
 
 
@@ -131,3 +145,40 @@ async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
             await asyncio.sleep(next(delays))
 
         await stops_every_time(indexer.run, posted, rounds=15)
+
+
+async def test_likes_within_one_window_refresh_their_tweet_once(
+    tmp_path: Path, channels: list[grpc.aio.Channel], index: TantivyTweetIndex, resp: RespClient
+) -> None:
+    tweets = Counting(resp, channels[0])
+    name = f"test-engaged-{uuid.uuid4().hex[:10]}"
+    config = durable(name, "a test's", ["tweets.created", "tweets.liked"]).evolve(
+        deliver_policy=DeliverPolicy.NEW
+    )
+    search = _search(tmp_path, index, tweets, channels)
+    indexer = Indexer(
+        SETTINGS.nats_url, search, commit_seconds=0.05, engagement_seconds=3, config=config
+    )
+    word = f"engaged{uuid.uuid4().hex[:8]}"
+    async with (
+        temporary_consumer(config),
+        in_background(indexer.run),
+        httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http,
+    ):
+        await asyncio.sleep(0.5)  # bound to the consumer
+        tweet_id = await post(http, random_user_id(), f"{word} to be liked")
+        await eventually(lambda: index.latest(parse(word), None, 10), bool, 30)
+        liked = await asyncio.gather(
+            *(
+                http.post(f"/v1/tweets/{tweet_id}:like", json={}, headers=bearer(random_user_id()))
+                for _ in range(5)
+            )
+        )
+        assert [response.status_code for response in liked] == [200] * 5
+        await asyncio.sleep(1)
+        assert tweets.asked == [tweet_id]  # the likes wait for their window
+        likes = await eventually(
+            lambda: index.candidates(parse(word)), lambda found: found[0].likes == 5, 30
+        )
+    assert [candidate.tweet_id for candidate in likes] == [tweet_id]
+    assert tweets.asked == [tweet_id, tweet_id]  # once created, once for the five likes
