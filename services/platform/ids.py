@@ -115,8 +115,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """)
+# Frees a lease this process still owns, recording the last millisecond its ids used.
 _RELEASE = Script("""
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 """)
 
@@ -191,9 +195,15 @@ class WorkerLease:
             self._valid_until = 0.0
         return bool(renewed)
 
-    async def release(self) -> None:
+    async def release(self, last_ms: int) -> None:
+        """Frees the worker id, its high-water mark the last millisecond used: no id is issued
+        after this, so the next holder need not wait for the renewal's mark (a TTL ahead)."""
         self._valid_until = 0.0
-        await self._redis.run(_RELEASE, [self._key(self.worker)], [self._token])
+        await self._redis.run(
+            _RELEASE,
+            [self._key(self.worker), self._high_water_key(self.worker)],
+            [self._token, last_ms],
+        )
 
 
 @contextlib.asynccontextmanager
@@ -227,4 +237,4 @@ async def leased_snowflake(
             yield generator
     finally:
         with contextlib.suppress(Exception):
-            await lease.release()
+            await lease.release(generator.last_ms)

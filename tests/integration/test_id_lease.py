@@ -28,7 +28,7 @@ async def test_live_leases_never_share_a_worker_id(resp: RespClient, namespace: 
     await asyncio.gather(*(lease.acquire() for lease in leases))
     assert len({lease.worker for lease in leases}) == 50
     assert all(lease.is_valid() for lease in leases)
-    await asyncio.gather(*(lease.release() for lease in leases))
+    await asyncio.gather(*(lease.release(last_ms=0) for lease in leases))
 
 
 async def test_a_lease_taken_over_is_not_renewed(
@@ -56,22 +56,28 @@ async def test_a_lease_outlives_a_stalled_renewal(resp: RespClient, namespace: s
     assert lease.is_valid()
     now[0] += 0.2  # within a tenth of the TTL of its expiry in Redis: no longer certainly ours
     assert not lease.is_valid()
-    await lease.release()
+    await lease.release(last_ms=0)
 
 
 async def test_the_next_holder_starts_after_the_recorded_high_water_mark(
     resp: RespClient, redis: Redis, namespace: str
 ) -> None:
+    """After a lease that lapsed, a TTL past the millisecond of its last renewal (its ids may
+    have gone on until then); after one released, right after the last millisecond it used."""
     first = WorkerLease(resp, namespace, ttl_ms=5_000, renew_every_ms=1_000)
     await first.acquire()
     far_ahead = 10**13
     assert await first.renew(last_ms=far_ahead)
-    await first.release()
-    # Only that worker id is free now that every other one is taken by someone else.
+    # Only that worker id is free once it lapses: every other one is taken by someone else.
     await redis.mset({f"{namespace}:worker:{w}": "other" for w in range(1024) if w != first.worker})
+    await redis.delete(f"{namespace}:worker:{first.worker}")  # the lease lapsed
     second = WorkerLease(resp, namespace)
-    assert await second.acquire() == far_ahead + 5_000  # a TTL past it
+    assert await second.acquire() == far_ahead + 5_000
     assert second.worker == first.worker
+    await second.release(last_ms=far_ahead + 7_000)
+    third = WorkerLease(resp, namespace)
+    assert await third.acquire() == far_ahead + 7_000
+    assert third.worker == first.worker
 
 
 async def test_a_leased_generator_issues_unique_ordered_ids(
