@@ -176,13 +176,7 @@ def _note(changes: Changes, event: Event) -> None:
         changes.deleted_tweets.add(event.tweet_id)
         if event.reply_to_id:
             changes.tweets.add(event.reply_to_id)
-    elif isinstance(
-        event,
-        tweet_events_pb2.TweetLikedEvent
-        | tweet_events_pb2.TweetUnlikedEvent
-        | tweet_events_pb2.TweetRetweetedEvent
-        | tweet_events_pb2.TweetUnretweetedEvent,
-    ):
+    elif isinstance(event, ENGAGEMENT):
         changes.tweets.add(event.tweet_id)
     elif isinstance(event, user_events_pb2.UserCreatedEvent | user_events_pb2.UserUpdatedEvent):
         changes.users.add(event.user.id)
