@@ -31,6 +31,8 @@ STREAM_BATCH = 1000
 #: many x FOLLOWEES new follows before a pair would repeat.
 FOLLOWERS = 200
 FOLLOWEES = 50
+#: Users in the BatchGetFollowCounts scenario's batch.
+COUNTED = 100
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Prepared:
     celebrity: celebrity.Celebrity
     #: The page token of the celebrity's followers page ``celebrity.DEEP_PAGE``.
     deep_token: str
+    #: The bench graph's users whose counts a batch asks for, with its most followed.
+    counted_ids: list[int]
 
 
 def prepare() -> Prepared:
@@ -67,7 +71,8 @@ def prepare() -> Prepared:
             "MATCH (u:User {id: $id}) RETURN u.follower_count AS followers", id=graph.top_id
         )
         deep_token = star.page_token(neo4j, celebrity.DEEP_PAGE, celebrity.PAGE_SIZE)
-    return Prepared(graph, int(records[0]["followers"]), star, deep_token)
+        counted = follow_graph.spread_ids(neo4j, graph, COUNTED - 1)
+    return Prepared(graph, int(records[0]["followers"]), star, deep_token, [graph.top_id, *counted])
 
 
 def scenarios(prepared: Prepared, data: Dataset) -> list[Scenario]:
@@ -94,9 +99,9 @@ def scenarios(prepared: Prepared, data: Dataset) -> list[Scenario]:
             {"username": star.username, "page_size": 100, "page_token": prepared.deep_token},
         ),
         Scenario(
-            "BatchGetFollowCounts x100",
+            f"BatchGetFollowCounts x{COUNTED}",
             f"{SERVICE}/BatchGetFollowCounts",
-            {"user_ids": [str(user_id) for user_id in [graph.top_id, *graph.bench_ids(99)]]},
+            {"user_ids": [str(user_id) for user_id in prepared.counted_ids]},
         ),
         Scenario(
             f"ListSuggestedUsers f={follow_graph.CALLER_FOLLOWS}",
