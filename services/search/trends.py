@@ -182,7 +182,8 @@ class TrendStore(Protocol):
         ...
 
     async def author_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
-        """Per term: its per-bucket distinct authors summed over ``buckets``."""
+        """Per term: its per-bucket distinct authors summed over ``buckets``, which are past
+        buckets (the baseline): an adapter may keep the sums for a bucket's time."""
         ...
 
     async def tweet_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]: ...

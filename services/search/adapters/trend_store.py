@@ -7,6 +7,8 @@ Keys (``<p>`` is the prefix, ``chirp:trends`` in production; ``<b>`` a bucket nu
 * ``{<p>}:<b>:a:<term>``: a set of the authors who used the term in the bucket.
 * ``{<p>}:<b>:authors`` / ``{<p>}:<b>:n``: sorted sets term -> distinct authors / tweets in
   the bucket, kept by the same script.
+* ``{<p>}:baseline:<first>:<last>``: the authors sorted sets of buckets ``first..last`` summed
+  (``author_sums``), kept for one bucket's time.
 * ``{<p>}:peaks``: hash term -> ``score at``; ``{<p>}:current``: the published trends (JSON);
   ``{<p>}:lock``: which replica recomputes.
 
@@ -108,10 +110,33 @@ class RedisTrendStore:
         return {_text(term): int(float(total)) for term, total in _pairs(found)}
 
     async def author_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
-        return await self._sum_scores(buckets, "authors", terms)
+        """Each term's distinct authors summed over ``buckets``, past ones (the baseline). A
+        recompute asks this of every frequent term (up to ``MAX_SCANNED``) over the baseline's
+        60 buckets, which only moves once a bucket: the sums are kept in one sorted set for a
+        bucket's time (``{<p>}:baseline:<first>:<last>``, made by Redis from the buckets'), so
+        each recompute reads one score a term, not one a term per bucket. A tweet counted late
+        into one of those buckets shows in the sums once the baseline moves on."""
+        if not terms:
+            return []
+        summed = self._key("baseline", buckets[0], buckets[-1])
+        if not await self._redis.call("EXISTS", summed):
+            keys = [self._key(bucket, "authors") for bucket in buckets]
+            await self._redis.pipeline(
+                [
+                    ("ZUNIONSTORE", summed, len(keys), *keys),
+                    ("EXPIRE", summed, self._params.bucket_seconds),
+                ]
+            )
+        scores = await self._redis.call("ZMSCORE", summed, *terms)
+        return [int(float(score or 0)) for score in scores]
 
     async def tweet_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
-        return await self._sum_scores(buckets, "n", terms)
+        if not terms:
+            return []
+        rows = await self._redis.pipeline(
+            [("ZMSCORE", self._key(bucket, "n"), *terms) for bucket in buckets]
+        )
+        return [int(sum(float(row[i] or 0) for row in rows)) for i in range(len(terms))]
 
     async def distinct_authors(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
         if not terms:
@@ -120,16 +145,6 @@ class RedisTrendStore:
         prefixes = [self._key(b, "a:") for b in buckets]
         counted = await self._redis.run(_DISTINCT, [scratch], [len(buckets), *prefixes, *terms])
         return [int(n) for n in counted]
-
-    async def _sum_scores(
-        self, buckets: Sequence[int], name: str, terms: Sequence[str]
-    ) -> list[int]:
-        if not terms:
-            return []
-        rows = await self._redis.pipeline(
-            [("ZMSCORE", self._key(bucket, name), *terms) for bucket in buckets]
-        )
-        return [int(sum(float(row[i] or 0) for row in rows)) for i in range(len(terms))]
 
     async def peaks(self) -> dict[str, Peak]:
         stored = await self._redis.call("HGETALL", self._key("peaks"))

@@ -30,8 +30,12 @@ class Clock:
 
 
 @pytest.fixture
-async def store(redis: Redis, resp: RespClient) -> AsyncIterator[RedisTrendStore]:
-    prefix = f"test:trends:{uuid.uuid4().hex[:10]}"
+def prefix() -> str:
+    return f"test:trends:{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def store(redis: Redis, resp: RespClient, prefix: str) -> AsyncIterator[RedisTrendStore]:
     yield RedisTrendStore(resp, PARAMS, prefix=prefix)
     keys = [key async for key in redis.scan_iter(match=f"{{{prefix}}}:*", count=1000)]
     if keys:
@@ -123,3 +127,21 @@ async def test_pages_of_trends(store: RedisTrendStore) -> None:
     assert len(first) == 2
     assert [t.term for t in first + second] == ["#t0", "#t1", "#t2"]
     assert last == ""
+
+
+async def test_baseline_sums_are_the_buckets_sums_kept_for_a_bucket(
+    store: RedisTrendStore, redis: Redis, prefix: str
+) -> None:
+    bucket = PARAMS.bucket(START)
+    baseline = range(bucket, bucket + 3)
+    # Three buckets: 3 authors of #a; 4 of #a and #b; none.
+    for offset, (authors, terms) in enumerate(((3, ["#a"]), (4, ["#a", "#b"]), (0, []))):
+        await store.record([(offset * 100 + a, a, bucket + offset, terms) for a in range(authors)])
+
+    assert await store.author_sums(baseline, ["#a", "#b", "#none"]) == [7, 4, 0]
+    kept = await redis.ttl(f"{{{prefix}}}:baseline:{bucket}:{bucket + 2}")
+    assert 0 < kept <= PARAMS.bucket_seconds
+    # A tweet counted late into the baseline shows once the baseline moves on.
+    await store.record([(999, 50, bucket + 1, ["#a"])])
+    assert await store.author_sums(baseline, ["#a"]) == [7]
+    assert await store.author_sums(range(bucket + 1, bucket + 3), ["#a"]) == [5]
