@@ -49,6 +49,10 @@ redis.call('EXPIRE', KEYS[3], ttl)
 return 1
 """)
 
+#: Terms whose distinct authors one script counts (``distinct_authors``): about a millisecond
+#: of Redis with the default window of 5 buckets.
+DISTINCT_CHUNK = 100
+
 #: KEYS: a scratch key. ARGV: the number of buckets n, the n author-set prefixes, then the
 #: terms. Returns each term's distinct authors over those buckets.
 _DISTINCT = Script("""
@@ -139,12 +143,17 @@ class RedisTrendStore:
         return [int(sum(float(row[i] or 0) for row in rows)) for i in range(len(terms))]
 
     async def distinct_authors(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
-        if not terms:
-            return []
+        """The unions run in Redis, ``DISTINCT_CHUNK`` terms a script, one script at a time: a
+        recompute's thousand and more terms in one script held Redis 9-14 ms, and every other
+        command of the stack (home reads, tweet cache reads) waited behind it."""
         scratch = self._key("scratch", uuid.uuid4().hex)
         prefixes = [self._key(b, "a:") for b in buckets]
-        counted = await self._redis.run(_DISTINCT, [scratch], [len(buckets), *prefixes, *terms])
-        return [int(n) for n in counted]
+        counted: list[int] = []
+        for start in range(0, len(terms), DISTINCT_CHUNK):
+            chunk = terms[start : start + DISTINCT_CHUNK]
+            replies = await self._redis.run(_DISTINCT, [scratch], [len(buckets), *prefixes, *chunk])
+            counted.extend(int(n) for n in replies)
+        return counted
 
     async def peaks(self) -> dict[str, Peak]:
         stored = await self._redis.call("HGETALL", self._key("peaks"))

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.platform.resp import RespClient
-from services.search.adapters.trend_store import RedisTrendStore
+from services.search.adapters.trend_store import DISTINCT_CHUNK, RedisTrendStore
 from services.search.trends import TrendParams, TrendService
 
 PARAMS = TrendParams(
@@ -145,3 +145,25 @@ async def test_baseline_sums_are_the_buckets_sums_kept_for_a_bucket(
     await store.record([(999, 50, bucket + 1, ["#a"])])
     assert await store.author_sums(baseline, ["#a"]) == [7]
     assert await store.author_sums(range(bucket + 1, bucket + 3), ["#a"]) == [5]
+
+
+async def test_distinct_authors_of_more_terms_than_one_script_counts(
+    store: RedisTrendStore,
+) -> None:
+    bucket = PARAMS.bucket(START)
+    terms = [f"#t{i}" for i in range(DISTINCT_CHUNK * 2 + 50)]
+    # Term i: authors 0..i%7 in the first bucket and the same again, plus author 100, in the next.
+    tweets = [
+        (next_id, author, bucket + later, [term])
+        for next_id, (author, later, term) in enumerate(
+            (author, later, term)
+            for i, term in enumerate(terms)
+            for later in (0, 1)
+            for author in [*range(i % 7 + 1), *([100] if later else [])]
+        )
+    ]
+    await store.record(tweets)
+
+    counted = await store.distinct_authors(range(bucket, bucket + 2), terms)
+
+    assert counted == [i % 7 + 2 for i in range(len(terms))]
