@@ -57,6 +57,11 @@ def _stack_verb(args: argparse.Namespace) -> int:
         return whole_stack[args.verb]()
     if args.verb == "bench":
         os.environ.setdefault("CHIRP_TRACING_SAMPLE_RATIO", BENCH_TRACE_SAMPLE_RATIO)
+        # Trends recomputed at production's interval, not every second as tests need them.
+        from services.platform.settings import TrendSettings  # noqa: PLC0415
+
+        default = TrendSettings.model_fields["recompute_seconds"].default
+        os.environ.setdefault("CHIRP_TRENDS_RECOMPUTE_SECONDS", str(default))
     if args.verb in RUNNERS:
         extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra  # make's separator
         module, limit_seconds = RUNNERS[args.verb]

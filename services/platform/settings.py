@@ -238,7 +238,7 @@ class TrendSettings(BaseSettings):
     """``CHIRP_TRENDS_*``: trends count distinct authors per bucket; a term trends when its
     authors in the window (the last ``window_buckets`` buckets) well exceed its baseline (the
     ``baseline_buckets`` before the window). The dev/test stack makes the recompute interval
-    1 s (``devstack/components.py``)."""
+    1 s (``devstack/components.py``), except in ``make bench``."""
 
     model_config = _environment("CHIRP_TRENDS_")
 
