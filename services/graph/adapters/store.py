@@ -335,7 +335,7 @@ class Neo4jGraphStore:
         meanwhile is left out (its own event reaches the fanout), and no follower can come
         twice. The ids are batched in Cypher (a list per record): the driver decodes a list
         element about ten times faster than a record."""
-        async with self._driver.session(default_access_mode="READ", fetch_size=1) as session:
+        async with self._driver.session(default_access_mode=READ_ACCESS, fetch_size=1) as session:
             result = await session.run(
                 _STREAM_FOLLOWERS, {"id": user_id, "start": _now_ms(), "batch": batch_size}
             )

@@ -123,15 +123,22 @@ class RedisTrendStore:
         if not terms:
             return []
         summed = self._key("baseline", buckets[0], buckets[-1])
-        if not await self._redis.call("EXISTS", summed):
+        # Whether the sums are kept and the scores, in one transaction: read apart, the sums
+        # could expire in between and every term would read a baseline of 0.
+        *_, (kept, scores) = await self._redis.pipeline(
+            [("MULTI",), ("EXISTS", summed), ("ZMSCORE", summed, *terms), ("EXEC",)]
+        )
+        if not kept:
             keys = [self._key(bucket, "authors") for bucket in buckets]
-            await self._redis.pipeline(
+            *_, (_, _, scores) = await self._redis.pipeline(
                 [
+                    ("MULTI",),
                     ("ZUNIONSTORE", summed, len(keys), *keys),
                     ("EXPIRE", summed, self._params.bucket_seconds),
+                    ("ZMSCORE", summed, *terms),
+                    ("EXEC",),
                 ]
             )
-        scores = await self._redis.call("ZMSCORE", summed, *terms)
         return [int(float(score or 0)) for score in scores]
 
     async def tweet_sums(self, buckets: Sequence[int], terms: Sequence[str]) -> list[int]:
