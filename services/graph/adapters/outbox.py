@@ -5,17 +5,19 @@ traceparent})`` in the transaction that changes the edge (``store.py``), so an a
 change always has its event stored, and hands the event to this process's relay once
 committed (published without a read). ``Neo4jOutboxStore`` is the ``OutboxStore`` that the
 shared ``services.platform.outbox.OutboxRelay`` drains every few seconds for what was not
-handed over (another process's, or one a failure left): oldest first (``create_time`` is taken
-in nanoseconds after the pair is locked, so the events of one pair keep their order); the
-nodes JetStream acknowledged in a relay round are deleted in one query (``Nats-Msg-Id`` =
-event id makes a re-publish a no-op).
+handed over (another process's, or one a failure left): oldest first (``create_time`` is
+Neo4j's clock in nanoseconds once the pair is locked, so the events of one pair keep their
+order); the nodes JetStream acknowledged in a relay round are deleted in one query
+(``Nats-Msg-Id`` = event id makes a re-publish a no-op). Both are auto-commit queries (one
+round trip, where a managed transaction takes two): a read has nothing to roll back, and a
+delete that fails leaves events that are published again, as no-ops, and deleted next round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from neo4j import AsyncDriver
+from neo4j import READ_ACCESS, AsyncDriver
 
 from services.platform.outbox import Handover, PendingEvent
 
@@ -38,7 +40,8 @@ class Neo4jOutboxStore(Handover):
         self._driver = driver
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
-        records, _, _ = await self._driver.execute_query(_PENDING, {"limit": limit})
+        async with self._driver.session(default_access_mode=READ_ACCESS) as session:
+            records = [record async for record in await session.run(_PENDING, limit=limit)]
         return [
             PendingEvent(
                 record["event_id"],
@@ -50,4 +53,6 @@ class Neo4jOutboxStore(Handover):
         ]
 
     async def remove(self, rows: Sequence[PendingEvent]) -> None:
-        await self._driver.execute_query(_REMOVE, {"event_ids": [row.event_id for row in rows]})
+        async with self._driver.session() as session:
+            result = await session.run(_REMOVE, event_ids=[row.event_id for row in rows])
+            await result.consume()

@@ -2,12 +2,12 @@
 
 Counts live on the nodes (``follower_count``, ``following_count``; absent means 0) and change in
 the transaction that changes the edge, together with the event's ``(:OutboxEvent)`` node (see
-``outbox.py``). A follow or unfollow first write-locks both nodes (MERGEd, so a follow never
-fails for a missing node; a ``_lock`` property set and removed in the same transaction), lower id
-first (so transactions never wait on each other in a cycle; a deadlock Neo4j reports anyway is
-a transient error the driver retries), then reads the edge, so the check and the change cannot
-interleave with another transaction on the same pair: a repeated follow finds the edge and
-changes nothing, and the counts move only with the edge.
+``outbox.py``), all in one statement. A follow or unfollow first write-locks both nodes (MERGEd,
+so a follow never fails for a missing node; a ``_lock`` property set and removed in the same
+transaction), lower id first (so transactions never wait on each other in a cycle; a deadlock
+Neo4j reports anyway is a transient error the driver retries), then reads the edge, so the check
+and the change cannot interleave with another transaction on the same pair: a repeated follow
+finds the edge and changes nothing, and the counts move only with the edge.
 
 An erased account (``users.deleted``) loses its follows a bounded batch per transaction
 (``remove_follows``), each removed as an unfollow removes it (both nodes' counts, a
@@ -47,13 +47,46 @@ SUGGESTION_FOLLOWEES = 200
 #: costs the same bounded work.
 SUGGESTION_FANOUT = 500
 
-_LOCK_AND_READ = """
+# An outbox event's order (its ``create_time``): Neo4j's clock in nanoseconds, read once the
+# locks are held (``now``), so the events of one pair are ordered as their changes are.
+_NOW_NS = "now.epochSeconds * 1000000000 + now.nanosecond"
+# A follow or an unfollow in one statement: both nodes locked (lower id first), the edge read
+# under the locks, the change made only if it changes something (a unit subquery: it never
+# drops the row), the locks released.
+_LOCKED_PAIR = f"""
 UNWIND $ids AS id
-MERGE (u:User {id: id})
+MERGE (u:User {{id: id}})
 SET u._lock = true
 WITH count(u) AS locked
-MATCH (a:User {id: $a}), (b:User {id: $b})
-RETURN EXISTS { (a)-[:FOLLOWS]->(b) } AS following, EXISTS { (b)-[:FOLLOWS]->(a) } AS followed_by
+MATCH (a:User {{id: $a}}), (b:User {{id: $b}})
+WITH a, b, EXISTS {{ (a)-[:FOLLOWS]->(b) }} AS following,
+     EXISTS {{ (b)-[:FOLLOWS]->(a) }} AS followed_by, datetime.realtime() AS now
+WITH a, b, following, followed_by, {_NOW_NS} AS sequence
+"""
+_OUTBOX_EVENT = """
+  CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
+                        create_time: sequence, traceparent: $traceparent})"""
+_RELEASED = """
+REMOVE a._lock, b._lock
+RETURN following, followed_by"""
+_FOLLOW = f"""{_LOCKED_PAIR}
+CALL (a, b, following, sequence) {{
+  WITH * WHERE NOT following
+  CREATE (a)-[:FOLLOWS {{create_time: $create_time, followee: $b, rank: $rank}}]->(b)
+  SET a.following_count = coalesce(a.following_count, 0) + 1,
+      b.follower_count = coalesce(b.follower_count, 0) + 1
+{_OUTBOX_EVENT}
+}}{_RELEASED}
+"""
+_UNFOLLOW = f"""{_LOCKED_PAIR}
+CALL (a, b, following, sequence) {{
+  WITH * WHERE following
+  MATCH (a)-[f:FOLLOWS]->(b)
+  DELETE f
+  SET a.following_count = coalesce(a.following_count, 1) - 1,
+      b.follower_count = coalesce(b.follower_count, 1) - 1
+{_OUTBOX_EVENT}
+}}{_RELEASED}
 """
 _UNLOCK = """
 UNWIND $ids AS id
@@ -69,24 +102,6 @@ _STATE = """
 MATCH (a:User {id: $a}), (b:User {id: $b})
 RETURN EXISTS { (a)-[:FOLLOWS]->(b) } AS following, EXISTS { (b)-[:FOLLOWS]->(a) } AS followed_by
 """
-_FOLLOW = """
-MATCH (a:User {id: $a}), (b:User {id: $b})
-CREATE (a)-[:FOLLOWS {create_time: $create_time, followee: $b, rank: $rank}]->(b)
-SET a.following_count = coalesce(a.following_count, 0) + 1,
-    b.follower_count = coalesce(b.follower_count, 0) + 1
-REMOVE a._lock, b._lock
-CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
-                      create_time: $sequence, traceparent: $traceparent})
-"""
-_UNFOLLOW = """
-MATCH (a:User {id: $a})-[f:FOLLOWS]->(b:User {id: $b})
-DELETE f
-SET a.following_count = coalesce(a.following_count, 1) - 1,
-    b.follower_count = coalesce(b.follower_count, 1) - 1
-REMOVE a._lock, b._lock
-CREATE (:OutboxEvent {event_id: $event_id, subject: $subject, key: $a, payload: $payload,
-                      create_time: $sequence, traceparent: $traceparent})
-"""
 # An erasure's batch: up to $limit follows of the account, either way, as (follower, followee).
 _FOLLOWS_OF = """
 MATCH (:User {id: $id})-[f:FOLLOWS]-(:User)
@@ -95,15 +110,16 @@ LIMIT $limit
 RETURN collect([startNode(f).id, endNode(f).id]) AS pairs
 """
 # _UNFOLLOW for each row whose edge is still there (another erasure may have taken it).
-_UNFOLLOW_ALL = """
+_UNFOLLOW_ALL = f"""
+WITH datetime.realtime() AS now
 UNWIND $rows AS row
-MATCH (a:User {id: row.a})-[f:FOLLOWS]->(b:User {id: row.b})
+MATCH (a:User {{id: row.a}})-[f:FOLLOWS]->(b:User {{id: row.b}})
 DELETE f
 SET a.following_count = coalesce(a.following_count, 1) - 1,
     b.follower_count = coalesce(b.follower_count, 1) - 1
-CREATE (:OutboxEvent {event_id: row.event_id, subject: $subject, key: row.a,
-                      payload: row.payload, create_time: row.sequence,
-                      traceparent: $traceparent})
+CREATE (:OutboxEvent {{event_id: row.event_id, subject: $subject, key: row.a,
+                       payload: row.payload, create_time: {_NOW_NS} + row.offset,
+                       traceparent: $traceparent}})
 RETURN collect(row.event_id) AS removed
 """
 # The node goes only once it has no follow left (a follow made meanwhile is the next batch's).
@@ -363,36 +379,27 @@ async def _change(
     follow: bool,  # noqa: FBT001  (execute_write passes arguments by position)
 ) -> tuple[Change, PendingEvent | None]:
     """The follow or unfollow, and the event it stored (None when it changed nothing)."""
-    ids = sorted({follower_id, followee_id})
-    state = await (await tx.run(_LOCK_AND_READ, ids=ids, a=follower_id, b=followee_id)).single(
-        strict=True
+    create_time = _now_ms()
+    event = _event(
+        GRAPH_FOLLOWED if follow else GRAPH_UNFOLLOWED, follower_id, followee_id, create_time
     )
-    following, followed_by = bool(state["following"]), bool(state["followed_by"])
-    changed = following != follow
-    stored = None
-    if changed:
-        create_time = _now_ms()
-        subject = GRAPH_FOLLOWED if follow else GRAPH_UNFOLLOWED
-        stored = _event(subject, follower_id, followee_id, create_time)
-        await (
-            await tx.run(
-                _FOLLOW if follow else _UNFOLLOW,
-                a=follower_id,
-                b=followee_id,
-                create_time=create_time,
-                rank=follow_rank(create_time, follower_id),
-                event_id=stored.event_id,
-                subject=stored.subject,
-                payload=stored.payload,
-                traceparent=stored.traceparent,
-                # Taken after both nodes are locked: the events of one pair are ordered.
-                sequence=time.time_ns(),
-            )
-        ).consume()
-    else:
-        await (await tx.run(_UNLOCK, ids=ids)).consume()
-    relationship = Relationship(follower_id, followee_id, follow, followed_by)
-    return Change(relationship, changed), stored
+    state = await (
+        await tx.run(
+            _FOLLOW if follow else _UNFOLLOW,
+            ids=sorted({follower_id, followee_id}),
+            a=follower_id,
+            b=followee_id,
+            create_time=create_time,
+            rank=follow_rank(create_time, follower_id),
+            event_id=event.event_id,
+            subject=event.subject,
+            payload=event.payload,
+            traceparent=event.traceparent,
+        )
+    ).single(strict=True)
+    changed = bool(state["following"]) != follow
+    relationship = Relationship(follower_id, followee_id, follow, bool(state["followed_by"]))
+    return Change(relationship, changed), event if changed else None
 
 
 def _event(
@@ -426,12 +433,10 @@ async def _remove_follows(
     ids = sorted({user_id, *(user for pair in pairs for user in pair)})
     await (await tx.run(_LOCK, ids=ids)).consume()
     moment = _now_ms()
-    # Taken after the nodes are locked, one apart: the events of one pair keep their order.
-    sequence = time.time_ns()
     events = {pair: _event(GRAPH_UNFOLLOWED, *pair, moment) for pair in pairs}
     rows = [
-        {"a": a, "b": b, "event_id": event.event_id, "payload": event.payload, "sequence": i}
-        for i, ((a, b), event) in enumerate(events.items(), start=sequence)
+        {"a": a, "b": b, "event_id": event.event_id, "payload": event.payload, "offset": i}
+        for i, ((a, b), event) in enumerate(events.items())
     ]
     removed = await (
         await tx.run(
