@@ -222,7 +222,8 @@ class SearchSettings(BaseSettings):
     model_config = _environment("CHIRP_SEARCH_")
 
     commit_seconds: float = Field(default=0.5, gt=0, le=10)
-    #: How long likes and retweets wait to be re-indexed together (``consumers/indexer.py``).
+    #: How long likes, retweets and follows wait to be re-indexed together
+    #: (``consumers/indexer.py``).
     engagement_seconds: float = Field(default=5.0, ge=0, le=30)
     writer_heap_mb: int = Field(default=64, ge=16, le=4096)
     #: Which of several search processes this is (``CHIRP_SEARCH_REPLICA``; none when it runs

@@ -10,10 +10,12 @@ later, for as long as the failure lasts (``services/platform/consumers.py``). A 
 before its commit leaves its messages unacknowledged: JetStream redelivers them after the
 consumer's ack wait, and applying them again is harmless.
 
-Likes and retweets (and their undoing) only move a tweet in ``top``: they wait up to
-``engagement_seconds`` (5 s in the service) before being applied, together, unacknowledged until
-the commit after, so a tweet liked a hundred times in that window is read from the tweets service
-and indexed once, not once a commit. The counts a search answers with are read when it answers.
+Likes and retweets (and their undoing) only move a tweet in ``top``, and follows and unfollows
+only move the followee among the users a search finds: they wait up to ``engagement_seconds``
+(5 s in the service) before being applied, together, unacknowledged until the commit after, so a
+tweet liked a hundred times in that window is read from the tweets service and indexed once, and
+an account followed a hundred times is read from the users and graph services once, not once a
+commit. The counts a search answers with are read when it answers.
 """
 
 from __future__ import annotations
@@ -48,12 +50,18 @@ def replica_consumer(replica: str) -> ConsumerConfig:
 
 #: Messages per fetch; at most this many wait for one commit per fetch.
 FETCH_BATCH = 500
-#: The events that change nothing but a tweet's engagement counts.
+#: The events that change nothing but a tweet's engagement counts ...
 ENGAGEMENT = (
     tweet_events_pb2.TweetLikedEvent,
     tweet_events_pb2.TweetUnlikedEvent,
     tweet_events_pb2.TweetRetweetedEvent,
     tweet_events_pb2.TweetUnretweetedEvent,
+)
+#: ... or a user's follower count: the events held for a window.
+RANKING_ONLY = (
+    *ENGAGEMENT,
+    graph_events_pb2.UserFollowedEvent,
+    graph_events_pb2.UserUnfollowedEvent,
 )
 
 
@@ -92,12 +100,12 @@ class Indexer:
             (m, event) for m in messages if (event := await self._settle.decoded(m)) is not None
         ]
         if self._engagement_seconds:
-            self._hold_engagement([(m, e) for m, e in read if isinstance(e, ENGAGEMENT)])
-            read = [(m, e) for m, e in read if not isinstance(e, ENGAGEMENT)]
+            self._hold_for_window([(m, e) for m, e in read if isinstance(e, RANKING_ONLY)])
+            read = [(m, e) for m, e in read if not isinstance(e, RANKING_ONLY)]
         if await self._apply(read):
             self._written.set()
 
-    def _hold_engagement(self, engaged: list[tuple[Msg, Event]]) -> None:
+    def _hold_for_window(self, engaged: list[tuple[Msg, Event]]) -> None:
         """Keeps ``engaged`` for the current window, opening one (and the commit loop's wake-up
         at its end) if none is open."""
         if not engaged:

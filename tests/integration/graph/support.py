@@ -43,9 +43,10 @@ class Account:
         return (("authorization", f"Bearer {self.token}"),)
 
 
-async def register(client: httpx.AsyncClient, prefix: str = "g") -> Account:
-    """A real account, registered and logged in through the gateway."""
-    username = f"{prefix}{uuid.uuid4().hex[:12]}"
+async def register(client: httpx.AsyncClient, prefix: str = "g", *, username: str = "") -> Account:
+    """A real account, registered and logged in through the gateway: ``username``, or a new
+    name that starts with ``prefix``."""
+    username = username or f"{prefix}{uuid.uuid4().hex[:12]}"
     created = await client.post("/v1/users", json={"username": username, "password": PASSWORD})
     assert created.status_code == 200, created.text
     session = await client.post("/v1/sessions", json={"username": username, "password": PASSWORD})

@@ -1,8 +1,9 @@
 """While the tweets service does not answer, the indexer's batch is redelivered later, again and
 again (the platform's policy: ``services/platform/consumers.py``): once tweets answers again the
-tweet is indexed. And likes wait for their window, to refresh their tweet once. In process: the
-real Indexer on a test consumer, a temporary index, and the real tweets service behind an
-adapter that fails its first calls with UNAVAILABLE (the outage) or counts them."""
+tweet is indexed. And likes wait for their window, to refresh their tweet once, as follows do to
+refresh their followee once. In process: the real Indexer on a test consumer, a temporary index,
+and the real services behind adapters that fail their first calls with UNAVAILABLE (the outage)
+or count them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from services.search.consumers.indexer import Indexer
 from services.search.query import parse
 from services.search.service import SearchService
 from tests.cancellation import stops_every_time
+from tests.integration.graph.support import Account, register
 from tests.integration.search.indexer_process import killable_consumer
 from tests.integration.search.support import SETTINGS, post
 from tests.integration.streams import temporary_consumer
@@ -50,6 +52,18 @@ class Outage(GrpcTweets):
                 grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down"
             )
         return await super().batch_get(ids)
+
+
+class CountingGraph(GrpcGraph):
+    """The graph service, noting the ids whose follower counts were asked for."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        super().__init__(channel)
+        self.asked: list[int] = []
+
+    async def follower_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        self.asked += ids
+        return await super().follower_counts(ids)
 
 
 class Counting(GrpcTweets):
@@ -182,3 +196,50 @@ async def test_likes_within_one_window_refresh_their_tweet_once(
         )
     assert [candidate.tweet_id for candidate in likes] == [tweet_id]
     assert tweets.asked == [tweet_id, tweet_id]  # once created, once for the five likes
+
+
+async def test_follows_within_one_window_refresh_their_followee_once(
+    tmp_path: Path, channels: list[grpc.aio.Channel], index: TantivyTweetIndex, resp: RespClient
+) -> None:
+    graph = CountingGraph(channels[2])
+    users = TantivyUserIndex(tmp_path)
+    tweets = GrpcTweets(resp, channels[0])
+    search = SearchService(index, users, tweets, GrpcUsers(channels[1]), graph)
+    name = f"test-followed-{uuid.uuid4().hex[:10]}"
+    config = durable(name, "a test's", ["users.created", "graph.followed"]).evolve(
+        deliver_policy=DeliverPolicy.NEW
+    )
+    indexer = Indexer(
+        SETTINGS.nats_url, search, commit_seconds=0.05, engagement_seconds=3, config=config
+    )
+    stem = f"w{uuid.uuid4().hex[:8]}"
+    async with (
+        temporary_consumer(config),
+        in_background(indexer.run),
+        httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http,
+    ):
+        await asyncio.sleep(0.5)  # bound to the consumer
+        quiet = await register(http, username=f"{stem}a")
+        followed = await register(http, username=f"{stem}b")
+        await eventually(lambda: users.search([stem], 10), lambda ids: len(ids) == 2, 30)
+        assert graph.asked.count(followed.id) == 1  # indexed once it was created
+
+        async def follow(account: Account, fans: int) -> None:
+            followers = await asyncio.gather(*(register(http, "fan") for _ in range(fans)))
+            path = f"/v1/users/{account.username}:follow"
+            follows = await asyncio.gather(
+                *(http.post(path, json={}, headers=fan.headers) for fan in followers)
+            )
+            assert [response.status_code for response in follows] == [200] * fans
+
+        await follow(quiet, 1)
+        await eventually(lambda: users.search([stem], 10), lambda ids: ids[0] == quiet.id, 30)
+        await follow(followed, 3)
+        await asyncio.sleep(1)
+        assert graph.asked.count(followed.id) == 1  # the follows wait for their window
+        ranked = await eventually(
+            lambda: users.search([stem], 10), lambda ids: ids[0] == followed.id, 30
+        )
+    await users.store.close()
+    assert ranked == [followed.id, quiet.id]
+    assert graph.asked.count(followed.id) == 2  # once created, once for the three follows
