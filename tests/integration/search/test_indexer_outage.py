@@ -8,6 +8,7 @@ or count them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -161,25 +162,31 @@ async def test_the_indexer_stops_when_cancelled_as_it_indexes_and_commits(
         await stops_every_time(indexer.run, posted, rounds=15)
 
 
-async def test_likes_within_one_window_refresh_their_tweet_once(
-    tmp_path: Path, channels: list[grpc.aio.Channel], index: TantivyTweetIndex, resp: RespClient
-) -> None:
-    tweets = Counting(resp, channels[0])
-    name = f"test-engaged-{uuid.uuid4().hex[:10]}"
-    config = durable(name, "a test's", ["tweets.created", "tweets.liked"]).evolve(
-        deliver_policy=DeliverPolicy.NEW
-    )
-    search = _search(tmp_path, index, tweets, channels)
+@contextlib.asynccontextmanager
+async def windowed(search: SearchService, *subjects: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An indexer on a new test consumer of ``subjects`` (events from now on), its window for
+    held events 3 s, running; and a client of the gateway."""
+    name = f"test-window-{uuid.uuid4().hex[:10]}"
+    config = durable(name, "a test's", list(subjects)).evolve(deliver_policy=DeliverPolicy.NEW)
     indexer = Indexer(
         SETTINGS.nats_url, search, commit_seconds=0.05, engagement_seconds=3, config=config
     )
-    word = f"engaged{uuid.uuid4().hex[:8]}"
     async with (
         temporary_consumer(config),
         in_background(indexer.run),
         httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http,
     ):
         await asyncio.sleep(0.5)  # bound to the consumer
+        yield http
+
+
+async def test_likes_within_one_window_refresh_their_tweet_once(
+    tmp_path: Path, channels: list[grpc.aio.Channel], index: TantivyTweetIndex, resp: RespClient
+) -> None:
+    tweets = Counting(resp, channels[0])
+    search = _search(tmp_path, index, tweets, channels)
+    word = f"engaged{uuid.uuid4().hex[:8]}"
+    async with windowed(search, "tweets.created", "tweets.liked") as http:
         tweet_id = await post(http, random_user_id(), f"{word} to be liked")
         await eventually(lambda: index.latest(parse(word), None, 10), bool, 30)
         liked = await asyncio.gather(
@@ -205,20 +212,8 @@ async def test_follows_within_one_window_refresh_their_followee_once(
     users = TantivyUserIndex(tmp_path)
     tweets = GrpcTweets(resp, channels[0])
     search = SearchService(index, users, tweets, GrpcUsers(channels[1]), graph)
-    name = f"test-followed-{uuid.uuid4().hex[:10]}"
-    config = durable(name, "a test's", ["users.created", "graph.followed"]).evolve(
-        deliver_policy=DeliverPolicy.NEW
-    )
-    indexer = Indexer(
-        SETTINGS.nats_url, search, commit_seconds=0.05, engagement_seconds=3, config=config
-    )
     stem = f"w{uuid.uuid4().hex[:8]}"
-    async with (
-        temporary_consumer(config),
-        in_background(indexer.run),
-        httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http,
-    ):
-        await asyncio.sleep(0.5)  # bound to the consumer
+    async with windowed(search, "users.created", "graph.followed") as http:
         quiet = await register(http, username=f"{stem}a")
         followed = await register(http, username=f"{stem}b")
         await eventually(lambda: users.search([stem], 10), lambda ids: len(ids) == 2, 30)
