@@ -7,10 +7,13 @@ committed (published without a read). ``Neo4jOutboxStore`` is the ``OutboxStore`
 shared ``services.platform.outbox.OutboxRelay`` drains every few seconds for what was not
 handed over (another process's, or one a failure left): oldest first (``create_time`` is
 Neo4j's clock in nanoseconds once the pair is locked, so the events of one pair keep their
-order); the nodes JetStream acknowledged in a relay round are deleted in one query
-(``Nats-Msg-Id`` = event id makes a re-publish a no-op). Both are auto-commit queries (one
-round trip, where a managed transaction takes two): a read has nothing to roll back, and a
-delete that fails leaves events that are published again, as no-ops, and deleted next round.
+order). The nodes JetStream acknowledged are deleted together, in one query, once
+``DELETE_BATCH`` of them wait or before the relay next reads the store (every few seconds):
+one write transaction for a hundred follows, not one for each. Until then a relay reading the
+store may publish them again, which ``Nats-Msg-Id`` = event id makes a no-op (the stream's
+duplicate window is far longer). Both are auto-commit queries (one round trip, where a managed
+transaction takes two): a read has nothing to roll back, and a delete that fails leaves events
+that are published again, as no-ops, and deleted with the next ones.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ ORDER BY e.create_time
 LIMIT $limit
 """
 _REMOVE = "UNWIND $event_ids AS id MATCH (e:OutboxEvent {event_id: id}) DELETE e"
+#: Published events deleted together (fewer when the store is read first).
+DELETE_BATCH = 100
 
 
 class Neo4jOutboxStore(Handover):
@@ -38,8 +43,11 @@ class Neo4jOutboxStore(Handover):
     def __init__(self, driver: AsyncDriver) -> None:
         super().__init__()
         self._driver = driver
+        #: Ids of the events published and not deleted yet.
+        self._published: list[str] = []
 
     async def pending(self, limit: int) -> Sequence[PendingEvent]:
+        await self._delete_published()
         async with self._driver.session(default_access_mode=READ_ACCESS) as session:
             records = [record async for record in await session.run(_PENDING, limit=limit)]
         return [
@@ -53,6 +61,14 @@ class Neo4jOutboxStore(Handover):
         ]
 
     async def remove(self, rows: Sequence[PendingEvent]) -> None:
+        self._published += [row.event_id for row in rows]
+        if len(self._published) >= DELETE_BATCH:
+            await self._delete_published()
+
+    async def _delete_published(self) -> None:
+        if not self._published:
+            return
+        published = list(self._published)
         async with self._driver.session() as session:
-            result = await session.run(_REMOVE, event_ids=[row.event_id for row in rows])
-            await result.consume()
+            await (await session.run(_REMOVE, event_ids=published)).consume()
+        del self._published[: len(published)]

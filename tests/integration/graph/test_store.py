@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from neo4j import AsyncDriver
 
-from services.graph.adapters.outbox import Neo4jOutboxStore
+from services.graph.adapters.outbox import DELETE_BATCH, Neo4jOutboxStore
 from services.graph.adapters.store import FOLLOWERS_PAGE, Neo4jGraphStore, follow_rank, rank_below
 from services.graph.model import Relationship
 from services.platform.migrate import SERVICES, statements
@@ -56,21 +56,30 @@ async def test_a_change_hands_its_stored_event_to_the_relay(driver: AsyncDriver)
     assert outbox.take() == []
 
 
-async def test_published_events_are_removed_in_one_query(driver: AsyncDriver) -> None:
-    outbox = Neo4jOutboxStore(driver)
-    rows = [PendingEvent(new_event_id(), "graph.followed", b"") for _ in range(3)]
-    for row in rows:
-        await driver.execute_query(
-            "CREATE (:OutboxEvent {event_id: $id, subject: $subject, payload: $payload})",
-            {"id": row.event_id, "subject": row.subject, "payload": row.payload},
-        )
-    await outbox.remove(rows[:2])
+async def _outbox_nodes(driver: AsyncDriver, rows: list[PendingEvent]) -> list[str]:
+    """The ids of ``rows`` whose outbox nodes are still there, in order."""
     records, _, _ = await driver.execute_query(
-        "MATCH (e:OutboxEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id",
+        "MATCH (e:OutboxEvent) WHERE e.event_id IN $ids RETURN e.event_id AS id ORDER BY id",
         {"ids": [row.event_id for row in rows]},
     )
-    assert [record["id"] for record in records] == [rows[2].event_id]
-    await outbox.remove(rows[2:])
+    return [record["id"] for record in records]
+
+
+async def test_published_events_are_deleted_together(driver: AsyncDriver) -> None:
+    outbox = Neo4jOutboxStore(driver)
+    rows = [PendingEvent(new_event_id(), "graph.followed", b"") for _ in range(DELETE_BATCH + 2)]
+    await driver.execute_query(
+        "UNWIND $ids AS id CREATE (:OutboxEvent {event_id: id, subject: 'graph.followed'})",
+        {"ids": [row.event_id for row in rows]},
+    )
+    await outbox.remove(rows[:2])
+    assert len(await _outbox_nodes(driver, rows)) == len(rows)  # not yet: they wait
+    await outbox.pending(1)  # ... until the relay reads the store
+    assert await _outbox_nodes(driver, rows) == sorted(row.event_id for row in rows[2:])
+    await outbox.remove(rows[2:-1])
+    assert len(await _outbox_nodes(driver, rows)) == DELETE_BATCH  # 99 wait
+    await outbox.remove(rows[-1:])  # ... or until a batch is full
+    assert await _outbox_nodes(driver, rows) == []
 
 
 async def test_a_follow_makes_missing_nodes_counts_both_and_is_idempotent(
