@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,19 +19,24 @@ class Relationship:
 
 
 @dataclass(frozen=True)
-class Change:
-    """The relationship after a follow or unfollow, and whether it changed anything (only a
-    change moves the counts and publishes an event)."""
-
-    relationship: Relationship
-    changed: bool
-
-
-@dataclass(frozen=True)
 class FollowCounts:
     user_id: int
     follower_count: int = 0
     following_count: int = 0
+    #: How many follows and unfollows have moved these counts: which of two readings is the
+    #: later (for caches; not part of the counts' value).
+    version: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The relationship after a follow or unfollow, whether it changed anything (only a change
+    moves the counts and publishes an event), and if it did, the follower's and the followee's
+    counts right after it."""
+
+    relationship: Relationship
+    changed: bool
+    counts: tuple[FollowCounts, FollowCounts] | None = None
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,15 @@ class KeptCopies(Protocol):
 class FollowChanges(Protocol):
     """Counts a follow or unfollow as a change of the follower's followings and the followee's
     followers, where readers that keep what they derived from them look
-    (``services/platform/caches/followings.py``)."""
+    (``services/platform/caches/followings.py``); ``counts``, the follower's and the followee's
+    after the change when it made one, may be kept for readers of counts."""
 
-    async def changed(self, follower_id: int, followee_id: int) -> None: ...
+    async def changed(
+        self,
+        follower_id: int,
+        followee_id: int,
+        counts: tuple[FollowCounts, FollowCounts] | None = None,
+    ) -> None: ...
 
 
 class UserDirectory(Protocol):

@@ -64,17 +64,17 @@ class GraphService:
         target = await self.user_id(username)
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot follow yourself")
-        relationship = (await self._store.follow(caller_id, target)).relationship
-        await self._changes.changed(caller_id, target)
-        return relationship
+        change = await self._store.follow(caller_id, target)
+        await self._changes.changed(caller_id, target, change.counts)
+        return change.relationship
 
     async def unfollow(self, caller_id: int, username: str) -> Relationship:
         target = await self.user_id(username)
         if target == caller_id:
             raise InvalidArgument.field("username", "you cannot unfollow yourself")
-        relationship = (await self._store.unfollow(caller_id, target)).relationship
-        await self._changes.changed(caller_id, target)
-        return relationship
+        change = await self._store.unfollow(caller_id, target)
+        await self._changes.changed(caller_id, target, change.counts)
+        return change.relationship
 
     async def followers(self, username: str, size: int, token: str) -> Page[bytes]:
         return await self._list("followers", username, size, token)

@@ -8,14 +8,18 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from chirp.graph.v1 import graph_service_pb2
 
-from services.graph.adapters.cache import RedisFollowCounts, RedisKeptCopies, RedisSuggestions
+from services.graph.adapters.cache import (
+    RedisCountedChanges,
+    RedisFollowCounts,
+    RedisKeptCopies,
+    RedisSuggestions,
+)
 from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
 from services.graph.consumers.accounts import AccountNodes
 from services.graph.service import GraphService
 from services.graph.servicer import SENT_AS_BYTES, GraphServicer
 from services.platform.background import in_background
-from services.platform.caches.followings import RedisFollowChanges
 from services.platform.channels import service_channel
 from services.platform.graph_db import async_driver
 from services.platform.outbox import OutboxRelay, running_relay
@@ -41,7 +45,7 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         graph = GraphService(
             store,
             GrpcUserDirectory(redis, users),
-            RedisFollowChanges(redis),
+            RedisCountedChanges(redis),
             RedisFollowCounts(redis, store),
             RedisSuggestions(redis),
             RedisKeptCopies(redis),

@@ -2,11 +2,17 @@
 profile, every fanout of a post, every page of users shown with counts) and a page of
 suggestions read Redis instead of Neo4j.
 
-``chirp:graph:counts:<user id>``: the follower and following counts, packed after the user's
-counts of followings and followers changes they were read after
-(``services/platform/caches/followings.py``). This service counts both changes for every follow and
-unfollow once it is stored and before it answers, and a copy is used only while its counts of
-changes are still the counts, so a follow shows in the counts at the next read. Users the
+``chirp:graph:counts:{<user id>}``: the follower and following counts and their version (the
+node's count of the follows and unfollows that moved them), packed after the user's counts of
+followings and followers changes they were read after
+(``services/platform/caches/followings.py``). This service counts both changes for every follow
+and unfollow once it is stored and before it answers, and a copy is used only while its counts
+of changes are still the counts, so a follow shows in the counts at the next read. The follow
+itself keeps the counts it made (``RedisCountedChanges``): in the script that counts the change,
+a copy that was current just before it (its counts of changes those of the moment, its version
+the one before the change's) becomes the change's counts, current after it; any other copy is
+left to be read again. So an account followed all the time is still read from Redis, where
+every follow used to send the next read of its counts to Neo4j. Users the
 store does not know (an account whose node is not made yet, or an erased one, whose
 ``graph.unfollowed`` events have other services ask for its counts) are not kept: they are
 asked of Neo4j again (one index seek), and an erased account leaves no copy behind. Kept
@@ -36,8 +42,13 @@ from redis.exceptions import RedisError
 from services.graph.model import FollowCounts
 from services.graph.ports import FollowCountSource
 from services.platform.caches.changes import Kept, read_through
-from services.platform.caches.followings import followers_changes, followings_changes
-from services.platform.resp import RespClient
+from services.platform.caches.followings import TTL_SECONDS as FOLLOWINGS_TTL
+from services.platform.caches.followings import (
+    RedisFollowChanges,
+    followers_changes,
+    followings_changes,
+)
+from services.platform.resp import Arg, RespClient, Script
 
 TTL_SECONDS = 600
 SUGGESTIONS_TTL_SECONDS = 600
@@ -48,16 +59,44 @@ log = structlog.get_logger()
 
 _COUNTS = Kept[FollowCounts](
     "follow_counts",
-    struct.Struct(">qqqqq"),
+    struct.Struct(">qqqqqq"),
     2,
-    lambda counts: (counts.user_id, counts.follower_count, counts.following_count),
+    lambda counts: (
+        counts.user_id,
+        counts.follower_count,
+        counts.following_count,
+        counts.version,
+    ),
     lambda fields: FollowCounts(*fields),
     tombstone=ERASED,
 )
+#: A copy's fields after its two counts of changes: what a change's script is given.
+_FIELDS = struct.Struct(">qqqq")
+
+# KEYS: the copy, the user's counts of followings and of followers changes (one slot: {id}).
+# ARGV: which count the change moves (2: followings, 3: followers, as KEYS), their TTL, the
+# copy's fields after the change (user id, counts, version), that version, the copy's TTL.
+# Counts the change; keeps the copy current if it was current just before the change.
+_COUNT_AND_KEEP = Script("""
+local moved = tonumber(ARGV[1])
+local stamps = {tonumber(redis.call('GET', KEYS[2]) or '0'),
+                tonumber(redis.call('GET', KEYS[3]) or '0')}
+redis.call('INCR', KEYS[moved])
+redis.call('EXPIRE', KEYS[moved], ARGV[2])
+local copy = redis.call('GET', KEYS[1])
+if not copy or string.len(copy) ~= 48
+   or string.sub(copy, 1, 16) ~= struct.pack('>i8>i8', stamps[1], stamps[2])
+   or struct.unpack('>i8', string.sub(copy, 41, 48)) + 1 ~= tonumber(ARGV[4]) then
+  return 0
+end
+stamps[moved - 1] = stamps[moved - 1] + 1
+redis.call('SET', KEYS[1], struct.pack('>i8>i8', stamps[1], stamps[2]) .. ARGV[3], 'EX', ARGV[5])
+return 1
+""")
 
 
 def counts_key(user_id: int) -> str:
-    return f"chirp:graph:counts:{user_id}"
+    return f"chirp:graph:counts:{{{user_id}}}"
 
 
 class RedisFollowCounts:
@@ -78,6 +117,44 @@ class RedisFollowCounts:
             for user_id in user_ids
         }
         return await read_through(self._redis, wanted, _COUNTS, self._source.counts, TTL_SECONDS)
+
+
+class RedisCountedChanges:
+    """``FollowChanges`` that also keeps the counts a change made (see the module's docstring);
+    a change without them (an erasure's) is only counted. Redis failing means the change is
+    not counted, with a warning (as ``RedisChangeCounts`` does)."""
+
+    def __init__(self, redis: RespClient) -> None:
+        self._redis = redis
+        self._followings = followings_changes(redis)
+        self._followers = followers_changes(redis)
+        self._counted = RedisFollowChanges(redis)
+
+    async def changed(
+        self,
+        follower_id: int,
+        followee_id: int,
+        counts: tuple[FollowCounts, FollowCounts] | None = None,
+    ) -> None:
+        if counts is None:
+            await self._counted.changed(follower_id, followee_id)
+            return
+        follower, followee = counts
+        calls = [self._count_and_keep(follower, moved=2), self._count_and_keep(followee, moved=3)]
+        try:
+            await self._redis.run_each(_COUNT_AND_KEEP, calls)
+        except RedisError:
+            log.warning("change not counted", follower=follower_id, exc_info=True)
+
+    def _count_and_keep(self, counts: FollowCounts, *, moved: int) -> tuple[list[Arg], list[Arg]]:
+        user_id = counts.user_id
+        keys: list[Arg] = [
+            counts_key(user_id),
+            self._followings.key(user_id),
+            self._followers.key(user_id),
+        ]
+        fields = _FIELDS.pack(*_COUNTS.encode(counts))
+        return keys, [moved, FOLLOWINGS_TTL, fields, counts.version, TTL_SECONDS]
 
 
 def suggestions_key(user_id: int) -> str:

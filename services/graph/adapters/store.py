@@ -1,13 +1,15 @@
 """The follow graph in Neo4j: ``(:User {id})-[:FOLLOWS {create_time, followee, rank}]->(:User)``.
 
-Counts live on the nodes (``follower_count``, ``following_count``; absent means 0) and change in
-the transaction that changes the edge, together with the event's ``(:OutboxEvent)`` node (see
-``outbox.py``), all in one statement. A follow or unfollow first write-locks both nodes (MERGEd,
-so a follow never fails for a missing node; a ``_lock`` property set and removed in the same
-transaction), lower id first (so transactions never wait on each other in a cycle; a deadlock
-Neo4j reports anyway is a transient error the driver retries), then reads the edge, so the check
-and the change cannot interleave with another transaction on the same pair: a repeated follow
-finds the edge and changes nothing, and the counts move only with the edge.
+Counts live on the nodes (``follower_count``, ``following_count``, and ``follow_version``, which
+every change of either moves by one, so caches can tell two readings apart; absent means 0) and
+change in the transaction that changes the edge, together with the event's ``(:OutboxEvent)``
+node (see ``outbox.py``), all in one statement, which answers both nodes' counts after it. A
+follow or unfollow first write-locks both nodes (MERGEd, so a follow never fails for a missing
+node; a ``_lock`` property set and removed in the same transaction), lower id first (so
+transactions never wait on each other in a cycle; a deadlock Neo4j reports anyway is a transient
+error the driver retries), then reads the edge, so the check and the change cannot interleave
+with another transaction on the same pair: a repeated follow finds the edge and changes nothing,
+and the counts move only with the edge.
 
 An erased account (``users.deleted``) loses its follows a bounded batch per transaction
 (``remove_follows``), each removed as an unfollow removes it (both nodes' counts, a
@@ -68,13 +70,21 @@ _OUTBOX_EVENT = """
                         create_time: sequence, traceparent: $traceparent})"""
 _RELEASED = """
 REMOVE a._lock, b._lock
-RETURN following, followed_by"""
+RETURN following, followed_by,
+       [coalesce(a.follower_count, 0), coalesce(a.following_count, 0),
+        coalesce(a.follow_version, 0)] AS follower,
+       [coalesce(b.follower_count, 0), coalesce(b.following_count, 0),
+        coalesce(b.follow_version, 0)] AS followee"""
+# Every change of a node's counts moves its version.
+_VERSIONS_MOVED = """
+  SET a.follow_version = coalesce(a.follow_version, 0) + 1,
+      b.follow_version = coalesce(b.follow_version, 0) + 1"""
 _FOLLOW = f"""{_LOCKED_PAIR}
 CALL (a, b, following, sequence) {{
   WITH * WHERE NOT following
   CREATE (a)-[:FOLLOWS {{create_time: $create_time, followee: $b, rank: $rank}}]->(b)
   SET a.following_count = coalesce(a.following_count, 0) + 1,
-      b.follower_count = coalesce(b.follower_count, 0) + 1
+      b.follower_count = coalesce(b.follower_count, 0) + 1{_VERSIONS_MOVED}
 {_OUTBOX_EVENT}
 }}{_RELEASED}
 """
@@ -84,7 +94,7 @@ CALL (a, b, following, sequence) {{
   MATCH (a)-[f:FOLLOWS]->(b)
   DELETE f
   SET a.following_count = coalesce(a.following_count, 1) - 1,
-      b.follower_count = coalesce(b.follower_count, 1) - 1
+      b.follower_count = coalesce(b.follower_count, 1) - 1{_VERSIONS_MOVED}
 {_OUTBOX_EVENT}
 }}{_RELEASED}
 """
@@ -116,7 +126,7 @@ UNWIND $rows AS row
 MATCH (a:User {{id: row.a}})-[f:FOLLOWS]->(b:User {{id: row.b}})
 DELETE f
 SET a.following_count = coalesce(a.following_count, 1) - 1,
-    b.follower_count = coalesce(b.follower_count, 1) - 1
+    b.follower_count = coalesce(b.follower_count, 1) - 1{_VERSIONS_MOVED}
 CREATE (:OutboxEvent {{event_id: row.event_id, subject: $subject, key: row.a,
                        payload: row.payload, create_time: {_NOW_NS} + row.offset,
                        traceparent: $traceparent}})
@@ -161,7 +171,8 @@ _COUNTS = """
 UNWIND $ids AS id
 MATCH (u:User {id: id})
 RETURN collect(u.id) AS ids, collect(coalesce(u.follower_count, 0)) AS followers,
-       collect(coalesce(u.following_count, 0)) AS following
+       collect(coalesce(u.following_count, 0)) AS following,
+       collect(coalesce(u.follow_version, 0)) AS versions
 """
 _CHECK = """
 UNWIND range(0, size($pairs) - 1) AS i
@@ -327,9 +338,13 @@ class Neo4jGraphStore:
     async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
         (record,) = await self._read(_COUNTS, ids=list(user_ids))
         return {
-            user_id: FollowCounts(user_id, followers, following)
-            for user_id, followers, following in zip(
-                record["ids"], record["followers"], record["following"], strict=True
+            user_id: FollowCounts(user_id, *counts)
+            for user_id, *counts in zip(
+                record["ids"],
+                record["followers"],
+                record["following"],
+                record["versions"],
+                strict=True,
             )
         }
 
@@ -397,9 +412,14 @@ async def _change(
             traceparent=event.traceparent,
         )
     ).single(strict=True)
-    changed = bool(state["following"]) != follow
     relationship = Relationship(follower_id, followee_id, follow, bool(state["followed_by"]))
-    return Change(relationship, changed), event if changed else None
+    if bool(state["following"]) == follow:
+        return Change(relationship, changed=False), None
+    counts = (
+        FollowCounts(follower_id, *state["follower"]),
+        FollowCounts(followee_id, *state["followee"]),
+    )
+    return Change(relationship, changed=True, counts=counts), event
 
 
 def _event(

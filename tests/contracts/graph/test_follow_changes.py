@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from services.graph.adapters.cache import RedisCountedChanges
+from services.graph.model import FollowCounts
 from services.graph.ports import FollowChanges
-from services.platform.caches.followings import (
-    RedisFollowChanges,
-    followers_changes,
-    followings_changes,
-)
+from services.platform.caches.followings import followers_changes, followings_changes
 from services.platform.resp import RespClient
 from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
@@ -43,7 +41,7 @@ def _redis(request: pytest.FixtureRequest) -> Counted:
         followings, followers = await redis.call("MGET", *(key(user_id) for key in keys))
         return int(followings or 0), int(followers or 0)
 
-    return Counted(RedisFollowChanges(redis), seen)
+    return Counted(RedisCountedChanges(redis), seen)
 
 
 counted = implementations(memory=unit(_memory), redis=integration(_redis))
@@ -54,6 +52,6 @@ async def test_a_change_counts_for_the_followers_followings_and_the_followees_fo
 ) -> None:
     a, b, nobody = (random_user_id() for _ in range(3))
     await counted.changes.changed(a, b)
-    await counted.changes.changed(a, b)
+    await counted.changes.changed(a, b, (FollowCounts(a, 0, 1, 1), FollowCounts(b, 1, 0, 1)))
     await counted.changes.changed(b, a)
     assert [await counted.seen(user_id) for user_id in (a, b, nobody)] == [(2, 1), (1, 2), (0, 0)]

@@ -39,14 +39,34 @@ async def test_a_follow_changes_once_and_counts_both_users(store: GraphStore) ->
     a, b = _ids(2)
     assert await store.counts([a, b]) == {}
     follows = Relationship(a, b, following=True, followed_by=False)
-    assert await store.follow(a, b) == Change(follows, changed=True)
+    counted = (FollowCounts(a, 0, 1), FollowCounts(b, 1, 0))
+    assert await store.follow(a, b) == Change(follows, changed=True, counts=counted)
     assert await store.follow(a, b) == Change(follows, changed=False)
     assert await store.counts([a, b]) == {a: FollowCounts(a, 0, 1), b: FollowCounts(b, 1, 0)}
     assert await store.relationship(b, a) == Relationship(b, a, following=False, followed_by=True)
     strangers = Relationship(a, b, following=False, followed_by=False)
-    assert await store.unfollow(a, b) == Change(strangers, changed=True)
+    uncounted = (FollowCounts(a), FollowCounts(b))
+    assert await store.unfollow(a, b) == Change(strangers, changed=True, counts=uncounted)
     assert await store.unfollow(a, b) == Change(strangers, changed=False)
     assert await store.counts([a, b]) == {a: FollowCounts(a), b: FollowCounts(b)}
+
+
+async def test_each_change_moves_both_users_counts_version_by_one(store: GraphStore) -> None:
+    """The version a change's counts carry is the next one read, one past the one before."""
+    a, b, c = _ids(3)
+    await store.follow(a, b)
+    await store.ensure_user(c)
+    before = await store.counts([a, b, c])
+    change = await store.follow(c, b)
+    assert change.counts is not None
+    follower, followee = change.counts
+    after = await store.counts([a, b, c])
+    assert (follower.version, followee.version) == (after[c].version, after[b].version)
+    assert after[b].version == before[b].version + 1
+    assert after[c].version == before[c].version + 1
+    assert after[a].version == before[a].version  # not in the change
+    await store.follow(c, b)  # changes nothing
+    assert (await store.counts([b]))[b].version == after[b].version
 
 
 async def test_every_user_a_change_names_has_a_node(store: GraphStore) -> None:

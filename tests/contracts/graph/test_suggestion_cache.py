@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.graph.adapters.cache import RedisKeptCopies, RedisSuggestions
+from services.graph.adapters.cache import RedisCountedChanges, RedisKeptCopies, RedisSuggestions
 from services.graph.ports import FollowChanges, KeptCopies, SuggestionCache
-from services.platform.caches.followings import RedisFollowChanges
 from tests.contracts.implementations import implementations, integration, unit
 from tests.integration.tweets.tokens import random_user_id
 from tests.unit.graph.fakes import CountedChanges, KeptSuggestions
@@ -30,7 +29,7 @@ def _memory(_: pytest.FixtureRequest) -> Kept:
 
 def _redis(request: pytest.FixtureRequest) -> Kept:
     redis = request.getfixturevalue("resp")
-    return Kept(RedisSuggestions(redis), RedisFollowChanges(redis), RedisKeptCopies(redis))
+    return Kept(RedisSuggestions(redis), RedisCountedChanges(redis), RedisKeptCopies(redis))
 
 
 kept = implementations(memory=unit(_memory), redis=integration(_redis))

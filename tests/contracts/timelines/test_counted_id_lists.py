@@ -5,10 +5,10 @@ its owner's count of changes as graph counts them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 
-from services.graph.ports import FollowChanges
 from services.platform.caches.followings import RedisFollowChanges
 from services.timelines.adapters.store import RedisTimelineStore
 from services.timelines.ports import TimelineStore
@@ -31,10 +31,16 @@ class MemoryChanges:
             changes[owner] = changes.get(owner, 0) + 1
 
 
+class Counting(Protocol):
+    """How graph counts a follow, as the timelines' lists see it."""
+
+    async def changed(self, follower_id: int, followee_id: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class Counted:
     store: TimelineStore
-    changes: FollowChanges
+    changes: Counting
 
 
 def _memory(_: pytest.FixtureRequest) -> Counted:

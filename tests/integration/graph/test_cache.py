@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from services.graph.adapters.cache import (
     ERASED,
     TTL_SECONDS,
+    RedisCountedChanges,
     RedisFollowCounts,
     RedisKeptCopies,
     RedisSuggestions,
@@ -64,6 +65,58 @@ async def test_counts_are_read_from_redis_until_a_follow_changes_them(
         cy: FollowCounts(cy, 0, 1),
     }
     assert store.asked == [ada, cy]
+
+
+async def test_a_follow_keeps_the_counts_it_made(resp: RespClient) -> None:
+    """The copies current just before the change become its counts: the next read of either
+    user asks the store for nothing."""
+    ada, cy = _ids(2)
+    store = Store({ada: FollowCounts(ada, 10, 2, 5), cy: FollowCounts(cy, 0, 0, 0)})
+    counts = RedisFollowCounts(resp, store)
+    await counts.counts([ada, cy])
+    after = (FollowCounts(cy, 0, 1, 1), FollowCounts(ada, 11, 2, 6))  # cy follows ada
+    store.held.update({c.user_id: c for c in after})
+    store.asked.clear()
+    await RedisCountedChanges(resp).changed(cy, ada, after)
+    assert await counts.counts([ada, cy]) == {ada: after[1], cy: after[0]}
+    assert store.asked == []
+
+
+async def test_changes_counted_out_of_order_keep_no_counts(resp: RespClient) -> None:
+    """bob's follow of ada (version 6) and then cy's (version 7), their counts kept in the
+    other order: neither copy was current just before its change, so ada's counts are read
+    from the store again. A change counted without its counts (an erasure's) likewise stops
+    the next change from keeping its own."""
+    ada, bob, cy, dan = _ids(4)
+    store = Store({ada: FollowCounts(ada, 10, 2, 5)})
+    counts = RedisFollowCounts(resp, store)
+    changes = RedisCountedChanges(resp)
+    await counts.counts([ada])
+    by_bob, by_cy = FollowCounts(ada, 11, 2, 6), FollowCounts(ada, 12, 2, 7)
+    store.held[ada] = by_cy
+    await changes.changed(cy, ada, (FollowCounts(cy, 0, 1, 1), by_cy))
+    await changes.changed(bob, ada, (FollowCounts(bob, 0, 1, 1), by_bob))
+    store.asked.clear()
+    assert await counts.counts([ada]) == {ada: by_cy}
+    assert store.asked == [ada]
+
+    await changes.changed(ada, dan)  # an erasure's: counted only
+    store.held[ada] = FollowCounts(ada, 13, 1, 9)
+    await changes.changed(cy, ada, (FollowCounts(cy, 0, 1, 2), FollowCounts(ada, 13, 1, 9)))
+    store.asked.clear()
+    assert await counts.counts([ada]) == {ada: FollowCounts(ada, 13, 1)}
+    assert store.asked == [ada]
+
+
+async def test_a_change_never_replaces_an_erased_accounts_tombstone(
+    resp: RespClient, redis: Redis
+) -> None:
+    ada, cy = _ids(2)
+    await RedisKeptCopies(resp).forget(ada)
+    await RedisCountedChanges(resp).changed(
+        cy, ada, (FollowCounts(cy, 0, 1, 1), FollowCounts(ada, 1, 0, 1))
+    )
+    assert await redis.get(counts_key(ada)) == ERASED
 
 
 async def test_suggestions_are_kept_until_the_user_follows_someone(resp: RespClient) -> None:

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from services.graph import service
 from services.graph.adapters.cache import (
     ERASED,
+    RedisCountedChanges,
     RedisFollowCounts,
     RedisKeptCopies,
     RedisSuggestions,
@@ -28,7 +29,6 @@ from services.graph.adapters.outbox import Neo4jOutboxStore
 from services.graph.adapters.store import Neo4jGraphStore
 from services.graph.model import FollowCounts
 from services.graph.service import GraphService
-from services.platform.caches.followings import RedisFollowChanges
 from services.platform.outbox import PendingEvent
 from services.platform.resp import RespClient
 from tests.integration.graph.support import count_edges
@@ -80,7 +80,7 @@ async def world(driver: AsyncDriver, resp: RespClient) -> AsyncIterator[World]:
     has other fans), with the others' counts and its suggestions kept in Redis."""
     outbox = Neo4jOutboxStore(driver)
     store = Neo4jGraphStore(driver, outbox)
-    changes = RedisFollowChanges(resp)
+    changes = RedisCountedChanges(resp)
     suggestions = RedisSuggestions(resp)
     graph = GraphService(
         store,

@@ -17,6 +17,8 @@ class MemoryStore:
         self.edges: dict[tuple[int, int], int] = {}
         self.nodes: set[int] = set()
         self.clock = 1000
+        #: Each user's count of the changes that moved their counts.
+        self.versions: dict[int, int] = {}
 
     async def ensure_user(self, user_id: int) -> None:
         self.nodes.add(user_id)
@@ -27,12 +29,20 @@ class MemoryStore:
         if changed:
             self.clock += 1
             self.edges[follower_id, followee_id] = self.clock
-        return Change(await self.relationship(follower_id, followee_id), changed)
+        return await self._change(follower_id, followee_id, changed=changed)
 
     async def unfollow(self, follower_id: int, followee_id: int) -> Change:
         self.nodes |= {follower_id, followee_id}  # as Neo4j's MERGE of both before the check
         changed = self.edges.pop((follower_id, followee_id), None) is not None
-        return Change(await self.relationship(follower_id, followee_id), changed)
+        return await self._change(follower_id, followee_id, changed=changed)
+
+    async def _change(self, follower_id: int, followee_id: int, *, changed: bool) -> Change:
+        relationship = await self.relationship(follower_id, followee_id)
+        if not changed:
+            return Change(relationship, changed)
+        for user_id in (follower_id, followee_id):
+            self.versions[user_id] = self.versions.get(user_id, 0) + 1
+        return Change(relationship, changed, (self._count(follower_id), self._count(followee_id)))
 
     async def remove_follows(self, user_id: int, limit: int) -> list[tuple[int, int]]:
         removed = [pair for pair in self.edges if user_id in pair][:limit]
@@ -75,6 +85,7 @@ class MemoryStore:
             user_id,
             sum(1 for _, b in self.edges if b == user_id),
             sum(1 for a, _ in self.edges if a == user_id),
+            self.versions.get(user_id, 0),
         )
 
     async def counts(self, user_ids: Sequence[int]) -> dict[int, FollowCounts]:
@@ -135,7 +146,12 @@ class CountedChanges:
         self.followings: dict[int, int] = {}
         self.followers: dict[int, int] = {}
 
-    async def changed(self, follower_id: int, followee_id: int) -> None:
+    async def changed(
+        self,
+        follower_id: int,
+        followee_id: int,
+        _counts: tuple[FollowCounts, FollowCounts] | None = None,
+    ) -> None:
         self.followings[follower_id] = self.followings.get(follower_id, 0) + 1
         self.followers[followee_id] = self.followers.get(followee_id, 0) + 1
 
