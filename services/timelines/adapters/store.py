@@ -8,7 +8,7 @@ Keys (this service's; nothing here that cannot be rebuilt):
   sentinel that makes an empty timeline exist. The key's TTL is the active window: every home
   read sets it again, so a key exists exactly for users active within the window (or just
   rebuilt) and fanout writes only to existing keys (one Lua script call per batch of up to a
-  thousand timelines: EXISTS, ZADD, trim and the live message of each).
+  thousand timelines: ZCARD, ZADD and, once it is full, a trim of each; one live message).
 * ``chirp:timelines:celebrities-followed:<user id>``: the celebrities a reader follows (8-byte
   big-endian ints, or a unique ``!<uuid>`` mark after a forget, which a fill must find unchanged
   to write: ``RedisIdLists``), kept for the active window: a home read finds them
@@ -29,8 +29,9 @@ Keys (this service's; nothing here that cannot be rebuilt):
 * A forget leaves a mark that holds nothing, kept ``FORGOTTEN_SECONDS`` at most: long enough to
   refuse every fill that read before it (a fill waits on one graph call: seconds), short enough
   that the marks a deleted account's last unfollows leave behind go within minutes.
-* Channel ``chirp:timelines:live:<user id>``: the scripts here publish ``+id,id`` when ids enter
-  a timeline and ``-id,id`` when they leave; a stream follows it (``live.py``).
+* Channel ``chirp:timelines:live``: the scripts here publish ``+id,id user,user`` when ids
+  enter those users' timelines and ``-id,id user,user`` when they leave; each timelines
+  process subscribes once and hands every stream its reader's changes (``live.py``).
 
 A celebrity's newest ids, merged into their followers' pages, are the tweets service's kept ids
 of their user timeline (``services/platform/caches/user_timelines.py``), which a post updates
@@ -53,24 +54,33 @@ from services.platform.resp import Arg, RespClient, Script
 SENTINEL = "0" * 19
 #: Both scripts take many timelines at once (a fanout batch is one script call, not one per
 #: follower; on a Redis Cluster one per hash slot among them): KEYS are home timelines, ARGV[1]
-#: the prefix of home keys and ARGV[2] that of live channels (a key's channel is its user id
-#: under the channel prefix), then their own arguments.
+#: the prefix of home keys (a key's owner is what follows it) and ARGV[2] the live channel,
+#: then their own arguments. What they change is published on the channel in as few messages
+#: as it takes (``live.py``): one for the owners whose timelines took every id (all of them,
+#: for a fanout's one tweet), and one for each owner that took some of the ids only.
 _PUSH = Script("""
-local home, live, length = #ARGV[1], ARGV[2], tonumber(ARGV[3])
-local written = 0
+local home, channel, length = #ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids, written, told = #ARGV - 3, 0, {}
 for k = 1, #KEYS do
   local key = KEYS[k]
-  if redis.call('EXISTS', key) == 1 then
-    local added = {}
+  local size = redis.call('ZCARD', key)  -- 0: no timeline (its owner is not active)
+  if size > 0 then
+    local owner, added = string.sub(key, home + 1), {}
     for i = 4, #ARGV do
       if redis.call('ZADD', key, 0, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
     end
-    redis.call('ZREMRANGEBYRANK', key, 1, -(length + 1))
-    if #added > 0 then
-      redis.call('PUBLISH', live .. string.sub(key, home + 1), '+' .. table.concat(added, ','))
+    if size + #added > length + 1 then redis.call('ZREMRANGEBYRANK', key, 1, -(length + 1)) end
+    if #added == ids then
+      told[#told + 1] = owner
+    elseif #added > 0 then
+      redis.call('PUBLISH', channel, '+' .. table.concat(added, ',') .. ' ' .. owner)
     end
     written = written + 1
   end
+end
+if #told > 0 then
+  local all = table.concat(ARGV, ',', 4)
+  redis.call('PUBLISH', channel, '+' .. all .. ' ' .. table.concat(told, ','))
 end
 return written
 """)
@@ -84,22 +94,30 @@ return 0
 """)
 _ABSENT = b"-"
 _REMOVE = Script("""
-local home, live = #ARGV[1], ARGV[2]
+local home, channel = #ARGV[1], ARGV[2]
+local ids, told = #ARGV - 2, {}
 for k = 1, #KEYS do
-  local removed = {}
+  local owner, removed = string.sub(KEYS[k], home + 1), {}
   for i = 3, #ARGV do
     if redis.call('ZREM', KEYS[k], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end
   end
-  if #removed > 0 then
-    redis.call('PUBLISH', live .. string.sub(KEYS[k], home + 1), '-' .. table.concat(removed, ','))
+  if #removed == ids then
+    told[#told + 1] = owner
+  elseif #removed > 0 then
+    redis.call('PUBLISH', channel, '-' .. table.concat(removed, ',') .. ' ' .. owner)
   end
+end
+if #told > 0 then
+  local all = table.concat(ARGV, ',', 3)
+  redis.call('PUBLISH', channel, '-' .. all .. ' ' .. table.concat(told, ','))
 end
 return 0
 """)
 
 
 HOME_PREFIX = "chirp:timelines:home:"
-LIVE_PREFIX = "chirp:timelines:live:"
+#: The one channel every change of a home timeline is published on (``live.py``).
+LIVE_CHANNEL = "chirp:timelines:live"
 
 
 def home_key(user_id: int) -> str:
@@ -157,13 +175,13 @@ class RedisTimelineStore:
     async def push(self, user_ids: Sequence[int], ids: Sequence[int]) -> int:
         if not user_ids or not ids:
             return 0
-        args: list[Arg] = [HOME_PREFIX, LIVE_PREFIX, self._length, *map(member, ids)]
+        args: list[Arg] = [HOME_PREFIX, LIVE_CHANNEL, self._length, *map(member, ids)]
         return sum(await self._each_slot(_PUSH, user_ids, args))
 
     async def remove(self, user_ids: Sequence[int], ids: Sequence[int]) -> None:
         if not user_ids or not ids:
             return
-        await self._each_slot(_REMOVE, user_ids, [HOME_PREFIX, LIVE_PREFIX, *map(member, ids)])
+        await self._each_slot(_REMOVE, user_ids, [HOME_PREFIX, LIVE_CHANNEL, *map(member, ids)])
 
     async def _each_slot(
         self, script: Script, user_ids: Sequence[int], args: Sequence[Arg]

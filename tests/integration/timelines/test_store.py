@@ -11,8 +11,13 @@ from redis.asyncio import Redis
 from services.platform.caches.changes import RedisChangeCounts
 from services.platform.caches.followings import followers_changes, followings_changes
 from services.platform.resp import RespClient
-from services.timelines.adapters.live import RedisLiveUpdates, live_channel, parse_live
-from services.timelines.adapters.store import RedisCountedIdLists, RedisTimelineStore, home_key
+from services.timelines.adapters.live import RedisLiveUpdates, parse_live
+from services.timelines.adapters.store import (
+    LIVE_CHANNEL,
+    RedisCountedIdLists,
+    RedisTimelineStore,
+    home_key,
+)
 from services.timelines.model import LiveChange
 from tests.integration.tweets.tokens import random_user_id
 
@@ -130,32 +135,34 @@ async def test_a_kept_list_comes_with_its_owners_count_of_changes_in_one_read(
     assert (await kept_lists.kept(owner))[0] == [1, 8]
 
 
-async def test_one_call_writes_many_timelines_each_on_its_own_channel(
+async def test_one_call_is_one_live_message_for_the_timelines_that_took_every_id(
     store: RedisTimelineStore, redis: Redis
 ) -> None:
     first, second, away = random_user_id(), random_user_id(), random_user_id()
     for user in (first, second):
         await store.store(user, [10])
+    await store.store(second, [40])
     pubsub = redis.pubsub()
-    await pubsub.subscribe(live_channel(first), live_channel(second), live_channel(away))
+    await pubsub.subscribe(LIVE_CHANNEL)
     assert await store.push([first, away, second], [30]) == 2
+    assert await store.push([first, second], [40, 50]) == 2  # second had 40 already
     await store.remove([first, second, away], [10])
-    messages: list[tuple[str, LiveChange]] = []
+    await store.remove([first, second], [40, 99])
+    messages: list[tuple[LiveChange, list[int]]] = []
     async with asyncio.timeout(5):
-        while len(messages) < 4:
+        while len(messages) < 6:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
             if message:
-                messages.append((message["channel"].decode(), parse_live(message["data"])))
-    assert sorted(messages, key=repr) == sorted(
-        [
-            (live_channel(first), LiveChange(added=[30])),
-            (live_channel(second), LiveChange(added=[30])),
-            (live_channel(first), LiveChange(removed=[10])),
-            (live_channel(second), LiveChange(removed=[10])),
-        ],
-        key=repr,
-    )
+                messages.append(parse_live(message["data"]))
     await pubsub.aclose()  # type: ignore[no-untyped-call]
+    assert messages == [
+        (LiveChange(added=[30]), [first, second]),
+        (LiveChange(added=[50]), [second]),  # only what entered its timeline
+        (LiveChange(added=[40, 50]), [first]),
+        (LiveChange(removed=[10]), [first, second]),
+        (LiveChange(removed=[40]), [first]),
+        (LiveChange(removed=[40]), [second]),
+    ]
     for user in (first, second):
-        assert await store.read(user, None, 10) == ([30], True)
+        assert await store.read(user, None, 10) == ([50, 30], True)
     assert await redis.exists(home_key(away)) == 0
