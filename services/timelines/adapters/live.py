@@ -69,6 +69,8 @@ class RedisLiveUpdates:
         if self._listening is None:
             self._subscribed = asyncio.Event()
             self._listening = asyncio.create_task(self._dispatch(self._subscribed))
+        elif self._subscribed.is_set():
+            return
         listening = self._listening
         subscribed = asyncio.create_task(self._subscribed.wait())
         await asyncio.wait([listening, subscribed], return_when=asyncio.FIRST_COMPLETED)

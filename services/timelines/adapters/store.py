@@ -55,35 +55,48 @@ SENTINEL = "0" * 19
 #: Both scripts take many timelines at once (a fanout batch is one script call, not one per
 #: follower; on a Redis Cluster one per hash slot among them): KEYS are home timelines, ARGV[1]
 #: the prefix of home keys (a key's owner is what follows it) and ARGV[2] the live channel,
-#: then their own arguments. What they change is published on the channel in as few messages
-#: as it takes (``live.py``): one for the owners whose timelines took every id (all of them,
-#: for a fanout's one tweet), and one for each owner that took some of the ids only.
-_PUSH = Script("""
-local home, channel, length = #ARGV[1], ARGV[2], tonumber(ARGV[3])
-local ids, written, told = #ARGV - 3, 0, {}
+#: then the ids from ``first`` on. What they change is published on the channel in as few
+#: messages as it takes (``live.py``): ``tell`` gathers the owners whose timelines took every
+#: id (all of them, for a fanout's one tweet) into one message, sent by ``tell_all``, and
+#: publishes one for each owner whose timeline took some of the ids only.
+_TELL = """
+local home, channel, told = #ARGV[1], ARGV[2], {}
+local function tell(sign, key, changed, wanted)
+  if #changed == wanted then
+    told[#told + 1] = string.sub(key, home + 1)
+  elseif #changed > 0 then
+    local owner = string.sub(key, home + 1)
+    redis.call('PUBLISH', channel, sign .. table.concat(changed, ',') .. ' ' .. owner)
+  end
+end
+local function tell_all(sign, first)
+  if #told > 0 then
+    local all = table.concat(ARGV, ',', first)
+    redis.call('PUBLISH', channel, sign .. all .. ' ' .. table.concat(told, ','))
+  end
+end
+"""
+_PUSH = Script(
+    _TELL
+    + """
+local length, written = tonumber(ARGV[3]), 0
 for k = 1, #KEYS do
   local key = KEYS[k]
   local size = redis.call('ZCARD', key)  -- 0: no timeline (its owner is not active)
   if size > 0 then
-    local owner, added = string.sub(key, home + 1), {}
+    local added = {}
     for i = 4, #ARGV do
       if redis.call('ZADD', key, 0, ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
     end
     if size + #added > length + 1 then redis.call('ZREMRANGEBYRANK', key, 1, -(length + 1)) end
-    if #added == ids then
-      told[#told + 1] = owner
-    elseif #added > 0 then
-      redis.call('PUBLISH', channel, '+' .. table.concat(added, ',') .. ' ' .. owner)
-    end
+    tell('+', key, added, #ARGV - 3)
     written = written + 1
   end
 end
-if #told > 0 then
-  local all = table.concat(ARGV, ',', 4)
-  redis.call('PUBLISH', channel, '+' .. all .. ' ' .. table.concat(told, ','))
-end
+tell_all('+', 4)
 return written
-""")
+"""
+)
 _FILL = Script("""
 local held = redis.call('GET', KEYS[1])
 if (held == false and ARGV[2] == '-') or held == ARGV[2] then
@@ -93,26 +106,20 @@ end
 return 0
 """)
 _ABSENT = b"-"
-_REMOVE = Script("""
-local home, channel = #ARGV[1], ARGV[2]
-local ids, told = #ARGV - 2, {}
+_REMOVE = Script(
+    _TELL
+    + """
 for k = 1, #KEYS do
-  local owner, removed = string.sub(KEYS[k], home + 1), {}
+  local removed = {}
   for i = 3, #ARGV do
     if redis.call('ZREM', KEYS[k], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end
   end
-  if #removed == ids then
-    told[#told + 1] = owner
-  elseif #removed > 0 then
-    redis.call('PUBLISH', channel, '-' .. table.concat(removed, ',') .. ' ' .. owner)
-  end
+  tell('-', KEYS[k], removed, #ARGV - 2)
 end
-if #told > 0 then
-  local all = table.concat(ARGV, ',', 3)
-  redis.call('PUBLISH', channel, '-' .. all .. ' ' .. table.concat(told, ','))
-end
+tell_all('-', 3)
 return 0
-""")
+"""
+)
 
 
 HOME_PREFIX = "chirp:timelines:home:"

@@ -8,18 +8,12 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from services.platform.resp import RespClient
 from services.timelines.adapters.live import LiveFailed, RedisLiveUpdates
 from services.timelines.adapters.store import LIVE_CHANNEL, RedisTimelineStore
 from services.timelines.model import LiveChange
 from services.timelines.ports import LiveFeed
 from tests.integration.tweets.tokens import random_user_id
 from tests.processes import free_port
-
-
-@pytest.fixture
-def store(resp: RespClient) -> RedisTimelineStore:
-    return RedisTimelineStore(resp, length=5, active_seconds=600)
 
 
 async def _subscribers(redis: Redis) -> int:

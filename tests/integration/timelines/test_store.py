@@ -24,11 +24,6 @@ from tests.integration.tweets.tokens import random_user_id
 BIG = 2**62  # ids above 2^53, where a double score would round
 
 
-@pytest.fixture
-def store(resp: RespClient) -> RedisTimelineStore:
-    return RedisTimelineStore(resp, length=5, active_seconds=600)
-
-
 async def test_fanout_writes_only_existing_timelines_and_keeps_the_newest(
     store: RedisTimelineStore, redis: Redis
 ) -> None:
