@@ -137,7 +137,7 @@ class MediaService:
             )
         # Decoding is CPU-bound: off the event loop, so other requests go on meanwhile.
         processed = await asyncio.to_thread(images.process, data, self._rules.images)
-        media_id = self._ids.next_id()
+        media_id = await self._ids.issue()
         media = Media(
             id=media_id,
             owner_id=owner_id,
@@ -160,7 +160,7 @@ class MediaService:
         video.check_size(data, self._rules.videos, "content")
         await self._limiters.videos.hit(str(owner_id))
         probe = await self._videos.probe(data, content_type)
-        media_id = self._ids.next_id()
+        media_id = await self._ids.issue()
         upload = _stored(
             "uploads", media_id, data, content_type, width=probe.width, height=probe.height
         )

@@ -13,6 +13,7 @@ new holder of a worker id starts after the last millisecond the previous holder 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import time
@@ -33,6 +34,12 @@ SEQUENCE_BITS = 12
 MAX_WORKER = (1 << WORKER_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 MAX_BORROW_MS = 2_000
+#: How long ``issue`` waits for a lease being renewed or replaced before answering UNAVAILABLE:
+#: a Redis failover or a lapsed lease is over in a few seconds, and a client's registration or
+#: post should wait that out rather than fail.
+LEASE_WAIT_SECONDS = 5.0
+#: How often ``issue`` looks again while it waits.
+LEASE_POLL_SECONDS = 0.05
 
 log = structlog.get_logger()
 
@@ -55,7 +62,9 @@ def worker_of(snowflake: int) -> int:
 
 
 class IdGenerator(Protocol):
-    def next_id(self) -> int: ...
+    async def issue(self) -> int:
+        """A new id, waiting a moment for the lease if this process is between two."""
+        ...
 
 
 def wall_clock_ms() -> int:
@@ -91,7 +100,16 @@ class Snowflake:
         if start_after_ms >= self._last_ms:
             self._last_ms, self._sequence = start_after_ms, MAX_SEQUENCE
 
+    async def issue(self) -> int:
+        """A new id, waiting up to ``LEASE_WAIT_SECONDS`` for the lease to be renewed or replaced
+        (validity is a deadline on the monotonic clock that renewals move, so it is polled)."""
+        deadline = time.monotonic() + LEASE_WAIT_SECONDS
+        while not self._is_valid() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+        return self.next_id()
+
     def next_id(self) -> int:
+        """A new id now, or UNAVAILABLE if the lease may have lapsed."""
         if not self._is_valid():
             raise Unavailable("this process holds no id lease right now; retry shortly")
         now = self._clock()
@@ -222,7 +240,8 @@ async def leased_snowflake(
 
     async def keep_renewed() -> None:
         for _ in rounds():
-            await pause(lease.renew_every_seconds)
+            # While the lease is not valid ids wait for it (``issue``): try again soon.
+            await pause(lease.renew_every_seconds if lease.is_valid() else LEASE_POLL_SECONDS * 10)
             try:
                 if await lease.renew(generator.last_ms):
                     continue

@@ -170,7 +170,7 @@ class TweetService:
             reply_to_id = (await self._original(draft.reply_to_id, "reply_to_id")).id
         entities = await self._entities(body)
 
-        tweet_id = reserved or self._ids.next_id()
+        tweet_id = reserved or await self._ids.issue()
         if key and reserved is None:
             fresh = tweet_id
             tweet_id = await self._store.claim_idempotency_key(author_id, key, fresh)
@@ -544,7 +544,8 @@ class TweetService:
 
     async def retweet(self, user_id: int, tweet_id: int) -> TweetView:
         original = await self._recounted(await self._original(tweet_id))
-        claim = await self._store.claim("retweet", original.id, user_id, str(self._ids.next_id()))
+        reserved = str(await self._ids.issue())
+        claim = await self._store.claim("retweet", original.id, user_id, reserved)
         retweet = Tweet(id=int(claim.ref), author_id=user_id, retweet_of_id=original.id)
         if claim.new or not await self._store.tweets([retweet.id]):
             event = TweetRetweeted(

@@ -105,7 +105,7 @@ class UserService:
     async def register(self, username: str, password: str, display_name: str) -> User:
         display_name = rules.check_registration(username, password, display_name)
         password_hash = await self._passwords.hash(password)
-        user_id = self._ids.next_id()
+        user_id = await self._ids.issue()
         created = datetime.fromtimestamp(timestamp_ms(user_id) / 1000, UTC)
         user = User(user_id, username, display_name, "", created, created)
         folded = fold(username)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from services.platform.errors import Unavailable
@@ -85,6 +87,29 @@ def test_no_ids_without_a_valid_lease() -> None:
     valid = False
     with pytest.raises(Unavailable, match="no id lease"):
         generator.next_id()
+
+
+async def test_an_id_waits_for_a_lease_being_renewed() -> None:
+    valid = False
+    generator = Snowflake(7, clock=Clock(START), is_valid=lambda: valid)
+
+    async def renewed() -> None:
+        nonlocal valid
+        await asyncio.sleep(0.2)
+        valid = True
+
+    renewal = asyncio.create_task(renewed())
+    assert timestamp_ms(await generator.issue()) == START
+    await renewal
+
+
+async def test_an_id_is_refused_once_the_lease_stays_lapsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("services.platform.ids.LEASE_WAIT_SECONDS", 0.2)
+    generator = Snowflake(7, clock=Clock(START), is_valid=lambda: False)
+    with pytest.raises(Unavailable, match="no id lease"):
+        await generator.issue()
 
 
 def test_worker_ids_are_ten_bits() -> None:
