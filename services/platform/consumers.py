@@ -202,6 +202,27 @@ async def close_connection(connection: Client) -> None:
             await connection.close()
 
 
+class Publisher:
+    """A JetStream publisher's connection, opened on first use and again once it closed. Few
+    reconnect attempts: its caller owns the retrying (a redelivery, a relay's backoff), so an
+    unreachable server fails a publish instead of hanging it."""
+
+    def __init__(self, nats_url: str) -> None:
+        self._nats_url = nats_url
+        self._connection: Client | None = None
+
+    async def jetstream(self) -> JetStreamContext:
+        if self._connection is None or self._connection.is_closed:
+            self._connection = await connect(
+                self._nats_url, connect_timeout=2, max_reconnect_attempts=2, reconnect_time_wait=0.5
+            )
+        return self._connection.jetstream(timeout=5)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await close_connection(self._connection)
+
+
 @dataclass(frozen=True)
 class Retries:
     """How long a message whose handling failed waits for its next delivery: ``first_seconds``

@@ -1,11 +1,11 @@
 """The JetStream stream every event goes to, and the durable consumers that read it.
 
 One stream, ``CHIRP``, holds every subject of the catalogue (``subjects.py``: ``tweets.*``,
-``graph.*``, ``users.*``, ``media.*``) on disk. Publishers set ``Nats-Msg-Id`` to the event id,
-so a retried publish inside the duplicate window is stored once; consumers acknowledge
-explicitly, after their side effect, and their handlers are idempotent, so a redelivery changes
-nothing. How a consumer settles each message (and why nothing limits redeliveries) is
-``consumers.py``'s policy.
+``graph.*``, ``users.*``, ``media.*``, ``timelines.*``) on disk. Publishers set ``Nats-Msg-Id``
+to the event id, so a retried publish inside the duplicate window is stored once; consumers
+acknowledge explicitly, after their side effect, and their handlers are idempotent, so a
+redelivery changes nothing. How a consumer settles each message (and why nothing limits
+redeliveries) is ``consumers.py``'s policy.
 
 The stream is kept on ``CHIRP_NATS_REPLICAS`` servers (``stream``): 1 on the local single
 server, 3 on a three-node cluster, where it survives the loss of any one node. The consumers
@@ -29,6 +29,7 @@ from services.platform.subjects import (
     GRAPH_FOLLOWED,
     GRAPH_UNFOLLOWED,
     MEDIA_VIDEO_UPLOADED,
+    TIMELINES_FANOUT_PART,
     TWEETS_CREATED,
     TWEETS_DELETED,
     TWEETS_EDITED,
@@ -44,7 +45,7 @@ from services.platform.subjects import (
 
 STREAM = StreamConfig(
     name="CHIRP",
-    subjects=["tweets.>", "graph.>", "users.>", "media.>"],
+    subjects=["tweets.>", "graph.>", "users.>", "media.>", "timelines.>"],
     retention=RetentionPolicy.LIMITS,
     storage=StorageType.FILE,
     max_age=7 * 24 * 3600,  # a week of replay for consumers that were down; nats-py takes seconds
@@ -99,6 +100,13 @@ CONSUMERS = (
             GRAPH_UNFOLLOWED,
             USERS_DELETED,
         ),
+    ),
+    # One part of a large fanout at a time per worker (``FanoutWorker``): the parts of one
+    # author's fanout spread over every timelines process.
+    durable(
+        "timelines-fanout-parts",
+        "timelines: the parts of large fanouts, shared by every timelines process",
+        _names(TIMELINES_FANOUT_PART),
     ),
     durable(
         "search-indexer",

@@ -40,17 +40,15 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import nats
 import structlog
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, PreparedStatement
 from cassandra.util import min_uuid_from_time, unix_time_from_uuid1
-from nats.aio.client import Client as NatsClient
 from prometheus_client import Counter, Gauge
 
 from services.platform import tracing
 from services.platform.background import in_background, pause, rounds, wait_set
-from services.platform.consumers import close_connection, connect
+from services.platform.consumers import Publisher
 from services.platform.cql import execute
 from services.platform.subjects import Event, Subject
 
@@ -386,10 +384,9 @@ class OutboxRelay:
     ) -> None:
         self._store = store
         self._outbox = wakeup
-        self._nats_url = nats_url
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
-        self._connection: NatsClient | None = None
+        self._publisher = Publisher(nats_url)
         #: Event ids published lately (an ordered set: the oldest are forgotten first).
         self._published: OrderedDict[str, None] = OrderedDict()
         #: Rows handed over and not yet published (kept across failures; the oldest are left
@@ -397,15 +394,6 @@ class OutboxRelay:
         self._handed: deque[PendingEvent] = deque(maxlen=HANDED_MAX)
         #: Rows the last read of the store gave that are not published yet.
         self._read: deque[PendingEvent] = deque()
-
-    async def _jetstream(self) -> nats.js.JetStreamContext:
-        if self._connection is None or self._connection.is_closed:
-            # Few reconnect attempts: while NATS is away, run() owns the retrying (with
-            # backoff), so an unreachable server fails a drain instead of hanging it.
-            self._connection = await connect(
-                self._nats_url, connect_timeout=2, max_reconnect_attempts=2, reconnect_time_wait=0.5
-            )
-        return self._connection.jetstream(timeout=5)
 
     async def drain(self) -> int:
         """Publishes every row the store holds now; returns how many were published."""
@@ -418,7 +406,7 @@ class OutboxRelay:
         published lately (one handed over may also have been read from the store) is not
         published again, but removed again: the store may have read it while it was being
         published, and holds it until told."""
-        jetstream = await self._jetstream()
+        jetstream = await self._publisher.jetstream()
         published = 0
         acknowledged: list[PendingEvent] = []
         try:
@@ -473,8 +461,7 @@ class OutboxRelay:
         WAITING_SECONDS.set(max((_waited(row) for row in oldest), default=0.0))
 
     async def close(self) -> None:
-        if self._connection is not None:
-            await close_connection(self._connection)
+        await self._publisher.close()
 
 
 def _waited(row: PendingEvent) -> float:

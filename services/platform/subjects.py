@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from chirp.events.v1 import graph_events_pb2, media_events_pb2, tweet_events_pb2, user_events_pb2
+from chirp.events.v1 import (
+    graph_events_pb2,
+    media_events_pb2,
+    timeline_events_pb2,
+    tweet_events_pb2,
+    user_events_pb2,
+)
 
 
 class Event(Protocol):
@@ -54,6 +60,7 @@ USERS_CREATED = Subject("users.created", user_events_pb2.UserCreatedEvent)
 USERS_UPDATED = Subject("users.updated", user_events_pb2.UserUpdatedEvent)
 USERS_DELETED = Subject("users.deleted", user_events_pb2.UserDeletedEvent)
 MEDIA_VIDEO_UPLOADED = Subject("media.video_uploaded", media_events_pb2.VideoUploadedEvent)
+TIMELINES_FANOUT_PART = Subject("timelines.fanout_part", timeline_events_pb2.FanoutPartEvent)
 
 #: Every subject, by name.
 CATALOGUE: dict[str, Subject[Any]] = {
@@ -72,6 +79,7 @@ CATALOGUE: dict[str, Subject[Any]] = {
         USERS_UPDATED,
         USERS_DELETED,
         MEDIA_VIDEO_UPLOADED,
+        TIMELINES_FANOUT_PART,
     )
 }
 

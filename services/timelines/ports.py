@@ -21,6 +21,14 @@ class Graph(Protocol):
         ...
 
 
+class FanoutParts(Protocol):
+    """Hands a part of a large fanout to whichever worker is free (``adapters/parts.py``)."""
+
+    async def share(self, tweet_id: int, author_id: int, follower_ids: Sequence[int]) -> None:
+        """Returns once the part is kept (a crash after it loses nothing)."""
+        ...
+
+
 class Tweets(Protocol):
     async def recent_ids(self, author_ids: Sequence[int], max_results: int) -> list[int]:
         """Newest first, merged across the authors, tweets and retweets."""

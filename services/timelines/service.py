@@ -14,7 +14,7 @@ from services.platform.caches.tweet_cache import ReadyTweet
 from services.platform.caches.user_timelines import ids_below
 from services.platform.errors import InvalidArgument
 from services.platform.paging import HOME_TIMELINE, Page, decode_int, encode_token
-from services.timelines.ports import Graph, LiveUpdates, TimelineStore, Tweets
+from services.timelines.ports import FanoutParts, Graph, LiveUpdates, TimelineStore, Tweets
 
 #: Extra ids read beyond the page size, so deletions and duplicate retweets rarely need a
 #: second round.
@@ -24,6 +24,10 @@ MAX_ROUNDS = 5
 #: Followers per batch of the fanout (one Redis script call each), and batches in flight.
 FANOUT_BATCH = 1000
 FANOUT_WINDOW = 2
+#: Followers a fanout pushes itself before it shares the rest in parts of this size
+#: (``TimelineService.fan_out``): above the default celebrity threshold, so only deployments
+#: that fan out on write to larger followings split a fanout.
+FANOUT_PART = 10_000
 #: BatchGetTweets takes at most this many ids.
 HYDRATE_CHUNK = 100
 #: ListRecentTweetIds takes at most this many authors.
@@ -45,6 +49,27 @@ def merge_ids(lists: Sequence[Sequence[int]], *, before: int | None, limit: int)
     return merged
 
 
+class _Pushes:
+    """Pushes one tweet to batches of timelines, at most ``FANOUT_WINDOW`` batches in Redis at
+    once (a huge fanout never queues its batches ahead of other clients' commands); they are
+    all in once ``group`` is done. ``written`` counts the timelines written."""
+
+    def __init__(self, store: TimelineStore, tweet_id: int, group: asyncio.TaskGroup) -> None:
+        self._store = store
+        self._tweet_id = tweet_id
+        self._group = group
+        self._window = asyncio.Semaphore(FANOUT_WINDOW)
+        self.written = 0
+
+    def push(self, user_ids: Sequence[int]) -> None:
+        self._group.create_task(self._push(user_ids))
+
+    async def _push(self, user_ids: Sequence[int]) -> None:
+        async with self._window:
+            pushed = await self._store.push(user_ids, [self._tweet_id])
+            self.written += pushed  # not ``+= await``: that reads ``written`` before waiting
+
+
 class TimelineService:
     def __init__(  # noqa: PLR0913  (one port per store and per service it calls)
         self,
@@ -56,9 +81,14 @@ class TimelineService:
         celebrity_threshold: int,
         length: int,
         deleted: Container[int] = revocations.REVOKED,
+        parts: FanoutParts | None = None,
+        part_size: int = FANOUT_PART,
     ) -> None:
-        """``deleted`` holds the accounts deleted lately (this process's list)."""
+        """``deleted`` holds the accounts deleted lately (this process's list); ``parts``, if
+        given, takes the parts of large fanouts to every worker (``fan_out``)."""
         self._store = store
+        self._parts = parts
+        self._part_size = part_size
         self._deleted = deleted
         self._graph = graph
         self._tweets = tweets
@@ -226,29 +256,41 @@ class TimelineService:
         celebrity, into every follower's that exists. Idempotent. Returns timelines written.
 
         Each batch of followers is pushed as soon as it is read (from the store, or as graph
-        streams them), ``FANOUT_WINDOW`` batches in flight: Redis works on one while the next
-        is read and sent, and a huge fanout never queues all its batches ahead of other
-        clients' commands."""
-        window = asyncio.Semaphore(FANOUT_WINDOW)
-        written = 0
-
-        async def push(user_ids: list[int]) -> None:
-            nonlocal written
-            try:
-                pushed = await self._store.push(user_ids, [tweet_id])
-                written += pushed  # not ``+= await``: that reads ``written`` before waiting
-            finally:
-                window.release()
-
-        audience = [author_id]  # the author's own timeline goes with the first batch
-        async with asyncio.TaskGroup() as pushes:
+        streams them), ``FANOUT_WINDOW`` batches in Redis at once while the next are read. A
+        fanout to more than ``part_size`` followers is shared when the service has ``parts``:
+        this call pushes the first ``part_size`` and hands every further ``part_size`` to
+        ``parts`` as the followers are read, for whichever worker is free (``push_part``); the
+        parts are handed over (stored in the stream) before this returns."""
+        share = self._parts.share if self._parts else None
+        part: list[int] = []
+        kept_here = 0
+        async with asyncio.TaskGroup() as group:
+            pushes = _Pushes(self._store, tweet_id, group)
+            audience = [author_id]  # the author's own timeline goes with the first batch
             async for followers in self._fanned_out_to(author_id):
-                await window.acquire()
-                pushes.create_task(push([*audience, *followers]))
-                audience = []
-        if audience:  # no follower to push to
-            written += await self._store.push(audience, [tweet_id])
-        return written
+                if share is None or kept_here < self._part_size:
+                    kept_here += len(followers)
+                    pushes.push([*audience, *followers])
+                    audience = []
+                    continue
+                part.extend(followers)
+                if len(part) >= self._part_size:
+                    await share(tweet_id, author_id, part)
+                    part = []
+            if share is not None and part:
+                await share(tweet_id, author_id, part)
+            if audience:  # no follower to push to
+                pushes.push(audience)
+        return pushes.written
+
+    async def push_part(self, tweet_id: int, follower_ids: Sequence[int]) -> int:
+        """A part of a shared fanout (``fan_out``), pushed as fan_out pushes its own followers.
+        Idempotent. Returns timelines written."""
+        async with asyncio.TaskGroup() as group:
+            pushes = _Pushes(self._store, tweet_id, group)
+            for start in range(0, len(follower_ids), FANOUT_BATCH):
+                pushes.push(follower_ids[start : start + FANOUT_BATCH])
+        return pushes.written
 
     async def _fanned_out_to(self, author_id: int) -> AsyncIterator[list[int]]:
         """The followers a new tweet of ``author_id`` is pushed to, in batches of at most

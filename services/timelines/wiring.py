@@ -10,14 +10,16 @@ from chirp.timelines.v1 import timelines_service_pb2
 
 from services.platform.background import in_background
 from services.platform.channels import service_channel
+from services.platform.consumers import Publisher
 from services.platform.redis_clients import pubsub_client, resp_client
 from services.platform.server import Registration
 from services.platform.settings import Settings
 from services.platform.wire import bytes_handler
 from services.timelines.adapters.clients import CachedTweets, GrpcGraph
 from services.timelines.adapters.live import RedisLiveUpdates
+from services.timelines.adapters.parts import JetStreamFanoutParts
 from services.timelines.adapters.store import RedisTimelineStore
-from services.timelines.consumers.fanout import FanoutWorker
+from services.timelines.consumers.fanout import CONSUMER, PARTS_CONSUMER, FanoutWorker
 from services.timelines.service import TimelineService
 from services.timelines.servicer import SENT_AS_BYTES, TimelinesServicer
 
@@ -28,6 +30,7 @@ SERVICE = timelines_service_pb2.DESCRIPTOR.services_by_name["TimelinesService"]
 async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
     redis = pubsub_client(settings.redis_url)  # the live channels'
     resp = resp_client(settings.redis_url)
+    publisher = Publisher(settings.nats_url)
     graph = service_channel(settings.graph_addr, tls=settings.mtls)
     tweets = service_channel(settings.tweets_addr, tls=settings.mtls)
     try:
@@ -43,9 +46,10 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
             RedisLiveUpdates(redis),
             celebrity_threshold=settings.timelines.celebrity_follower_threshold,
             length=settings.timelines.length,
+            parts=JetStreamFanoutParts(publisher, CONSUMER.durable_name or ""),
         )
         servicer = TimelinesServicer(timelines)
-        worker = FanoutWorker(settings.nats_url, timelines)
+        worker = FanoutWorker(settings.nats_url, timelines, parts=PARTS_CONSUMER)
         async with in_background(worker.run):
 
             def add_to_server(server: grpc.aio.Server) -> None:
@@ -58,3 +62,4 @@ async def wiring(settings: Settings) -> AsyncIterator[Sequence[Registration]]:
         await tweets.close()
         await resp.aclose()
         await redis.aclose()
+        await publisher.close()

@@ -123,7 +123,13 @@ async def test_the_stream_and_its_durable_consumers_exist() -> None:
     try:
         jetstream = connection.jetstream()
         info = await jetstream.stream_info(STREAM.name or "")
-        assert set(info.config.subjects or []) == {"tweets.>", "graph.>", "users.>", "media.>"}
+        assert set(info.config.subjects or []) == {
+            "tweets.>",
+            "graph.>",
+            "users.>",
+            "media.>",
+            "timelines.>",
+        }
         for consumer in CONSUMERS:
             found = await jetstream.consumer_info(STREAM.name or "", consumer.durable_name or "")
             assert found.config.filter_subjects == consumer.filter_subjects

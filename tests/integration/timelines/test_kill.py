@@ -1,5 +1,6 @@
 """SIGKILL a fanout worker in the middle of a 20,000-follower fanout, start it again: every
-active follower ends up with the tweet exactly once, and no inactive one gets a timeline.
+active follower ends up with the tweet exactly once, and no inactive one gets a timeline. The
+same with the fanout shared in parts over two workers, one of them killed mid-way.
 
 The stack's threshold makes 20,000 followers a celebrity, so the fanout under test runs in a
 worker process of its own (tests/integration/timelines/fanout_worker.py: the real worker and
@@ -26,7 +27,7 @@ from services.graph.adapters.store import follow_rank
 from services.timelines.adapters.store import SENTINEL, home_key, member
 from tests.integration.graph.support import neo4j_driver
 from tests.integration.streams import temporary_consumer
-from tests.integration.timelines.fanout_worker import killable_consumer
+from tests.integration.timelines.fanout_worker import killable_consumer, killable_parts_consumer
 from tests.integration.timelines.support import GATEWAY, anonymous, eventually, post
 from tests.integration.tweets.tokens import random_user_id
 
@@ -42,10 +43,18 @@ async def consumer() -> AsyncIterator[str]:
         yield name
 
 
-def _start(name: str) -> subprocess.Popen[bytes]:
+@pytest.fixture
+async def parts_consumer() -> AsyncIterator[str]:
+    async with temporary_consumer(
+        killable_parts_consumer(f"test-fanout-parts-{uuid.uuid4().hex[:10]}")
+    ) as name:
+        yield name
+
+
+def _start(*consumers: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT}/gen"}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.timelines.fanout_worker", name],
+        [sys.executable, "-m", "tests.integration.timelines.fanout_worker", *consumers],
         cwd=ROOT,
         env=env,
     )
@@ -63,6 +72,20 @@ async def _have(redis: Redis, users: list[int], tweet_id: int) -> list[int]:
 async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_once(
     redis: Redis, consumer: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:
+    await _killed_mid_way(redis, processes, [consumer], workers=1)
+
+
+async def test_a_shared_fanout_with_a_killed_worker_leaves_every_active_follower_the_tweet_once(
+    redis: Redis, consumer: str, parts_consumer: str, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    await _killed_mid_way(redis, processes, [consumer, parts_consumer], workers=2)
+
+
+async def _killed_mid_way(
+    redis: Redis, processes: list[subprocess.Popen[bytes]], consumers: list[str], workers: int
+) -> None:
+    """``workers`` worker processes on ``consumers`` fan a tweet out to 20,000 followers (half
+    of them active); the first is killed once some but not all have it, and one started again."""
     author = anonymous()
     followers = [random_user_id() for _ in range(FOLLOWERS)]
     active, away = followers[::2], followers[1::2]
@@ -86,7 +109,7 @@ async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_onc
                 pipe.expire(home_key(user), 3600)
             await pipe.execute()
 
-        processes.append(_start(consumer))
+        processes.extend(_start(*consumers) for _ in range(workers))
         async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as http:
             tweet_id = await post(http, author, "to twenty thousand")
         await eventually(  # kill once some, not all, active followers have it
@@ -99,7 +122,7 @@ async def test_a_killed_fanout_worker_leaves_every_active_follower_the_tweet_onc
         partial = sum(await _have(redis, active, tweet_id))
         assert 0 < partial < len(active)  # killed mid-way
 
-        processes.append(_start(consumer))  # redelivered after the ack wait (3 s here)
+        processes.append(_start(*consumers))  # redelivered after the ack wait (3 s here)
         counts, _ = await eventually(
             lambda: _have(redis, active, tweet_id), lambda counts: 0 not in counts, 60
         )

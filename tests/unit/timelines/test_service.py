@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -79,6 +80,68 @@ async def test_a_big_fanout_goes_out_in_batches_and_counts_every_timeline(
     assert await service.fan_out(tweets.post(101, author), author) == expected  # kept
     assert all(store.timelines[user] == {100, 101} for user in (author, *followers))
     assert max(store.pushed_batch_sizes) <= FANOUT_BATCH + 1  # the author rides the first
+
+
+class SharedParts:
+    """The parts a fanout handed to other workers."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[int, int, list[int]]] = []
+
+    async def share(self, tweet_id: int, author_id: int, follower_ids: Sequence[int]) -> None:
+        self.parts.append((tweet_id, author_id, list(follower_ids)))
+
+
+def _sharing(
+    store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets
+) -> tuple[TimelineService, SharedParts]:
+    """A service that shares fanouts past one batch of followers, and the parts it shared."""
+    shared = SharedParts()
+    service = TimelineService(
+        store,
+        graph,
+        tweets,
+        MemoryLive(),
+        celebrity_threshold=10**6,
+        length=10,
+        parts=shared,
+        part_size=FANOUT_BATCH,
+    )
+    return service, shared
+
+
+async def test_a_fanout_past_its_part_size_shares_the_rest_in_parts(
+    store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets
+) -> None:
+    author, followers = 9, list(range(1000, 1000 + FANOUT_BATCH * 3 + 7))
+    graph.follows.update((follower, author) for follower in followers)
+    for user in (author, *followers):
+        await store.store(user, [])
+    service, shared = _sharing(store, graph, tweets)
+    assert await service.fan_out(tweets.post(100, author), author) == FANOUT_BATCH + 1
+    rest = followers[FANOUT_BATCH:]
+    assert shared.parts == [
+        (100, author, rest[:FANOUT_BATCH]),
+        (100, author, rest[FANOUT_BATCH : FANOUT_BATCH * 2]),
+        (100, author, rest[FANOUT_BATCH * 2 :]),  # the last part: what is left
+    ]
+    assert all(store.timelines[user] == {100} for user in (author, *followers[:FANOUT_BATCH]))
+    assert all(store.timelines[user] == set() for user in rest)
+    written = [await service.push_part(100, part) for _, _, part in shared.parts]
+    assert written == [FANOUT_BATCH, FANOUT_BATCH, 7]
+    assert all(store.timelines[user] == {100} for user in followers)
+
+
+async def test_a_fanout_within_its_part_size_is_not_shared(
+    store: MemoryStore, graph: MemoryGraph, tweets: MemoryTweets
+) -> None:
+    author, followers = 9, list(range(1000, 1000 + FANOUT_BATCH))
+    graph.follows.update((follower, author) for follower in followers)
+    for user in followers:
+        await store.store(user, [])
+    service, shared = _sharing(store, graph, tweets)
+    assert await service.fan_out(tweets.post(100, author), author) == FANOUT_BATCH
+    assert shared.parts == []
 
 
 async def test_an_author_posting_again_is_fanned_out_to_the_kept_followers(
