@@ -14,7 +14,8 @@
    (``benchmarks/fanout_worker.py``) on a temporary consumer with the celebrity threshold off,
    a real tweet posted for the author (token minted for it); lag = the tweet's create_time to
    the moment the worker has the id in the last follower's timeline (checked in Redis
-   afterwards); deliveries/s = timelines written / lag.
+   afterwards); deliveries/s = timelines written / lag. Then the largest again, shared in
+   parts by two worker processes (``SHARING_WORKERS``), as the service shares a huge fanout.
 
 Everything the fanout part creates is removed at the end: the consumer, the worker process, the
 timeline keys it created (not those that existed), the tweets it posted."""
@@ -52,6 +53,7 @@ from services.platform.consumers import connect
 from services.platform.events import STREAM
 from services.platform.settings import GRPC_PORTS, Settings
 from services.timelines.adapters.store import SENTINEL, home_key, member
+from services.timelines.service import FANOUT_PART
 
 TIMELINES = f"127.0.0.1:{GRPC_PORTS['timelines']}"
 TWEETS = f"127.0.0.1:{GRPC_PORTS['tweets']}"
@@ -61,6 +63,8 @@ LOCAL_THRESHOLD = 5  # devstack/components.py: more followers than this is a cel
 FANOUT_TARGETS = (100, 1_000, 10_000, 100_000)
 QUICK_FANOUT_TARGETS = (100, 1_000)
 FANOUT_RUNS = 3
+#: Worker processes that share the largest fanout in a second measurement.
+SHARING_WORKERS = 2
 SWEEP = [25, 50, 100, 200, 400]
 QUICK_SWEEP = [50, 200]
 REDIS_REQUESTS = 50_000
@@ -293,21 +297,51 @@ async def _holding(redis: Redis, users: list[int], tweet_id: int) -> int:
     return held
 
 
-async def _next_fanout(worker: asyncio.subprocess.Process, tweet_id: int) -> dict[str, float]:
-    assert worker.stdout is not None
-    while True:
-        async with asyncio.timeout(FANOUT_TIMEOUT_SECONDS):
-            line = await worker.stdout.readline()
-        if not line:
-            raise RuntimeError("the fanout worker exited")
-        report = json.loads(line)
-        if report.get("tweet_id") == tweet_id:
-            return {key: float(value) for key, value in report.items()}
+class Workers:
+    """Fanout worker processes on the same temporary consumers, their report lines merged."""
+
+    def __init__(self, processes: list[asyncio.subprocess.Process]) -> None:
+        self.processes = processes
+        self._lines: asyncio.Queue[dict[str, float] | None] = asyncio.Queue()
+        self._readers = [asyncio.create_task(self._read(p)) for p in processes]
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while line := await process.stdout.readline():
+            report = json.loads(line)
+            if "tweet_id" in report:
+                await self._lines.put({key: float(value) for key, value in report.items()})
+        await self._lines.put(None)  # the worker exited
+
+    async def fanout(self, tweet_id: int) -> tuple[float, int]:
+        """When the tweet's fanout was over (its last part included), and timelines written."""
+        done, delivered, parts, seen = 0.0, 0, None, 0
+        while parts is None or seen < parts:
+            async with asyncio.timeout(FANOUT_TIMEOUT_SECONDS):
+                report = await self._lines.get()
+            if report is None:
+                raise RuntimeError("a fanout worker exited")
+            if report["tweet_id"] != tweet_id:
+                continue
+            done, delivered = max(done, report["done"]), delivered + int(report["delivered"])
+            if "part" in report:
+                seen += 1
+            else:
+                parts = int(report["parts"])
+        return done, delivered
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            if process.returncode is None:
+                process.terminate()
+            await process.wait()
+        for reader in self._readers:
+            reader.cancel()
 
 
 async def _fanout_once(
     tweets: tweets_service_pb2_grpc.TweetsServiceAsyncStub,
-    worker: asyncio.subprocess.Process,
+    workers: Workers,
     redis: Redis,
     author: Author,
     posted: list[tweet_pb2.Tweet],
@@ -315,44 +349,58 @@ async def _fanout_once(
     request = tweets_service_pb2.CreateTweetRequest(text="fanout lag benchmark #bench")
     tweet = await tweets.CreateTweet(request, metadata=_auth(_token(author.id)), timeout=30)
     posted.append(tweet)
-    report = await _next_fanout(worker, tweet.id)
-    lag = report["done"] - tweet.create_time.ToNanoseconds() / 1e9
+    done, delivered = await workers.fanout(tweet.id)
+    lag = done - tweet.create_time.ToNanoseconds() / 1e9
     held = await _holding(redis, author.followers, tweet.id)
     if held != len(author.followers):
         raise RuntimeError(f"{held} of {len(author.followers)} followers have tweet {tweet.id}")
-    return lag, int(report["delivered"])
+    return lag, delivered
 
 
-async def _measure_fanout(authors: dict[int, Author], runs: int) -> list[FanoutRow]:
+async def _measure_fanout(
+    authors: dict[int, Author], runs: int, workers: int = 1
+) -> list[FanoutRow]:
+    """Each author's fanout ``runs`` times, by one worker process (sharing nothing), or by
+    ``workers`` processes sharing large fanouts in parts as the service does."""
     settings = Settings(service="timelines")
     redis = Redis.from_url(settings.redis_url)
     connection = await connect(settings.nats_url)
     jetstream = connection.jetstream()
     consumer = f"bench-fanout-{uuid.uuid4().hex[:10]}"
+    consumers = [fanout_worker.bench_consumer(consumer)]
+    if workers > 1:
+        consumers.append(fanout_worker.bench_parts_consumer(f"{consumer}-parts"))
     everyone = list(dict.fromkeys(user for a in authors.values() for user in a.followers))
     created: list[int] = []
     posted: list[tweet_pb2.Tweet] = []
-    worker: asyncio.subprocess.Process | None = None
+    running: Workers | None = None
     channel = grpc.aio.insecure_channel(TWEETS)
     tweets = tweets_service_pb2_grpc.TweetsServiceStub(channel)
     try:
         created = await _activate(redis, everyone)
-        await jetstream.add_consumer(STREAM.name or "", fanout_worker.bench_consumer(consumer))
-        worker = await asyncio.create_subprocess_exec(
-            str(PYTHON),
-            "-m",
-            "benchmarks.fanout_worker",
-            consumer,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"},
-            stdout=asyncio.subprocess.PIPE,
+        for config in consumers:
+            await jetstream.add_consumer(STREAM.name or "", config)
+        names = [config.durable_name or "" for config in consumers]
+        running = Workers(
+            [
+                await asyncio.create_subprocess_exec(
+                    str(PYTHON),
+                    "-m",
+                    "benchmarks.fanout_worker",
+                    *names,
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"},
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                for _ in range(workers)
+            ]
         )
-        # one unmeasured fanout first: the worker's connections and caches warm up
-        await _fanout_once(tweets, worker, redis, next(iter(authors.values())), posted)
+        # one unmeasured fanout first: the workers' connections and caches warm up
+        await _fanout_once(tweets, running, redis, next(iter(authors.values())), posted)
         rows = []
         for target, author in authors.items():
             measured = [
-                await _fanout_once(tweets, worker, redis, author, posted) for _ in range(runs)
+                await _fanout_once(tweets, running, redis, author, posted) for _ in range(runs)
             ]
             rows.append(
                 FanoutRow(
@@ -365,11 +413,11 @@ async def _measure_fanout(authors: dict[int, Author], runs: int) -> list[FanoutR
             )
         return rows
     finally:
-        if worker is not None and worker.returncode is None:
-            worker.terminate()
-            await worker.wait()
-        with contextlib.suppress(Exception):
-            await jetstream.delete_consumer(STREAM.name or "", consumer)
+        if running is not None:
+            await running.stop()
+        for config in consumers:
+            with contextlib.suppress(Exception):
+                await jetstream.delete_consumer(STREAM.name or "", config.durable_name or "")
         await connection.close()
         await _delete_keys(redis, created)
         for tweet in posted:
@@ -510,4 +558,23 @@ def run(options: Options, data: Dataset, report: Report) -> None:
         f"graph of {loaded.users:,} users and {loaded.follows:,} follows; one worker process on "
         f"its own consumer, threshold off, every follower active, {runs} run(s) each",
         fanout_table(fanouts),
+    )
+    if options.quick:
+        return
+    largest = max(targets)
+    (shared,) = asyncio.run(
+        _measure_fanout(pick_authors((largest,)), runs, workers=SHARING_WORKERS)
+    )
+    alone = next(fanout for fanout in fanouts if fanout.target == largest)
+    report.fact(
+        f"fanout.lag_s.{largest}.workers_{SHARING_WORKERS}",
+        shared.median,
+        f"median lag, author with {shared.followers:,} followers, {SHARING_WORKERS} workers "
+        f"sharing it in parts of {FANOUT_PART:,}",
+    )
+    report.section(
+        f"Fanout shared by {SHARING_WORKERS} worker processes (parts of {FANOUT_PART:,} "
+        f"followers on a second consumer, as the service shares a huge fanout), measured after "
+        f"the one-worker rows above: {shared.median / alone.median:.2f}x the one worker's lag",
+        fanout_table([shared]),
     )
