@@ -5,7 +5,7 @@ indexes them through the search service's own adapter (``TantivyTweetIndex.upser
 ``commit``, as the indexer does) into a temporary folder, and reports the indexing throughput
 and the size on disk. Then it runs a mix of word, phrase, hashtag and from: queries twice in the
 same run: through the service's search path (``SearchService.search_tweets``: parse, compile,
-Tantivy in a worker thread, page token; hydration answered in memory, so the tweets service's
+Tantivy, ``top`` in a worker thread, token; hydration answered in memory, so the tweets service's
 ``BatchGetTweets`` round trip is not part of it) and directly against Tantivy (the same queries
 built by hand and run on the searcher), and prints p50/p99 of each. The folder is deleted
 afterwards. Nothing here touches the running stack.
