@@ -40,6 +40,8 @@ MAX_BORROW_MS = 2_000
 LEASE_WAIT_SECONDS = 5.0
 #: How often ``issue`` looks again while it waits.
 LEASE_POLL_SECONDS = 0.05
+#: How soon the renewer tries again while the lease is not valid (ids are waiting for it).
+LEASE_RETRY_SECONDS = 0.5
 
 log = structlog.get_logger()
 
@@ -240,8 +242,7 @@ async def leased_snowflake(
 
     async def keep_renewed() -> None:
         for _ in rounds():
-            # While the lease is not valid ids wait for it (``issue``): try again soon.
-            await pause(lease.renew_every_seconds if lease.is_valid() else LEASE_POLL_SECONDS * 10)
+            await pause(lease.renew_every_seconds if lease.is_valid() else LEASE_RETRY_SECONDS)
             try:
                 if await lease.renew(generator.last_ms):
                     continue
